@@ -1,0 +1,247 @@
+"""The simulator as an aiohttp application: admission middleware, background completion
+ticker, `/_sim/*` control routes, and `serve()`, the async context manager tests use.
+
+Admission order for every `/v3` call: count it, check Basic auth (401/40100), take a
+concurrency slot (40209), pass the strict sliding window(s) (40202), then maybe get a fault.
+"""
+
+import asyncio
+import base64
+import binascii
+import hmac
+import ipaddress
+import logging
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from aiohttp import web
+
+from orchestrator.simulator import routes
+from orchestrator.simulator.clock import SimClock
+from orchestrator.simulator.faults import FaultPlan, drop_connection, truncated
+from orchestrator.simulator.limits import ConcurrencyGate, SlidingWindow
+from orchestrator.simulator.settings import SimulatorConfig
+from orchestrator.simulator.state import SimTask, TaskStore
+from orchestrator.simulator.webhooks import WebhookSender
+from schemas import status
+
+log = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+MAX_TICK_REAL_S = 0.5  # the ticker re-checks at least this often (time jumps, new posts)
+
+
+class Simulator:
+    """Everything one simulated account holds: tasks, limits, faults, counters."""
+
+    def __init__(self, config: SimulatorConfig, clock: SimClock | None = None) -> None:
+        self.config = config
+        self.clock = clock or SimClock(config.time_scale)
+        self.store = TaskStore(config, self.clock)
+        self.window = SlidingWindow(config.calls_per_minute, config.rate_period_s, self.clock.real)
+        self.ready_window = SlidingWindow(
+            config.tasks_ready_per_minute, config.rate_period_s, self.clock.real
+        )
+        self.gate = ConcurrencyGate(config.max_concurrency)
+        self.faults = FaultPlan(config)
+        self.webhooks = WebhookSender(
+            config.webhook_timeout_real_s,
+            config.allow_external_webhooks,
+            lambda task: routes.task_get_body(self, task, task.outcome, "postback"),
+        )
+        self.calls_total = 0
+        self.calls_by_function: Counter[str] = Counter()
+        self.rate_limited = 0
+        self.concurrency_limited = 0
+        self.unauthorized = 0
+        self.faults_injected: Counter[str] = Counter()
+        self._credentials = f"{config.login}:{config.password}".encode()
+        self._wake = anyio.Event()
+        self._task_group: anyio.abc.TaskGroup | None = None
+
+    def wake(self) -> None:
+        """Tell the ticker that the next completion may have moved."""
+        self._wake.set()
+
+    def authorized(self, header: str | None) -> bool:
+        if not header or not header.startswith("Basic "):
+            return False
+        try:
+            given = base64.b64decode(header[6:], validate=True)
+        except (binascii.Error, ValueError):
+            return False
+        return hmac.compare_digest(given, self._credentials)
+
+    def advance(self) -> None:
+        """Complete what is due and start the webhooks it needs."""
+        for task in self.store.advance():
+            if self._task_group is not None:
+                self._task_group.start_soon(self._deliver, task)
+
+    async def _deliver(self, task: SimTask) -> None:
+        if not await self.webhooks.deliver(task):
+            self.store.delivery_failed(task)
+
+    async def tick(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Complete tasks on time even when nobody calls (webhooks must fire)."""
+        task_status.started()
+        while True:
+            self.advance()
+            due = self.store.next_completion()
+            wait = MAX_TICK_REAL_S
+            if due is not None:
+                lag = self.config.tasks_ready_lag_s
+                wait = min(wait, self.clock.real_delay(due + lag - self.clock.now()))
+            with anyio.move_on_after(wait):
+                await self._wake.wait()
+            self._wake = anyio.Event()
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "calls_total": self.calls_total,
+            "calls_by_function": dict(self.calls_by_function),
+            "rate_limited": self.rate_limited,
+            "concurrency_limited": self.concurrency_limited,
+            "unauthorized": self.unauthorized,
+            "faults_injected": dict(self.faults_injected),
+            "tasks_created": len(self.store.tasks),
+            "duplicate_tags": self.store.duplicate_tags,
+            "tasks_collected": self.store.tasks_collected,
+            "tasks_ready": self.store.ready_count,
+            "cost_total": round(self.store.cost_total, 8),
+            "balance": round(self.store.balance, 8),
+            "window_peak": self.window.peak,
+            "concurrency_peak": self.gate.peak,
+            "webhooks_sent": self.webhooks.sent,
+            "webhooks_failed": self.webhooks.failed,
+            "sim_time": self.clock.now(),
+        }
+
+
+def _is_loopback(request: web.Request) -> bool:
+    try:
+        return ipaddress.ip_address(request.remote or "").is_loopback
+    except ValueError:
+        return False
+
+
+@web.middleware
+async def admission(request: web.Request, handler: Handler) -> web.StreamResponse:
+    sim: Simulator = request.app[routes.SIMULATOR_KEY]
+    route = request.match_info.route.name or "unknown"
+    if route.startswith("sim_"):
+        if not _is_loopback(request):
+            raise web.HTTPForbidden(text="/_sim is served to loopback clients only")
+        return await handler(request)
+    sim.calls_total += 1
+    sim.calls_by_function[route] += 1
+    if not sim.authorized(request.headers.get("Authorization")):
+        sim.unauthorized += 1
+        return routes.error_response(status.UNAUTHORIZED, 401)
+    if route == "unknown":
+        return routes.error_response(status.NOT_FOUND, 404)
+    if not sim.gate.enter():
+        sim.concurrency_limited += 1
+        return routes.error_response(status.TOO_MANY_REQUESTS, sim.config.limit_http_status)
+    try:
+        ready_call = route == "tasks_ready"
+        if not sim.window.would_admit() or (ready_call and not sim.ready_window.would_admit()):
+            sim.rate_limited += 1
+            return routes.error_response(status.RATE_LIMITED, sim.config.limit_http_status)
+        sim.window.admit()
+        if ready_call:
+            sim.ready_window.admit()
+        sim.advance()
+        fault = sim.faults.draw(route)
+        if fault is not None:
+            sim.faults_injected[fault] += 1
+        if fault == "http_500":
+            return routes.error_response(status.INTERNAL_ERROR, 500)
+        if fault == "drop":
+            return drop_connection(request)
+        if fault == "slow":
+            await asyncio.sleep(sim.config.slow_real_s)
+        request[routes.FAULT_KEY] = fault
+        response = await handler(request)
+        if fault == "drop_after":
+            return drop_connection(request)
+        if fault == "truncate" and isinstance(response, web.Response) and isinstance(response.body, bytes):
+            return await truncated(request, response.body)
+        return response
+    finally:
+        sim.gate.leave()
+
+
+async def sim_stats(request: web.Request) -> web.Response:
+    sim: Simulator = request.app[routes.SIMULATOR_KEY]
+    return web.json_response(sim.stats())
+
+
+async def sim_advance(request: web.Request) -> web.Response:
+    """Jump simulated time forward: POST /_sim/advance?seconds=N."""
+    sim: Simulator = request.app[routes.SIMULATOR_KEY]
+    try:
+        seconds = float(request.query["seconds"])
+        sim.clock.advance(seconds)
+    except (KeyError, ValueError) as exc:
+        raise web.HTTPBadRequest(text=f"seconds: {exc}") from exc
+    sim.advance()
+    sim.wake()
+    return web.json_response({"sim_time": sim.clock.now()})
+
+
+def build_app(sim: Simulator) -> web.Application:
+    """The aiohttp application serving one simulated account."""
+    app = web.Application(middlewares=[admission], client_max_size=64 * 1024 * 1024)
+    app[routes.SIMULATOR_KEY] = sim
+    r = app.router
+    r.add_post("/v3/serp/{se}/{se_type}/task_post", routes.task_post, name="task_post")
+    r.add_get("/v3/serp/tasks_ready", routes.tasks_ready, name="tasks_ready")
+    r.add_get("/v3/serp/{se}/tasks_ready", routes.tasks_ready, name="tasks_ready_se")
+    r.add_get("/v3/serp/{se}/{se_type}/tasks_ready", routes.tasks_ready, name="tasks_ready_se_type")
+    r.add_get("/v3/serp/{se}/{se_type}/task_get/advanced/{id}", routes.task_get, name="task_get")
+    r.add_post("/v3/serp/id_list", routes.id_list, name="id_list")
+    r.add_get("/v3/appendix/errors", routes.appendix_errors, name="appendix_errors")
+    r.add_get("/v3/appendix/user_data", routes.user_data, name="user_data")
+    r.add_get("/_sim/stats", sim_stats, name="sim_stats")
+    r.add_post("/_sim/advance", sim_advance, name="sim_advance")
+    return app
+
+
+@dataclass(frozen=True, slots=True)
+class RunningSimulator:
+    """What `serve` hands out: the base URL to point a client at, and the live state."""
+
+    url: str
+    port: int
+    sim: Simulator
+
+
+@asynccontextmanager
+async def serve(
+    config: SimulatorConfig | None = None, *, host: str | None = None, port: int = 0
+) -> AsyncIterator[RunningSimulator]:
+    """Run a simulator on `host:port` (default: loopback, an ephemeral port) until exit."""
+    config = config or SimulatorConfig()
+    sim = Simulator(config)
+    runner = web.AppRunner(build_app(sim), access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host or config.host, port)
+        await site.start()
+        bound = runner.addresses[0][1]
+        await sim.webhooks.start()
+        async with anyio.create_task_group() as tg:
+            sim._task_group = tg
+            await tg.start(sim.tick)
+            try:
+                yield RunningSimulator(f"http://{host or config.host}:{bound}", bound, sim)
+            finally:
+                tg.cancel_scope.cancel()
+    finally:
+        sim._task_group = None
+        await sim.webhooks.close()
+        await runner.cleanup()

@@ -1,0 +1,74 @@
+"""Every knob of the simulator in one frozen struct, with defaults that match the real API.
+
+Times are simulated seconds unless the name says `real`; the rate-limit window is in real
+seconds so that a benchmark can compress it (600 calls per 5 s) without a time scale.
+"""
+
+from typing import Final, Literal
+
+import msgspec
+
+from schemas.pricing import PriceTable
+
+DAY_S: Final = 86_400.0
+TASKS_READY_RETENTION_S: Final = 3 * DAY_S
+RESULTS_RETENTION_S: Final = 30 * DAY_S
+ID_LIST_METADATA_WINDOW_S: Final = 31 * DAY_S
+TASKS_READY_PAGE: Final = 1000
+ID_LIST_PAGE: Final = 1000
+
+FaultKind = Literal["http_500", "task_error", "drop", "drop_after", "slow", "truncate"]
+FAULT_KINDS: Final[tuple[FaultKind, ...]] = (
+    "http_500",
+    "task_error",
+    "drop",
+    "drop_after",
+    "slow",
+    "truncate",
+)
+
+
+class DelayRange(msgspec.Struct, frozen=True):
+    """Completion delay of a task, drawn uniformly in [low_s, high_s] simulated seconds."""
+
+    low_s: float
+    high_s: float
+
+
+class SimulatorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """What the simulator does; `orchestrator simulate` flags map onto these fields."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    login: str = "sim"
+    password: str = "sim"
+    seed: int = 0
+    time_scale: float = 1.0
+    calls_per_minute: int = 2000
+    rate_period_s: float = 60.0
+    tasks_ready_per_minute: int = 20
+    max_concurrency: int = 30
+    # UNCERTAIN (reference 14.3): the HTTP status sent with 40202/40209; the docs say the API
+    # answers 200 except for 401/402/404/500, so 200 is the default.
+    limit_http_status: int = 200
+    fault_rate: float = 0.0
+    fault_weights: dict[str, float] = msgspec.field(
+        default_factory=lambda: dict.fromkeys(FAULT_KINDS, 1.0)
+    )
+    slow_real_s: float = 2.0
+    # Normal priority: "up to 5 minutes"; high: "up to 1 minute on average" (reference 3.8).
+    delay_normal: DelayRange = DelayRange(30.0, 300.0)
+    delay_high: DelayRange = DelayRange(5.0, 60.0)
+    queued_share: float = 0.3  # part of the delay spent "In Queue" before "Handed"
+    share_no_results: float = 0.0  # 40102
+    share_se_error: float = 0.0  # 40101 (still billed)
+    share_failed: float = 0.0  # 40103
+    tasks_ready_lag_s: float = 0.0  # "updated with a small delay" (reference 3.4)
+    balance_usd: float = 1000.0
+    prices: PriceTable = PriceTable()
+    webhook_timeout_real_s: float = 10.0
+    # Deliver pingbacks/postbacks to loopback addresses only, so that a rehearsal never sends
+    # traffic to a real server by accident.
+    allow_external_webhooks: bool = False
+    # UNCERTAIN (reference 14.4): whether an empty tasks_ready answers `result: []` or null.
+    empty_tasks_ready_null: bool = False

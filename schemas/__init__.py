@@ -1,0 +1,9 @@
+"""msgspec structs for the DataForSEO v3 SERP wire format.
+
+Other code calls exactly these decoders; the structs live in the submodules
+(`schemas.envelope`, `schemas.items`, `schemas.google`, `schemas.naver`, `schemas.requests`).
+"""
+
+from schemas.decode import decode_id_list, decode_task_get, decode_task_post, decode_tasks_ready
+
+__all__ = ["decode_id_list", "decode_task_get", "decode_task_post", "decode_tasks_ready"]

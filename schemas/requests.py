@@ -1,0 +1,218 @@
+"""task_post request structs with the documented limits (reference section 7; seed S0).
+
+The typed endpoints forbid unknown fields, so a typo in a config (`lanuage_code`) is caught
+before a paid task is posted. Every other se/se_type gets `GenericTaskPost`, which checks the
+common rules and passes the rest through. Defaults are omitted on encode: what is posted is
+what the user set.
+"""
+
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Final, Literal
+
+import msgspec
+
+from schemas import status
+
+MAX_TASKS_PER_POST: Final = 100
+MAX_KEYWORD_LEN: Final = 700
+MAX_TAG_LEN: Final = 255
+MAX_DEPTH: Final = 700
+MAX_CRAWL_PAGES: Final = 100
+MAX_MATCH_TARGETS: Final = 10
+
+Keyword = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_KEYWORD_LEN)]
+Tag = Annotated[str, msgspec.Meta(max_length=MAX_TAG_LEN)]
+Depth = Annotated[int, msgspec.Meta(ge=1, le=MAX_DEPTH)]
+CrawlPages = Annotated[int, msgspec.Meta(ge=1, le=MAX_CRAWL_PAGES)]
+ScreenSize = Annotated[int, msgspec.Meta(ge=240, le=9999)]
+ScreenRatio = Annotated[float, msgspec.Meta(ge=0.5, le=3)]
+Priority = Literal[1, 2]
+Device = Literal["desktop", "mobile"]
+Os = Literal["windows", "macos", "android", "ios"]
+Url = Annotated[str, msgspec.Meta(min_length=1)]
+Coordinate = Annotated[str, msgspec.Meta(pattern=r"^-?\d{1,3}(\.\d{1,7})?,-?\d{1,3}(\.\d{1,7})?(,\d+)?$")]
+
+
+class MatchTarget(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """One `stop_crawl_on_match` target."""
+
+    match_value: str
+    match_type: Literal["domain", "with_subdomains", "wildcard"]
+
+
+MatchTargets = Annotated[list[MatchTarget], msgspec.Meta(max_length=MAX_MATCH_TARGETS)]
+
+
+class TaskValidationError(ValueError):
+    """A task breaks a documented rule; `field` names it, `code` is what the API would answer."""
+
+    def __init__(self, field: str, rule: str, code: int = status.INVALID_FIELD) -> None:
+        super().__init__(f"{field}: {rule}")
+        self.field = field
+        self.rule = rule
+        self.code = code
+
+
+class TaskPostBase(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Fields every SERP task_post takes."""
+
+    priority: Priority | None = None
+    tag: Tag | None = None
+    pingback_url: Url | None = None
+    postback_url: Url | None = None
+    postback_data: Literal["regular", "advanced", "html"] | None = None
+    se_domain: str | None = None
+    search_param: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.postback_url is not None and self.postback_data is None:
+            raise ValueError("postback_data: required when postback_url is set")
+
+    def require_one(self, names: tuple[str, ...]) -> None:
+        """Exactly one of `names` must be set (location, language)."""
+        given = [n for n in names if getattr(self, n) is not None]
+        if len(given) != 1:
+            found = ", ".join(given) if given else "none"
+            raise ValueError(f"{names[0]}: exactly one of {', '.join(names)} is required (got {found})")
+
+
+class _LocatedTask(TaskPostBase, kw_only=True):
+    location_code: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    location_name: Annotated[str, msgspec.Meta(min_length=1)] | None = None
+    location_coordinate: Coordinate | None = None
+    language_code: Annotated[str, msgspec.Meta(min_length=1)] | None = None
+    language_name: Annotated[str, msgspec.Meta(min_length=1)] | None = None
+    calculate_rectangles: bool | None = None
+    browser_screen_width: ScreenSize | None = None
+    browser_screen_height: ScreenSize | None = None
+    browser_screen_resolution_ratio: ScreenRatio | None = None
+
+    def require_location_and_language(self) -> None:
+        self.require_one(("location_code", "location_name", "location_coordinate"))
+        self.require_one(("language_code", "language_name"))
+
+
+class GoogleOrganicTaskPost(_LocatedTask, kw_only=True, forbid_unknown_fields=True):
+    """POST /v3/serp/google/organic/task_post."""
+
+    keyword: Keyword | None = None
+    url: Url | None = None
+    depth: Depth | None = None
+    max_crawl_pages: CrawlPages | None = None
+    device: Device | None = None
+    os: Os | None = None
+    people_also_ask_click_depth: Annotated[int, msgspec.Meta(ge=1, le=4)] | None = None
+    load_async_ai_overview: bool | None = None
+    expand_ai_overview: bool | None = None
+    group_organic_results: bool | None = None
+    remove_from_url: Annotated[list[str], msgspec.Meta(max_length=10)] | None = None
+    stop_crawl_on_match: MatchTargets | None = None
+    target_search_mode: Literal["any", "all"] | None = None
+    find_targets_in: list[str] | None = None
+    ignore_targets_in: list[str] | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.url is not None:
+            return  # a direct SE URL carries keyword, location and language itself
+        if self.keyword is None:
+            raise ValueError("keyword: required unless url is set")
+        if self.keyword.lstrip().lower().startswith("cache:"):
+            raise ValueError("keyword: the cache: operator is not supported")
+        self.require_location_and_language()
+
+
+class GoogleSearchByImageTaskPost(_LocatedTask, kw_only=True, forbid_unknown_fields=True):
+    """POST /v3/serp/google/search_by_image/task_post."""
+
+    image_url: Url
+    max_crawl_pages: CrawlPages | None = None
+    postback_data: Literal["advanced", "html"] | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.require_location_and_language()
+
+
+class NaverOrganicTaskPost(TaskPostBase, kw_only=True, forbid_unknown_fields=True):
+    """POST /v3/serp/naver/organic/task_post (Naver takes no location or language)."""
+
+    keyword: Keyword | None = None
+    url: Url | None = None
+    depth: Depth | None = None
+    max_crawl_pages: CrawlPages | None = None
+    device: Device | None = None
+    os: Os | None = None
+    stop_crawl_on_match: MatchTargets | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.keyword is None and self.url is None:
+            raise ValueError("keyword: required unless url is set")
+
+
+class GenericTaskPost(TaskPostBase, kw_only=True):
+    """Any other SERP endpoint: the common rules checked, other fields passed through."""
+
+    keyword: Keyword | None = None
+    depth: Depth | None = None
+    max_crawl_pages: CrawlPages | None = None
+
+
+TASK_POST_TYPES: Final[dict[tuple[str, str], type[TaskPostBase]]] = {
+    ("google", "organic"): GoogleOrganicTaskPost,
+    ("google", "search_by_image"): GoogleSearchByImageTaskPost,
+    ("naver", "organic"): NaverOrganicTaskPost,
+}
+
+_PATH = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
+_NAMED_FIELD = re.compile(r"field `(?P<name>[^`]+)`")
+_RULE_FIELD = re.compile(r"^(?P<field>[\w.\[\]]+): (?P<rule>.+)$")
+
+
+def _to_validation_error(exc: msgspec.ValidationError) -> TaskValidationError:
+    """Turn msgspec's message into (field, rule); unknown fields get the API's 40506."""
+    text = str(exc)
+    at = _PATH.search(text)
+    path = at.group("path") if at else ""
+    rule = text[: at.start()] if at else text
+    named = _NAMED_FIELD.search(rule)
+    if named and rule.startswith("Object contains unknown field"):
+        field = f"{path}.{named.group('name')}" if path else named.group("name")
+        return TaskValidationError(field, "unknown field", status.UNKNOWN_FIELDS)
+    if named and rule.startswith("Object missing required field"):
+        field = f"{path}.{named.group('name')}" if path else named.group("name")
+        return TaskValidationError(field, "required field is missing")
+    custom = _RULE_FIELD.match(rule)
+    if custom and not path:
+        return TaskValidationError(custom.group("field"), custom.group("rule"))
+    return TaskValidationError(path or "task", rule)
+
+
+def task_post_type(se: str, se_type: str) -> type[TaskPostBase]:
+    """The request struct that validates tasks of `se/se_type`."""
+    return TASK_POST_TYPES.get((se, se_type), GenericTaskPost)
+
+
+def validate_task(
+    se: str, se_type: str, task: Mapping[str, Any], *, from_strings: bool = False
+) -> TaskPostBase:
+    """Check one task against its endpoint's rules; raise TaskValidationError naming the field.
+
+    `from_strings=True` accepts "2840" for an int and "true" for a bool, as read from a CSV.
+    """
+    if not isinstance(task, Mapping):
+        raise TaskValidationError("task", "expected a JSON object")
+    try:
+        return msgspec.convert(task, task_post_type(se, se_type), strict=not from_strings)
+    except msgspec.ValidationError as exc:
+        raise _to_validation_error(exc) from exc
+
+
+def decode_task(se: str, se_type: str, raw: bytes) -> TaskPostBase:
+    """Decode and check one task object straight from its JSON bytes."""
+    try:
+        return msgspec.json.decode(raw, type=task_post_type(se, se_type))
+    except msgspec.ValidationError as exc:
+        raise _to_validation_error(exc) from exc
