@@ -23,7 +23,7 @@ from schemas.requests import MAX_TASKS_PER_POST, TaskValidationError, decode_tas
 
 VERSION: Final = "0.1.20261001"
 SIMULATOR_KEY: Final = web.AppKey("simulator", Any)
-FAULT_KEY: Final = "fault"
+FAULT_KEY: Final = web.RequestKey("fault", str | None)
 _ENCODER: Final = msgspec.json.Encoder()
 _BODY_DECODER: Final = msgspec.json.Decoder(list[msgspec.Raw] | dict[str, msgspec.Raw])
 _OBJECT_DECODER: Final = msgspec.json.Decoder(dict[str, Any])
