@@ -234,13 +234,19 @@ async def serve(
         await site.start()
         bound = runner.addresses[0][1]
         await sim.webhooks.start()
-        async with anyio.create_task_group() as tg:
-            sim._task_group = tg
-            await tg.start(sim.tick)
-            try:
-                yield RunningSimulator(f"http://{host or config.host}:{bound}", bound, sim)
-            finally:
-                tg.cancel_scope.cancel()
+        try:
+            async with anyio.create_task_group() as tg:
+                sim._task_group = tg
+                await tg.start(sim.tick)
+                try:
+                    yield RunningSimulator(f"http://{host or config.host}:{bound}", bound, sim)
+                finally:
+                    tg.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            # The background tasks never fail on their own; hand the caller its own exception.
+            if len(group.exceptions) == 1:
+                raise group.exceptions[0] from None
+            raise
     finally:
         sim._task_group = None
         await sim.webhooks.close()

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from urllib.parse import quote, urlsplit
 
 import aiohttp
+from yarl import URL
 
 from orchestrator.simulator.state import SimTask
 
@@ -76,7 +77,9 @@ class WebhookSender:
             self.failed += 1
             return False
         try:
-            async with self._session.request(method, url, data=body, headers=headers) as resp:
+            async with self._session.request(
+                method, URL(url, encoded=True), data=body, headers=headers
+            ) as resp:
                 await resp.read()
                 delivered = 200 <= resp.status < 300
         except (aiohttp.ClientError, TimeoutError) as exc:

@@ -1,0 +1,110 @@
+"""Pingbacks and postbacks reach the URLs given, and a failed delivery keeps the task listed."""
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import anyio
+import pytest
+from aiohttp import web
+
+import schemas
+from orchestrator.simulator.app import serve
+from tests.conftest import fast_config
+
+GOOD = {"keyword": "k", "location_code": 2840, "language_code": "en"}
+
+
+class Receiver:
+    """A tiny webhook server on loopback that records what it gets."""
+
+    def __init__(self, answer: int) -> None:
+        self.answer = answer
+        self.calls: list[tuple[str, str, bytes]] = []
+        self.encodings: list[str | None] = []
+        self.arrived = anyio.Event()
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.encodings.append(request.headers.get("Content-Encoding"))
+        self.calls.append((request.method, request.path_qs, await request.read()))
+        self.arrived.set()
+        return web.Response(status=self.answer)
+
+
+@pytest.fixture
+async def receiver(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Receiver, str]]:
+    recv = Receiver(getattr(request, "param", 200))
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", recv.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield recv, f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+async def _ready_tags(http: aiohttp.ClientSession, url: str) -> list[str]:
+    async with http.get(f"{url}/v3/serp/tasks_ready") as resp:
+        body: dict[str, Any] = await resp.json()
+    return [r["tag"] for r in body["tasks"][0]["result"]]
+
+
+async def test_pingback_is_a_get_with_id_and_tag_filled_in(http: aiohttp.ClientSession, receiver: tuple[Receiver, str]) -> None:
+    """On completion the simulator GETs the pingback URL with $id and the urlencoded $tag."""
+    recv, base = receiver
+    async with serve(fast_config()) as sim:
+        task = {**GOOD, "tag": "job a/1", "pingback_url": f"{base}/ping?id=$id&tag=$tag"}
+        async with http.post(f"{sim.url}/v3/serp/google/organic/task_post", json=[task]) as resp:
+            task_id = (await resp.json())["tasks"][0]["id"]
+        with anyio.fail_after(5):
+            await recv.arrived.wait()
+        method, path, _ = recv.calls[0]
+        assert method == "GET" and path == f"/ping?id={task_id}&tag=job%20a%2F1"
+        assert await _ready_tags(http, sim.url) == ["job a/1"]  # a pingback carries no result
+
+
+async def test_postback_sends_gzip_results_and_leaves_tasks_ready(http: aiohttp.ClientSession, receiver: tuple[Receiver, str]) -> None:
+    """A delivered postback is a gzip POST of the task_get envelope; the task is not listed."""
+    recv, base = receiver
+    async with serve(fast_config()) as sim:
+        task = {**GOOD, "tag": "t", "postback_url": f"{base}/post/$id", "postback_data": "advanced"}
+        async with http.post(f"{sim.url}/v3/serp/google/organic/task_post", json=[task]) as resp:
+            task_id = (await resp.json())["tasks"][0]["id"]
+        with anyio.fail_after(5):
+            await recv.arrived.wait()
+        method, path, body = recv.calls[0]
+        assert recv.encodings == ["gzip"]  # aiohttp's server has gunzipped the body for us
+        decoded = schemas.decode_task_get(body, "google", "organic")
+        assert method == "POST" and path == f"/post/{task_id}"
+        assert decoded.tasks[0].id == task_id and decoded.tasks[0].result[0].keyword == "k"
+        assert await _ready_tags(http, sim.url) == []
+        async with aiohttp.ClientSession() as plain, plain.get(f"{sim.url}/_sim/stats") as resp:
+            assert (await resp.json())["webhooks_sent"] == 1
+
+
+@pytest.mark.parametrize("receiver", [500], indirect=True)
+async def test_failed_postback_leaves_the_task_in_tasks_ready(http: aiohttp.ClientSession, receiver: tuple[Receiver, str]) -> None:
+    """A postback answered with HTTP 500 counts as failed; the task shows in tasks_ready."""
+    recv, base = receiver
+    async with serve(fast_config()) as sim:
+        task = {**GOOD, "tag": "retry-me", "postback_url": f"{base}/post", "postback_data": "advanced"}
+        await http.post(f"{sim.url}/v3/serp/google/organic/task_post", json=[task])
+        with anyio.fail_after(5):
+            await recv.arrived.wait()
+            while await _ready_tags(http, sim.url) != ["retry-me"]:
+                await anyio.sleep(0.02)
+
+
+async def test_external_webhook_targets_are_not_contacted(http: aiohttp.ClientSession) -> None:
+    """By default only loopback URLs get webhooks; others fail at once and stay in tasks_ready."""
+    async with serve(fast_config()) as sim:
+        task = {**GOOD, "tag": "ext", "postback_url": "https://example.com/p", "postback_data": "advanced"}
+        await http.post(f"{sim.url}/v3/serp/google/organic/task_post", json=[task])
+        with anyio.fail_after(5):
+            while await _ready_tags(http, sim.url) != ["ext"]:
+                await anyio.sleep(0.02)
+        assert json.loads(json.dumps(sim.sim.stats()))["webhooks_failed"] == 1
