@@ -3,11 +3,14 @@
 from typing import Final
 
 SERP_ENDPOINTS: Final[frozenset[tuple[str, str]]] = frozenset(
-    {("google", t) for t in (
-        "organic ai_mode maps local_finder news events images search_by_image jobs "
-        "autocomplete dataset_search dataset_info ads_advertisers ads_search finance_explore "
-        "finance_markets finance_quote finance_ticker_search"
-    ).split()}
+    {
+        ("google", t)
+        for t in (
+            "organic ai_mode maps local_finder news events images search_by_image jobs "
+            "autocomplete dataset_search dataset_info ads_advertisers ads_search finance_explore "
+            "finance_markets finance_quote finance_ticker_search"
+        ).split()
+    }
     | {("bing", "organic"), ("bing", "local_pack"), ("yahoo", "organic")}
     | {("baidu", "organic"), ("naver", "organic"), ("seznam", "organic")}
     | {("youtube", t) for t in ("organic", "video_info", "video_subtitles", "video_comments")}
@@ -15,12 +18,29 @@ SERP_ENDPOINTS: Final[frozenset[tuple[str, str]]] = frozenset(
 
 # task_get variants other than advanced, for the endpoint_* fields of tasks_ready.
 HAS_REGULAR: Final[frozenset[tuple[str, str]]] = frozenset(
-    {("google", "organic"), ("bing", "organic"), ("yahoo", "organic"), ("baidu", "organic"),
-     ("naver", "organic"), ("seznam", "organic")}
+    {
+        ("google", "organic"),
+        ("bing", "organic"),
+        ("yahoo", "organic"),
+        ("baidu", "organic"),
+        ("naver", "organic"),
+        ("seznam", "organic"),
+    }
 )
 NO_HTML: Final[frozenset[str]] = frozenset(
-    {"maps", "events", "autocomplete", "dataset_search", "dataset_info", "ads_advertisers",
-     "ads_search", "finance_ticker_search", "video_info", "video_subtitles", "video_comments"}
+    {
+        "maps",
+        "events",
+        "autocomplete",
+        "dataset_search",
+        "dataset_info",
+        "ads_advertisers",
+        "ads_search",
+        "finance_ticker_search",
+        "video_info",
+        "video_subtitles",
+        "video_comments",
+    }
 )
 
 

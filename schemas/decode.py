@@ -56,9 +56,7 @@ class _Endpoint:
     def __init__(self, item_union: Any | None, result_cls: type[AdvancedResult[Any]]) -> None:
         self.item_decoder = msgspec.json.Decoder(item_union) if item_union is not None else None
         self.result_cls = result_cls
-        self.fields = tuple(
-            f for f in msgspec.structs.fields(result_cls) if f.name != "items"
-        )
+        self.fields = tuple(f for f in msgspec.structs.fields(result_cls) if f.name != "items")
 
     def item(self, raw: msgspec.Raw) -> Any:
         if self.item_decoder is not None:

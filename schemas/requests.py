@@ -31,7 +31,9 @@ Priority = Literal[1, 2]
 Device = Literal["desktop", "mobile"]
 Os = Literal["windows", "macos", "android", "ios"]
 Url = Annotated[str, msgspec.Meta(min_length=1)]
-Coordinate = Annotated[str, msgspec.Meta(pattern=r"^-?\d{1,3}(\.\d{1,7})?,-?\d{1,3}(\.\d{1,7})?(,\d+)?$")]
+Coordinate = Annotated[
+    str, msgspec.Meta(pattern=r"^-?\d{1,3}(\.\d{1,7})?,-?\d{1,3}(\.\d{1,7})?(,\d+)?$")
+]
 
 
 class MatchTarget(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -74,7 +76,9 @@ class TaskPostBase(msgspec.Struct, kw_only=True, omit_defaults=True):
         given = [n for n in names if getattr(self, n) is not None]
         if len(given) != 1:
             found = ", ".join(given) if given else "none"
-            raise ValueError(f"{names[0]}: exactly one of {', '.join(names)} is required (got {found})")
+            raise ValueError(
+                f"{names[0]}: exactly one of {', '.join(names)} is required (got {found})"
+            )
 
 
 class _LocatedTask(TaskPostBase, kw_only=True):

@@ -21,16 +21,48 @@ GOOD = {"keyword": "running shoes", "location_code": 2840, "language_code": "en"
         ("google", "organic", {**GOOD, "max_crawl_pages": 101}, "max_crawl_pages", "<= 100"),
         ("google", "organic", {**GOOD, "priority": 3}, "priority", "Invalid enum value 3"),
         ("google", "organic", {**GOOD, "location_name": "London"}, "location_code", "exactly one"),
-        ("google", "organic", {"keyword": "k", "language_code": "en"}, "location_code", "exactly one"),
-        ("google", "organic", {"keyword": "k", "location_code": 2840}, "language_code", "exactly one"),
-        ("google", "organic", {"location_code": 2840, "language_code": "en"}, "keyword", "required"),
+        (
+            "google",
+            "organic",
+            {"keyword": "k", "language_code": "en"},
+            "location_code",
+            "exactly one",
+        ),
+        (
+            "google",
+            "organic",
+            {"keyword": "k", "location_code": 2840},
+            "language_code",
+            "exactly one",
+        ),
+        (
+            "google",
+            "organic",
+            {"location_code": 2840, "language_code": "en"},
+            "keyword",
+            "required",
+        ),
         ("google", "organic", {**GOOD, "postback_url": "http://x"}, "postback_data", "required"),
-        ("google", "search_by_image", {"location_code": 2840, "language_code": "en"}, "image_url", "missing"),
-        ("naver", "organic", {"keyword": "k", "location_code": 2840}, "location_code", "unknown field"),
+        (
+            "google",
+            "search_by_image",
+            {"location_code": 2840, "language_code": "en"},
+            "image_url",
+            "missing",
+        ),
+        (
+            "naver",
+            "organic",
+            {"keyword": "k", "location_code": 2840},
+            "location_code",
+            "unknown field",
+        ),
         ("google", "organic", {**GOOD, "lanuage_name": "x"}, "lanuage_name", "unknown field"),
     ],
 )
-def test_invalid_tasks_name_their_field(se: str, se_type: str, task: dict[str, Any], field: str, rule: str) -> None:
+def test_invalid_tasks_name_their_field(
+    se: str, se_type: str, task: dict[str, Any], field: str, rule: str
+) -> None:
     """Each documented limit is enforced and reported with the field that breaks it."""
     with pytest.raises(TaskValidationError) as caught:
         validate_task(se, se_type, task)
@@ -52,7 +84,7 @@ def test_csv_strings_are_coerced_only_when_asked() -> None:
     """A CSV row's "2840" is a valid location_code; in JSON it is a type error."""
     row = {"keyword": "k", "location_code": "2840", "language_code": "en", "depth": "100"}
     task = validate_task("google", "organic", row, from_strings=True)
-    assert task.location_code == 2840 and task.depth == 100  # type: ignore[attr-defined]
+    assert task.location_code == 2840 and task.depth == 100
     with pytest.raises(TaskValidationError):
         validate_task("google", "organic", row)
 
@@ -76,7 +108,9 @@ def test_cost_grows_by_three_quarters_of_base_per_extra_page(depth: int, priorit
     task = validate_task("google", "organic", {**GOOD, "depth": depth, "priority": priority})
     base = 0.0006 * (2 if priority == 2 else 1)
     pages = -(-depth // 10)
-    assert task_cost("google", "organic", task, PriceTable()) == pytest.approx(base * (1 + 0.75 * (pages - 1)))
+    assert task_cost("google", "organic", task, PriceTable()) == pytest.approx(
+        base * (1 + 0.75 * (pages - 1))
+    )
 
 
 def test_naver_pages_hold_15_results_and_operators_cost_five_times() -> None:

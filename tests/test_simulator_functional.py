@@ -10,13 +10,15 @@ import pytest
 import schemas
 from orchestrator.simulator.app import serve
 from orchestrator.simulator.settings import DelayRange
-from tests.conftest import AUTH, fast_config
+from tests.conftest import fast_config
 
 GOOD = {"keyword": "running shoes", "location_code": 2840, "language_code": "en"}
 Json = dict[str, Any]
 
 
-async def post(http: aiohttp.ClientSession, url: str, body: Any, se: str = "google/organic") -> tuple[int, Json]:
+async def post(
+    http: aiohttp.ClientSession, url: str, body: Any, se: str = "google/organic"
+) -> tuple[int, Json]:
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
     async with http.post(f"{url}/v3/serp/{se}/task_post", data=data) as resp:
         return resp.status, await resp.json()
@@ -40,7 +42,9 @@ async def advance(url: str, seconds: float) -> None:
 
 
 @pytest.mark.parametrize("header", [None, "Basic c2ltOndyb25n", "Bearer x"])
-async def test_missing_or_wrong_credentials_get_401_and_null_tasks(sim: Any, header: str | None) -> None:
+async def test_missing_or_wrong_credentials_get_401_and_null_tasks(
+    sim: Any, header: str | None
+) -> None:
     """Without the right Basic credentials the answer is HTTP 401, 40100, tasks null."""
     headers = {"Authorization": header} if header else {}
     async with aiohttp.ClientSession(headers=headers) as anon:
@@ -49,29 +53,48 @@ async def test_missing_or_wrong_credentials_get_401_and_null_tasks(sim: Any, hea
     assert (await stats(sim.url))["tasks_created"] == 0
 
 
-async def test_task_post_creates_tasks_with_ids_costs_and_echoed_data(sim: Any, http: aiohttp.ClientSession) -> None:
+async def test_task_post_creates_tasks_with_ids_costs_and_echoed_data(
+    sim: Any, http: aiohttp.ClientSession
+) -> None:
     """Valid tasks get a UUID-shaped id, 20100, their price, and data echoing the request."""
-    status, body = await post(http, sim.url, [{**GOOD, "tag": "a", "depth": 30}, {**GOOD, "priority": 2}])
+    status, body = await post(
+        http, sim.url, [{**GOOD, "tag": "a", "depth": 30}, {**GOOD, "priority": 2}]
+    )
     assert status == 200 and body["status_code"] == 20000
     first, second = body["tasks"]
     assert [len(p) for p in first["id"].split("-")] == [8, 4, 4, 4, 12]
     assert first["status_code"] == 20100 and first["result"] is None
     assert first["cost"] == pytest.approx(0.0006 * 2.5) and second["cost"] == pytest.approx(0.0012)
     assert body["cost"] == pytest.approx(first["cost"] + second["cost"])
-    assert first["data"] == {"api": "serp", "function": "task_post", "se": "google", "se_type": "organic",
-                             **GOOD, "tag": "a", "depth": 30, "device": "desktop", "os": "windows"}
+    assert first["data"] == {
+        "api": "serp",
+        "function": "task_post",
+        "se": "google",
+        "se_type": "organic",
+        **GOOD,
+        "tag": "a",
+        "depth": 30,
+        "device": "desktop",
+        "os": "windows",
+    }
     assert first["path"] == ["v3", "serp", "google", "organic", "task_post"]
 
 
-async def test_legacy_object_body_and_gzip_body_are_accepted(sim: Any, http: aiohttp.ClientSession) -> None:
+async def test_legacy_object_body_and_gzip_body_are_accepted(
+    sim: Any, http: aiohttp.ClientSession
+) -> None:
     """The legacy {"0": {...}} form and a gzip-compressed body both create tasks."""
-    _, legacy = await post(http, sim.url, {"1": {**GOOD, "tag": "second"}, "0": {**GOOD, "tag": "first"}})
+    _, legacy = await post(
+        http, sim.url, {"1": {**GOOD, "tag": "second"}, "0": {**GOOD, "tag": "first"}}
+    )
     assert [t["data"]["tag"] for t in legacy["tasks"]] == ["first", "second"]
     _, zipped = await post(http, sim.url, gzip.compress(json.dumps([GOOD]).encode()))
     assert zipped["tasks"][0]["status_code"] == 20100
 
 
-async def test_invalid_task_gets_40501_naming_the_field_and_is_not_created(sim: Any, http: aiohttp.ClientSession) -> None:
+async def test_invalid_task_gets_40501_naming_the_field_and_is_not_created(
+    sim: Any, http: aiohttp.ClientSession
+) -> None:
     """One bad task in a batch is refused by name; the others are created."""
     _, body = await post(http, sim.url, [GOOD, {**GOOD, "depth": 9000}, {**GOOD, "colour": "red"}])
     codes = [t["status_code"] for t in body["tasks"]]
@@ -82,7 +105,9 @@ async def test_invalid_task_gets_40501_naming_the_field_and_is_not_created(sim: 
     assert (await stats(sim.url))["tasks_created"] == 1
 
 
-async def test_tasks_past_the_100th_get_40006_and_are_not_created(sim: Any, http: aiohttp.ClientSession) -> None:
+async def test_tasks_past_the_100th_get_40006_and_are_not_created(
+    sim: Any, http: aiohttp.ClientSession
+) -> None:
     """A POST of 105 tasks creates the first 100 only."""
     _, body = await post(http, sim.url, [{**GOOD, "tag": str(i)} for i in range(105)])
     codes = [t["status_code"] for t in body["tasks"]]
@@ -90,8 +115,12 @@ async def test_tasks_past_the_100th_get_40006_and_are_not_created(sim: Any, http
     assert (await stats(sim.url))["tasks_created"] == 100
 
 
-@pytest.mark.parametrize(("raw", "code"), [(b"", 40502), (b"[]", 40502), (b"{not json", 40503), (b"[1", 40503)])
-async def test_empty_or_unparsable_body_is_refused_whole(sim: Any, http: aiohttp.ClientSession, raw: bytes, code: int) -> None:
+@pytest.mark.parametrize(
+    ("raw", "code"), [(b"", 40502), (b"[]", 40502), (b"{not json", 40503), (b"[1", 40503)]
+)
+async def test_empty_or_unparsable_body_is_refused_whole(
+    sim: Any, http: aiohttp.ClientSession, raw: bytes, code: int
+) -> None:
     """An empty body answers 40502, an unparsable one 40503, and nothing is created."""
     _, body = await post(http, sim.url, raw)
     assert body["status_code"] == code
@@ -126,12 +155,24 @@ async def test_task_life_cycle_queue_handed_done_and_expiry(http: aiohttp.Client
         assert (await get(http, url))["tasks"][0]["status_code"] == 40403
 
 
-async def test_results_are_deterministic_per_task_parameters(sim: Any, http: aiohttp.ClientSession) -> None:
+async def test_results_are_deterministic_per_task_parameters(
+    sim: Any, http: aiohttp.ClientSession
+) -> None:
     """Two tasks with the same parameters get the same SERP; another keyword gets another."""
-    _, body = await post(http, sim.url, [{**GOOD, "depth": 100}, {**GOOD, "depth": 100}, {**GOOD, "keyword": "other", "depth": 100}])
+    _, body = await post(
+        http,
+        sim.url,
+        [
+            {**GOOD, "depth": 100},
+            {**GOOD, "depth": 100},
+            {**GOOD, "keyword": "other", "depth": 100},
+        ],
+    )
     results = []
     for task in body["tasks"]:
-        async with http.get(f"{sim.url}/v3/serp/google/organic/task_get/advanced/{task['id']}") as resp:
+        async with http.get(
+            f"{sim.url}/v3/serp/google/organic/task_get/advanced/{task['id']}"
+        ) as resp:
             raw = await resp.read()
         results.append(json.loads(raw)["tasks"][0]["result"][0]["items"])
     assert results[0] == results[1] != results[2]
@@ -140,7 +181,10 @@ async def test_results_are_deterministic_per_task_parameters(sim: Any, http: aio
 
 async def test_unknown_id_is_40401(sim: Any, http: aiohttp.ClientSession) -> None:
     """task_get of an id nobody posted answers 40401 Task Not Found."""
-    body = await get(http, f"{sim.url}/v3/serp/google/organic/task_get/advanced/00000000-0000-0000-0000-000000000001")
+    body = await get(
+        http,
+        f"{sim.url}/v3/serp/google/organic/task_get/advanced/00000000-0000-0000-0000-000000000001",
+    )
     assert body["status_code"] == 20000 and body["tasks"][0]["status_code"] == 40401
 
 
@@ -148,23 +192,29 @@ async def test_outcome_shares_produce_no_results_tasks(http: aiohttp.ClientSessi
     """With share_no_results=1 every finished task answers 40102 with no result."""
     async with serve(fast_config(share_no_results=1.0)) as sim:
         _, body = await post(http, sim.url, [GOOD])
-        task = (await get(http, f"{sim.url}/v3/serp/google/organic/task_get/advanced/{body['tasks'][0]['id']}"))["tasks"][0]
+        task = (
+            await get(
+                http, f"{sim.url}/v3/serp/google/organic/task_get/advanced/{body['tasks'][0]['id']}"
+            )
+        )["tasks"][0]
     assert task["status_code"] == 40102 and task["result"] is None
 
 
 async def test_tasks_ready_lists_oldest_first_until_collected(http: aiohttp.ClientSession) -> None:
     """tasks_ready lists completed tasks oldest first; a task_get takes a task off the list."""
     async with serve(fast_config(delay_normal=DelayRange(10, 10))) as sim:
-        _, first = await post(http, sim.url, [{**GOOD, "tag": "old"}])
+        await post(http, sim.url, [{**GOOD, "tag": "old"}])
         await advance(sim.url, 5)
-        _, second = await post(http, sim.url, [{**GOOD, "tag": "new"}])
+        await post(http, sim.url, [{**GOOD, "tag": "new"}])
         await post(http, sim.url, [{"keyword": "k", "tag": "naver"}], se="naver/organic")
         assert (await get(http, f"{sim.url}/v3/serp/tasks_ready"))["tasks"][0]["result"] == []
         await advance(sim.url, 20)
         async with http.get(f"{sim.url}/v3/serp/tasks_ready") as resp:
             ready = schemas.decode_tasks_ready(await resp.read()).tasks[0].result
         assert [r.tag for r in ready] == ["old", "new", "naver"]
-        assert ready[0].endpoint_advanced == f"/v3/serp/google/organic/task_get/advanced/{ready[0].id}"
+        assert (
+            ready[0].endpoint_advanced == f"/v3/serp/google/organic/task_get/advanced/{ready[0].id}"
+        )
         only_naver = await get(http, f"{sim.url}/v3/serp/naver/organic/tasks_ready")
         assert [r["tag"] for r in only_naver["tasks"][0]["result"]] == ["naver"]
         await get(http, f"{sim.url}{ready[0].endpoint_advanced}")
@@ -186,20 +236,28 @@ async def test_tasks_ready_pages_at_1000_and_has_its_own_limit(http: aiohttp.Cli
         assert (await stats(sim.url))["rate_limited"] == 1
 
 
-async def test_rate_limit_refuses_the_call_past_the_window_and_does_nothing(http: aiohttp.ClientSession) -> None:
+async def test_rate_limit_refuses_the_call_past_the_window_and_does_nothing(
+    http: aiohttp.ClientSession,
+) -> None:
     """Past calls_per_minute in one window the answer is 40202 and no task is created."""
     async with serve(fast_config(calls_per_minute=3, rate_period_s=60)) as sim:
         answers = [await post(http, sim.url, [GOOD]) for _ in range(4)]
         assert [b["status_code"] for _, b in answers] == [20000, 20000, 20000, 40202]
         numbers = await stats(sim.url)
-    assert numbers["tasks_created"] == 3 and numbers["rate_limited"] == 1 and numbers["window_peak"] == 3
+    assert (
+        numbers["tasks_created"] == 3
+        and numbers["rate_limited"] == 1
+        and numbers["window_peak"] == 3
+    )
 
 
 async def test_concurrency_cap_answers_40209(http: aiohttp.ClientSession) -> None:
     """With one slot taken by a slow answer, a second simultaneous call gets 40209."""
     import anyio
 
-    config = fast_config(max_concurrency=1, fault_rate=1.0, fault_weights={"slow": 1.0}, slow_real_s=0.5)
+    config = fast_config(
+        max_concurrency=1, fault_rate=1.0, fault_weights={"slow": 1.0}, slow_real_s=0.5
+    )
     async with serve(config) as sim:
         codes: list[int] = []
 
@@ -227,7 +285,9 @@ async def test_faults_are_transient_errors_never_40202(http: aiohttp.ClientSessi
         assert numbers["tasks_created"] == 0 and numbers["rate_limited"] == 0
 
 
-async def test_drop_before_creates_nothing_but_drop_after_charges(http: aiohttp.ClientSession) -> None:
+async def test_drop_before_creates_nothing_but_drop_after_charges(
+    http: aiohttp.ClientSession,
+) -> None:
     """A drop loses the answer; with drop_after the tasks exist and only id_list shows them."""
     async with serve(fast_config(fault_rate=1.0, fault_weights={"drop": 1.0})) as sim:
         with pytest.raises(aiohttp.ClientError):
@@ -239,10 +299,15 @@ async def test_drop_before_creates_nothing_but_drop_after_charges(http: aiohttp.
         numbers = await stats(sim.url)
         assert numbers["tasks_created"] == 1 and numbers["cost_total"] > 0
         sim.sim.faults.rate = 0.0  # the network heals
-        query = [{"datetime_from": "2000-01-01 00:00:00 +00:00", "datetime_to": "2100-01-01 00:00:00 +00:00"}]
+        query = [
+            {
+                "datetime_from": "2000-01-01 00:00:00 +00:00",
+                "datetime_to": "2100-01-01 00:00:00 +00:00",
+            }
+        ]
         async with http.post(f"{sim.url}/v3/serp/id_list", json=query) as resp:
             listed = schemas.decode_id_list(await resp.read()).tasks[0].result
-        assert len(listed) == 1 and listed[0].metadata is None
+        assert listed is not None and len(listed) == 1 and listed[0].metadata is None
 
 
 async def test_truncated_body_is_a_payload_error(http: aiohttp.ClientSession) -> None:
@@ -252,14 +317,25 @@ async def test_truncated_body_is_a_payload_error(http: aiohttp.ClientSession) ->
             await get(http, f"{sim.url}/v3/appendix/errors")
 
 
-async def test_id_list_finds_tasks_by_tag_in_metadata(sim: Any, http: aiohttp.ClientSession) -> None:
+async def test_id_list_finds_tasks_by_tag_in_metadata(
+    sim: Any, http: aiohttp.ClientSession
+) -> None:
     """id_list with include_metadata gives each task's tag, so a client can reconcile a crash."""
     await post(http, sim.url, [{**GOOD, "tag": f"job:{i}"} for i in range(5)])
-    query = [{"datetime_from": "2026-01-01 00:00:00 +00:00", "datetime_to": "2100-01-01 00:00:00 +00:00",
-              "include_metadata": True, "limit": 3, "offset": 1}]
+    query = [
+        {
+            "datetime_from": "2026-01-01 00:00:00 +00:00",
+            "datetime_to": "2100-01-01 00:00:00 +00:00",
+            "include_metadata": True,
+            "limit": 3,
+            "offset": 1,
+        }
+    ]
     import time
 
-    query[0]["datetime_from"] = time.strftime("%Y-%m-%d %H:%M:%S +00:00", time.gmtime(time.time() - 86400))
+    query[0]["datetime_from"] = time.strftime(
+        "%Y-%m-%d %H:%M:%S +00:00", time.gmtime(time.time() - 86400)
+    )
     async with http.post(f"{sim.url}/v3/serp/id_list", json=query) as resp:
         listed = schemas.decode_id_list(await resp.read()).tasks[0].result
     assert [item.metadata["tag"] for item in listed] == ["job:1", "job:2", "job:3"]

@@ -85,7 +85,9 @@ class Simulator:
         if not await self.webhooks.deliver(task):
             self.store.delivery_failed(task)
 
-    async def tick(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+    async def tick(
+        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
         """Complete tasks on time even when nobody calls (webhooks must fire)."""
         task_status.started()
         while True:
@@ -164,11 +166,16 @@ async def admission(request: web.Request, handler: Handler) -> web.StreamRespons
             return drop_connection(request)
         if fault == "slow":
             await asyncio.sleep(sim.config.slow_real_s)
-        request[routes.FAULT_KEY] = fault
+        if fault is not None:
+            request[routes.FAULT_KEY] = fault
         response = await handler(request)
         if fault == "drop_after":
             return drop_connection(request)
-        if fault == "truncate" and isinstance(response, web.Response) and isinstance(response.body, bytes):
+        if (
+            fault == "truncate"
+            and isinstance(response, web.Response)
+            and isinstance(response.body, bytes)
+        ):
             return await truncated(request, response.body)
         return response
     finally:

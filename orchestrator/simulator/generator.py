@@ -7,6 +7,7 @@ a hash of the parameters (never Python's salted `hash`), so results survive a re
 
 import hashlib
 import random
+from collections.abc import Callable
 from typing import Any, Final
 from urllib.parse import quote_plus
 
@@ -25,13 +26,25 @@ DOMAINS: Final = (
 ).split()
 _XPATH: Final = "/html[1]/body[1]/div[3]/div[2]/div[1]/div[1]/div[{}]/div[1]"
 _ENCODER: Final = msgspec.json.Encoder()
+_SHAPING_PARAMS: Final = (
+    "keyword",
+    "image_url",
+    "url",
+    "location_code",
+    "location_name",
+    "language_code",
+    "language_name",
+    "device",
+    "os",
+    "depth",
+    "max_crawl_pages",
+    "se_domain",
+)
 
 
 def result_seed(seed: int, se: str, se_type: str, params: dict[str, Any]) -> int:
     """Stable seed from the global seed and the parameters that shape a SERP."""
-    keys = ("keyword", "image_url", "url", "location_code", "location_name", "language_code")
-    keys += ("language_name", "device", "os", "depth", "max_crawl_pages", "se_domain")
-    material = _ENCODER.encode([seed, se, se_type, [params.get(k) for k in keys]])
+    material = _ENCODER.encode([seed, se, se_type, [params.get(k) for k in _SHAPING_PARAMS]])
     return int.from_bytes(hashlib.blake2b(material, digest_size=8).digest(), "big")
 
 
@@ -79,8 +92,12 @@ class _Serp:
         if count == 0:
             return None
         return [
-            {"type": "link_element", "title": self.text(1, 2), "description": None,
-             "url": self.url(domain)}
+            {
+                "type": "link_element",
+                "title": self.text(1, 2),
+                "description": None,
+                "url": self.url(domain),
+            }
             for _ in range(count)
         ]
 
@@ -92,7 +109,7 @@ class _Serp:
             "title": self.text(4, 9),
             "url": self.url(domain),
             "cache_url": None,
-            "breadcrumb": f"https://{domain} › {rng.choice(WORDS)}",
+            "breadcrumb": f"https://{domain} › {rng.choice(WORDS)}",  # noqa: RUF001 - as Google shows it
             "is_image": False,
             "is_video": rng.random() < 0.05,
             "is_featured_snippet": False,
@@ -110,8 +127,12 @@ class _Serp:
             "timestamp": None,
         }
         if rng.random() < 0.15:
-            fields["rating"] = {"rating_type": "Max5", "value": round(rng.uniform(3, 5), 1),
-                                "votes_count": rng.randint(3, 9000), "rating_max": 5}
+            fields["rating"] = {
+                "rating_type": "Max5",
+                "value": round(rng.uniform(3, 5), 1),
+                "votes_count": rng.randint(3, 9000),
+                "rating_max": 5,
+            }
         if google:
             fields.update(
                 related_search_url=None,
@@ -119,10 +140,14 @@ class _Serp:
                 images=None,
                 price=None,
                 about_this_result={
-                    "type": "about_this_result_element", "url": fields["url"],
-                    "source": domain, "source_info": self.text(10, 25),
-                    "source_url": f"https://{domain}/about", "language": "English",
-                    "location": "United States", "search_terms": [self.keyword],
+                    "type": "about_this_result_element",
+                    "url": fields["url"],
+                    "source": domain,
+                    "source_info": self.text(10, 25),
+                    "source_url": f"https://{domain}/about",
+                    "language": "English",
+                    "location": "United States",
+                    "search_terms": [self.keyword],
                     "related_terms": self.rng.choices(WORDS, k=3),
                 },
                 related_result=None,
@@ -132,33 +157,52 @@ class _Serp:
     def paid(self) -> dict[str, Any]:
         domain = self.rng.choice(DOMAINS)
         return {
-            "domain": domain, "title": self.text(3, 7), "url": self.url(domain),
-            "breadcrumb": domain, "description": self.text(10, 20), "highlighted": None,
-            "extra": {"ad_aclk": None}, "description_rows": None, "links": None,
+            "domain": domain,
+            "title": self.text(3, 7),
+            "url": self.url(domain),
+            "breadcrumb": domain,
+            "description": self.text(10, 20),
+            "highlighted": None,
+            "extra": {"ad_aclk": None},
+            "description_rows": None,
+            "links": None,
         }
 
     def images(self, count: int, image_url: bool) -> dict[str, Any]:
         elements = []
         for _ in range(count):
-            element = {"type": "images_element", "alt": self.text(1, 3),
-                       "url": self.url(self.rng.choice(DOMAINS))}
+            element = {
+                "type": "images_element",
+                "alt": self.text(1, 3),
+                "url": self.url(self.rng.choice(DOMAINS)),
+            }
             if image_url:
                 element["image_url"] = f"data:image/jpeg;base64,{self.rng.getrandbits(64):x}"
             elements.append(element)
         return {"title": None, "url": None, "items": elements}
 
     def video(self) -> dict[str, Any]:
-        return {"items": [
-            {"type": "video_element", "source": "YouTube", "title": self.text(3, 8),
-             "timestamp": "2026-01-15 00:00:00 +00:00",
-             "url": f"https://www.youtube.com/watch?v={self.rng.getrandbits(40):x}"}
-            for _ in range(self.rng.randint(2, 4))
-        ]}
+        return {
+            "items": [
+                {
+                    "type": "video_element",
+                    "source": "YouTube",
+                    "title": self.text(3, 8),
+                    "timestamp": "2026-01-15 00:00:00 +00:00",
+                    "url": f"https://www.youtube.com/watch?v={self.rng.getrandbits(40):x}",
+                }
+                for _ in range(self.rng.randint(2, 4))
+            ]
+        }
 
     def local_pack(self) -> dict[str, Any]:
         return {
-            "title": self.text(1, 3), "description": self.text(3, 8), "domain": None,
-            "phone": f"+1 555-{self.rng.randint(1000, 9999)}", "url": None, "is_paid": False,
+            "title": self.text(1, 3),
+            "description": self.text(3, 8),
+            "domain": None,
+            "phone": f"+1 555-{self.rng.randint(1000, 9999)}",
+            "url": None,
+            "is_paid": False,
             "rating": {"rating_type": "Max5", "value": 4.5, "votes_count": 120, "rating_max": 5},
             "cid": str(self.rng.getrandbits(60)),
         }
@@ -172,28 +216,77 @@ def _google_organic(s: _Serp, depth: int) -> None:
     for _ in range(rng.choice((0, 0, 1, 2, 3))):
         s.add("paid", s.paid())
     if rng.random() < 0.4:
-        ai = {"asynchronous_ai_overview": False, "markdown": s.text(40, 80),
-              "items": [{"type": "ai_overview_element", "title": None, "text": s.text(20, 40)}],
-              "references": [{"type": "ai_overview_reference", "source": d, "domain": d,
-                              "url": s.url(d), "title": s.text(3, 6), "text": None}
-                             for d in rng.choices(DOMAINS, k=3)]}
+        ai = {
+            "asynchronous_ai_overview": False,
+            "markdown": s.text(40, 80),
+            "items": [{"type": "ai_overview_element", "title": None, "text": s.text(20, 40)}],
+            "references": [
+                {
+                    "type": "ai_overview_reference",
+                    "source": d,
+                    "domain": d,
+                    "url": s.url(d),
+                    "title": s.text(3, 6),
+                    "text": None,
+                }
+                for d in rng.choices(DOMAINS, k=3)
+            ],
+        }
         s.add("ai_overview", ai)
     if rng.random() < 0.3:
         d = rng.choice(DOMAINS)
-        s.add("featured_snippet", {"domain": d, "title": s.text(3, 6), "description":
-              s.text(20, 40), "url": s.url(d), "breadcrumb": d, "featured_title": None,
-              "timestamp": None, "images": None, "table": None})
-    features = {
-        3: ("people_also_ask", 0.6, lambda: {"items": [
-            {"type": "people_also_ask_element", "title": s.text(4, 7) + "?",
-             "seed_question": None, "xpath": None, "expanded_element": None}
-            for _ in range(4)]}),
+        s.add(
+            "featured_snippet",
+            {
+                "domain": d,
+                "title": s.text(3, 6),
+                "description": s.text(20, 40),
+                "url": s.url(d),
+                "breadcrumb": d,
+                "featured_title": None,
+                "timestamp": None,
+                "images": None,
+                "table": None,
+            },
+        )
+    features: dict[int, tuple[str, float, Callable[[], dict[str, Any]]]] = {
+        3: (
+            "people_also_ask",
+            0.6,
+            lambda: {
+                "items": [
+                    {
+                        "type": "people_also_ask_element",
+                        "title": s.text(4, 7) + "?",
+                        "seed_question": None,
+                        "xpath": None,
+                        "expanded_element": None,
+                    }
+                    for _ in range(4)
+                ]
+            },
+        ),
         4: ("local_pack", 0.2, s.local_pack),
         5: ("images", 0.3, lambda: {**s.images(8, True), "related_image_searches": None}),
         6: ("video", 0.3, s.video),
-        7: ("top_stories", 0.2, lambda: {"title": "Top stories", "items": [
-            {"type": "top_stories_element", "source": d, "domain": d, "title": s.text(4, 8),
-             "date": "2 hours ago", "url": s.url(d)} for d in rng.choices(DOMAINS, k=3)]}),
+        7: (
+            "top_stories",
+            0.2,
+            lambda: {
+                "title": "Top stories",
+                "items": [
+                    {
+                        "type": "top_stories_element",
+                        "source": d,
+                        "domain": d,
+                        "title": s.text(4, 8),
+                        "date": "2 hours ago",
+                        "url": s.url(d),
+                    }
+                    for d in rng.choices(DOMAINS, k=3)
+                ],
+            },
+        ),
         9: ("answer_box", 0.1, lambda: {"text": [s.text(10, 20)], "links": None}),
     }
     for n in range(depth):
@@ -202,11 +295,21 @@ def _google_organic(s: _Serp, depth: int) -> None:
             kind, _, build = features[n]
             s.add(kind, build())
     if rng.random() < 0.15:
-        s.add("knowledge_graph", {"title": s.keyword.title(), "subtitle": None,
-              "description": s.text(20, 40), "card_id": f"/g/{rng.getrandbits(32):x}",
-              "url": None, "image_url": None, "logo_url": None, "cid": None,
-              "items": [{"type": "knowledge_graph_row_item", "title": "Founded",
-                         "text": "1976"}]}, position="right")
+        s.add(
+            "knowledge_graph",
+            {
+                "title": s.keyword.title(),
+                "subtitle": None,
+                "description": s.text(20, 40),
+                "card_id": f"/g/{rng.getrandbits(32):x}",
+                "url": None,
+                "image_url": None,
+                "logo_url": None,
+                "cid": None,
+                "items": [{"type": "knowledge_graph_row_item", "title": "Founded", "text": "1976"}],
+            },
+            position="right",
+        )
     s.add("related_searches", s.related())
 
 
@@ -237,8 +340,10 @@ def _search_by_image(s: _Serp, count: int) -> None:
 def _generic(s: _Serp, depth: int) -> None:
     for _ in range(depth):
         d = s.rng.choice(DOMAINS)
-        s.add("organic", {"domain": d, "title": s.text(4, 9), "url": s.url(d),
-                          "description": s.text(15, 30)})
+        s.add(
+            "organic",
+            {"domain": d, "title": s.text(4, 9), "url": s.url(d), "description": s.text(15, 30)},
+        )
 
 
 def generate_result(
@@ -271,14 +376,24 @@ def generate_result(
     elif (se, se_type) == ("naver", "organic"):
         _naver_organic(s, depth)
     elif (se, se_type) == ("google", "search_by_image"):
-        result = {"image_url": params.get("image_url"), **result, "keyword": None,
-                  "se_domain": "lens.google.com"}
+        result = {
+            "image_url": params.get("image_url"),
+            **result,
+            "keyword": None,
+            "se_domain": "lens.google.com",
+        }
         _search_by_image(s, 10 * int(crawl or 6))
     else:
         _generic(s, depth)
     kinds = list(dict.fromkeys(item["type"] for item in s.items))
     pages = max(item["page"] for item in s.items)
-    result.update(item_types=kinds, se_results_count=rng.randint(10_000, 90_000_000)
-                  if se == "google" and se_type == "organic" else 0, pages_count=pages,
-                  items_count=len(s.items), items=s.items)
+    result.update(
+        item_types=kinds,
+        se_results_count=rng.randint(10_000, 90_000_000)
+        if se == "google" and se_type == "organic"
+        else 0,
+        pages_count=pages,
+        items_count=len(s.items),
+        items=s.items,
+    )
     return [result]

@@ -7,7 +7,7 @@ Admission (auth, rate limit, concurrency, faults) happens before, in `app.py`'s 
 import gzip
 import zlib
 from functools import lru_cache
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import msgspec
 from aiohttp import web
@@ -21,9 +21,12 @@ from schemas.catalogue import HAS_REGULAR, NO_HTML, is_serp_endpoint
 from schemas.pricing import task_cost
 from schemas.requests import MAX_TASKS_PER_POST, TaskValidationError, decode_task
 
+if TYPE_CHECKING:
+    from orchestrator.simulator.app import Simulator
+
 VERSION: Final = "0.1.20261001"
-SIMULATOR_KEY: Final = web.AppKey("simulator", Any)
-FAULT_KEY: Final = web.RequestKey("fault", str | None)
+SIMULATOR_KEY: Final[web.AppKey["Simulator"]] = web.AppKey("simulator")
+FAULT_KEY: Final[web.RequestKey[str]] = web.RequestKey("fault", str)
 _ENCODER: Final = msgspec.json.Encoder()
 _BODY_DECODER: Final = msgspec.json.Decoder(list[msgspec.Raw] | dict[str, msgspec.Raw])
 _OBJECT_DECODER: Final = msgspec.json.Decoder(dict[str, Any])
@@ -45,17 +48,23 @@ _ID_LIST_DECODER: Final = msgspec.json.Decoder(list[IdListRequest])
 
 def envelope(tasks: list[dict[str, Any]] | None, code: int = status.OK, cost: float = 0.0) -> bytes:
     """The top-level response object around `tasks`."""
-    errors = sum(1 for t in tasks or () if t["status_code"] >= 40000 and not status.is_pending(t["status_code"]))
-    return _ENCODER.encode({
-        "version": VERSION,
-        "status_code": code,
-        "status_message": status.message(code),
-        "time": "0.0100 sec.",
-        "cost": round(cost, 8),
-        "tasks_count": len(tasks or ()),
-        "tasks_error": errors,
-        "tasks": tasks,
-    })
+    errors = sum(
+        1
+        for t in tasks or ()
+        if t["status_code"] >= 40000 and not status.is_pending(t["status_code"])
+    )
+    return _ENCODER.encode(
+        {
+            "version": VERSION,
+            "status_code": code,
+            "status_message": status.message(code),
+            "time": "0.0100 sec.",
+            "cost": round(cost, 8),
+            "tasks_count": len(tasks or ()),
+            "tasks_error": errors,
+            "tasks": tasks,
+        }
+    )
 
 
 def json_response(body: bytes, http_status: int = 200) -> web.Response:
@@ -68,8 +77,15 @@ def error_response(code: int, http_status: int = 200) -> web.Response:
 
 
 def task_object(
-    task_id: str, code: int, path: list[str], data: Any, *, cost: float = 0.0,
-    result: Any = None, result_count: int = 0, message: str | None = None,
+    task_id: str,
+    code: int,
+    path: list[str],
+    data: Any,
+    *,
+    cost: float = 0.0,
+    result: Any = None,
+    result_count: int = 0,
+    message: str | None = None,
 ) -> dict[str, Any]:
     return {
         "id": task_id,
@@ -119,7 +135,12 @@ async def task_post(request: web.Request) -> web.Response:
     answers: list[dict[str, Any]] = []
     accepted: list[tuple[int, dict[str, Any], float]] = []
     for index, raw in enumerate(items):
-        echo: dict[str, Any] = {"api": "serp", "function": "task_post", "se": se, "se_type": se_type}
+        echo: dict[str, Any] = {
+            "api": "serp",
+            "function": "task_post",
+            "se": se,
+            "se_type": se_type,
+        }
         try:
             given = _OBJECT_DECODER.decode(raw)
             echo.update(given)
@@ -137,7 +158,11 @@ async def task_post(request: web.Request) -> web.Response:
                 raise TaskValidationError("task", "expected a JSON object")
             checked = decode_task(se, se_type, raw)
         except TaskValidationError as exc:
-            what = "Unknown Fields in POST Data" if exc.code == status.UNKNOWN_FIELDS else "Invalid Field"
+            what = (
+                "Unknown Fields in POST Data"
+                if exc.code == status.UNKNOWN_FIELDS
+                else "Invalid Field"
+            )
             message = f"{what}: '{exc.field}'. {exc.rule}."
             answers.append(task_object(store.new_id(now), exc.code, path, echo, message=message))
             continue
@@ -148,10 +173,17 @@ async def task_post(request: web.Request) -> web.Response:
         return error_response(status.PAYMENT_REQUIRED, 402)
     for slot, given, cost in accepted:
         device = given.get("device", "desktop")
-        params = {"se": se, "se_type": se_type, **given, "device": device,
-                  "os": given.get("os", "android" if device == "mobile" else "windows")}
+        params = {
+            "se": se,
+            "se_type": se_type,
+            **given,
+            "device": device,
+            "os": given.get("os", "android" if device == "mobile" else "windows"),
+        }
         task = store.create(se, se_type, params, cost)
-        answers[slot] = task_object(task.id, status.TASK_CREATED, path, task.data("task_post"), cost=cost)
+        answers[slot] = task_object(
+            task.id, status.TASK_CREATED, path, task.data("task_post"), cost=cost
+        )
     sim.wake()
     return json_response(envelope(answers, cost=total))
 
@@ -181,7 +213,9 @@ async def tasks_ready(request: web.Request) -> web.Response:
         result = None
     data = {"api": "serp", "function": "tasks_ready", "se": se, "se_type": se_type}
     now = sim.store.clock.now()
-    task = task_object(sim.store.new_id(now), status.OK, path, data, result=result, result_count=count)
+    task = task_object(
+        sim.store.new_id(now), status.OK, path, data, result=result, result_count=count
+    )
     return json_response(envelope([task]))
 
 
@@ -192,12 +226,14 @@ def _result_json(seed: int, se: str, se_type: str, params: bytes, done_at: float
     return _ENCODER.encode(generate_result(seed, se, se_type, values, format_datetime(done_at)))
 
 
-def task_get_body(sim: Any, task: SimTask, code: int, function: str = "task_get") -> bytes:
+def task_get_body(sim: "Simulator", task: SimTask, code: int, function: str = "task_get") -> bytes:
     """The task_get (or postback) envelope of one known task with status `code`."""
     path = ["v3", "serp", task.se, task.se_type, "task_get", "advanced", task.id]
     result, count = None, 0
     if code == status.OK:
-        encoded = _result_json(sim.config.seed, task.se, task.se_type, task.params, task.complete_at)
+        encoded = _result_json(
+            sim.config.seed, task.se, task.se_type, task.params, task.complete_at
+        )
         result, count = msgspec.Raw(encoded), 1
     obj = task_object(task.id, code, path, task.data(function), result=result, result_count=count)
     return envelope([obj])
@@ -239,7 +275,11 @@ async def id_list(request: web.Request) -> web.Response:
             raise ValueError("datetime_from must be within one month with include_metadata")
     except (msgspec.DecodeError, msgspec.ValidationError, ValueError, IndexError) as exc:
         message = f"Invalid Field: {exc}."
-        return json_response(envelope([task_object(store.new_id(now), status.INVALID_FIELD, path, None, message=message)]))
+        return json_response(
+            envelope(
+                [task_object(store.new_id(now), status.INVALID_FIELD, path, None, message=message)]
+            )
+        )
     found = store.posted_between(start, end)
     if query.sort == "desc":
         found = found[::-1]
@@ -257,7 +297,9 @@ async def id_list(request: web.Request) -> web.Response:
         for t in page
     ]
     data = {"api": "serp", "function": "id_list", **msgspec.structs.asdict(query)}
-    task = task_object(store.new_id(now), status.OK, path, data, result=result, result_count=len(result))
+    task = task_object(
+        store.new_id(now), status.OK, path, data, result=result, result_count=len(result)
+    )
     return json_response(envelope([task]))
 
 
@@ -267,7 +309,9 @@ async def appendix_errors(request: web.Request) -> web.Response:
     now = sim.store.clock.now()
     path = ["v3", "appendix", "errors"]
     data = {"api": "appendix", "function": "errors"}
-    task = task_object(sim.store.new_id(now), status.OK, path, data, result=result, result_count=len(result))
+    task = task_object(
+        sim.store.new_id(now), status.OK, path, data, result=result, result_count=len(result)
+    )
     return json_response(envelope([task]))
 
 
@@ -277,8 +321,14 @@ async def user_data(request: web.Request) -> web.Response:
     info = {
         "login": cfg.login,
         "timezone": "UTC",
-        "rates": {"limits": {"minute": {"total": cfg.calls_per_minute,
-                                        "serp": {"tasks_ready": cfg.tasks_ready_per_minute}}}},
+        "rates": {
+            "limits": {
+                "minute": {
+                    "total": cfg.calls_per_minute,
+                    "serp": {"tasks_ready": cfg.tasks_ready_per_minute},
+                }
+            }
+        },
         "money": {"total": cfg.balance_usd, "balance": round(sim.store.balance, 8)},
     }
     now = sim.store.clock.now()

@@ -7,10 +7,10 @@ listing tasks_ready costs O(page), not O(all tasks).
 """
 
 import bisect
-import time
 import heapq
 import itertools
 import random
+import time
 from collections import Counter, OrderedDict
 from collections.abc import Iterator
 from typing import Any, Final
@@ -44,9 +44,9 @@ class SimTask:
         "outcome",
         "params",
         "pingback_url",
-        "posted_at",
         "postback_data",
         "postback_url",
+        "posted_at",
         "se",
         "se_type",
         "tag",
@@ -116,9 +116,7 @@ class TaskStore:
         t = time.gmtime(now)
         return f"{t.tm_mon:02d}{t.tm_mday:02d}{t.tm_hour:02d}{t.tm_min:02d}"
 
-    def create(
-        self, se: str, se_type: str, params: dict[str, Any], cost: float
-    ) -> SimTask:
+    def create(self, se: str, se_type: str, params: dict[str, Any], cost: float) -> SimTask:
         """Record a task posted now; draws its completion time and outcome."""
         now = self.clock.now()
         tag = str(params.get("tag") or "")

@@ -69,7 +69,9 @@ class WebhookSender:
             ok &= await self._send("GET", substitute(task.pingback_url, task), None, {})
         return ok
 
-    async def _send(self, method: str, url: str, body: bytes | None, headers: dict[str, str]) -> bool:
+    async def _send(
+        self, method: str, url: str, body: bytes | None, headers: dict[str, str]
+    ) -> bool:
         if self._session is None:
             raise RuntimeError("WebhookSender.start() was not awaited")
         if not self._allow_external and not is_loopback_url(url):

@@ -1,0 +1,259 @@
+"""The `orchestrator` command. Only this module prints, configures logging and picks exit codes.
+
+Exit codes: 0 done; 1 anything unexpected; 2 bad arguments or configuration (argparse also
+uses 2); 130/143 after SIGINT/SIGTERM for commands that are interrupted mid-work.
+"""
+
+import argparse
+import enum
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+import anyio
+
+from orchestrator.simulator.app import serve
+from orchestrator.simulator.settings import FAULT_KINDS, DelayRange, SimulatorConfig
+from schemas.pricing import PriceTable
+
+log = logging.getLogger("orchestrator")
+
+
+class ExitCode(enum.IntEnum):
+    """Documented process exit codes."""
+
+    OK = 0
+    ERROR = 1
+    BAD_CONFIG = 2
+
+
+def _delay(text: str) -> DelayRange:
+    try:
+        low, high = (float(part) for part in text.split(":"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected LOW:HIGH seconds, got {text!r}") from exc
+    if not 0 <= low <= high:
+        raise argparse.ArgumentTypeError(f"expected 0 <= LOW <= HIGH, got {text!r}")
+    return DelayRange(low, high)
+
+
+def _weights(text: str) -> dict[str, float]:
+    weights: dict[str, float] = {}
+    for part in filter(None, text.split(",")):
+        kind, _, value = part.partition("=")
+        if kind not in FAULT_KINDS:
+            raise argparse.ArgumentTypeError(
+                f"unknown fault kind {kind!r} (known: {', '.join(FAULT_KINDS)})"
+            )
+        try:
+            weights[kind] = float(value or 1)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"bad weight in {part!r}") from exc
+    return weights
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a share between 0 and 1, got {text}")
+    return value
+
+
+def _positive(kind: type[int] | type[float]):  # type: ignore[no-untyped-def]
+    def parse(text: str) -> float:
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"expected a value > 0, got {text}")
+        return value
+
+    return parse
+
+
+def _add_simulate(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    d = SimulatorConfig()
+    p = commands.add_parser(
+        "simulate", help="serve a local simulator of the DataForSEO v3 SERP API"
+    )
+    p.add_argument("--host", default=d.host, help="address to bind (default: loopback only)")
+    p.add_argument("--port", type=int, default=d.port, help="port (0 picks a free one)")
+    p.add_argument("--login", default=d.login)
+    p.add_argument("--password", default=d.password)
+    p.add_argument("--seed", type=int, default=d.seed, help="seed of results, delays and faults")
+    p.add_argument(
+        "--time-scale",
+        type=_positive(float),
+        default=d.time_scale,
+        help="simulated seconds per real second",
+    )
+    p.add_argument(
+        "--calls-per-minute",
+        type=_positive(int),
+        default=d.calls_per_minute,
+        help="calls admitted per rate window (strict sliding window)",
+    )
+    p.add_argument(
+        "--rate-period-s",
+        type=_positive(float),
+        default=d.rate_period_s,
+        help="length of the rate window in real seconds",
+    )
+    p.add_argument(
+        "--tasks-ready-per-minute",
+        type=_positive(int),
+        default=d.tasks_ready_per_minute,
+        help="tasks_ready calls admitted per rate window",
+    )
+    p.add_argument(
+        "--max-concurrency",
+        type=_positive(int),
+        default=d.max_concurrency,
+        help="simultaneous requests before 40209",
+    )
+    p.add_argument(
+        "--fault-rate",
+        type=_share,
+        default=d.fault_rate,
+        help="share of admitted calls that get an injected transient fault",
+    )
+    p.add_argument(
+        "--fault-kinds",
+        type=_weights,
+        default=None,
+        metavar="KIND=W,...",
+        help=f"fault kinds and weights (default: all equal): {', '.join(FAULT_KINDS)}",
+    )
+    p.add_argument(
+        "--slow-s",
+        type=_positive(float),
+        default=d.slow_real_s,
+        help="real seconds a 'slow' fault delays the answer",
+    )
+    p.add_argument(
+        "--delay-normal-s",
+        type=_delay,
+        default=d.delay_normal,
+        metavar="LOW:HIGH",
+        help="completion delay of priority 1 tasks, simulated seconds",
+    )
+    p.add_argument(
+        "--delay-high-s",
+        type=_delay,
+        default=d.delay_high,
+        metavar="LOW:HIGH",
+        help="completion delay of priority 2 tasks, simulated seconds",
+    )
+    p.add_argument(
+        "--share-no-results", type=_share, default=0.0, help="share of tasks ending in 40102"
+    )
+    p.add_argument("--share-se-error", type=_share, default=0.0, help="share ending in 40101")
+    p.add_argument("--share-failed", type=_share, default=0.0, help="share ending in 40103")
+    p.add_argument(
+        "--tasks-ready-lag-s",
+        type=float,
+        default=0.0,
+        help="simulated seconds before a completed task is listed",
+    )
+    p.add_argument("--balance", type=float, default=d.balance_usd, help="account balance, USD")
+    p.add_argument(
+        "--price-base",
+        type=_positive(float),
+        default=d.prices.base_usd,
+        help="USD per standard task, first page, normal priority",
+    )
+    p.add_argument(
+        "--limit-http-status",
+        type=int,
+        default=d.limit_http_status,
+        help="HTTP status sent with 40202/40209 (UNCERTAIN in the docs; default 200)",
+    )
+    p.add_argument(
+        "--empty-tasks-ready-null",
+        action="store_true",
+        help="answer an empty tasks_ready with result null instead of []",
+    )
+    p.add_argument(
+        "--allow-external-webhooks",
+        action="store_true",
+        help="deliver pingbacks/postbacks to non-loopback hosts too",
+    )
+
+
+def simulator_config(args: argparse.Namespace) -> SimulatorConfig:
+    """Map `simulate` flags onto the simulator's config struct."""
+    d = SimulatorConfig()
+    return SimulatorConfig(
+        host=args.host,
+        port=args.port,
+        login=args.login,
+        password=args.password,
+        seed=args.seed,
+        time_scale=args.time_scale,
+        calls_per_minute=args.calls_per_minute,
+        rate_period_s=args.rate_period_s,
+        tasks_ready_per_minute=args.tasks_ready_per_minute,
+        max_concurrency=args.max_concurrency,
+        fault_rate=args.fault_rate,
+        fault_weights=args.fault_kinds if args.fault_kinds is not None else d.fault_weights,
+        slow_real_s=args.slow_s,
+        delay_normal=args.delay_normal_s,
+        delay_high=args.delay_high_s,
+        share_no_results=args.share_no_results,
+        share_se_error=args.share_se_error,
+        share_failed=args.share_failed,
+        tasks_ready_lag_s=args.tasks_ready_lag_s,
+        balance_usd=args.balance,
+        prices=PriceTable(base_usd=args.price_base),
+        limit_http_status=args.limit_http_status,
+        empty_tasks_ready_null=args.empty_tasks_ready_null,
+        allow_external_webhooks=args.allow_external_webhooks,
+    )
+
+
+async def run_simulator(config: SimulatorConfig) -> int:
+    """Serve until SIGINT or SIGTERM; print where, never the password."""
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with serve(config, port=config.port) as running:
+            _say(
+                f"simulator listening on {running.url} (login {config.login!r}; "
+                f"{config.calls_per_minute} calls per {config.rate_period_s:g} s; "
+                f"time-scale {config.time_scale:g}; fault-rate {config.fault_rate:g})",
+            )
+            async for signum in signals:
+                log.info("simulator_stopping signal=%s", signal.Signals(signum).name)
+                _say(f"stopping on {signal.Signals(signum).name}")
+                return ExitCode.OK
+    return ExitCode.OK
+
+
+def _say(text: str, *, error: bool = False) -> None:
+    """The CLI's own output (the one place that prints)."""
+    print(text, file=sys.stderr if error else sys.stdout, flush=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="orchestrator", description=__doc__.splitlines()[0])
+    parser.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING, ERROR")
+    commands = parser.add_subparsers(dest="command", required=True)
+    _add_simulate(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script and `python -m orchestrator`."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    if args.command == "simulate":
+        try:
+            config = simulator_config(args)
+            return anyio.run(run_simulator, config)
+        except OSError as exc:
+            reason = exc.strerror or exc
+            _say(
+                f"orchestrator simulate: cannot listen on {args.host}:{args.port}: {reason}",
+                error=True,
+            )
+            return ExitCode.BAD_CONFIG
+    return ExitCode.ERROR
