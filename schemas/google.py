@@ -9,11 +9,12 @@ from typing import Any
 import msgspec
 
 from schemas.items import (
-    FaqBox,
     ImagesElement,
+    ImagesItem,
     Item,
-    LinkElement,
-    PaidExtra,
+    LocalPackItem,
+    OrganicItem,
+    PaidItem,
     Rating,
     RelatedSearchesItem,
     VideoItem,
@@ -55,55 +56,26 @@ class RelatedImageSearch(msgspec.Struct, kw_only=True):
     image_url: str | None = None
 
 
-class GoogleOrganicItem(Item, tag="organic"):
-    """An organic result on Google (also used by search_by_image)."""
+class GoogleOrganicItem(OrganicItem, tag="organic"):
+    """An organic result on Google (also used by search_by_image): Google's extra fields."""
 
-    domain: str | None = None
-    title: str | None = None
-    url: str | None = None
-    cache_url: str | None = None
     related_search_url: str | None = None
-    breadcrumb: str | None = None
     website_name: str | None = None
-    is_image: bool | None = None
-    is_video: bool | None = None
-    is_featured_snippet: bool | None = None
-    is_malicious: bool | None = None
-    is_web_story: bool | None = None
-    description: str | None = None
-    pre_snippet: str | None = None
-    extended_snippet: str | None = None
     images: list[ImagesElement] | None = None
-    amp_version: bool | None = None
-    rating: Rating | None = None
     price: Price | None = None
-    highlighted: list[str] | None = None
-    links: list[LinkElement] | None = None
-    faq: FaqBox | None = None
-    extended_people_also_search: list[str] | None = None
     about_this_result: AboutThisResult | None = None
     related_result: list[dict[str, Any]] | None = None
-    timestamp: str | None = None
     checks: dict[str, bool] | None = None
 
 
-class GooglePaidItem(Item, tag="paid"):
-    """A Google ad."""
+class GooglePaidItem(PaidItem, tag="paid"):
+    """A Google ad: Google's extra fields."""
 
-    domain: str | None = None
-    title: str | None = None
-    description: str | None = None
-    url: str | None = None
-    breadcrumb: str | None = None
     website_name: str | None = None
     is_image: bool | None = None
     is_video: bool | None = None
     checks: dict[str, bool] | None = None
     images: list[ImagesElement] | None = None
-    highlighted: list[str] | None = None
-    extra: PaidExtra | None = None
-    description_rows: list[Any] | None = None
-    links: list[LinkElement] | None = None
     price: Price | None = None
     rating: Rating | None = None
 
@@ -138,26 +110,15 @@ class PeopleAlsoAskItem(Item, tag="people_also_ask"):
     items: list[PeopleAlsoAskElement] | None = None
 
 
-class GoogleLocalPackItem(Item, tag="local_pack"):
-    """A place of Google's local pack."""
+class GoogleLocalPackItem(LocalPackItem, tag="local_pack"):
+    """A place of Google's local pack, which may offer booking."""
 
-    title: str | None = None
-    description: str | None = None
-    domain: str | None = None
-    phone: str | None = None
     booking_url: str | None = None
-    url: str | None = None
-    is_paid: bool | None = None
-    rating: Rating | None = None
-    cid: str | None = None
 
 
-class GoogleImagesItem(Item, tag="images"):
-    """An image block (Google organic and search_by_image)."""
+class GoogleImagesItem(ImagesItem, tag="images"):
+    """An image block (Google organic and search_by_image) with related image searches."""
 
-    title: str | None = None
-    url: str | None = None
-    items: list[ImagesElement] | None = None
     related_image_searches: list[RelatedImageSearch] | None = None
 
 

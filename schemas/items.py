@@ -111,6 +111,66 @@ class VideoItem(Item, tag="video"):
     items: list[VideoElement] | None = None
 
 
+class OrganicItem(Item, tag="organic"):
+    """An organic result: the fields every engine's organic item has (Naver's set)."""
+
+    domain: str | None = None
+    title: str | None = None
+    url: str | None = None
+    cache_url: str | None = None
+    breadcrumb: str | None = None
+    is_image: bool | None = None
+    is_video: bool | None = None
+    is_featured_snippet: bool | None = None
+    is_malicious: bool | None = None
+    is_web_story: bool | None = None
+    description: str | None = None
+    pre_snippet: str | None = None
+    extended_snippet: str | None = None
+    amp_version: bool | None = None
+    rating: Rating | None = None
+    highlighted: list[str] | None = None
+    links: list[LinkElement] | None = None
+    faq: FaqBox | None = None
+    extended_people_also_search: list[str] | None = None
+    timestamp: str | None = None
+
+
+class PaidItem(Item, tag="paid"):
+    """An ad: the fields every engine's paid item has (Naver's set)."""
+
+    title: str | None = None
+    domain: str | None = None
+    breadcrumb: str | None = None
+    url: str | None = None
+    highlighted: list[str] | None = None
+    extra: PaidExtra | None = None
+    description: str | None = None
+    description_rows: list[Any] | None = None
+    links: list[LinkElement] | None = None
+
+
+class LocalPackItem(Item, tag="local_pack"):
+    """A place of a local pack."""
+
+    title: str | None = None
+    description: str | None = None
+    domain: str | None = None
+    phone: str | None = None
+    url: str | None = None
+    is_paid: bool | None = None
+    rating: Rating | None = None
+    cid: str | None = None
+
+
+class ImagesItem(Item, tag="images"):
+    """An image carousel."""
+
+    title: str | None = None
+    url: str | None = None
+    items: list[ImagesElement] | None = None
+
+
 class GenericItem(msgspec.Struct, kw_only=True):
     """An item of a type the structs do not know: common fields plus the item's raw JSON.
 

@@ -7,8 +7,7 @@ import msgspec
 import pytest
 
 import schemas
-from schemas.items import GenericItem
-from schemas.naver import NaverLocalPackItem, NaverOrganicItem, NaverPaidItem
+from schemas.items import GenericItem, LocalPackItem, OrganicItem, PaidItem
 from tests.conftest import FIXTURES
 
 NAVER = (FIXTURES / "naver_organic_task_get_advanced.json").read_bytes()
@@ -63,13 +62,13 @@ def test_naver_seed_decodes_to_typed_items_with_their_values() -> None:
     kinds = [type(item).__name__ for item in result.items]
     assert "GenericItem" not in kinds
     organic = result.items[0]
-    assert isinstance(organic, NaverOrganicItem)
+    assert isinstance(organic, OrganicItem)
     assert organic.domain == "www.apple.com"
     assert organic.description.startswith("세상에서 가장 강력한 개인용 기기")
     assert [link.title for link in organic.links] == ["구입", "제품 사양", "액세서리", "iOS"]
     paid = result.items[1]
-    assert isinstance(paid, NaverPaidItem) and paid.title == "IPHONE LG헬로모바일"
-    places = [i for i in result.items if isinstance(i, NaverLocalPackItem)]
+    assert isinstance(paid, PaidItem) and paid.title == "IPHONE LG헬로모바일"
+    places = [i for i in result.items if isinstance(i, LocalPackItem)]
     assert places[0].cid == "21607745"
 
 

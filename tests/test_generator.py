@@ -1,0 +1,61 @@
+"""The simulator's results have the shapes the schemas type, so benchmarks decode real shapes."""
+
+import msgspec
+import pytest
+
+import schemas
+from orchestrator.simulator.generator import generate_result
+from schemas.google import GoogleOrganicItem
+from schemas.items import GenericItem
+from tests.test_schemas import contained
+
+UNTYPED = {"answer_box"}  # generated on purpose so consumers meet generic items
+PARAMS = {
+    ("google", "organic"): {
+        "keyword": "iphone",
+        "location_code": 2840,
+        "language_code": "en",
+        "depth": 100,
+    },
+    ("google", "search_by_image"): {
+        "image_url": "https://example.com/a.jpg",
+        "location_code": 2840,
+    },
+    ("naver", "organic"): {"keyword": "아이폰", "depth": 45},
+}
+
+
+@pytest.mark.parametrize(("se", "se_type"), list(PARAMS))
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_generated_results_decode_typed_and_losslessly(se: str, se_type: str, seed: int) -> None:
+    """Every generated item of a typed endpoint decodes to its typed struct, and re-encodes whole."""
+    result = generate_result(seed, se, se_type, PARAMS[se, se_type], "2026-11-22 10:00:00 +00:00")
+    task = {"id": "x", "status_code": 20000, "result_count": 1, "result": result}
+    raw = msgspec.json.encode({"status_code": 20000, "tasks_count": 1, "tasks": [task]})
+    decoded = schemas.decode_task_get(raw, se, se_type)
+    items = decoded.tasks[0].result[0].items
+    generic = {i.type for i in items if isinstance(i, GenericItem)}
+    assert generic <= UNTYPED
+    if se == "google":  # Google's own subclasses, with their extra fields, not the shared base
+        assert all(
+            isinstance(i, GoogleOrganicItem)
+            for i in items
+            if type(i).__name__.endswith("OrganicItem")
+        )
+    typed = [msgspec.to_builtins(i) for i in items if not isinstance(i, GenericItem)]
+    original = [i for i in result[0]["items"] if i["type"] not in UNTYPED]
+    assert contained(original, typed) == []
+    raws = [msgspec.json.decode(i.raw) for i in items if isinstance(i, GenericItem)]
+    assert raws == [i for i in result[0]["items"] if i["type"] in UNTYPED]
+
+
+def test_google_depth_100_is_about_100_items_and_tens_of_kb() -> None:
+    """A Google organic SERP at depth 100 has ~100 organic items and weighs 50-400 KB."""
+    result = generate_result(
+        0, "google", "organic", PARAMS["google", "organic"], "2026-11-22 10:00:00 +00:00"
+    )
+    size = len(msgspec.json.encode(result))
+    organic = [i for i in result[0]["items"] if i["type"] == "organic"]
+    assert 90 <= len(organic) <= 100 and 50_000 < size < 400_000
+    assert result[0]["items_count"] == len(result[0]["items"])
+    assert {i["page"] for i in organic} == set(range(1, 11))
