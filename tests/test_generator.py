@@ -28,7 +28,7 @@ PARAMS = {
 @pytest.mark.parametrize(("se", "se_type"), list(PARAMS))
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_generated_results_decode_typed_and_losslessly(se: str, se_type: str, seed: int) -> None:
-    """Every generated item of a typed endpoint decodes to its typed struct, and re-encodes whole."""
+    """Each generated item of a typed endpoint decodes to its typed struct and re-encodes whole."""
     result = generate_result(seed, se, se_type, PARAMS[se, se_type], "2026-11-22 10:00:00 +00:00")
     task = {"id": "x", "status_code": 20000, "result_count": 1, "result": result}
     raw = msgspec.json.encode({"status_code": 20000, "tasks_count": 1, "tasks": [task]})
