@@ -57,3 +57,11 @@ def test_schemas_public_surface_is_the_decoders() -> None:
         "decode_task_post",
         "decode_tasks_ready",
     ]
+
+
+def test_simulator_public_surface_is_sorted_and_importable() -> None:
+    """`orchestrator.simulator` exports what tests and benchmarks use, in sorted order."""
+    import orchestrator.simulator as simulator
+
+    assert simulator.__all__ == sorted(simulator.__all__)
+    assert all(hasattr(simulator, name) for name in simulator.__all__)
