@@ -60,14 +60,18 @@ def _share(text: str) -> float:
     return value
 
 
-def _positive(kind: type[int] | type[float]):  # type: ignore[no-untyped-def]
-    def parse(text: str) -> float:
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"expected a value > 0, got {text}")
-        return value
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a value > 0, got {text}")
+    return value
 
-    return parse
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected an integer > 0, got {text}")
+    return value
 
 
 def _add_simulate(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -82,31 +86,31 @@ def _add_simulate(commands: argparse._SubParsersAction) -> None:  # type: ignore
     p.add_argument("--seed", type=int, default=d.seed, help="seed of results, delays and faults")
     p.add_argument(
         "--time-scale",
-        type=_positive(float),
+        type=_positive_float,
         default=d.time_scale,
         help="simulated seconds per real second",
     )
     p.add_argument(
         "--calls-per-minute",
-        type=_positive(int),
+        type=_positive_int,
         default=d.calls_per_minute,
         help="calls admitted per rate window (strict sliding window)",
     )
     p.add_argument(
         "--rate-period-s",
-        type=_positive(float),
+        type=_positive_float,
         default=d.rate_period_s,
         help="length of the rate window in real seconds",
     )
     p.add_argument(
         "--tasks-ready-per-minute",
-        type=_positive(int),
+        type=_positive_int,
         default=d.tasks_ready_per_minute,
         help="tasks_ready calls admitted per rate window",
     )
     p.add_argument(
         "--max-concurrency",
-        type=_positive(int),
+        type=_positive_int,
         default=d.max_concurrency,
         help="simultaneous requests before 40209",
     )
@@ -125,7 +129,7 @@ def _add_simulate(commands: argparse._SubParsersAction) -> None:  # type: ignore
     )
     p.add_argument(
         "--slow-s",
-        type=_positive(float),
+        type=_positive_float,
         default=d.slow_real_s,
         help="real seconds a 'slow' fault delays the answer",
     )
@@ -157,7 +161,7 @@ def _add_simulate(commands: argparse._SubParsersAction) -> None:  # type: ignore
     p.add_argument("--balance", type=float, default=d.balance_usd, help="account balance, USD")
     p.add_argument(
         "--price-base",
-        type=_positive(float),
+        type=_positive_float,
         default=d.prices.base_usd,
         help="USD per standard task, first page, normal priority",
     )
