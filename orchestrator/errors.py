@@ -1,0 +1,130 @@
+"""Every error the orchestrator raises, and the one table that classifies API status codes.
+
+    OrchestratorError
+    ├── ConfigError        config file: path, key, message
+    ├── InputError         input file: path, line, message
+    ├── ApiError           status_code, status_message, endpoint
+    │   ├── TransientApiError   retried with backoff (5xx, 50000/50301/50401, 40202, 40209, network)
+    │   ├── RequestRejected     never retried blindly (40501, 40006, 4050x, ...)
+    │   └── AccountError        stops the run (40100, 40200, 40201, 40204, 40207)
+    ├── LedgerError        the SQLite ledger failed
+    └── LockHeld           another run holds the state lock
+
+Facts are attributes; `str()` is the one-line message the CLI prints. No credential is ever an
+attribute or part of a message.
+"""
+
+import enum
+from typing import Final
+
+
+class OrchestratorError(Exception):
+    """Root of every error the CLI turns into a one-line message and an exit code."""
+
+
+class ConfigError(OrchestratorError):
+    """The config file cannot be used; names the file and the key."""
+
+    def __init__(self, path: str, key: str, message: str) -> None:
+        super().__init__(f"{path}: {key}: {message}" if key else f"{path}: {message}")
+        self.path, self.key, self.message = path, key, message
+
+
+class InputError(OrchestratorError):
+    """An input file cannot be read at all; names the file (and line when known)."""
+
+    def __init__(self, path: str, message: str, line: int | None = None) -> None:
+        where = f"{path}:{line}" if line is not None else path
+        super().__init__(f"{where}: {message}")
+        self.path, self.line, self.message = path, line, message
+
+
+class ApiError(OrchestratorError):
+    """The API (or the network to it) answered with an error."""
+
+    def __init__(self, status_code: int, status_message: str, endpoint: str) -> None:
+        super().__init__(f"{endpoint}: {status_code} {status_message}")
+        self.status_code, self.status_message, self.endpoint = status_code, status_message, endpoint
+
+
+class TransientApiError(ApiError):
+    """Worth retrying after a pause."""
+
+
+class RequestRejected(ApiError):
+    """The request itself is wrong; retrying it unchanged would fail again."""
+
+
+class AccountError(ApiError):
+    """Credentials, balance, block or access: nothing will work until a person acts."""
+
+
+class LedgerError(OrchestratorError):
+    """The state database failed."""
+
+
+class LockHeld(OrchestratorError):
+    """Another run holds the lock on the same state file."""
+
+
+class Disposition(enum.Enum):
+    """What a status code means for the caller."""
+
+    SUCCESS = "success"
+    PENDING = "pending"  # task not finished: poll again later
+    TRANSIENT = "transient"  # retry the same call after a pause
+    REJECTED = "rejected"  # fix the request; never retry blindly
+    ACCOUNT = "account"  # stop the run
+    TASK_FAILED = "task_failed"  # the task ended without results: record it, move on
+
+
+# The one table (reference section 6). Codes not listed fall back by range in `classify`.
+DISPOSITIONS: Final[dict[int, Disposition]] = {
+    20000: Disposition.SUCCESS,
+    20100: Disposition.SUCCESS,
+    40601: Disposition.PENDING,
+    40602: Disposition.PENDING,
+    40202: Disposition.TRANSIENT,
+    40209: Disposition.TRANSIENT,
+    50000: Disposition.TRANSIENT,
+    50001: Disposition.TRANSIENT,
+    50301: Disposition.TRANSIENT,
+    50303: Disposition.TRANSIENT,
+    50304: Disposition.TRANSIENT,
+    50401: Disposition.TRANSIENT,
+    40100: Disposition.ACCOUNT,
+    40200: Disposition.ACCOUNT,
+    40201: Disposition.ACCOUNT,
+    40203: Disposition.ACCOUNT,
+    40204: Disposition.ACCOUNT,
+    40207: Disposition.ACCOUNT,
+    40210: Disposition.ACCOUNT,
+    40101: Disposition.TASK_FAILED,
+    40102: Disposition.TASK_FAILED,
+    40103: Disposition.TASK_FAILED,
+    40401: Disposition.TASK_FAILED,
+    40403: Disposition.TASK_FAILED,
+    40404: Disposition.TASK_FAILED,
+}
+
+
+def classify(code: int) -> Disposition:
+    """Disposition of a status code: the table first, then by range (5xxxx transient)."""
+    known = DISPOSITIONS.get(code)
+    if known is not None:
+        return known
+    if 20000 <= code < 30000:
+        return Disposition.SUCCESS
+    if code >= 50000:
+        return Disposition.TRANSIENT
+    return Disposition.REJECTED
+
+
+def error_for(code: int, message: str, endpoint: str) -> ApiError:
+    """The exception class a top-level error code maps to."""
+    disposition = classify(code)
+    if disposition is Disposition.ACCOUNT:
+        return AccountError(code, message, endpoint)
+    if disposition is Disposition.TRANSIENT:
+        return TransientApiError(code, message, endpoint)
+    return RequestRejected(code, message, endpoint)
