@@ -1,0 +1,162 @@
+"""The TOML config, decoded strictly into frozen structs: an unknown key or a wrong type is an
+error naming the key and the file, before anything is posted.
+
+Only this module reads environment variables (for credentials).
+"""
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Final
+
+import msgspec
+
+from orchestrator.errors import ConfigError
+from schemas.catalogue import is_serp_endpoint
+from schemas.pricing import PriceTable
+
+DEFAULT_BASE_URL: Final = "https://api.dataforseo.com"
+Positive = Annotated[float, msgspec.Meta(gt=0)]
+PositiveInt = Annotated[int, msgspec.Meta(gt=0)]
+JobName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+
+
+class Base(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Config sections: immutable, and a typo is an error, not a silent default."""
+
+
+class ApiConfig(Base, frozen=True, kw_only=True):
+    """Where to send calls, as whom, and how fast."""
+
+    base_url: str = DEFAULT_BASE_URL
+    login_env: str = "DATAFORSEO_LOGIN"
+    password_env: str = "DATAFORSEO_PASSWORD"
+    login: str | None = None  # plain values: for the simulator; real credentials go in env
+    password: str | None = None
+    calls_per_minute: PositiveInt = 2000
+    rate_period_s: Positive = 60.0
+    tasks_ready_per_minute: PositiveInt = 20
+    max_concurrency: PositiveInt = 30
+    connect_timeout_s: Positive = 10.0
+    request_timeout_s: Positive = 120.0
+
+
+class StateConfig(Base, frozen=True, kw_only=True):
+    """The SQLite ledger that makes runs resumable."""
+
+    path: str = "orchestrator-state.sqlite"
+
+
+class OutputConfig(Base, frozen=True, kw_only=True):
+    """Where results, failures and rejected rows go (one folder per job)."""
+
+    dir: str = "out"
+    gzip: bool = False
+
+
+class BudgetConfig(Base, frozen=True, kw_only=True):
+    """Spending cap over the life of the state file; None means no cap."""
+
+    max_cost_usd: Annotated[float, msgspec.Meta(ge=0)] | None = None
+
+
+class JobConfig(Base, frozen=True, kw_only=True):
+    """One input file posted to one endpoint, with defaults merged into every task."""
+
+    name: JobName
+    se: str
+    se_type: str
+    input: str
+    defaults: dict[str, Any] = {}
+
+
+class Config(Base, frozen=True, kw_only=True):
+    """The whole file."""
+
+    jobs: Annotated[list[JobConfig], msgspec.Meta(min_length=1)]
+    api: ApiConfig = ApiConfig()
+    state: StateConfig = StateConfig()
+    output: OutputConfig = OutputConfig()
+    budget: BudgetConfig = BudgetConfig()
+    prices: PriceTable = PriceTable()
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """Login and password for HTTP Basic auth; the password never shows in repr or str."""
+
+    login: str
+    password: str = field(repr=False)
+
+    def __str__(self) -> str:
+        return f"{self.login}:***"
+
+
+_AT = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
+
+
+def _key_of(exc: msgspec.ValidationError) -> tuple[str, str]:
+    """`Expected int - at $.jobs[0].defaults` -> ("jobs[0].defaults", "Expected int")."""
+    text = str(exc)
+    at = _AT.search(text)
+    if at is None:
+        return "", text
+    return at.group("path"), text[: at.start()]
+
+
+def _resolve(base: Path, value: str) -> str:
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else base / path)
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and check a config file; relative paths in it are relative to the file."""
+    where = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(where, "", f"cannot read: {exc.strerror or exc}") from exc
+    try:
+        config = msgspec.toml.decode(raw, type=Config)
+    except msgspec.ValidationError as exc:
+        key, message = _key_of(exc)
+        raise ConfigError(where, key, message) from exc
+    except msgspec.DecodeError as exc:
+        raise ConfigError(where, "", f"not valid TOML: {exc}") from exc
+    names: set[str] = set()
+    base = Path(path).resolve().parent
+    jobs = []
+    for index, job in enumerate(config.jobs):
+        key = f"jobs[{index}]"
+        if job.name in names:
+            raise ConfigError(where, f"{key}.name", f"duplicate job name {job.name!r}")
+        names.add(job.name)
+        if not is_serp_endpoint(job.se, job.se_type):
+            raise ConfigError(where, f"{key}.se_type", f"no SERP endpoint {job.se}/{job.se_type}")
+        jobs.append(msgspec.structs.replace(job, input=_resolve(base, job.input)))
+    return msgspec.structs.replace(
+        config,
+        jobs=jobs,
+        state=StateConfig(path=_resolve(base, config.state.path)),
+        output=msgspec.structs.replace(config.output, dir=_resolve(base, config.output.dir)),
+    )
+
+
+def credentials(
+    api: ApiConfig, source: str, environ: Mapping[str, str] | None = None
+) -> Credentials:
+    """Credentials from the config's plain values, else from the named environment variables."""
+    env = os.environ if environ is None else environ
+    login = api.login if api.login is not None else env.get(api.login_env)
+    password = api.password if api.password is not None else env.get(api.password_env)
+    if not login:
+        raise ConfigError(
+            source, "api.login_env", f"environment variable {api.login_env} is not set"
+        )
+    if not password:
+        raise ConfigError(
+            source, "api.password_env", f"environment variable {api.password_env} is not set"
+        )
+    return Credentials(login, password)

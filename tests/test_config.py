@@ -1,0 +1,109 @@
+"""Config errors name the file and the key; credentials never leak into text."""
+
+from pathlib import Path
+
+import pytest
+
+from orchestrator.config import ApiConfig, credentials, load_config
+from orchestrator.errors import ConfigError
+
+GOOD = """
+[api]
+base_url = "http://127.0.0.1:8080"
+calls_per_minute = 600
+rate_period_s = 5
+
+[state]
+path = "state/ledger.sqlite"
+
+[[jobs]]
+name = "rank-us"
+se = "google"
+se_type = "organic"
+input = "keywords.txt"
+[jobs.defaults]
+location_code = 2840
+language_code = "en"
+depth = 100
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "jobs.toml"
+    path.write_text(text)
+    return path
+
+
+def test_good_config_loads_with_paths_relative_to_the_file(tmp_path: Path) -> None:
+    """Values are read, defaults filled in, and relative paths resolved against the config."""
+    config = load_config(write(tmp_path, GOOD))
+    assert config.api.calls_per_minute == 600 and config.api.tasks_ready_per_minute == 20
+    assert config.jobs[0].defaults == {"location_code": 2840, "language_code": "en", "depth": 100}
+    assert config.jobs[0].input == str(tmp_path / "keywords.txt")
+    assert config.state.path == str(tmp_path / "state" / "ledger.sqlite")
+    assert config.output.dir == str(tmp_path / "out")
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "words"),
+    [
+        (
+            ("calls_per_minute = 600", "calls_per_mnute = 600"),
+            "api",
+            "unknown field `calls_per_mnute`",
+        ),
+        (
+            ("calls_per_minute = 600", 'calls_per_minute = "fast"'),
+            "api.calls_per_minute",
+            "Expected `int`",
+        ),
+        (("calls_per_minute = 600", "calls_per_minute = 0"), "api.calls_per_minute", ">= 1"),
+        (
+            ('se_type = "organic"', 'se_type = "organc"'),
+            "jobs[0].se_type",
+            "no SERP endpoint google/organc",
+        ),
+        (('name = "rank-us"', 'name = "rank us!"'), "jobs[0].name", "matching regex"),
+        (('input = "keywords.txt"', ""), "jobs[0]", "missing required field `input`"),
+    ],
+)
+def test_bad_config_names_the_file_and_key(
+    tmp_path: Path, change: tuple[str, str], key: str, words: str
+) -> None:
+    """Each mistake is one message: file, key, what is wrong."""
+    path = write(tmp_path, GOOD.replace(*change))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.key == key
+    assert words in str(caught.value)
+    assert str(caught.value).startswith(f"{path}: {key}: ")
+
+
+def test_duplicate_job_names_and_missing_jobs_are_refused(tmp_path: Path) -> None:
+    """Two jobs may not share a name; a config with no job is an error."""
+    twice = GOOD + GOOD[GOOD.index("[[jobs]]") :]
+    with pytest.raises(ConfigError, match=r"jobs\[1\]\.name: duplicate job name 'rank-us'"):
+        load_config(write(tmp_path, twice))
+    with pytest.raises(ConfigError, match="jobs"):
+        load_config(write(tmp_path, "[api]\n"))
+
+
+def test_unreadable_or_invalid_toml_is_one_line(tmp_path: Path) -> None:
+    """A missing file or broken TOML gives one line naming the file."""
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "nope.toml")
+    with pytest.raises(ConfigError, match="not valid TOML") as caught:
+        load_config(write(tmp_path, "[api\nx = 1"))
+    assert "\n" not in str(caught.value)
+
+
+def test_credentials_come_from_env_and_never_show_the_password() -> None:
+    """The password is read from the named variable and masked in str and repr."""
+    creds = credentials(
+        ApiConfig(), "jobs.toml", {"DATAFORSEO_LOGIN": "me", "DATAFORSEO_PASSWORD": "hunter2"}
+    )
+    assert (creds.login, creds.password) == ("me", "hunter2")
+    assert "hunter2" not in str(creds) and "hunter2" not in repr(creds)
+    with pytest.raises(ConfigError, match="DATAFORSEO_PASSWORD is not set") as caught:
+        credentials(ApiConfig(), "jobs.toml", {"DATAFORSEO_LOGIN": "me"})
+    assert caught.value.key == "api.password_env"
