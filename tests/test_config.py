@@ -107,3 +107,10 @@ def test_credentials_come_from_env_and_never_show_the_password() -> None:
     with pytest.raises(ConfigError, match="DATAFORSEO_PASSWORD is not set") as caught:
         credentials(ApiConfig(), "jobs.toml", {"DATAFORSEO_LOGIN": "me"})
     assert caught.value.key == "api.password_env"
+
+
+def test_shipped_example_config_is_valid() -> None:
+    """config.example.toml loads as it is shipped."""
+    example = Path(__file__).resolve().parent.parent / "config.example.toml"
+    config = load_config(example)
+    assert [job.name for job in config.jobs] == ["rank-tracking-us", "naver-kr"]
