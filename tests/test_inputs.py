@@ -1,0 +1,127 @@
+"""Inputs are streamed, validated row by row, and keyed stably; bad rows are set aside."""
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from orchestrator.config import JobConfig
+from orchestrator.errors import InputError
+from orchestrator.inputs import RejectedRow, ValidInput, input_key, read_inputs
+from schemas.pricing import PriceTable
+
+DEFAULTS = {"location_code": 2840, "language_code": "en"}
+
+
+def job(path: Path, se: str = "google", se_type: str = "organic") -> JobConfig:
+    return JobConfig(
+        name="j",
+        se=se,
+        se_type=se_type,
+        input=str(path),
+        defaults=DEFAULTS if se == "google" else {},
+    )
+
+
+def read(path: Path, **kw: str) -> list[ValidInput | RejectedRow]:
+    return list(read_inputs(job(path, **kw), PriceTable()))
+
+
+def test_txt_rows_become_keyword_tasks_with_defaults_and_a_tag(tmp_path: Path) -> None:
+    """Each non-blank line is a keyword; defaults merge in; the body carries the tag."""
+    path = tmp_path / "k.txt"
+    path.write_text("running shoes\n\n  trail shoes  \n")
+    rows = read(path)
+    assert [r.line for r in rows] == [1, 3]
+    first = rows[0]
+    assert isinstance(first, ValidInput)
+    assert json.loads(first.body) == {
+        **DEFAULTS,
+        "keyword": "running shoes",
+        "tag": f"j:{first.key}",
+    }
+    assert first.cost == pytest.approx(0.0006)
+
+
+def test_search_by_image_txt_lines_are_image_urls(tmp_path: Path) -> None:
+    """For search_by_image a .txt line is an image URL."""
+    path = tmp_path / "img.txt"
+    path.write_text("https://example.com/a.jpg\n")
+    (row,) = read(path, se_type="search_by_image")
+    assert (
+        isinstance(row, ValidInput)
+        and json.loads(row.body)["image_url"] == "https://example.com/a.jpg"
+    )
+
+
+def test_csv_values_are_coerced_and_bad_rows_rejected_with_their_line(tmp_path: Path) -> None:
+    """CSV strings become ints; a row breaking a rule is rejected with line and field."""
+    path = tmp_path / "k.csv"
+    path.write_text("keyword,depth,priority\nshoes,100,2\nboots,9000,1\nhats,,\nshort\n")
+    rows = read(path)
+    assert isinstance(rows[0], ValidInput) and json.loads(rows[0].body)["depth"] == 100
+    assert (
+        isinstance(rows[1], RejectedRow)
+        and rows[1].line == 3
+        and rows[1].reason.startswith("depth:")
+    )
+    assert isinstance(rows[2], ValidInput) and "depth" not in json.loads(rows[2].body)
+    assert isinstance(rows[3], RejectedRow) and rows[3].reason == "expected 3 columns, got 1"
+
+
+def test_jsonl_keeps_types_and_rejects_garbage_lines(tmp_path: Path) -> None:
+    """JSONL rows are typed as given; a line that is not an object is rejected, not fatal."""
+    path = tmp_path / "k.jsonl"
+    path.write_text(
+        '{"keyword": "a", "depth": 20}\n{oops\n{"keyword": "b", "depth": "20"}\n{"keyword": "c", "tag": "x"}\n'
+    )
+    rows = read(path)
+    assert isinstance(rows[0], ValidInput)
+    assert (
+        isinstance(rows[1], RejectedRow)
+        and rows[1].line == 2
+        and "not a JSON object" in rows[1].reason
+    )
+    assert isinstance(rows[2], RejectedRow) and rows[2].reason.startswith("depth:")
+    assert isinstance(rows[3], RejectedRow) and rows[3].reason.startswith("tag:")
+
+
+def test_same_parameters_give_the_same_key_across_files_and_formats(tmp_path: Path) -> None:
+    """The key depends on the task's parameters only, not on the line or the format."""
+    (tmp_path / "a.txt").write_text("x\nshoes\n")
+    (tmp_path / "b.jsonl").write_text('{"keyword": "shoes"}\n')
+    a, b = read(tmp_path / "a.txt")[1], read(tmp_path / "b.jsonl")[0]
+    assert isinstance(a, ValidInput) and isinstance(b, ValidInput) and a.key == b.key
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["keyword", "depth", "device"]), st.integers() | st.text(), min_size=1
+    )
+)
+def test_key_ignores_field_order(task: dict[str, object]) -> None:
+    """Reordering a task's fields never changes its key."""
+    assert input_key(task) == input_key(dict(reversed(list(task.items()))))
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("missing.txt", None, "cannot read"),
+        ("k.xlsx", b"x", "unknown input format '.xlsx'"),
+        ("k.txt", b"ok\n\xff\xfe bad\n", "not UTF-8"),
+        ("k.csv", b"", "first row must name the task fields"),
+    ],
+)
+def test_unreadable_files_raise_input_error_naming_the_file(
+    tmp_path: Path, name: str, content: bytes | None, message: str
+) -> None:
+    """A file that cannot be read at all stops with one message naming it."""
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(InputError, match=message) as caught:
+        read(path)
+    assert str(caught.value).startswith(str(path))
