@@ -74,9 +74,9 @@ def test_csv_values_are_coerced_and_bad_rows_rejected_with_their_line(tmp_path: 
 def test_jsonl_keeps_types_and_rejects_garbage_lines(tmp_path: Path) -> None:
     """JSONL rows are typed as given; a line that is not an object is rejected, not fatal."""
     path = tmp_path / "k.jsonl"
-    path.write_text(
-        '{"keyword": "a", "depth": 20}\n{oops\n{"keyword": "b", "depth": "20"}\n{"keyword": "c", "tag": "x"}\n'
-    )
+    lines = ['{"keyword": "a", "depth": 20}', "{oops", '{"keyword": "b", "depth": "20"}']
+    lines.append('{"keyword": "c", "tag": "x"}')
+    path.write_text("\n".join(lines) + "\n")
     rows = read(path)
     assert isinstance(rows[0], ValidInput)
     assert (
