@@ -1,0 +1,168 @@
+"""The HTTP boundary: every call to the API goes through here, through the shared limiter.
+
+Retry rules (never pay twice):
+- GETs and id_list are idempotent: transient failures (network, HTTP 5xx, 50000/50301/50401,
+  40202, 40209, a truncated body) are retried with exponential backoff and full jitter.
+- task_post is retried only when the API said nothing was done (40202, 40209). Any other
+  failure after the request may have reached the server (a drop, a timeout, a 5xx, a
+  truncated answer) raises `AmbiguousPost`: the caller must reconcile through id_list before
+  posting those tasks again.
+- Account codes (40100, 40200, 40201, 40204, 40207) raise `AccountError` at once.
+"""
+
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import aiohttp
+import anyio
+import msgspec
+
+import schemas
+from orchestrator.config import ApiConfig, Credentials
+from orchestrator.errors import (
+    AccountError,
+    ApiError,
+    Disposition,
+    TransientApiError,
+    classify,
+    error_for,
+)
+from orchestrator.limiter import AccountLimiter
+from schemas.decode import IdListResponse, TaskPostResponse, TasksReadyResponse
+
+log = logging.getLogger(__name__)
+
+NOTHING_DONE: Final = frozenset({40202, 40209})  # the API refused before doing anything
+_HEADER_DECODER: Final = msgspec.json.Decoder(schemas.envelope.Response[msgspec.Raw])
+
+
+class AmbiguousPost(TransientApiError):
+    """A task_post may or may not have created its tasks: reconcile through id_list."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter: sleep uniform(0, min(cap, base * 2**attempt))."""
+
+    attempts: int = 6
+    base_s: float = 0.5
+    cap_s: float = 30.0
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        return rng.uniform(0, min(self.cap_s, self.base_s * 2**attempt))
+
+
+class ApiClient:
+    """Calls the v3 API (or the simulator) with Basic auth, limits, retries and decoding."""
+
+    def __init__(
+        self,
+        api: ApiConfig,
+        credentials: Credentials,
+        limiter: AccountLimiter,
+        retry: RetryPolicy | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._base = api.base_url.rstrip("/")
+        self._auth = aiohttp.encode_basic_auth(credentials.login, credentials.password)
+        self._timeout = aiohttp.ClientTimeout(
+            total=api.request_timeout_s, connect=api.connect_timeout_s
+        )
+        self._limiter = limiter
+        self._retry = retry or RetryPolicy()
+        self._rng = rng or random.Random()
+        self._session: aiohttp.ClientSession | None = None
+        self.retries = 0
+
+    async def __aenter__(self) -> "ApiClient":
+        headers = {"Authorization": self._auth, "Content-Type": "application/json"}
+        self._session = aiohttp.ClientSession(headers=headers, timeout=self._timeout)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def _once(self, method: str, path: str, body: bytes | None, tasks_ready: bool) -> bytes:
+        """One HTTP exchange; raises ApiError subclasses, never aiohttp's."""
+        if self._session is None:
+            raise RuntimeError("use ApiClient as an async context manager")
+        async with self._limiter.call(tasks_ready=tasks_ready):
+            try:
+                async with self._session.request(method, self._base + path, data=body) as resp:
+                    raw = await resp.read()
+                    status = resp.status
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise TransientApiError(0, f"{type(exc).__name__}: {exc}", path) from exc
+        try:
+            head = _HEADER_DECODER.decode(raw)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise TransientApiError(0, f"HTTP {status}, unreadable body", path) from exc
+        if head.status_code == 40202:
+            self._limiter.slow_down(path)
+        if classify(head.status_code) is not Disposition.SUCCESS:
+            raise error_for(head.status_code, head.status_message, path)
+        return raw
+
+    async def _call(
+        self, method: str, path: str, body: bytes | None = None, *, post: bool = False
+    ) -> bytes:
+        tasks_ready = path.endswith("/tasks_ready")
+        for attempt in range(self._retry.attempts):
+            try:
+                return await self._once(method, path, body, tasks_ready)
+            except AccountError:
+                raise
+            except TransientApiError as exc:
+                if post and exc.status_code not in NOTHING_DONE:
+                    raise AmbiguousPost(exc.status_code, exc.status_message, path) from exc
+                if attempt + 1 == self._retry.attempts:
+                    raise
+                pause = self._retry.delay(attempt, self._rng)
+                self.retries += 1
+                log.info(
+                    "retry endpoint=%s code=%s attempt=%d pause_s=%.2f",
+                    path,
+                    exc.status_code,
+                    attempt + 1,
+                    pause,
+                )
+                await anyio.sleep(pause)
+        raise AssertionError("unreachable: the loop returns or raises")
+
+    async def task_post(self, se: str, se_type: str, bodies: Sequence[bytes]) -> TaskPostResponse:
+        """POST up to 100 task bodies; see the module docstring for what may be retried."""
+        payload = b"[" + b",".join(bodies) + b"]"
+        raw = await self._call("POST", f"/v3/serp/{se}/{se_type}/task_post", payload, post=True)
+        return schemas.decode_task_post(raw)
+
+    async def tasks_ready(self) -> TasksReadyResponse:
+        """Completed, uncollected tasks of the whole account (at most 1000)."""
+        return schemas.decode_tasks_ready(await self._call("GET", "/v3/serp/tasks_ready"))
+
+    async def task_get(self, se: str, se_type: str, task_id: str) -> bytes:
+        """The raw task_get/advanced answer: the sink keeps the task's bytes as received."""
+        return await self._call("GET", f"/v3/serp/{se}/{se_type}/task_get/advanced/{task_id}")
+
+    async def id_list(
+        self, datetime_from: str, datetime_to: str, offset: int = 0
+    ) -> IdListResponse:
+        """One page (1000) of tasks posted in the period, with metadata (tags)."""
+        query = [
+            {
+                "datetime_from": datetime_from,
+                "datetime_to": datetime_to,
+                "limit": 1000,
+                "offset": offset,
+                "include_metadata": True,
+            }
+        ]
+        return schemas.decode_id_list(
+            await self._call("POST", "/v3/serp/id_list", msgspec.json.encode(query))
+        )
+
+
+__all__ = ["AmbiguousPost", "ApiClient", "ApiError", "RetryPolicy"]
