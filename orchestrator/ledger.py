@@ -39,10 +39,15 @@ CREATE TABLE IF NOT EXISTS inputs (
     cost REAL,
     status_code INTEGER,
     error TEXT,
+    posted_at REAL,
     updated_at REAL NOT NULL,
     PRIMARY KEY (job, key)
 );
 CREATE INDEX IF NOT EXISTS inputs_state ON inputs (job, state);
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY,
+    size INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS batches (
     id INTEGER PRIMARY KEY,
     job TEXT NOT NULL,
@@ -148,10 +153,11 @@ class Ledger:
         """(tag, task_id, cost) of tasks the API created: posting -> posted."""
         now = time.time()
         sql = (
-            "UPDATE inputs SET state = ?, task_id = ?, cost = ?, updated_at = ?"
+            "UPDATE inputs SET state = ?, task_id = ?, cost = ?, posted_at = ?, updated_at = ?"
             " WHERE tag = ? AND state = ?"
         )
-        return self._tx(sql, ((POSTED, tid, cost, now, tag, POSTING) for tag, tid, cost in created))
+        rows = ((POSTED, tid, cost, now, now, tag, POSTING) for tag, tid, cost in created)
+        return self._tx(sql, rows)
 
     def release(self, tags: Iterable[str]) -> int:
         """posting -> pending for tasks known not to be created (the API refused the call)."""
@@ -180,6 +186,57 @@ class Ledger:
             " WHERE task_id = ? AND state = ?"
         )
         return self._tx(sql, ((DONE, now, tid, POSTED) for tid in task_ids))
+
+    def settle(
+        self, path: str, size: int, done: Sequence[str], failed: Sequence[tuple[str, int, str]]
+    ) -> None:
+        """Record tasks as done/failed together with the output file's new committed size.
+
+        One transaction: after a crash, the file is cut back to the size recorded here, so a
+        line is in the output exactly when its task is settled in the ledger.
+        """
+        now = time.time()
+        try:
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.executemany(
+                    "UPDATE inputs SET state = ?, status_code = 20000, updated_at = ?"
+                    " WHERE task_id = ? AND state = ?",
+                    ((DONE, now, tid, POSTED) for tid in done),
+                )
+                self._db.executemany(
+                    "UPDATE inputs SET state = ?, status_code = ?, error = ?, updated_at = ?"
+                    " WHERE task_id = ? AND state = ?",
+                    ((FAILED, code, msg, now, tid, POSTED) for tid, code, msg in failed),
+                )
+                self._db.execute(
+                    "INSERT INTO files (path, size) VALUES (?, ?)"
+                    " ON CONFLICT (path) DO UPDATE SET size = excluded.size",
+                    (path, size),
+                )
+        except sqlite3.Error as exc:
+            raise LedgerError(f"{self.path}: {exc}") from exc
+
+    def committed_size(self, path: str) -> int:
+        """Bytes of an output file that belong to settled tasks (0 if never written)."""
+        row = self._db.execute("SELECT size FROM files WHERE path = ?", (path,)).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def posted(self, older_than: float | None = None) -> list[tuple[str, str]]:
+        """(task_id, job) of posted tasks, optionally only those posted before a time."""
+        sql = "SELECT task_id, job FROM inputs WHERE state = ?"
+        args: tuple[object, ...] = (POSTED,)
+        if older_than is not None:
+            sql += " AND posted_at < ?"
+            args += (older_than,)
+        return [(str(t), str(j)) for t, j in self._db.execute(sql, args)]
+
+    def outstanding(self) -> int:
+        """Inputs not yet done or failed."""
+        row = self._db.execute(
+            "SELECT COUNT(*) FROM inputs WHERE state IN (?, ?, ?)", (PENDING, POSTING, POSTED)
+        ).fetchone()
+        return int(row[0])
 
     def posting_tags(self) -> list[str]:
         """Tags whose POST may or may not have created a task (a crash or a lost answer)."""

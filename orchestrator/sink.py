@@ -1,0 +1,91 @@
+"""The sink: each collected task's JSON, exactly as received, appended as one line to
+`{output.dir}/{job}/results.jsonl` (or `failed.jsonl`), then settled in the ledger.
+
+Exactly once across crashes: the ledger records each file's committed size in the same
+transaction that marks its tasks done. On open, a file longer than its committed size (a line
+written just before a crash) is cut back; that task is still *posted* in the ledger, so it is
+fetched and written again (task_get is free for 30 days). With `gzip`, each write is its own
+gzip member, so a cut at a committed size is always a member boundary.
+"""
+
+import gzip
+import os
+from pathlib import Path
+
+import msgspec
+
+from orchestrator.ledger import Ledger
+
+RESULTS, FAILED, REJECTED = "results", "failed", "rejected"
+
+
+class TaskHead(msgspec.Struct):
+    """What the poller needs of a task; the rest stays raw bytes."""
+
+    id: str = ""
+    status_code: int = 0
+    status_message: str = ""
+
+
+class TaskGetHead(msgspec.Struct):
+    """A task_get answer with its task objects left as raw slices of the input."""
+
+    status_code: int = 0
+    tasks: list[msgspec.Raw] | None = None
+
+
+TASK_GET_HEAD = msgspec.json.Decoder(TaskGetHead)
+TASK_HEAD = msgspec.json.Decoder(TaskHead)
+
+
+class JobFiles:
+    """The output files of one job; appends are durable before the ledger hears of them."""
+
+    def __init__(self, out_dir: str, job: str, ledger: Ledger, use_gzip: bool) -> None:
+        self.dir = Path(out_dir) / job
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.ledger = ledger
+        self.gzip = use_gzip
+        suffix = ".jsonl.gz" if use_gzip else ".jsonl"
+        self.paths = {kind: str(self.dir / f"{kind}{suffix}") for kind in (RESULTS, FAILED)}
+        for path in self.paths.values():
+            self._cut_back(path)
+        self.rejected_path = self.dir / "rejected.jsonl"
+
+    def _cut_back(self, path: str) -> None:
+        committed = self.ledger.committed_size(path)
+        if os.path.exists(path) and os.path.getsize(path) > committed:
+            with open(path, "r+b") as handle:
+                handle.truncate(committed)
+
+    def _append(self, path: str, lines: list[bytes]) -> int:
+        data = b"".join(line + b"\n" for line in lines)
+        if self.gzip:
+            data = gzip.compress(data)
+        with open(path, "ab") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+            return handle.tell()
+
+    def write_results(self, tasks: list[tuple[str, bytes]]) -> None:
+        """Append (task_id, raw task JSON) lines, then mark those tasks done."""
+        if tasks:
+            size = self._append(self.paths[RESULTS], [raw for _, raw in tasks])
+            self.ledger.settle(self.paths[RESULTS], size, [tid for tid, _ in tasks], [])
+
+    def write_failures(self, tasks: list[tuple[str, int, str, bytes]]) -> None:
+        """Append (task_id, code, message, raw task JSON) lines, then mark those tasks failed."""
+        if tasks:
+            size = self._append(self.paths[FAILED], [raw for *_, raw in tasks])
+            failed = [(tid, code, msg) for tid, code, msg, _ in tasks]
+            self.ledger.settle(self.paths[FAILED], size, [], failed)
+
+    def start_rejected(self) -> None:
+        """Rejected rows are found anew on every read of the inputs: start the file afresh."""
+        self.rejected_path.write_bytes(b"")
+
+    def write_rejected(self, line: int, reason: str, raw: str) -> None:
+        record = msgspec.json.encode({"line": line, "reason": reason, "input": raw})
+        with self.rejected_path.open("ab") as handle:
+            handle.write(record + b"\n")
