@@ -9,10 +9,17 @@ import enum
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import anyio
 
+from orchestrator.client import ApiClient
+from orchestrator.config import Config, Credentials, credentials, load_config
+from orchestrator.errors import AccountError, ConfigError, InputError, LockHeld, OrchestratorError
+from orchestrator.ledger import Ledger
+from orchestrator.limiter import AccountLimiter
+from orchestrator.run import Run, RunReport, dry_run
 from orchestrator.simulator.app import serve
 from orchestrator.simulator.settings import FAULT_KINDS, DelayRange, SimulatorConfig
 from schemas.pricing import PriceTable
@@ -26,6 +33,10 @@ class ExitCode(enum.IntEnum):
     OK = 0
     ERROR = 1
     BAD_CONFIG = 2
+    ACCOUNT = 3
+    LOCK_HELD = 75
+    SIGINT = 130
+    SIGTERM = 143
 
 
 def _delay(text: str) -> DelayRange:
@@ -235,11 +246,117 @@ def _say(text: str, *, error: bool = False) -> None:
     print(text, file=sys.stderr if error else sys.stdout, flush=True)
 
 
+def _add_run(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = commands.add_parser("run", help="post and collect the tasks of a config")
+    p.add_argument("--config", required=True, help="the TOML config")
+    p.add_argument(
+        "--max-runtime",
+        type=_positive_float,
+        default=None,
+        metavar="SECONDS",
+        help="stop cleanly after this long (the next run continues)",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="validate config and inputs, print counts and estimated cost, post nothing",
+    )
+
+
+def _summary(report: RunReport, dry: bool) -> None:
+    for name, job in report.jobs.items():
+        if dry:
+            _say(
+                f"{name}: {job.valid} valid, {job.rejected} rejected, "
+                f"estimated cost ${job.estimated_cost:.4f}"
+            )
+        else:
+            c = job.counts
+            _say(
+                f"{name}: {c.get('done', 0)} done, {c.get('failed', 0)} failed, "
+                f"{c.get('pending', 0) + c.get('posting', 0) + c.get('posted', 0)} outstanding, "
+                f"{job.rejected} rejected"
+            )
+    if not dry:
+        reason = (
+            "time up" if report.timed_out else "budget reached" if report.budget_stopped else "done"
+        )
+        _say(f"run ended ({reason}): spent ${report.spent:.4f}, {report.outstanding} outstanding")
+
+
+async def _run_async(
+    config: Config, creds: Credentials, ledger: Ledger, max_runtime: float | None
+) -> tuple[int, RunReport | None]:
+    api = config.api
+    limiter = AccountLimiter(
+        api.calls_per_minute, api.rate_period_s, api.tasks_ready_per_minute, api.max_concurrency
+    )
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals, _unwrap_errors():
+        async with anyio.create_task_group() as tg, ApiClient(api, creds, limiter) as client:
+            caught: list[int] = []
+
+            async def watch() -> None:
+                async for signum in signals:
+                    caught.append(signum)
+                    tg.cancel_scope.cancel()
+                    return
+
+            tg.start_soon(watch)
+            run = Run(config, ledger, client)
+            run.load_inputs()
+            report = await run.execute(max_runtime)
+            tg.cancel_scope.cancel()
+        if caught:
+            return (ExitCode.SIGINT if caught[0] == signal.SIGINT else ExitCode.SIGTERM), None
+        return ExitCode.OK, report
+
+
+@contextmanager
+def _unwrap_errors() -> Iterator[None]:
+    """Task groups wrap errors in groups; the CLI wants the first OrchestratorError itself."""
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        found = _first_error(group)
+        if found is None:
+            raise
+        raise found from None
+
+
+def _first_error(group: BaseExceptionGroup[BaseException]) -> OrchestratorError | None:
+    for exc in group.exceptions:
+        if isinstance(exc, OrchestratorError):
+            return exc
+        if isinstance(exc, BaseExceptionGroup) and (inner := _first_error(exc)) is not None:
+            return inner
+    return None
+
+
+def command_run(args: argparse.Namespace) -> int:
+    """`orchestrator run`: load, check, then post and collect."""
+    config = load_config(args.config)
+    if args.dry_run:
+        _summary(dry_run(config), dry=True)
+        return ExitCode.OK
+    creds = credentials(config.api, args.config)
+    ledger = Ledger(config.state.path)
+    try:
+        code, report = anyio.run(_run_async, config, creds, ledger, args.max_runtime)
+    finally:
+        ledger.close()
+    if report is not None:
+        _summary(report, dry=False)
+    else:
+        _say("run interrupted; the ledger is consistent and the next run continues", error=True)
+    return code
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="orchestrator", description=__doc__.splitlines()[0])
     parser.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING, ERROR")
     commands = parser.add_subparsers(dest="command", required=True)
     _add_simulate(commands)
+    _add_run(commands)
     return parser
 
 
@@ -249,6 +366,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    if args.command == "run":
+        try:
+            return command_run(args)
+        except (ConfigError, InputError) as exc:
+            _say(f"orchestrator run: {exc}", error=True)
+            return ExitCode.BAD_CONFIG
+        except LockHeld as exc:
+            _say(f"orchestrator run: {exc}", error=True)
+            return ExitCode.LOCK_HELD
+        except AccountError as exc:
+            _say(f"orchestrator run: account problem: {exc}", error=True)
+            return ExitCode.ACCOUNT
+        except OrchestratorError as exc:
+            _say(f"orchestrator run: {exc}", error=True)
+            return ExitCode.ERROR
     if args.command == "simulate":
         try:
             config = simulator_config(args)

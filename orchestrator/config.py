@@ -39,6 +39,9 @@ class ApiConfig(Base, frozen=True, kw_only=True):
     rate_period_s: Positive = 60.0
     tasks_ready_per_minute: PositiveInt = 20
     max_concurrency: PositiveInt = 30
+    # A posted task not seen in tasks_ready after this long is fetched by id (tasks_ready shows
+    # only 1000, and other tools on the account may fill it). Normal priority takes up to 5 min.
+    overdue_s: Positive = 600.0
     connect_timeout_s: Positive = 10.0
     request_timeout_s: Positive = 120.0
 

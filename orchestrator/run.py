@@ -1,0 +1,246 @@
+"""One run: read inputs into the ledger, settle what a crash left open, then post and collect
+until every input is done or failed, or the run's time is up. One task group owns both stages.
+
+The producer posts one batch at a time: a batch whose answer was lost is reconciled through
+id_list before anything else is posted, which is only sound while no other POST is in flight.
+The account limit, not the producer, sets the pace (100 tasks a call).
+"""
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any, Final, TypeVar
+
+import anyio
+
+from orchestrator.client import AmbiguousPost, ApiClient
+from orchestrator.config import Config, JobConfig
+from orchestrator.errors import Disposition, RequestRejected, TransientApiError, classify
+from orchestrator.inputs import RejectedRow, ValidInput, read_inputs
+from orchestrator.ledger import Ledger
+from orchestrator.sink import TASK_GET_HEAD, TASK_HEAD, JobFiles
+from schemas.envelope import Response
+from schemas.requests import MAX_TASKS_PER_POST
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
+INSERT_CHUNK: Final = 1000
+ID_LIST_FMT: Final = "%Y-%m-%d %H:%M:%S +00:00"
+
+
+@dataclass
+class JobReport:
+    """What happened to one job's inputs."""
+
+    valid: int = 0
+    rejected: int = 0
+    estimated_cost: float = 0.0
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class RunReport:
+    """The outcome of a run, for the summary and the exit code."""
+
+    jobs: dict[str, JobReport] = field(default_factory=dict)
+    spent: float = 0.0
+    outstanding: int = 0
+    timed_out: bool = False
+    budget_stopped: bool = False
+
+
+def dry_run(config: Config) -> RunReport:
+    """Validate every row and estimate the cost; nothing is written or posted."""
+    report = RunReport()
+    for job in config.jobs:
+        jr = report.jobs.setdefault(job.name, JobReport())
+        for row in read_inputs(job, config.prices):
+            if isinstance(row, RejectedRow):
+                jr.rejected += 1
+            else:
+                jr.valid += 1
+                jr.estimated_cost += row.cost
+    return report
+
+
+class Run:
+    """Wires inputs, ledger, client, producer, poller and sink for one config."""
+
+    def __init__(self, config: Config, ledger: Ledger, client: ApiClient) -> None:
+        self.config = config
+        self.ledger = ledger
+        self.client = client
+        self.jobs = {job.name: job for job in config.jobs}
+        self.files = {
+            job.name: JobFiles(config.output.dir, job.name, ledger, config.output.gzip)
+            for job in config.jobs
+        }
+        self.report = RunReport()
+        self._db = anyio.CapacityLimiter(1)  # one SQLite connection: one thread at a time
+        self._produced = anyio.Event()
+
+    async def db(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a ledger call off the event loop, shielded so a cancel cannot tear a commit."""
+        with anyio.CancelScope(shield=True):
+            result = await anyio.to_thread.run_sync(partial(fn, *args), limiter=self._db)
+        return result
+
+    def load_inputs(self) -> None:
+        """Stream every job's rows into the ledger (known keys are ignored)."""
+        for job in self.config.jobs:
+            jr = self.report.jobs.setdefault(job.name, JobReport())
+            files = self.files[job.name]
+            files.start_rejected()
+            chunk: list[tuple[str, str, str, int, bytes, float]] = []
+            for row in read_inputs(job, self.config.prices):
+                if isinstance(row, RejectedRow):
+                    jr.rejected += 1
+                    files.write_rejected(row.line, row.reason, row.raw)
+                    continue
+                jr.valid += 1
+                jr.estimated_cost += row.cost
+                chunk.append(_ledger_row(row))
+                if len(chunk) == INSERT_CHUNK:
+                    self.ledger.add_inputs(chunk)
+                    chunk.clear()
+            self.ledger.add_inputs(chunk)
+
+    async def reconcile(self) -> None:
+        """Settle posting rows: ask id_list which of their tags exist (a crash or lost answer)."""
+        if not await self.db(self.ledger.posting_tags):
+            return
+        now = datetime.now(UTC)
+        start = (now - timedelta(days=30)).strftime(ID_LIST_FMT)
+        end = (now + timedelta(days=365)).strftime(ID_LIST_FMT)
+        created: dict[str, tuple[str, float]] = {}
+        offset = 0
+        while True:
+            page = _first_result(await self.client.id_list(start, end, offset))
+            for item in page:
+                tag = (item.metadata or {}).get("tag")
+                if isinstance(tag, str):
+                    created[tag] = (item.id, item.cost)
+            if len(page) < 1000:
+                break
+            offset += len(page)
+        found, released = await self.db(self.ledger.reconcile, created)
+        log.warning("reconciled found=%d released=%d", found, released)
+
+    async def produce(self) -> None:
+        """Post every pending input, 100 a call, within the budget."""
+        try:
+            for job in self.config.jobs:
+                await self._produce_job(job)
+        finally:
+            self._produced.set()
+
+    async def _produce_job(self, job: JobConfig) -> None:
+        cap = self.config.budget.max_cost_usd
+        while True:
+            _, claimed = await self.db(self.ledger.claim_batch, job.name, MAX_TASKS_PER_POST)
+            if not claimed:
+                return
+            estimate = sum(c.est_cost for c in claimed)
+            if cap is not None and await self.db(self.ledger.spent) + estimate > cap + 1e-9:
+                await self.db(self.ledger.release, [c.tag for c in claimed])
+                self.report.budget_stopped = True
+                log.warning("budget_reached job=%s max_cost_usd=%s", job.name, cap)
+                return
+            tags = [c.tag for c in claimed]
+            try:
+                answer = await self.client.task_post(job.se, job.se_type, [c.body for c in claimed])
+            except AmbiguousPost as exc:
+                log.warning("post_answer_lost job=%s error=%s", job.name, exc)
+                await self.reconcile()
+                continue
+            except RequestRejected as exc:
+                await self.db(
+                    self.ledger.mark_failed,
+                    [(t, exc.status_code, exc.status_message) for t in tags],
+                )
+                continue
+            except TransientApiError:
+                await self.db(self.ledger.release, tags)
+                raise
+            created, failed = [], []
+            retry = tags[len(answer.tasks or []) :]  # no answer for these: not created
+            for tag, task in zip(tags, answer.tasks or [], strict=False):
+                disposition = classify(task.status_code)
+                if disposition is Disposition.SUCCESS:
+                    created.append((tag, task.id, task.cost))
+                elif disposition is Disposition.TRANSIENT:
+                    retry.append(tag)  # 50301/50401 on a task: it was not created
+                else:
+                    failed.append((tag, task.status_code, task.status_message))
+            await self.db(self.ledger.mark_posted, created)
+            await self.db(self.ledger.mark_failed, failed)
+            await self.db(self.ledger.release, retry)
+
+    async def collect(self) -> None:
+        """Poll tasks_ready and fetch our tasks until nothing is outstanding."""
+        interval = self.config.api.rate_period_s / self.config.api.tasks_ready_per_minute
+        last_sweep = time.monotonic()
+        while True:
+            ours = []
+            for item in _first_result(await self.client.tasks_ready()):
+                job = await self.db(self.ledger.task_job, item.id)
+                if job is not None:
+                    ours.append((item.id, job))
+            overdue_s = self.config.api.overdue_s
+            if time.monotonic() - last_sweep > min(overdue_s, 5 * interval):
+                last_sweep = time.monotonic()
+                overdue = await self.db(self.ledger.posted, time.time() - overdue_s)
+                ours += [t for t in overdue if t not in ours]
+            async with anyio.create_task_group() as tg:
+                for task_id, job in ours:
+                    tg.start_soon(self.fetch, task_id, self.jobs[job])
+            if self._produced.is_set() and await self.db(self.ledger.outstanding) == 0:
+                return
+            if not ours:
+                await anyio.sleep(interval)
+
+    async def fetch(self, task_id: str, job: JobConfig) -> None:
+        """Get one task and hand its raw bytes to the sink."""
+        raw = await self.client.task_get(job.se, job.se_type, task_id)
+        tasks = TASK_GET_HEAD.decode(raw).tasks or []
+        if not tasks:
+            return
+        task_raw = bytes(tasks[0])
+        head = TASK_HEAD.decode(task_raw)
+        disposition = classify(head.status_code)
+        files = self.files[job.name]
+        if disposition is Disposition.SUCCESS:
+            await self.db(files.write_results, [(task_id, task_raw)])
+        elif disposition in (Disposition.TASK_FAILED, Disposition.REJECTED):
+            await self.db(
+                files.write_failures, [(task_id, head.status_code, head.status_message, task_raw)]
+            )
+
+    async def execute(self, max_runtime_s: float | None) -> RunReport:
+        """Reconcile, then post and collect concurrently until done or out of time."""
+        with anyio.move_on_after(max_runtime_s) as scope:
+            await self.reconcile()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self.produce)
+                tg.start_soon(self.collect)
+        self.report.timed_out = scope.cancelled_caught
+        for name, jr in self.report.jobs.items():
+            jr.counts = await self.db(self.ledger.counts, name)
+        self.report.spent = await self.db(self.ledger.spent)
+        self.report.outstanding = await self.db(self.ledger.outstanding)
+        return self.report
+
+
+def _first_result(answer: Response[R]) -> list[R]:
+    """`tasks[0].result` of a one-task answer, or [] when it is empty or null."""
+    if not answer.tasks or not answer.tasks[0].result:
+        return []
+    return answer.tasks[0].result
+
+
+def _ledger_row(row: ValidInput) -> tuple[str, str, str, int, bytes, float]:
+    return (row.job, row.key, row.tag, row.line, row.body, row.cost)
