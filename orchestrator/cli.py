@@ -9,13 +9,16 @@ import enum
 import logging
 import signal
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 import anyio
 
 from orchestrator.client import ApiClient
 from orchestrator.config import Config, Credentials, credentials, load_config
+from orchestrator.demo import prepare, run_demo
 from orchestrator.errors import AccountError, ConfigError, InputError, LockHeld, OrchestratorError
 from orchestrator.ledger import Ledger
 from orchestrator.limiter import AccountLimiter
@@ -351,12 +354,32 @@ def command_run(args: argparse.Namespace) -> int:
     return code
 
 
+def command_demo(args: argparse.Namespace) -> int:
+    """`orchestrator demo`: a simulated account, sample jobs, a full run, a summary."""
+    folder = Path(args.out)
+    _say(f"demo: simulator started in-process; writing config, inputs and results to {folder}/")
+    started = time.monotonic()
+    prepare(folder)
+    with _unwrap_errors():
+        report, stats = anyio.run(run_demo, folder)
+    _summary(report, dry=False)
+    _say(
+        f"simulator saw {stats['calls_total']} calls, {stats['tasks_created']} tasks created, "
+        f"{stats['duplicate_tags']} duplicate tags, {stats['rate_limited']} rate-limit refusals, "
+        f"faults injected {stats['faults_injected']}; took {time.monotonic() - started:.1f} s"
+    )
+    _say(f"results: {folder}/<job>/results.jsonl; rejected rows: {folder}/<job>/rejected.jsonl")
+    return ExitCode.OK if report.outstanding == 0 else ExitCode.ERROR
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="orchestrator", description=__doc__.splitlines()[0])
     parser.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING, ERROR")
     commands = parser.add_subparsers(dest="command", required=True)
     _add_simulate(commands)
     _add_run(commands)
+    demo = commands.add_parser("demo", help="run sample jobs against an in-process simulator")
+    demo.add_argument("--out", default="demo-out", help="folder for config, inputs and results")
     return parser
 
 
@@ -380,6 +403,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return ExitCode.ACCOUNT
         except OrchestratorError as exc:
             _say(f"orchestrator run: {exc}", error=True)
+            return ExitCode.ERROR
+    if args.command == "demo":
+        try:
+            return command_demo(args)
+        except OrchestratorError as exc:
+            _say(f"orchestrator demo: {exc}", error=True)
             return ExitCode.ERROR
     if args.command == "simulate":
         try:
