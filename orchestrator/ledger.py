@@ -238,6 +238,13 @@ class Ledger:
         ).fetchone()
         return int(row[0])
 
+    def in_flight(self) -> int:
+        """Inputs posted (or maybe posted) whose results are not yet settled."""
+        row = self._db.execute(
+            "SELECT COUNT(*) FROM inputs WHERE state IN (?, ?)", (POSTING, POSTED)
+        ).fetchone()
+        return int(row[0])
+
     def posting_tags(self) -> list[str]:
         """Tags whose POST may or may not have created a task (a crash or a lost answer)."""
         return [

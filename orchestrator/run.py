@@ -144,12 +144,21 @@ class Run:
             _, claimed = await self.db(self.ledger.claim_batch, job.name, MAX_TASKS_PER_POST)
             if not claimed:
                 return
-            estimate = sum(c.est_cost for c in claimed)
-            if cap is not None and await self.db(self.ledger.spent) + estimate > cap + 1e-9:
-                await self.db(self.ledger.release, [c.tag for c in claimed])
-                self.report.budget_stopped = True
-                log.warning("budget_reached job=%s max_cost_usd=%s", job.name, cap)
-                return
+            if cap is not None:
+                room = cap - await self.db(self.ledger.spent)
+                affordable = []
+                for item in claimed:
+                    if item.est_cost > room + 1e-9:
+                        break
+                    room -= item.est_cost
+                    affordable.append(item)
+                if len(affordable) < len(claimed):
+                    await self.db(self.ledger.release, [c.tag for c in claimed[len(affordable) :]])
+                    self.report.budget_stopped = True
+                    log.warning("budget_reached job=%s max_cost_usd=%s", job.name, cap)
+                if not affordable:
+                    return
+                claimed = affordable
             tags = [c.tag for c in claimed]
             try:
                 answer = await self.client.task_post(job.se, job.se_type, [c.body for c in claimed])
@@ -198,7 +207,8 @@ class Run:
             async with anyio.create_task_group() as tg:
                 for task_id, job in ours:
                     tg.start_soon(self.fetch, task_id, self.jobs[job])
-            if self._produced.is_set() and await self.db(self.ledger.outstanding) == 0:
+            # Once the producer is done, what is still pending (over budget) cannot move this run.
+            if self._produced.is_set() and await self.db(self.ledger.in_flight) == 0:
                 return
             if not ours:
                 await anyio.sleep(interval)

@@ -228,3 +228,27 @@ def test_demo_runs_everything_in_under_a_minute(tmp_path: Path) -> None:
             path = tmp_path / "demo" / job / kind
             lines[job] += len(path.read_text().splitlines()) if path.exists() else 0
     assert lines == {"rank-tracking": 100, "naver-kr": 100, "image-lookup": 50}
+
+
+def test_budget_caps_spending_and_foreign_tasks_are_left_alone(
+    tmp_path: Path, simulator: str
+) -> None:
+    """No batch goes past max_cost_usd; a task another tool posted is never fetched by us."""
+    body = json.dumps(
+        [{"keyword": "theirs", "location_code": 2840, "language_code": "en", "tag": "other-tool"}]
+    )
+    request = urllib.request.Request(
+        f"{simulator}/v3/serp/google/organic/task_post", data=body.encode()
+    )
+    request.add_header("Authorization", "Basic c2ltOnNpbQ==")
+    urllib.request.urlopen(request, timeout=10).close()
+    config = write_job_files(tmp_path, simulator, 40)
+    capped = tmp_path / "capped.toml"
+    capped.write_text(config.read_text() + "\n[budget]\nmax_cost_usd = 0.01\n")
+    done = run(capped, "--max-runtime", "60")
+    assert done.returncode == 0, done.stderr
+    assert "budget reached" in done.stdout
+    numbers = stats(simulator)
+    assert numbers["cost_total"] - 0.0006 <= 0.01 + 1e-9
+    assert numbers["tasks_created"] == 1 + 16  # theirs, and the 16 of ours that fit in $0.01
+    assert numbers["tasks_collected"] == 16 and numbers["tasks_ready"] == 1
