@@ -188,12 +188,19 @@ class Ledger:
         return self._tx(sql, ((DONE, now, tid, POSTED) for tid in task_ids))
 
     def settle(
-        self, path: str, size: int, done: Sequence[str], failed: Sequence[tuple[str, int, str]]
+        self,
+        path: str,
+        size: int,
+        done: Sequence[str],
+        failed: Sequence[tuple[str, int, str]],
+        refused: Sequence[tuple[str, int, str]] = (),
     ) -> None:
         """Record tasks as done/failed together with the output file's new committed size.
 
-        One transaction: after a crash, the file is cut back to the size recorded here, so a
-        line is in the output exactly when its task is settled in the ledger.
+        `done` and `failed` name posted tasks by task id; `refused` names by tag the inputs
+        task_post refused (still *posting*). One transaction: after a crash, the file is cut
+        back to the size recorded here, so a line is in the output exactly when its input is
+        settled in the ledger.
         """
         now = time.time()
         try:
@@ -208,6 +215,11 @@ class Ledger:
                     "UPDATE inputs SET state = ?, status_code = ?, error = ?, updated_at = ?"
                     " WHERE task_id = ? AND state = ?",
                     ((FAILED, code, msg, now, tid, POSTED) for tid, code, msg in failed),
+                )
+                self._db.executemany(
+                    "UPDATE inputs SET state = ?, status_code = ?, error = ?, updated_at = ?"
+                    " WHERE tag = ? AND state = ?",
+                    ((FAILED, code, msg, now, tag, POSTING) for tag, code, msg in refused),
                 )
                 self._db.execute(
                     "INSERT INTO files (path, size) VALUES (?, ?)"

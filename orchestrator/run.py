@@ -21,7 +21,7 @@ from orchestrator.config import Config, JobConfig
 from orchestrator.errors import Disposition, RequestRejected, TransientApiError, classify
 from orchestrator.inputs import RejectedRow, ValidInput, read_inputs
 from orchestrator.ledger import Ledger
-from orchestrator.sink import TASK_GET_HEAD, TASK_HEAD, JobFiles
+from orchestrator.sink import TASK_GET_HEAD, TASK_HEAD, JobFiles, refusal_line
 from schemas.envelope import Response
 from schemas.requests import MAX_TASKS_PER_POST
 
@@ -160,6 +160,8 @@ class Run:
                     return
                 claimed = affordable
             tags = [c.tag for c in claimed]
+            bodies = {c.tag: c.body for c in claimed}
+            files = self.files[job.name]
             try:
                 answer = await self.client.task_post(job.se, job.se_type, [c.body for c in claimed])
             except AmbiguousPost as exc:
@@ -167,15 +169,16 @@ class Run:
                 await self.reconcile()
                 continue
             except RequestRejected as exc:
-                await self.db(
-                    self.ledger.mark_failed,
-                    [(t, exc.status_code, exc.status_message) for t in tags],
-                )
+                code, message = exc.status_code, exc.status_message
+                refused = [
+                    (t, code, message, refusal_line(None, code, message, bodies[t])) for t in tags
+                ]
+                await self.db(files.write_refusals, refused)
                 continue
             except TransientApiError:
                 await self.db(self.ledger.release, tags)
                 raise
-            created, failed = [], []
+            created, refused = [], []
             retry = tags[len(answer.tasks or []) :]  # no answer for these: not created
             for tag, task in zip(tags, answer.tasks or [], strict=False):
                 disposition = classify(task.status_code)
@@ -184,9 +187,11 @@ class Run:
                 elif disposition is Disposition.TRANSIENT:
                     retry.append(tag)  # 50301/50401 on a task: it was not created
                 else:
-                    failed.append((tag, task.status_code, task.status_message))
+                    code, message = task.status_code, task.status_message
+                    line = refusal_line(task.id, code, message, bodies[tag])
+                    refused.append((tag, code, message, line))
             await self.db(self.ledger.mark_posted, created)
-            await self.db(self.ledger.mark_failed, failed)
+            await self.db(files.write_refusals, refused)
             await self.db(self.ledger.release, retry)
 
     async def collect(self) -> None:

@@ -19,6 +19,22 @@ from orchestrator.ledger import Ledger
 RESULTS, FAILED, REJECTED = "results", "failed", "rejected"
 
 
+class Refusal(msgspec.Struct):
+    """The failed.jsonl line of a task task_post refused: shaped like a task object (id,
+    status_code, status_message, data) so failed.jsonl reads the same whichever stage failed."""
+
+    id: str | None
+    status_code: int
+    status_message: str
+    stage: str
+    data: msgspec.Raw
+
+
+def refusal_line(task_id: str | None, code: int, message: str, body: bytes) -> bytes:
+    """One failed.jsonl line for an input the API refused at task_post."""
+    return msgspec.json.encode(Refusal(task_id, code, message, "task_post", msgspec.Raw(body)))
+
+
 class TaskHead(msgspec.Struct):
     """What the poller needs of a task; the rest stays raw bytes."""
 
@@ -80,6 +96,13 @@ class JobFiles:
             size = self._append(self.paths[FAILED], [raw for *_, raw in tasks])
             failed = [(tid, code, msg) for tid, code, msg, _ in tasks]
             self.ledger.settle(self.paths[FAILED], size, [], failed)
+
+    def write_refusals(self, refused: list[tuple[str, int, str, bytes]]) -> None:
+        """Append a line for each (tag, code, message, line) task_post refused, then mark the
+        inputs failed: every posted input ends as exactly one line in results or failed."""
+        if refused:
+            size = self._append(self.paths[FAILED], [line for *_, line in refused])
+            self.ledger.settle(self.paths[FAILED], size, [], [], [r[:3] for r in refused])
 
     def start_rejected(self) -> None:
         """Rejected rows are found anew on every read of the inputs: start the file afresh."""

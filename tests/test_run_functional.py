@@ -1,0 +1,81 @@
+"""A Run in-process against the simulator over loopback HTTP: the paths the end-to-end tests
+cannot steer, such as a task the API refuses although our validation passed it."""
+
+import json
+from pathlib import Path
+
+import msgspec
+
+from orchestrator.client import ApiClient
+from orchestrator.config import credentials, load_config
+from orchestrator.ledger import Ledger
+from orchestrator.limiter import AccountLimiter
+from orchestrator.run import Run
+from orchestrator.simulator.app import RunningSimulator
+
+
+def write_config(tmp: Path, url: str, keywords: list[str]) -> Path:
+    (tmp / "kw.txt").write_text("".join(f"{k}\n" for k in keywords))
+    path = tmp / "jobs.toml"
+    path.write_text(f"""
+[api]
+base_url = "{url}"
+login = "sim"
+password = "sim"
+[state]
+path = "state.db"
+[output]
+dir = "out"
+[[jobs]]
+name = "g"
+se = "google"
+se_type = "organic"
+input = "kw.txt"
+[jobs.defaults]
+location_code = 2840
+language_code = "en"
+""")
+    return path
+
+
+async def test_a_task_refused_at_post_gets_one_failed_line_and_is_not_reposted(
+    tmp_path: Path, sim: RunningSimulator
+) -> None:
+    path = write_config(tmp_path, sim.url, ["a", "b"])
+    config = load_config(path)
+    api = config.api
+    limiter = AccountLimiter(api.calls_per_minute, api.rate_period_s, 20, 5)
+    ledger = Ledger(config.state.path)
+    # An input our checks would have refused, as if the API's rules were stricter than ours.
+    bad = msgspec.json.encode(
+        {
+            "keyword": "c",
+            "location_code": 2840,
+            "language_code": "en",
+            "depth": 9000,
+            "tag": "g:bad",
+        }
+    )
+    ledger.add_inputs([("g", "bad", "g:bad", 3, bad, 0.0006)])
+    try:
+        async with ApiClient(api, credentials(api, str(path)), limiter) as client:
+            run = Run(config, ledger, client)
+            run.load_inputs()
+            report = await run.execute(30)
+        assert ledger.counts("g") == {
+            "pending": 0,
+            "posting": 0,
+            "posted": 0,
+            "done": 2,
+            "failed": 1,
+        }
+    finally:
+        ledger.close()
+    assert report.outstanding == 0
+    failed = [json.loads(x) for x in (tmp_path / "out/g/failed.jsonl").read_text().splitlines()]
+    assert len(failed) == 1
+    assert failed[0]["status_code"] == 40501 and failed[0]["stage"] == "task_post"
+    assert "depth" in failed[0]["status_message"] and failed[0]["data"]["keyword"] == "c"
+    results = (tmp_path / "out/g/results.jsonl").read_text().splitlines()
+    assert sorted(json.loads(x)["data"]["keyword"] for x in results) == ["a", "b"]
+    assert sim.sim.stats()["calls_by_function"]["task_post"] == 1
