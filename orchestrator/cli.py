@@ -291,9 +291,7 @@ async def _run_async(
     config: Config, creds: Credentials, ledger: Ledger, max_runtime: float | None
 ) -> tuple[int, RunReport | None]:
     api = config.api
-    limiter = AccountLimiter(
-        api.calls_per_minute, api.rate_period_s, api.tasks_ready_per_minute, api.max_concurrency
-    )
+    limiter = AccountLimiter.for_api(api)
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals, _unwrap_errors():
         async with anyio.create_task_group() as tg, ApiClient(api, creds, limiter) as client:
             caught: list[int] = []

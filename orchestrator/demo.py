@@ -115,9 +115,7 @@ async def run_demo(folder: Path) -> tuple[RunReport, dict[str, object]]:
         await anyio.Path(path).write_text(CONFIG.format(url=sim.url))
         config = load_config(path)
         api = config.api
-        limiter = AccountLimiter(
-            api.calls_per_minute, api.rate_period_s, api.tasks_ready_per_minute, api.max_concurrency
-        )
+        limiter = AccountLimiter.for_api(api)
         ledger = Ledger(config.state.path)
         try:
             async with ApiClient(api, credentials(api, str(path)), limiter) as client:

@@ -279,6 +279,17 @@ class Ledger:
         row = self._db.execute("SELECT job FROM inputs WHERE task_id = ?", (task_id,)).fetchone()
         return None if row is None else str(row[0])
 
+    def posted_jobs(self, task_ids: Sequence[str]) -> dict[str, str]:
+        """task id -> job for those of `task_ids` this ledger posted and has not settled (one
+        query per 500 ids: a tasks_ready page of 1000 costs two)."""
+        found: dict[str, str] = {}
+        for start in range(0, len(task_ids), 500):
+            chunk = task_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT task_id, job FROM inputs WHERE state = ? AND task_id IN ({marks})"
+            found.update((str(t), str(j)) for t, j in self._db.execute(sql, (POSTED, *chunk)))
+        return found
+
     def counts(self, job: str) -> dict[str, int]:
         """Inputs of `job` by state."""
         found = dict.fromkeys(STATES, 0)

@@ -22,13 +22,14 @@ from typing import Final
 import anyio
 from aiolimiter import AsyncLimiter
 
+from orchestrator.config import ApiConfig
+
 log = logging.getLogger(__name__)
 
-DEFAULT_BURST_SHARE: Final = 0.02
+# A burst of 0.5% of the limit: the steady rate is the rest. With one call under the limit and
+# the jitter allowance (api.rate_jitter_s) about 1% of the limit goes unused at 2000 per 60 s.
+DEFAULT_BURST_SHARE: Final = 0.005
 SLOW_DOWN_SHARE: Final = 0.1  # after a 40202, pause a tenth of the window
-# The bucket is shaped for a window 2% longer than the server's: calls admitted here reach the
-# server a little unevenly (network, scheduling), and that slack absorbs the bunching.
-WINDOW_SLACK: Final = 1.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,15 +66,16 @@ class AccountLimiter:
         window_s: float,
         tasks_ready_per_window: int,
         max_concurrency: int,
+        jitter_s: float = 0.0,
         clock: Callable[[], float] = anyio.current_time,
         burst_share: float = DEFAULT_BURST_SHARE,
     ) -> None:
-        # One call under the limit as well: at 20 per minute, 2% of the window is less than the
-        # gap between two calls, and a call's trip to the server is not instant.
-        general = shape_bucket(max(1, calls_per_window - 1), window_s * WINDOW_SLACK, burst_share)
-        ready = shape_bucket(
-            max(1, tasks_ready_per_window - 1), window_s * WINDOW_SLACK, burst_share
-        )
+        # Calls admitted here reach the server a little unevenly (network, reconnects, a busy
+        # event loop): shaping for a window `jitter_s` longer absorbs that bunching. One call
+        # under the limit as well: at 20 per minute, the burst share is less than one call.
+        shaped_window = window_s + jitter_s
+        general = shape_bucket(max(1, calls_per_window - 1), shaped_window, burst_share)
+        ready = shape_bucket(max(1, tasks_ready_per_window - 1), shaped_window, burst_share)
         self.general_shape, self.ready_shape = general, ready
         self._general = AsyncLimiter(general.burst, general.period_s)
         self._ready = AsyncLimiter(ready.burst, ready.period_s)
@@ -96,6 +98,17 @@ class AccountLimiter:
                 await self._ready.acquire()
             await self._general.acquire()
             yield
+
+    @classmethod
+    def for_api(cls, api: ApiConfig) -> "AccountLimiter":
+        """The limiter an [api] config section describes."""
+        return cls(
+            api.calls_per_minute,
+            api.rate_period_s,
+            api.tasks_ready_per_minute,
+            api.max_concurrency,
+            jitter_s=api.rate_jitter_s,
+        )
 
     def slow_down(self, endpoint: str) -> None:
         """The server said 40202 anyway (another tool on the account?): pause every call."""

@@ -7,6 +7,7 @@ The account limit, not the producer, sets the pace (100 tasks a call).
 """
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from functools import partial
 from typing import Any, Final, TypeVar
 
 import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from orchestrator.client import AmbiguousPost, ApiClient
 from orchestrator.config import Config, JobConfig
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
 INSERT_CHUNK: Final = 1000
+SINK_BATCH: Final = 200  # most tasks settled by one append + fsync + transaction
 ID_LIST_FMT: Final = "%Y-%m-%d %H:%M:%S +00:00"
 
 
@@ -67,6 +70,18 @@ def dry_run(config: Config) -> RunReport:
     return report
 
 
+@dataclass(frozen=True, slots=True)
+class Collected:
+    """A fetched task on its way to the sink: its raw bytes and where they go."""
+
+    job: str
+    task_id: str
+    ok: bool  # results.jsonl if true, failed.jsonl if not
+    status_code: int
+    status_message: str
+    raw: bytes
+
+
 class Run:
     """Wires inputs, ledger, client, producer, poller and sink for one config."""
 
@@ -82,6 +97,8 @@ class Run:
         self.report = RunReport()
         self._db = anyio.CapacityLimiter(1)  # one SQLite connection: one thread at a time
         self._produced = anyio.Event()
+        self._queued: set[str] = set()  # task ids handed to the fetch workers, not yet settled
+        self._settled = anyio.Event()  # set whenever ids leave `_queued`
 
     async def db(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a ledger call off the event loop, shielded so a cancel cannot tear a commit."""
@@ -195,45 +212,116 @@ class Run:
             await self.db(self.ledger.release, retry)
 
     async def collect(self) -> None:
-        """Poll tasks_ready and fetch our tasks until nothing is outstanding."""
-        interval = self.config.api.rate_period_s / self.config.api.tasks_ready_per_minute
+        """Poll tasks_ready into a queue that fetch workers drain; one sink writer settles what
+        they fetched in batches (one fsync and one transaction for many tasks)."""
+        fetch_send, fetch_receive = anyio.create_memory_object_stream[tuple[str, JobConfig]](
+            math.inf
+        )
+        sink_send, sink_receive = anyio.create_memory_object_stream[Collected](SINK_BATCH)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._write_sink, sink_receive)
+            async with sink_send, fetch_send, anyio.create_task_group() as workers:
+                for _ in range(self.config.api.max_concurrency):
+                    workers.start_soon(self._fetch_worker, fetch_receive.clone(), sink_send.clone())
+                fetch_receive.close()
+                await self._poll(fetch_send)
+                fetch_send.close()  # the workers finish what is queued, then end
+
+    async def _poll(self, queue: MemoryObjectSendStream[tuple[str, JobConfig]]) -> None:
+        """Queue our ready tasks, and overdue ones by id, until nothing is in flight.
+
+        An id stays in `_queued` until its result is settled, so neither tasks_ready nor the
+        overdue sweep can queue it twice. The next page is asked for while the workers still
+        have `max_concurrency` tasks in hand, so they never wait for it.
+        """
+        api = self.config.api
+        interval = api.rate_period_s / api.tasks_ready_per_minute
         last_sweep = time.monotonic()
         while True:
-            ours = []
-            for item in _first_result(await self.client.tasks_ready()):
-                job = await self.db(self.ledger.task_job, item.id)
-                if job is not None:
-                    ours.append((item.id, job))
-            overdue_s = self.config.api.overdue_s
-            if time.monotonic() - last_sweep > min(overdue_s, 5 * interval):
+            ready = _first_result(await self.client.tasks_ready())
+            fresh = [item.id for item in ready if item.id not in self._queued]
+            ours = await self.db(self.ledger.posted_jobs, fresh) if fresh else {}
+            if time.monotonic() - last_sweep > min(api.overdue_s, 5 * interval):
                 last_sweep = time.monotonic()
-                overdue = await self.db(self.ledger.posted, time.time() - overdue_s)
-                ours += [t for t in overdue if t not in ours]
-            async with anyio.create_task_group() as tg:
-                for task_id, job in ours:
-                    tg.start_soon(self.fetch, task_id, self.jobs[job])
+                overdue = await self.db(self.ledger.posted, time.time() - api.overdue_s)
+                ours.update((t, j) for t, j in overdue if t not in self._queued)
+            for task_id, job in ours.items():
+                self._queued.add(task_id)
+                queue.send_nowait((task_id, self.jobs[job]))
             # Once the producer is done, what is still pending (over budget) cannot move this run.
-            if self._produced.is_set() and await self.db(self.ledger.in_flight) == 0:
+            if (
+                self._produced.is_set()
+                and not self._queued
+                and await self.db(self.ledger.in_flight) == 0
+            ):
                 return
-            if not ours:
+            if ours:
+                while len(self._queued) > api.max_concurrency:
+                    self._settled = anyio.Event()
+                    await self._settled.wait()
+            else:
                 await anyio.sleep(interval)
 
-    async def fetch(self, task_id: str, job: JobConfig) -> None:
-        """Get one task and hand its raw bytes to the sink."""
+    def _unqueue(self, task_ids: list[str]) -> None:
+        self._queued.difference_update(task_ids)
+        self._settled.set()
+
+    async def _fetch_worker(
+        self,
+        queue: MemoryObjectReceiveStream[tuple[str, JobConfig]],
+        sink: MemoryObjectSendStream[Collected],
+    ) -> None:
+        async with queue, sink:
+            async for task_id, job in queue:
+                collected = await self.fetch(task_id, job)
+                if collected is None:
+                    self._unqueue([task_id])  # not finished after all: a later sweep retries
+                else:
+                    await sink.send(collected)
+
+    async def fetch(self, task_id: str, job: JobConfig) -> Collected | None:
+        """Get one task; its raw bytes, unless it is still pending."""
         raw = await self.client.task_get(job.se, job.se_type, task_id)
         tasks = TASK_GET_HEAD.decode(raw).tasks or []
         if not tasks:
-            return
+            return None
         task_raw = bytes(tasks[0])
         head = TASK_HEAD.decode(task_raw)
         disposition = classify(head.status_code)
-        files = self.files[job.name]
         if disposition is Disposition.SUCCESS:
-            await self.db(files.write_results, [(task_id, task_raw)])
-        elif disposition in (Disposition.TASK_FAILED, Disposition.REJECTED):
-            await self.db(
-                files.write_failures, [(task_id, head.status_code, head.status_message, task_raw)]
+            return Collected(
+                job.name, task_id, True, head.status_code, head.status_message, task_raw
             )
+        if disposition in (Disposition.TASK_FAILED, Disposition.REJECTED):
+            return Collected(
+                job.name, task_id, False, head.status_code, head.status_message, task_raw
+            )
+        return None
+
+    async def _write_sink(self, receive: MemoryObjectReceiveStream[Collected]) -> None:
+        """Settle what the workers fetched, as much as is waiting (up to SINK_BATCH) at once."""
+        async with receive:
+            async for first in receive:
+                batch = [first]
+                while len(batch) < SINK_BATCH:
+                    try:
+                        batch.append(receive.receive_nowait())
+                    except (anyio.WouldBlock, anyio.EndOfStream):
+                        break
+                await self.db(self._settle, batch)
+                self._unqueue([c.task_id for c in batch])
+
+    def _settle(self, batch: list[Collected]) -> None:
+        """Append and settle one batch, per job and file (runs in the ledger's thread)."""
+        for name, files in self.files.items():
+            done = [(c.task_id, c.raw) for c in batch if c.job == name and c.ok]
+            failed = [
+                (c.task_id, c.status_code, c.status_message, c.raw)
+                for c in batch
+                if c.job == name and not c.ok
+            ]
+            files.write_results(done)
+            files.write_failures(failed)
 
     async def execute(self, max_runtime_s: float | None) -> RunReport:
         """Reconcile, then post and collect concurrently until done or out of time."""

@@ -21,9 +21,7 @@ QUICK = RetryPolicy(attempts=8, base_s=0.001, cap_s=0.01)
 @asynccontextmanager
 async def client_for(url: str, password: str = "sim", **limits: Any) -> AsyncIterator[ApiClient]:
     api = ApiConfig(base_url=url, **limits)
-    limiter = AccountLimiter(
-        api.calls_per_minute, api.rate_period_s, api.tasks_ready_per_minute, api.max_concurrency
-    )
+    limiter = AccountLimiter.for_api(api)
     async with ApiClient(
         api, Credentials("sim", password), limiter, QUICK, random.Random(1)
     ) as client:

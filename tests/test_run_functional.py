@@ -44,7 +44,7 @@ async def test_a_task_refused_at_post_gets_one_failed_line_and_is_not_reposted(
     path = write_config(tmp_path, sim.url, ["a", "b"])
     config = load_config(path)
     api = config.api
-    limiter = AccountLimiter(api.calls_per_minute, api.rate_period_s, 20, 5)
+    limiter = AccountLimiter.for_api(api)
     ledger = Ledger(config.state.path)
     # An input our checks would have refused, as if the API's rules were stricter than ours.
     bad = msgspec.json.encode(

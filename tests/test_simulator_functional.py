@@ -368,3 +368,17 @@ async def test_duplicate_tags_are_counted(sim: Any, http: aiohttp.ClientSession)
     assert (await stats(sim.url))["duplicate_tags"] == 0
     await post(http, sim.url, [{**GOOD, "tag": "a"}, {**GOOD, "tag": "a"}])
     assert (await stats(sim.url))["duplicate_tags"] == 1
+
+
+async def test_timeline_counts_admitted_calls_per_second_and_not_refused_ones(
+    http: aiohttp.ClientSession,
+) -> None:
+    """Benchmarks read the achieved rate from /_sim/timeline: admitted calls only."""
+    async with serve(fast_config(calls_per_minute=3, rate_period_s=60)) as running:
+        for _ in range(5):
+            await get(http, f"{running.url}/v3/appendix/user_data")
+        async with aiohttp.ClientSession() as plain:
+            async with plain.get(f"{running.url}/_sim/timeline") as resp:
+                timeline = await resp.json()
+    assert timeline["limit"] == 3 and timeline["period_s"] == 60
+    assert sum(timeline["admitted_per_second"]) == 3

@@ -11,6 +11,7 @@ import binascii
 import hmac
 import ipaddress
 import logging
+from array import array
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -53,6 +54,8 @@ class Simulator:
             lambda task: routes.task_get_body(self, task, task.outcome, "postback"),
         )
         self.calls_total = 0
+        self.started_real = self.clock.real()
+        self.admitted_per_second = array("I")  # calls admitted in each real second since start
         self.calls_by_function: Counter[str] = Counter()
         self.rate_limited = 0
         self.concurrency_limited = 0
@@ -61,6 +64,14 @@ class Simulator:
         self._credentials = f"{config.login}:{config.password}".encode()
         self._wake = anyio.Event()
         self._task_group: anyio.abc.TaskGroup | None = None
+
+    def count_admitted(self) -> None:
+        """Add an admitted call to the per-second timeline benchmarks read the rate from."""
+        second = int(self.clock.real() - self.started_real)
+        timeline = self.admitted_per_second
+        if second >= len(timeline):
+            timeline.extend([0] * (second + 1 - len(timeline)))
+        timeline[second] += 1
 
     def wake(self) -> None:
         """Tell the ticker that the next completion may have moved."""
@@ -149,11 +160,12 @@ async def admission(request: web.Request, handler: Handler) -> web.StreamRespons
         sim.concurrency_limited += 1
         return routes.error_response(status.TOO_MANY_REQUESTS, sim.config.limit_http_status)
     try:
-        ready_call = route == "tasks_ready"
+        ready_call = route.startswith("tasks_ready")
         if not sim.window.would_admit() or (ready_call and not sim.ready_window.would_admit()):
             sim.rate_limited += 1
             return routes.error_response(status.RATE_LIMITED, sim.config.limit_http_status)
         sim.window.admit()
+        sim.count_admitted()
         if ready_call:
             sim.ready_window.admit()
         sim.advance()
@@ -187,6 +199,19 @@ async def sim_stats(request: web.Request) -> web.Response:
     return web.json_response(sim.stats())
 
 
+async def sim_timeline(request: web.Request) -> web.Response:
+    """Calls admitted in each real second since start (4 bytes a second: 350 KB a day)."""
+    sim: Simulator = request.app[routes.SIMULATOR_KEY]
+    config = sim.config
+    return web.json_response(
+        {
+            "limit": config.calls_per_minute,
+            "period_s": config.rate_period_s,
+            "admitted_per_second": sim.admitted_per_second.tolist(),
+        }
+    )
+
+
 async def sim_advance(request: web.Request) -> web.Response:
     """Jump simulated time forward: POST /_sim/advance?seconds=N."""
     sim: Simulator = request.app[routes.SIMULATOR_KEY]
@@ -214,6 +239,7 @@ def build_app(sim: Simulator) -> web.Application:
     r.add_get("/v3/appendix/errors", routes.appendix_errors, name="appendix_errors")
     r.add_get("/v3/appendix/user_data", routes.user_data, name="user_data")
     r.add_get("/_sim/stats", sim_stats, name="sim_stats")
+    r.add_get("/_sim/timeline", sim_timeline, name="sim_timeline")
     r.add_post("/_sim/advance", sim_advance, name="sim_advance")
     return app
 

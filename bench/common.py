@@ -1,0 +1,147 @@
+"""What every benchmark shares: a simulator in its own process, an `orchestrator run` child
+whose CPU time and peak RSS come from wait4 (its own, not the simulator's), and figures printed
+as `name: value` lines and optionally written as JSON."""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+Figures = dict[str, float | int | str]
+
+
+@contextmanager
+def simulator(*flags: str) -> Iterator[str]:
+    """`orchestrator simulate` on an ephemeral loopback port; yields its base URL."""
+    cmd = [sys.executable, "-m", "orchestrator", "simulate", "--port", "0", *flags]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if "listening on " not in line:
+            problem = proc.stderr.read() if proc.stderr else ""
+            raise RuntimeError(f"simulator did not start: {line}{problem}")
+        yield line.split("listening on ")[1].split(" ")[0]
+    finally:
+        proc.kill()
+        proc.communicate(timeout=10)
+
+
+def get_json(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(url, timeout=30) as resp:
+        result: dict[str, Any] = json.loads(resp.read())
+    return result
+
+
+@dataclass(frozen=True)
+class ChildRun:
+    """What one `orchestrator` child process cost."""
+
+    returncode: int
+    wall_s: float
+    cpu_s: float  # user + sys of the child only
+    peak_rss_mb: float
+    stdout: str
+    stderr: str
+
+
+def run_orchestrator(*args: str, timeout: float = 1800) -> ChildRun:
+    """Run `python -m orchestrator ARGS` to its end and measure it with wait4."""
+    cmd = [sys.executable, "-m", "orchestrator", *args]
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.monotonic()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=ENV)
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() - started > timeout:
+                proc.kill()
+            time.sleep(0.02)
+        wall = time.monotonic() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return ChildRun(
+            returncode=proc.returncode,
+            wall_s=wall,
+            cpu_s=usage.ru_utime + usage.ru_stime,
+            peak_rss_mb=usage.ru_maxrss / 1024,  # Linux reports KiB
+            stdout=out.read().decode(),
+            stderr=err.read().decode(),
+        )
+
+
+def write_keywords(path: Path, n: int, prefix: str = "keyword") -> None:
+    with path.open("w") as handle:
+        for i in range(n):
+            handle.write(f"{prefix} {i}\n")
+
+
+def write_config(
+    folder: Path,
+    url: str,
+    n: int,
+    *,
+    calls: int,
+    period_s: float,
+    ready_per_window: int = 20,
+    concurrency: int = 30,
+    depth: int = 10,
+    jitter_s: float = 0.5,
+) -> Path:
+    """A config with one google/organic job of `n` keywords against the simulator at `url`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    write_keywords(folder / "kw.txt", n)
+    config = folder / "jobs.toml"
+    config.write_text(f"""
+[api]
+base_url = "{url}"
+login = "sim"
+password = "sim"
+calls_per_minute = {calls}
+rate_period_s = {period_s}
+tasks_ready_per_minute = {ready_per_window}
+max_concurrency = {concurrency}
+overdue_s = 3600
+rate_jitter_s = {jitter_s}
+
+[state]
+path = "state.sqlite"
+
+[output]
+dir = "out"
+
+[[jobs]]
+name = "bench"
+se = "google"
+se_type = "organic"
+input = "kw.txt"
+[jobs.defaults]
+location_code = 2840
+language_code = "en"
+depth = {depth}
+""")
+    return config
+
+
+def emit(figures: Figures, json_path: str | None) -> None:
+    """Print `name: value` lines; merge them into the JSON file at `json_path` if given."""
+    for name, value in figures.items():
+        shown = f"{value:.4g}" if isinstance(value, float) else value
+        print(f"{name}: {shown}", flush=True)
+    if json_path:
+        path = Path(json_path)
+        existing = json.loads(path.read_text()) if path.exists() else {}
+        existing.update(figures)
+        path.write_text(json.dumps(existing, indent=2, sort_keys=True) + "\n")
