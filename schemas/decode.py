@@ -1,8 +1,9 @@
 """Decoders for every response the orchestrator reads, built once at import, straight from bytes.
 
-`decode_task_get` runs in two steps: the envelope is decoded with each item kept as
-`msgspec.Raw` (a slice of the input, no dict), then each item is decoded by the tagged union of
-its endpoint. An item whose `type` is unknown, or whose known type no longer matches its struct,
+`decode_task_get` first tries one pass with the endpoint's tagged union of items (the fast
+path: every item known). If any item does not fit, it decodes again in two steps: the envelope
+with each item kept as `msgspec.Raw` (a slice of the input, no dict), then each item by the
+union. An item whose `type` is unknown, or whose known type no longer matches its struct,
 becomes a `GenericItem` holding its raw JSON: a change on the API side never fails a decode.
 """
 
@@ -31,6 +32,16 @@ class SearchByImageResult(AdvancedResult[I], kw_only=True):
     image_url: str | None = None
 
 
+class _AllKnownResult(AdvancedResult[I], kw_only=True):
+    """Fast path: every item is of a known type (the common case)."""
+
+    items: list[I] | None = None  # type: ignore[assignment]  # narrower: no GenericItem
+
+
+class _AllKnownByImageResult(SearchByImageResult[I], kw_only=True):
+    items: list[I] | None = None  # type: ignore[assignment]  # narrower: no GenericItem
+
+
 class _WireResult(AdvancedResultBase, kw_only=True):
     """Step one of a task_get decode: items left as raw JSON slices."""
 
@@ -53,8 +64,17 @@ _generic_item_decoder = msgspec.json.Decoder(GenericItem)
 class _Endpoint:
     """How to turn the raw items of one se/se_type into typed ones."""
 
-    def __init__(self, item_union: Any | None, result_cls: type[AdvancedResult[Any]]) -> None:
+    def __init__(
+        self,
+        item_union: Any | None,
+        result_cls: type[AdvancedResult[Any]],
+        all_known_cls: Any | None = None,
+    ) -> None:
         self.item_decoder = msgspec.json.Decoder(item_union) if item_union is not None else None
+        self.fast: msgspec.json.Decoder[Any] | None = None
+        if item_union is not None and all_known_cls is not None:
+            fast_type = Response[all_known_cls[item_union]]  # type: ignore[valid-type]
+            self.fast = msgspec.json.Decoder(fast_type)
         self.result_cls = result_cls
         self.fields = tuple(f for f in msgspec.structs.fields(result_cls) if f.name != "items")
 
@@ -76,9 +96,11 @@ class _Endpoint:
 
 _GENERIC = _Endpoint(None, AdvancedResult)
 _ENDPOINTS: dict[tuple[str, str], _Endpoint] = {
-    ("google", "organic"): _Endpoint(GoogleOrganicItemUnion, AdvancedResult),
-    ("google", "search_by_image"): _Endpoint(GoogleSearchByImageItemUnion, SearchByImageResult),
-    ("naver", "organic"): _Endpoint(NaverOrganicItemUnion, AdvancedResult),
+    ("google", "organic"): _Endpoint(GoogleOrganicItemUnion, AdvancedResult, _AllKnownResult),
+    ("google", "search_by_image"): _Endpoint(
+        GoogleSearchByImageItemUnion, SearchByImageResult, _AllKnownByImageResult
+    ),
+    ("naver", "organic"): _Endpoint(NaverOrganicItemUnion, AdvancedResult, _AllKnownResult),
 }
 
 
@@ -104,6 +126,11 @@ def decode_task_get(raw: bytes, se: str, se_type: str) -> TaskGetResponse:
     endpoint gets `GenericItem`s through the same envelope.
     """
     endpoint = _ENDPOINTS.get((se, se_type), _GENERIC)
+    if endpoint.fast is not None:
+        try:
+            return cast(TaskGetResponse, endpoint.fast.decode(raw))
+        except msgspec.ValidationError:
+            pass  # an unknown or changed item somewhere: decode item by item below
     wire = _wire_task_get_decoder.decode(raw)
     if wire.tasks is not None:
         for task in wire.tasks:

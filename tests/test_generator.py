@@ -59,3 +59,18 @@ def test_google_depth_100_is_about_100_items_and_tens_of_kb() -> None:
     assert 90 <= len(organic) <= 100 and 50_000 < size < 400_000
     assert result[0]["items_count"] == len(result[0]["items"])
     assert {i["page"] for i in organic} == set(range(1, 11))
+
+
+def test_one_unknown_item_does_not_change_how_the_known_ones_decode() -> None:
+    """The one-pass decode (all items known) and the item-by-item fallback agree."""
+    params = PARAMS["google", "organic"]
+    result = generate_result(5, "google", "organic", params, "2026-11-22 10:00:00 +00:00")
+    result[0]["items"] = [i for i in result[0]["items"] if i["type"] not in UNTYPED]
+    task = {"id": "x", "status_code": 20000, "result_count": 1, "result": result}
+    known = msgspec.json.encode({"status_code": 20000, "tasks_count": 1, "tasks": [task]})
+    result[0]["items"].append({"type": "brand_new_widget", "rank_group": 1, "rank_absolute": 99})
+    mixed = msgspec.json.encode({"status_code": 20000, "tasks_count": 1, "tasks": [task]})
+    fast = schemas.decode_task_get(known, "google", "organic").tasks[0].result[0].items
+    slow = schemas.decode_task_get(mixed, "google", "organic").tasks[0].result[0].items
+    assert len(fast) > 50 and slow[:-1] == fast
+    assert isinstance(slow[-1], GenericItem) and slow[-1].type == "brand_new_widget"
