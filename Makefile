@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install lint format test demo simulate clean
+.PHONY: install lint format test demo simulate bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,17 @@ demo: $(STAMP)
 
 simulate: $(STAMP)
 	$(BIN)/orchestrator simulate
+
+# The bench extra brings orjson and the official dataforseo-client, for comparison only.
+$(VENV)/.bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(VENV)/.bench
+
+bench: $(VENV)/.bench
+	$(BIN)/python -m bench --json bench/results.json
+
+bench-quick: $(VENV)/.bench
+	$(BIN)/python -m bench --quick --json bench/results-quick.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

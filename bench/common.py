@@ -20,9 +20,22 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 Figures = dict[str, float | int | str]
 
 
+@dataclass(frozen=True)
+class Sim:
+    """A simulator process: where it listens, and how to read its CPU time."""
+
+    url: str
+    pid: int
+
+    def cpu_s(self) -> float:
+        """user + sys seconds the simulator has used so far (from /proc)."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def simulator(*flags: str) -> Iterator[str]:
-    """`orchestrator simulate` on an ephemeral loopback port; yields its base URL."""
+def simulator(*flags: str) -> Iterator[Sim]:
+    """`orchestrator simulate` on an ephemeral loopback port, in its own process."""
     cmd = [sys.executable, "-m", "orchestrator", "simulate", "--port", "0", *flags]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
     try:
@@ -31,7 +44,7 @@ def simulator(*flags: str) -> Iterator[str]:
         if "listening on " not in line:
             problem = proc.stderr.read() if proc.stderr else ""
             raise RuntimeError(f"simulator did not start: {line}{problem}")
-        yield line.split("listening on ")[1].split(" ")[0]
+        yield Sim(line.split("listening on ")[1].split(" ")[0], proc.pid)
     finally:
         proc.kill()
         proc.communicate(timeout=10)

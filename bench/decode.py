@@ -26,7 +26,7 @@ from bench.common import ROOT, Figures, emit, simulator
 
 SEED = ROOT / "tests" / "fixtures" / "naver_organic_task_get_advanced.json"
 AUTH = "Basic " + base64.b64encode(b"sim:sim").decode()
-ENDPOINTS = {
+ENDPOINTS: dict[tuple[str, str], dict[str, object]] = {
     ("google", "organic"): {"location_code": 2840, "language_code": "en", "depth": 100},
     ("naver", "organic"): {"depth": 100},
     ("google", "search_by_image"): {"location_code": 2840, "language_code": "en"},
@@ -45,10 +45,11 @@ def build_corpus(per_endpoint: int) -> list[Sample]:
     """Post `per_endpoint` tasks to each endpoint of a fresh simulator and fetch the answers."""
     corpus: list[Sample] = [("naver", "organic", SEED.read_bytes())]
     flags = ["--delay-normal-s", "0:0", "--delay-high-s", "0:0", "--seed", "3"]
-    with simulator(*flags) as url:
+    with simulator(*flags) as sim:
+        url = sim.url
         for (se, se_type), defaults in ENDPOINTS.items():
             field = "image_url" if se_type == "search_by_image" else "keyword"
-            tasks = [
+            tasks: list[dict[str, object]] = [
                 {field: f"https://example.com/{i}.jpg" if field == "image_url" else f"shoes {i}"}
                 | defaults
                 for i in range(per_endpoint)
@@ -86,7 +87,7 @@ def check_official(corpus: list[Sample], decoders: dict[tuple[str, str], Any]) -
     for se, se_type, raw in corpus:
         ours = schemas.decode_task_get(raw, se, se_type)
         theirs = decoders[(se, se_type)](raw.decode())
-        mine = ours.tasks[0].result[0].items or []  # type: ignore[index]
+        mine = ours.tasks[0].result[0].items or []
         other = theirs.tasks[0].result[0].items or []
         if len(mine) != len(other):
             raise SystemExit(f"decode: official client read {len(other)} items, not {len(mine)}")

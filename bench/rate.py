@@ -39,7 +39,8 @@ def steady_utilization(per_second: list[int], limit: int, period: int) -> float:
 def measure(tasks: int) -> Figures:
     flags = ["--calls-per-minute", str(LIMIT), "--rate-period-s", str(PERIOD_S)]
     flags += ["--delay-normal-s", "0:0", "--delay-high-s", "0:0", "--seed", "1"]
-    with tempfile.TemporaryDirectory() as tmp, simulator(*flags) as url:
+    with tempfile.TemporaryDirectory() as tmp, simulator(*flags) as sim:
+        url = sim.url
         config = write_config(
             Path(tmp), url, tasks, calls=LIMIT, period_s=PERIOD_S, jitter_s=JITTER_S
         )

@@ -72,5 +72,6 @@ def test_one_unknown_item_does_not_change_how_the_known_ones_decode() -> None:
     mixed = msgspec.json.encode({"status_code": 20000, "tasks_count": 1, "tasks": [task]})
     fast = schemas.decode_task_get(known, "google", "organic").tasks[0].result[0].items
     slow = schemas.decode_task_get(mixed, "google", "organic").tasks[0].result[0].items
+    assert fast is not None and slow is not None
     assert len(fast) > 50 and slow[:-1] == fast
     assert isinstance(slow[-1], GenericItem) and slow[-1].type == "brand_new_widget"

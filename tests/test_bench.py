@@ -1,0 +1,49 @@
+"""The benchmark machinery works end to end at tiny sizes (figures are not judged here: speed
+is proven by `make bench`, not by timed assertions)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from bench.rate import steady_utilization
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_steady_utilization_ignores_the_first_and_last_window() -> None:
+    # 2 s of warm-up, 10 s at 5 calls/s, a 1-call tail: the steady part is exactly 5 per second.
+    per_second = [0, 1, 3] + [5] * 10 + [1]
+    assert steady_utilization(per_second, limit=10, period=2) == 1.0
+    assert steady_utilization([], limit=10, period=2) == 0.0
+
+
+def run_bench(module: str, *args: str, tmp: Path) -> dict[str, float]:
+    out = tmp / f"{module}.json"
+    done = subprocess.run(
+        [sys.executable, "-m", module, *args, "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    figures: dict[str, float] = json.loads(out.read_text())
+    for name, value in figures.items():  # the printed lines are exactly `name: value`
+        assert f"{name}: " in done.stdout
+    return figures
+
+
+def test_rate_bench_runs_and_never_sees_a_rejection(tmp_path: Path) -> None:
+    figures = run_bench("bench.rate", "--tasks", "300", tmp=tmp_path)
+    assert figures["rate_rejections"] == 0
+    assert figures["rate_window_peak"] <= figures["rate_limit_per_window"]
+    assert figures["rate_calls"] >= figures["rate_least_calls"]
+
+
+def test_overhead_and_memory_benches_run(tmp_path: Path) -> None:
+    figures = run_bench("bench.overhead", "--tasks", "500", tmp=tmp_path)
+    assert figures["overhead_calls"] >= 500 + 5
+    args = ["--small", "100", "--large", "300", "--dry-lines", "1000"]
+    figures = run_bench("bench.memory", *args, tmp=tmp_path)
+    assert figures["memory_run_small_peak_mb"] > 0 and figures["memory_dry_run_lines"] == 1000
