@@ -29,8 +29,8 @@ def run_bench(module: str, *args: str, tmp: Path) -> dict[str, float]:
     )
     assert done.returncode == 0, done.stderr
     figures: dict[str, float] = json.loads(out.read_text())
-    for name, value in figures.items():  # the printed lines are exactly `name: value`
-        assert f"{name}: " in done.stdout
+    printed = [line.split(": ", 1)[0] for line in done.stdout.splitlines()]
+    assert printed == list(figures)  # one `name: value` line per figure, nothing else
     return figures
 
 
