@@ -6,12 +6,15 @@ uses 2); 130/143 after SIGINT/SIGTERM for commands that are interrupted mid-work
 
 import argparse
 import enum
+import json
 import logging
 import signal
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 
 import anyio
@@ -20,14 +23,32 @@ from orchestrator.client import ApiClient
 from orchestrator.config import Config, Credentials, credentials, load_config
 from orchestrator.demo import prepare, run_demo
 from orchestrator.errors import AccountError, ConfigError, InputError, LockHeld, OrchestratorError
+from orchestrator.export import FORMATS, ExportError, export, find_job
 from orchestrator.ledger import Ledger
 from orchestrator.limiter import AccountLimiter
+from orchestrator.progress import Format, Mode, Progress
 from orchestrator.run import Run, RunReport, dry_run
 from orchestrator.simulator.app import serve
 from orchestrator.simulator.settings import FAULT_KINDS, DelayRange, SimulatorConfig
+from orchestrator.status import read_status
 from schemas.pricing import PriceTable
 
 log = logging.getLogger("orchestrator")
+
+
+class JsonLogFormatter(logging.Formatter):
+    """Log records as one JSON object a line, for log shippers."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+        return json.dumps(
+            {
+                "ts": stamp,
+                "level": record.levelname,
+                "logger": record.name,
+                "message": record.getMessage(),
+            }
+        )
 
 
 class ExitCode(enum.IntEnum):
@@ -264,6 +285,42 @@ def _add_run(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         action="store_true",
         help="validate config and inputs, print counts and estimated cost, post nothing",
     )
+    p.add_argument("--quiet", action="store_true", help="no progress and no summary")
+    p.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="progress, summary and log lines as text or as JSON objects",
+    )
+    p.add_argument(
+        "--progress-interval",
+        type=_positive_float,
+        default=60.0,
+        metavar="SECONDS",
+        help="seconds between progress lines when not on a terminal (default 60)",
+    )
+
+
+def _add_validate(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = commands.add_parser("validate", help="check config and inputs, estimate the cost")
+    p.add_argument("--config", required=True, help="the TOML config")
+    p.add_argument("--json", action="store_true", help="one JSON object instead of text")
+    p.add_argument("--strict", action="store_true", help="exit 2 if any row is rejected")
+
+
+def _add_status(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = commands.add_parser("status", help="what the ledger says (no API calls, no lock)")
+    p.add_argument("--config", required=True, help="the TOML config")
+    p.add_argument("--json", action="store_true", help="one JSON object instead of text")
+
+
+def _add_export(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = commands.add_parser("export", help="a flat rankings table of a job's results")
+    p.add_argument("--config", required=True, help="the TOML config")
+    p.add_argument("--job", required=True, help="the job to export")
+    p.add_argument("--format", choices=FORMATS, default="csv")
+    p.add_argument("--out", required=True, help="file to write; - for standard output")
+    p.add_argument("--types", help="only these item types, comma-separated (organic,paid)")
 
 
 def _summary(report: RunReport, dry: bool) -> None:
@@ -280,20 +337,55 @@ def _summary(report: RunReport, dry: bool) -> None:
                 f"{c.get('pending', 0) + c.get('posting', 0) + c.get('posted', 0)} outstanding, "
                 f"{job.rejected} rejected"
             )
-    if not dry:
-        reason = (
-            "time up" if report.timed_out else "budget reached" if report.budget_stopped else "done"
-        )
-        _say(f"run ended ({reason}): spent ${report.spent:.4f}, {report.outstanding} outstanding")
+
+
+def _validation(config: Config, args: argparse.Namespace) -> int:
+    """`validate` and `run --dry-run`: counts, cost and the first rejected rows of each job."""
+    report = dry_run(config)
+    rejected = sum(job.rejected for job in report.jobs.values())
+    code = ExitCode.BAD_CONFIG if rejected and getattr(args, "strict", False) else ExitCode.OK
+    if getattr(args, "json", False):
+        jobs = {
+            name: {
+                "valid": job.valid,
+                "rejected": job.rejected,
+                "estimated_cost_usd": round(job.estimated_cost, 6),
+                "first_rejected": [{"line": ln, "reason": r} for ln, r in job.examples],
+            }
+            for name, job in report.jobs.items()
+        }
+        total = round(sum(job.estimated_cost for job in report.jobs.values()), 6)
+        _say(json.dumps({"jobs": jobs, "estimated_cost_usd": total, "exit_code": int(code)}))
+        return code
+    _summary(report, dry=True)
+    for name, job in report.jobs.items():
+        for line, reason in job.examples:
+            _say(f"  {name} line {line}: {reason}")
+    total = sum(job.estimated_cost for job in report.jobs.values())
+    valid = sum(job.valid for job in report.jobs.values())
+    _say(f"total: {valid} tasks, {rejected} rejected rows, estimated cost ${total:.4f}")
+    return code
+
+
+def _reason(report: RunReport) -> str:
+    if report.timed_out:
+        return "time up"
+    return "budget reached" if report.budget_stopped else "done"
 
 
 async def _run_async(
-    config: Config, creds: Credentials, ledger: Ledger, max_runtime: float | None
-) -> tuple[int, RunReport | None]:
-    api = config.api
-    limiter = AccountLimiter.for_api(api)
+    config: Config,
+    creds: Credentials,
+    ledger: Ledger,
+    max_runtime: float | None,
+    progress: Progress,
+) -> tuple[ExitCode, str, Run]:
+    limiter = AccountLimiter.for_api(config.api)
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals, _unwrap_errors():
-        async with anyio.create_task_group() as tg, ApiClient(api, creds, limiter) as client:
+        async with (
+            anyio.create_task_group() as tg,
+            ApiClient(config.api, creds, limiter) as client,
+        ):
             caught: list[int] = []
 
             async def watch() -> None:
@@ -305,11 +397,14 @@ async def _run_async(
             tg.start_soon(watch)
             run = Run(config, ledger, client)
             run.load_inputs()
+            tg.start_soon(progress.watch, run.snapshot)
             report = await run.execute(max_runtime)
             tg.cancel_scope.cancel()
         if caught:
-            return (ExitCode.SIGINT if caught[0] == signal.SIGINT else ExitCode.SIGTERM), None
-        return ExitCode.OK, report
+            name = signal.Signals(caught[0]).name
+            code = ExitCode.SIGINT if caught[0] == signal.SIGINT else ExitCode.SIGTERM
+            return code, f"stopped by {name}", run
+        return ExitCode.OK, _reason(report), run
 
 
 @contextmanager
@@ -334,22 +429,92 @@ def _first_error(group: BaseExceptionGroup[BaseException]) -> OrchestratorError 
 
 
 def command_run(args: argparse.Namespace) -> int:
-    """`orchestrator run`: load, check, then post and collect."""
+    """`orchestrator run`: load, check, then post and collect, recording the run's outcome."""
     config = load_config(args.config)
     if args.dry_run:
-        _summary(dry_run(config), dry=True)
-        return ExitCode.OK
+        return _validation(config, args)
     creds = credentials(config.api, args.config)
     ledger = Ledger(config.state.path)
+    mode: Mode = "off" if args.quiet else "live" if sys.stdout.isatty() else "log"
+    fmt: Format = "json" if args.log_format == "json" else "text"
+    progress = Progress(sys.stdout, mode, fmt, args.progress_interval)
+    run_id = ledger.start_run()
+    code, reason, run = ExitCode.ERROR, "crashed", None
     try:
-        code, report = anyio.run(_run_async, config, creds, ledger, args.max_runtime)
+        code, reason, run = anyio.run(_run_async, config, creds, ledger, args.max_runtime, progress)
+    except AccountError as exc:
+        code, reason = ExitCode.ACCOUNT, f"account problem: {exc}"
+        raise
+    except OrchestratorError as exc:
+        reason = f"error: {exc}"
+        raise
     finally:
+        ledger.end_run(run_id, code, reason)
+        snapshot = run.snapshot_sync() if run is not None else None
         ledger.close()
-    if report is not None:
-        _summary(report, dry=False)
-    else:
+    progress.summary(reason, code, snapshot)
+    if code in (ExitCode.SIGINT, ExitCode.SIGTERM):
         _say("run interrupted; the ledger is consistent and the next run continues", error=True)
     return code
+
+
+def command_validate(args: argparse.Namespace) -> int:
+    """`orchestrator validate`: the same checks as `run --dry-run`."""
+    return _validation(load_config(args.config), args)
+
+
+def command_status(args: argparse.Namespace) -> int:
+    """`orchestrator status`: from the ledger alone."""
+    config = load_config(args.config)
+    if not Path(config.state.path).exists():
+        if args.json:
+            _say(json.dumps({"ledger": config.state.path, "jobs": {}, "last_run": None}))
+        else:
+            _say(f"no ledger at {config.state.path}: nothing has run with this config yet")
+        return ExitCode.OK
+    status = read_status(config)
+    if args.json:
+        _say(json.dumps(asdict(status)))
+        return ExitCode.OK
+    for name, job in status.jobs.items():
+        c = job.counts
+        line = (
+            f"{name}: {c['done']} done, {c['failed']} failed, {c['posted']} posted, "
+            f"{c['posting']} posting, {c['pending']} pending; spent ${job.spent_usd:.4f}"
+        )
+        if job.oldest_outstanding_id is not None:
+            age = job.oldest_outstanding_age_s or 0.0
+            line += f"; oldest outstanding {job.oldest_outstanding_id} ({age:.0f} s)"
+        _say(line)
+    _say(f"total spent ${status.spent_usd:.4f} (ledger {status.ledger})")
+    last = status.last_run
+    if last is None:
+        _say("last run: none recorded")
+    else:
+        started = _when(last.started_at)
+        if last.ended_at is None:
+            _say(f"last run: started {started}, no end recorded (still running, or killed)")
+        else:
+            _say(
+                f"last run: started {started}, ended {_when(last.ended_at)}, "
+                f"exit {last.exit_code} ({last.reason})"
+            )
+    return ExitCode.OK
+
+
+def _when(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def command_export(args: argparse.Namespace) -> int:
+    """`orchestrator export`: stream a job's results into a rankings table."""
+    config = load_config(args.config)
+    job = find_job(config, args.job, args.config)
+    types = frozenset(filter(None, args.types.split(","))) if args.types else None
+    count = export(config, job, args.format, args.out, types)
+    if args.out != "-":
+        _say(f"{count} rows written to {args.out}")
+    return ExitCode.OK
 
 
 def command_demo(args: argparse.Namespace) -> int:
@@ -370,12 +535,36 @@ def command_demo(args: argparse.Namespace) -> int:
     return ExitCode.OK if report.outstanding == 0 else ExitCode.ERROR
 
 
+def _guarded(args: argparse.Namespace, handler: Callable[[argparse.Namespace], int]) -> int:
+    """Run a command; a known failure becomes one line (JSON with --log-format json) and its
+    documented exit code, never a traceback."""
+    try:
+        return handler(args)
+    except (ConfigError, InputError, ExportError) as exc:
+        code, text = ExitCode.BAD_CONFIG, str(exc)
+    except LockHeld as exc:
+        code, text = ExitCode.LOCK_HELD, str(exc)
+    except AccountError as exc:
+        code, text = ExitCode.ACCOUNT, f"account problem: {exc}"
+    except OrchestratorError as exc:
+        code, text = ExitCode.ERROR, str(exc)
+    if getattr(args, "log_format", "text") == "json":
+        record = {"event": "error", "command": args.command, "message": text, "exit_code": code}
+        _say(json.dumps(record), error=True)
+    else:
+        _say(f"orchestrator {args.command}: {text}", error=True)
+    return code
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="orchestrator", description=__doc__.splitlines()[0])
     parser.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING, ERROR")
     commands = parser.add_subparsers(dest="command", required=True)
     _add_simulate(commands)
     _add_run(commands)
+    _add_validate(commands)
+    _add_status(commands)
+    _add_export(commands)
     demo = commands.add_parser("demo", help="run sample jobs against an in-process simulator")
     demo.add_argument("--out", default="demo-out", help="folder for config, inputs and results")
     return parser
@@ -384,24 +573,20 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script and `python -m orchestrator`."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    if args.command == "run":
-        try:
-            return command_run(args)
-        except (ConfigError, InputError) as exc:
-            _say(f"orchestrator run: {exc}", error=True)
-            return ExitCode.BAD_CONFIG
-        except LockHeld as exc:
-            _say(f"orchestrator run: {exc}", error=True)
-            return ExitCode.LOCK_HELD
-        except AccountError as exc:
-            _say(f"orchestrator run: account problem: {exc}", error=True)
-            return ExitCode.ACCOUNT
-        except OrchestratorError as exc:
-            _say(f"orchestrator run: {exc}", error=True)
-            return ExitCode.ERROR
+    handler = logging.StreamHandler(sys.stderr)
+    if getattr(args, "log_format", "text") == "json":
+        handler.setFormatter(JsonLogFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
+    handlers = {
+        "run": command_run,
+        "validate": command_validate,
+        "status": command_status,
+        "export": command_export,
+    }
+    if args.command in handlers:
+        return _guarded(args, handlers[args.command])
     if args.command == "demo":
         try:
             return command_demo(args)

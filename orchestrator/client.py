@@ -76,6 +76,7 @@ class ApiClient:
         self._rng = rng or random.Random()
         self._session: aiohttp.ClientSession | None = None
         self.retries = 0
+        self.calls = 0  # HTTP exchanges started, for the progress display
 
     async def __aenter__(self) -> "ApiClient":
         headers = {"Authorization": self._auth, "Content-Type": "application/json"}
@@ -91,6 +92,7 @@ class ApiClient:
         if self._session is None:
             raise RuntimeError("use ApiClient as an async context manager")
         async with self._limiter.call(tasks_ready=tasks_ready):
+            self.calls += 1
             try:
                 async with self._session.request(method, self._base + path, data=body) as resp:
                     raw = await resp.read()

@@ -48,6 +48,14 @@ CREATE TABLE IF NOT EXISTS files (
     path TEXT PRIMARY KEY,
     size INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    started_at REAL NOT NULL,
+    ended_at REAL,
+    exit_code INTEGER,
+    reason TEXT,
+    pid INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS batches (
     id INTEGER PRIMARY KEY,
     job TEXT NOT NULL,
@@ -71,6 +79,7 @@ class Ledger:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self._lock_fd: int | None = None
+        self.readonly = False
         try:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             self._take_lock()
@@ -84,6 +93,23 @@ class Ledger:
         except OSError as exc:
             self.close()
             raise LedgerError(f"{self.path}: {exc.strerror or exc}") from exc
+
+    @classmethod
+    def reader(cls, path: str | Path) -> "Ledger":
+        """A read-only view for `status`: no lock (a run may be going on), no writes. WAL lets
+        it read the last committed state while a run writes."""
+        ledger = cls.__new__(cls)
+        ledger.path, ledger._lock_fd, ledger.readonly = str(path), None, True
+        if not Path(ledger.path).exists():
+            raise LedgerError(f"{ledger.path}: no ledger yet (nothing has run with this config)")
+        try:
+            uri = Path(ledger.path).resolve().as_uri() + "?mode=ro"
+            ledger._db = sqlite3.connect(uri, uri=True, isolation_level=None)
+            ledger._db.execute("SELECT COUNT(*) FROM inputs").fetchone()
+        except sqlite3.Error as exc:
+            ledger.close()
+            raise LedgerError(f"{ledger.path}: {exc}") from exc
+        return ledger
 
     def _take_lock(self) -> None:
         fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
@@ -298,6 +324,52 @@ class Ledger:
         ):
             found[state] = count
         return found
+
+    def start_run(self) -> int:
+        """Record that a run began; `end_run` records how it ended (a killed run never does)."""
+        with self._db:
+            cursor = self._db.execute(
+                "INSERT INTO runs (started_at, pid) VALUES (?, ?)", (time.time(), os.getpid())
+            )
+        return int(cursor.lastrowid or 0)
+
+    def end_run(self, run_id: int, exit_code: int, reason: str) -> None:
+        with self._db:
+            self._db.execute(
+                "UPDATE runs SET ended_at = ?, exit_code = ?, reason = ? WHERE id = ?",
+                (time.time(), exit_code, reason, run_id),
+            )
+
+    def last_run(self) -> tuple[float, float | None, int | None, str | None] | None:
+        """(started_at, ended_at, exit_code, reason) of the latest run, if any."""
+        try:
+            row = self._db.execute(
+                "SELECT started_at, ended_at, exit_code, reason FROM runs ORDER BY id DESC LIMIT 1"
+            ).fetchone()
+        except sqlite3.OperationalError:  # a ledger from before runs were recorded
+            return None
+        return None if row is None else (row[0], row[1], row[2], row[3])
+
+    def jobs(self) -> list[str]:
+        """Every job with inputs in this ledger."""
+        return [str(r[0]) for r in self._db.execute("SELECT DISTINCT job FROM inputs ORDER BY job")]
+
+    def job_spent(self, job: str) -> float:
+        """Cost charged for the tasks of one job."""
+        row = self._db.execute(
+            "SELECT COALESCE(SUM(cost), 0) FROM inputs WHERE job = ? AND task_id IS NOT NULL",
+            (job,),
+        ).fetchone()
+        return float(row[0])
+
+    def oldest_posted(self, job: str) -> tuple[str, float] | None:
+        """(task_id, posted_at) of the job's longest-waiting posted task."""
+        row = self._db.execute(
+            "SELECT task_id, posted_at FROM inputs WHERE job = ? AND state = ?"
+            " ORDER BY posted_at LIMIT 1",
+            (job, POSTED),
+        ).fetchone()
+        return None if row is None else (str(row[0]), float(row[1]))
 
     def spent(self) -> float:
         """Actual cost charged so far (task_post costs of created tasks)."""

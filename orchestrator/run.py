@@ -23,6 +23,7 @@ from orchestrator.config import Config, JobConfig
 from orchestrator.errors import Disposition, RequestRejected, TransientApiError, classify
 from orchestrator.inputs import RejectedRow, ValidInput, read_inputs
 from orchestrator.ledger import Ledger
+from orchestrator.progress import JobProgress, Snapshot
 from orchestrator.sink import TASK_GET_HEAD, TASK_HEAD, JobFiles, refusal_line
 from schemas.envelope import Response
 from schemas.requests import MAX_TASKS_PER_POST
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
 INSERT_CHUNK: Final = 1000
+MAX_EXAMPLES: Final = 5  # rejected rows a dry run shows per job (all are in rejected.jsonl)
 SINK_BATCH: Final = 200  # most tasks settled by one append + fsync + transaction
 ID_LIST_FMT: Final = "%Y-%m-%d %H:%M:%S +00:00"
 
@@ -43,6 +45,7 @@ class JobReport:
     rejected: int = 0
     estimated_cost: float = 0.0
     counts: dict[str, int] = field(default_factory=dict)
+    examples: list[tuple[int, str]] = field(default_factory=list)  # first rejected rows
 
 
 @dataclass
@@ -64,6 +67,8 @@ def dry_run(config: Config) -> RunReport:
         for row in read_inputs(job, config.prices):
             if isinstance(row, RejectedRow):
                 jr.rejected += 1
+                if len(jr.examples) < MAX_EXAMPLES:
+                    jr.examples.append((row.line, row.reason))
             else:
                 jr.valid += 1
                 jr.estimated_cost += row.cost
@@ -99,6 +104,24 @@ class Run:
         self._produced = anyio.Event()
         self._queued: set[str] = set()  # task ids handed to the fetch workers, not yet settled
         self._settled = anyio.Event()  # set whenever ids leave `_queued`
+
+    def snapshot_sync(self) -> Snapshot:
+        """Progress numbers from the ledger (call in the ledger's thread, or after the loop)."""
+        jobs = {}
+        for job in self.config.jobs:
+            c = self.ledger.counts(job.name)
+            report = self.report.jobs.get(job.name)
+            jobs[job.name] = JobProgress(
+                total=sum(c.values()),
+                posted=c["posted"] + c["done"] + c["failed"],
+                collected=c["done"],
+                failed=c["failed"],
+                rejected=report.rejected if report is not None else 0,
+            )
+        return Snapshot(jobs, self.ledger.spent(), self.client.calls)
+
+    async def snapshot(self) -> Snapshot:
+        return await self.db(self.snapshot_sync)
 
     async def db(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a ledger call off the event loop, shielded so a cancel cannot tear a commit."""

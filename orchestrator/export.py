@@ -1,0 +1,278 @@
+"""`orchestrator export`: a flat rankings table, one row per SERP item, from a job's collected
+results, as CSV, JSONL or Parquet (pyarrow, the `parquet` extra).
+
+It streams: one task line is decoded at a time and rows go out in chunks, so memory does not
+grow with the number of results. Only the part of results.jsonl the ledger has settled is read
+(a run may be appending to it at the same moment).
+"""
+
+import csv
+import gzip
+import io
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any, Final
+
+import msgspec
+
+from orchestrator.config import Config, JobConfig
+from orchestrator.errors import ConfigError, LedgerError, OrchestratorError
+from orchestrator.ledger import Ledger
+from orchestrator.sink import RESULTS
+
+COLUMNS: Final = (
+    "job",
+    "input_key",
+    "task_id",
+    "se",
+    "se_type",
+    "keyword",
+    "image_url",
+    "location",
+    "language",
+    "device",
+    "datetime",
+    "type",
+    "rank_group",
+    "rank_absolute",
+    "page",
+    "domain",
+    "url",
+    "title",
+    "description",
+)
+INT_COLUMNS: Final = frozenset({"rank_group", "rank_absolute", "page"})
+FORMATS: Final = ("csv", "jsonl", "parquet")
+CHUNK_ROWS: Final = 10_000
+Row = dict[str, str | int | None]
+
+
+class ExportError(OrchestratorError):
+    """The export cannot be written (unknown job, missing extra, unwritable path)."""
+
+
+class _Item(msgspec.Struct):
+    """The columns of any item type; a field of an unexpected shape stays as it came."""
+
+    type: str = ""
+    rank_group: Any = None
+    rank_absolute: Any = None
+    page: Any = None
+    domain: Any = None
+    url: Any = None
+    title: Any = None
+    description: Any = None
+
+
+class _Result(msgspec.Struct):
+    keyword: Any = None
+    image_url: Any = None
+    datetime: Any = None
+    location_code: Any = None
+    language_code: Any = None
+    items: list[_Item] | None = None
+
+
+class _Task(msgspec.Struct):
+    id: str = ""
+    data: dict[str, Any] = {}
+    result: list[_Result] | None = None
+
+
+_TASK = msgspec.json.Decoder(_Task)
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool | int | float):
+        return str(value)
+    return msgspec.json.encode(value).decode()  # a nested shape: keep it as JSON
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _first(*values: Any) -> str | None:
+    for value in values:
+        if value is not None:
+            return _text(value)
+    return None
+
+
+def rows_of_task(job: JobConfig, line: bytes, types: frozenset[str] | None) -> Iterator[Row]:
+    """The rows of one results.jsonl line (a task object as the API sent it)."""
+    task = _TASK.decode(line)
+    data = task.data
+    tag = data.get("tag")
+    key = tag.split(":", 1)[1] if isinstance(tag, str) and ":" in tag else None
+    for result in task.result or []:
+        base: Row = {
+            "job": job.name,
+            "input_key": key,
+            "task_id": task.id,
+            "se": job.se,
+            "se_type": job.se_type,
+            "keyword": _first(data.get("keyword"), result.keyword),
+            "image_url": _first(data.get("image_url"), result.image_url),
+            "location": _first(
+                data.get("location_code"),
+                data.get("location_name"),
+                data.get("location_coordinate"),
+                result.location_code,
+            ),
+            "language": _first(
+                data.get("language_code"), data.get("language_name"), result.language_code
+            ),
+            "device": _first(data.get("device"), "desktop"),
+            "datetime": _text(result.datetime),
+        }
+        for item in result.items or []:
+            if types is not None and item.type not in types:
+                continue
+            yield base | {
+                "type": item.type,
+                "rank_group": _int(item.rank_group),
+                "rank_absolute": _int(item.rank_absolute),
+                "page": _int(item.page),
+                "domain": _text(item.domain),
+                "url": _text(item.url),
+                "title": _text(item.title),
+                "description": _text(item.description),
+            }
+
+
+class _Prefix(io.RawIOBase):
+    """The first `size` bytes of a file: the part the ledger has settled."""
+
+    def __init__(self, handle: IO[bytes], size: int) -> None:
+        self._handle, self._left = handle, size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer)[: self._left]
+        count = self._handle.readinto(view)  # type: ignore[attr-defined]
+        self._left -= count
+        return int(count)
+
+
+def result_lines(config: Config, job: JobConfig) -> Iterator[bytes]:
+    """The settled lines of a job's results file, streamed (gzip members included)."""
+    suffix = ".jsonl.gz" if config.output.gzip else ".jsonl"
+    path = str(Path(config.output.dir) / job.name / f"{RESULTS}{suffix}")
+    if not os.path.exists(path):
+        return
+    try:
+        ledger = Ledger.reader(config.state.path)
+        try:
+            size = ledger.committed_size(path)
+        finally:
+            ledger.close()
+    except LedgerError:
+        size = os.path.getsize(path)  # no ledger next to it: read the whole file
+    with open(path, "rb") as raw:
+        stream: IO[bytes] = io.BufferedReader(_Prefix(raw, size), 1 << 20)
+        if config.output.gzip:
+            stream = gzip.GzipFile(fileobj=stream)  # type: ignore[assignment]
+        for line in stream:
+            if line.strip():
+                yield line
+
+
+def find_job(config: Config, name: str, config_path: str) -> JobConfig:
+    for job in config.jobs:
+        if job.name == name:
+            return job
+    known = ", ".join(j.name for j in config.jobs)
+    raise ConfigError(config_path, "--job", f"no job named {name!r} (jobs: {known})")
+
+
+def rows(config: Config, job: JobConfig, types: frozenset[str] | None) -> Iterator[Row]:
+    for line in result_lines(config, job):
+        yield from rows_of_task(job, line, types)
+
+
+def _chunks(items: Iterable[Row], size: int) -> Iterator[list[Row]]:
+    chunk: list[Row] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def write_csv(source: Iterable[Row], out: IO[str]) -> int:
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    count = 0
+    for row in source:
+        writer.writerow(row)
+        count += 1
+    return count
+
+
+def write_jsonl(source: Iterable[Row], out: IO[bytes]) -> int:
+    encoder = msgspec.json.Encoder()
+    count = 0
+    for chunk in _chunks(source, CHUNK_ROWS):
+        out.write(b"".join(encoder.encode(row) + b"\n" for row in chunk))
+        count += len(chunk)
+    return count
+
+
+def write_parquet(source: Iterable[Row], path: str) -> int:
+    try:
+        import pyarrow as pa  # type: ignore[import-not-found,unused-ignore]
+        import pyarrow.parquet as pq  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        raise ExportError(
+            "parquet needs pyarrow: pip install 'orchestrator[parquet]' (csv and jsonl need none)"
+        ) from None
+    schema = pa.schema([(c, pa.int64() if c in INT_COLUMNS else pa.string()) for c in COLUMNS])
+    count = 0
+    with pq.ParquetWriter(path, schema) as writer:
+        for chunk in _chunks(source, CHUNK_ROWS):
+            writer.write_table(pa.Table.from_pylist(chunk, schema=schema))
+            count += len(chunk)
+        if count == 0:
+            writer.write_table(schema.empty_table())
+    return count
+
+
+def export(config: Config, job: JobConfig, fmt: str, out: str, types: frozenset[str] | None) -> int:
+    """Write the job's rankings to `out` ("-": standard output); returns the number of rows."""
+    source = rows(config, job, types)
+    try:
+        if fmt == "parquet":
+            if out == "-":
+                raise ExportError("parquet cannot go to standard output: give --out PATH")
+            return write_parquet(source, out)
+        if fmt == "csv":
+            if out == "-":
+                return write_csv(source, _stdout_text())
+            with open(out, "w", newline="", encoding="utf-8") as handle:
+                return write_csv(source, handle)
+        if out == "-":
+            return write_jsonl(source, _stdout_bytes())
+        with open(out, "wb") as handle:
+            return write_jsonl(source, handle)
+    except OSError as exc:
+        raise ExportError(f"{out}: {exc.strerror or exc}") from exc
+
+
+def _stdout_text() -> IO[str]:
+    import sys
+
+    return sys.stdout
+
+
+def _stdout_bytes() -> IO[bytes]:
+    import sys
+
+    return sys.stdout.buffer

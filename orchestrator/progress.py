@@ -1,0 +1,163 @@
+"""What a run tells the person (or the log) watching it: a live per-job display on a terminal,
+a compact line every N seconds otherwise (cron), and one summary line at the end; as text or
+as JSON lines for log shippers. Numbers come from the ledger, so they are the ones `status`
+would show. Only counts, costs and rates are printed: never a credential.
+"""
+
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from typing import Final, Literal, TextIO
+
+import anyio
+
+Mode = Literal["live", "log", "off"]
+Format = Literal["text", "json"]
+LIVE_REFRESH_S: Final = 1.0
+
+
+@dataclass
+class JobProgress:
+    """One job's inputs: `posted` counts every task the API has seen (done and failed too)."""
+
+    total: int
+    posted: int
+    collected: int
+    failed: int
+    rejected: int
+
+    @property
+    def outstanding(self) -> int:
+        return self.total - self.collected - self.failed
+
+
+@dataclass
+class Snapshot:
+    jobs: dict[str, JobProgress]
+    spent_usd: float
+    calls: int  # HTTP calls made by this run so far
+    at: float = field(default_factory=time.monotonic)
+
+    @property
+    def settled(self) -> int:
+        return sum(j.collected + j.failed for j in self.jobs.values())
+
+    @property
+    def outstanding(self) -> int:
+        return sum(j.outstanding for j in self.jobs.values())
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    if seconds >= 60:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds}s"
+
+
+class Progress:
+    """Shows snapshots as they come; `watch` takes one every interval until cancelled."""
+
+    def __init__(self, out: TextIO, mode: Mode, fmt: Format, interval_s: float) -> None:
+        self.out, self.mode, self.fmt = out, mode, fmt
+        self.interval_s = LIVE_REFRESH_S if mode == "live" else interval_s
+        self.started = time.monotonic()
+        self._first: Snapshot | None = None
+        self._last: Snapshot | None = None
+        self._drawn = 0  # lines of the live display on screen
+
+    async def watch(self, take: Callable[[], Awaitable[Snapshot]]) -> None:
+        if self.mode == "off":
+            return
+        while True:
+            await anyio.sleep(self.interval_s)
+            self.show(await take())
+
+    def rates(self, now: Snapshot) -> tuple[float, float | None]:
+        """(calls per minute over the last interval, seconds left at this run's settle rate)."""
+        if self._first is None:
+            self._first = now
+        last = self._last or self._first
+        span = now.at - last.at
+        calls_per_min = (now.calls - last.calls) / span * 60 if span > 0 else 0.0
+        settled = now.settled - self._first.settled
+        elapsed = now.at - self.started
+        eta = now.outstanding / (settled / elapsed) if settled > 0 and elapsed > 0 else None
+        self._last = now
+        return calls_per_min, (0.0 if now.outstanding == 0 else eta)
+
+    def show(self, snap: Snapshot) -> None:
+        calls_per_min, eta = self.rates(snap)
+        elapsed = snap.at - self.started
+        if self.fmt == "json":
+            record = {
+                "event": "progress",
+                "elapsed_s": round(elapsed, 1),
+                "spent_usd": round(snap.spent_usd, 6),
+                "calls_per_min": round(calls_per_min),
+                "eta_s": None if eta is None else round(eta),
+                "jobs": {name: asdict(job) for name, job in snap.jobs.items()},
+            }
+            self._write(json.dumps(record))
+            return
+        tail = (
+            f"spent ${snap.spent_usd:.4f} · {calls_per_min:.0f} calls/min · "
+            f"ETA {_duration(eta)} · {_duration(elapsed)} elapsed"
+        )
+        if self.mode == "live":
+            width = max(len(name) for name in snap.jobs) if snap.jobs else 0
+            lines = [
+                f"{name:<{width}}  posted {j.posted}/{j.total}  collected {j.collected}  "
+                f"failed {j.failed}  rejected {j.rejected}"
+                for name, j in snap.jobs.items()
+            ]
+            up = f"\x1b[{self._drawn}F" if self._drawn else ""
+            self.out.write(up + "".join(f"{line}\x1b[K\n" for line in [*lines, tail]))
+            self.out.flush()
+            self._drawn = len(lines) + 1
+            return
+        jobs = "; ".join(
+            f"{name} {j.collected}/{j.total} collected, {j.failed} failed, {j.posted} posted, "
+            f"{j.rejected} rejected"
+            for name, j in snap.jobs.items()
+        )
+        self._write(f"progress: {jobs}; {tail}")
+
+    def summary(self, reason: str, exit_code: int, snap: Snapshot | None) -> None:
+        """One line at the end (JSON: one object), whatever the mode but `off`."""
+        if self.mode == "off":
+            return
+        elapsed = time.monotonic() - self.started
+        jobs = snap.jobs if snap is not None else {}
+        if self.fmt == "json":
+            record = {
+                "event": "run_ended",
+                "reason": reason,
+                "exit_code": exit_code,
+                "elapsed_s": round(elapsed, 1),
+                "spent_usd": None if snap is None else round(snap.spent_usd, 6),
+                "outstanding": None if snap is None else snap.outstanding,
+                "jobs": {name: asdict(job) for name, job in jobs.items()},
+            }
+            self._write(json.dumps(record))
+            return
+        if snap is None:
+            self._write(f"run ended ({reason}) after {_duration(elapsed)}")
+            return
+        collected = sum(j.collected for j in jobs.values())
+        failed = sum(j.failed for j in jobs.values())
+        rejected = sum(j.rejected for j in jobs.values())
+        per_job = ", ".join(f"{n} {j.collected + j.failed}/{j.total}" for n, j in jobs.items())
+        self._write(
+            f"run ended ({reason}) after {_duration(elapsed)}: {collected} collected, "
+            f"{failed} failed, {snap.outstanding} outstanding, {rejected} rejected, "
+            f"spent ${snap.spent_usd:.4f}; {per_job}"
+        )
+
+    def _write(self, line: str) -> None:
+        self.out.write(line + "\n")
+        self.out.flush()
