@@ -79,7 +79,7 @@ def test_live_display_on_a_terminal(tmp_path: Path, slow_simulator: str) -> None
     config = write_job_files(tmp_path, slow_simulator, 100)
     leader, follower = pty.openpty()
     cmd = [sys.executable, "-m", "orchestrator", "run", "--config", str(config)]
-    proc = subprocess.Popen(cmd, stdout=follower, stderr=subprocess.PIPE, env=ENV)
+    proc = subprocess.Popen(cmd, stdout=follower, stderr=subprocess.DEVNULL, env=ENV)
     os.close(follower)
     chunks = []
     while True:
@@ -96,7 +96,7 @@ def test_live_display_on_a_terminal(tmp_path: Path, slow_simulator: str) -> None
     assert proc.wait(timeout=60) == 0
     os.close(leader)
     screen = b"".join(chunks).decode()
-    assert "\x1b[3F" in screen  # three job lines and the totals line, redrawn in place
+    assert "\x1b[4F" in screen  # three job lines and the totals line, redrawn in place
     assert "posted 100/100  collected 100" in screen and "ETA" in screen
     assert "run ended (done)" in screen
 
@@ -192,7 +192,7 @@ def test_export_streams_a_flat_rankings_table(tmp_path: Path, slow_simulator: st
     assert isinstance(lines[0]["rank_group"], int)
     images = tmp_path / "i.csv"
     cli("export", "--config", str(config), "--job", "i", "--out", str(images))
-    image_rows = list(csv.DictReader(images.open()))
+    image_rows = list(csv.DictReader(io.StringIO(images.read_text())))
     assert image_rows and image_rows[0]["image_url"].startswith("https://example.com/i")
     unknown = cli("export", "--config", str(config), "--job", "nope", "--out", str(out))
     assert unknown.returncode == 2 and "no job named 'nope' (jobs: g, n, i)" in unknown.stderr
