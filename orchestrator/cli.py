@@ -526,6 +526,8 @@ def command_demo(args: argparse.Namespace) -> int:
     with _unwrap_errors():
         report, stats = anyio.run(run_demo, folder)
     _summary(report, dry=False)
+    spent, left = report.spent, report.outstanding
+    _say(f"run ended ({_reason(report)}): spent ${spent:.4f}, {left} outstanding")
     _say(
         f"simulator saw {stats['calls_total']} calls, {stats['tasks_created']} tasks created, "
         f"{stats['duplicate_tags']} duplicate tags, {stats['rate_limited']} rate-limit refusals, "

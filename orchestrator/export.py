@@ -246,7 +246,8 @@ def write_parquet(source: Iterable[Row], path: str) -> int:
 
 
 def export(config: Config, job: JobConfig, fmt: str, out: str, types: frozenset[str] | None) -> int:
-    """Write the job's rankings to `out` ("-": standard output); returns the number of rows."""
+    """Write the job's rankings to `out` ("-": standard output); returns the number of rows
+    (-1 if standard output was closed by its reader before the end)."""
     source = rows(config, job, types)
     try:
         if fmt == "parquet":
@@ -262,6 +263,14 @@ def export(config: Config, job: JobConfig, fmt: str, out: str, types: frozenset[
             return write_jsonl(source, _stdout_bytes())
         with open(out, "wb") as handle:
             return write_jsonl(source, handle)
+    except BrokenPipeError:
+        if out != "-":
+            raise ExportError(f"{out}: broken pipe") from None
+        # The reader went away (`| head`): that is its choice, not an error. Point stdout at
+        # /dev/null so the interpreter's final flush does not complain either.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        return -1
     except OSError as exc:
         raise ExportError(f"{out}: {exc.strerror or exc}") from exc
 

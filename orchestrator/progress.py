@@ -73,6 +73,7 @@ class Progress:
     async def watch(self, take: Callable[[], Awaitable[Snapshot]]) -> None:
         if self.mode == "off":
             return
+        self._first = self._last = await take()  # the baseline the first rates are taken from
         while True:
             await anyio.sleep(self.interval_s)
             self.show(await take())

@@ -39,11 +39,11 @@ def read_status(config: Config, now: float | None = None) -> Status:
     now = time.time() if now is None else now
     ledger = Ledger.reader(config.state.path)
     try:
-        status = Status(ledger=config.state.path, spent_usd=ledger.spent())
+        status = Status(ledger=config.state.path, spent_usd=round(ledger.spent(), 6))
         names = [job.name for job in config.jobs]
         names += [name for name in ledger.jobs() if name not in names]  # removed from config
         for name in names:
-            job = JobStatus(ledger.counts(name), ledger.job_spent(name))
+            job = JobStatus(ledger.counts(name), round(ledger.job_spent(name), 6))
             oldest = ledger.oldest_posted(name)
             if oldest is not None:
                 job.oldest_outstanding_id = oldest[0]
