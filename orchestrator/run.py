@@ -33,6 +33,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 INSERT_CHUNK: Final = 1000
 MAX_EXAMPLES: Final = 5  # rejected rows a dry run shows per job (all are in rejected.jsonl)
+SWEEP_MIN_S: Final = 10.0  # the overdue sweep scans the ledger: not more often than this
 SINK_BATCH: Final = 200  # most tasks settled by one append + fsync + transaction
 ID_LIST_FMT: Final = "%Y-%m-%d %H:%M:%S +00:00"
 
@@ -264,7 +265,7 @@ class Run:
             ready = _first_result(await self.client.tasks_ready())
             fresh = [item.id for item in ready if item.id not in self._queued]
             ours = await self.db(self.ledger.posted_jobs, fresh) if fresh else {}
-            if time.monotonic() - last_sweep > min(api.overdue_s, 5 * interval):
+            if time.monotonic() - last_sweep > min(api.overdue_s, max(SWEEP_MIN_S, 5 * interval)):
                 last_sweep = time.monotonic()
                 overdue = await self.db(self.ledger.posted, time.time() - api.overdue_s)
                 ours.update((t, j) for t, j in overdue if t not in self._queued)
