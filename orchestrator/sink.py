@@ -75,11 +75,21 @@ class JobFiles:
                 handle.truncate(committed)
 
     def _append(self, path: str, lines: list[bytes]) -> int:
-        data = b"".join(line + b"\n" for line in lines)
-        if self.gzip:
-            data = gzip.compress(data)
+        """Append lines (one gzip member with `gzip`), fsync, return the file's new size.
+
+        Written line by line through the file's buffer, not joined first: a batch can be
+        megabytes, and big short-lived buffers fragment the heap of a long run.
+        """
         with open(path, "ab") as handle:
-            handle.write(data)
+            if self.gzip:
+                with gzip.GzipFile(fileobj=handle, mode="wb") as member:
+                    for line in lines:
+                        member.write(line)
+                        member.write(b"\n")
+            else:
+                for line in lines:
+                    handle.write(line)
+                    handle.write(b"\n")
             handle.flush()
             os.fsync(handle.fileno())
             return handle.tell()

@@ -201,13 +201,16 @@ def test_export_streams_a_flat_rankings_table(tmp_path: Path, slow_simulator: st
 def test_export_parquet(tmp_path: Path, slow_simulator: str) -> None:
     pq = pytest.importorskip("pyarrow.parquet")
     config = write_job_files(tmp_path, slow_simulator, 10)
+    config.write_text(config.read_text() + "\n[output]\ngzip = true\n")  # gzip members in
     assert run(config).returncode == 0
+    assert (tmp_path / "out/n/results.jsonl.gz").exists()
     out = tmp_path / "n.parquet"
     done = cli("export", "--config", str(config), "--job", "n", "--format", "parquet",
                "--out", str(out))  # fmt: skip
     assert done.returncode == 0, done.stderr
     table = pq.read_table(out)
     assert table.num_rows > 0 and str(table.schema.field("rank_group").type) == "int64"
+    assert len(set(table.column("task_id").to_pylist())) == 5  # every task of the job
     assert set(table.column("job").to_pylist()) == {"n"}
 
 
