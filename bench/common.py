@@ -175,3 +175,36 @@ def emit(figures: Figures, json_path: str | None) -> None:
         existing = json.loads(path.read_text()) if path.exists() else {}
         existing.update(figures)
         path.write_text(json.dumps(existing, indent=2, sort_keys=True) + "\n")
+
+
+UNLIMITED = 100_000_000  # a rate limit no run reaches
+
+
+def unlimited_run(
+    bench: str, tasks: int, concurrency: int = 30
+) -> tuple[ChildRun, dict[str, Any], float]:
+    """`orchestrator run` of `tasks` google/organic keywords with the rate limit lifted on both
+    sides and tasks that complete at once. Returns the run, the simulator's stats and the
+    simulator's CPU seconds during the run; stops the bench if anything was not collected."""
+    flags = ["--calls-per-minute", str(UNLIMITED), "--tasks-ready-per-minute", str(UNLIMITED)]
+    flags += ["--max-concurrency", "1000", "--delay-normal-s", "0:0", "--delay-high-s", "0:0"]
+    with tempfile.TemporaryDirectory() as tmp, simulator(*flags) as sim:
+        config = write_config(
+            Path(tmp),
+            sim.url,
+            tasks,
+            calls=UNLIMITED,
+            period_s=60,
+            ready_per_window=UNLIMITED,
+            concurrency=concurrency,
+            jitter_s=0,
+        )
+        sim_cpu_before = sim.cpu_s()
+        child = run_orchestrator("run", "--config", str(config))
+        sim_cpu = sim.cpu_s() - sim_cpu_before
+        if child.returncode != 0:
+            raise SystemExit(f"{bench}: run failed ({child.returncode}): {child.stderr}")
+        stats = get_json(f"{sim.url}/_sim/stats")
+    if stats["tasks_collected"] != tasks:
+        raise SystemExit(f"{bench}: {stats['tasks_collected']} of {tasks} tasks collected")
+    return child, stats, sim_cpu

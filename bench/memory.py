@@ -13,29 +13,11 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from bench.common import Figures, emit, get_json, run_orchestrator, simulator, write_config
-from bench.overhead import UNLIMITED
+from bench.common import Figures, emit, run_orchestrator, unlimited_run, write_config
 
 
 def peak_of_run(tasks: int) -> float:
-    flags = ["--calls-per-minute", str(UNLIMITED), "--tasks-ready-per-minute", str(UNLIMITED)]
-    flags += ["--max-concurrency", "1000", "--delay-normal-s", "0:0", "--delay-high-s", "0:0"]
-    with tempfile.TemporaryDirectory() as tmp, simulator(*flags) as sim:
-        config = write_config(
-            Path(tmp),
-            sim.url,
-            tasks,
-            calls=UNLIMITED,
-            period_s=60,
-            ready_per_window=UNLIMITED,
-            jitter_s=0,
-        )
-        child = run_orchestrator("run", "--config", str(config))
-        if child.returncode != 0:
-            raise SystemExit(f"memory: run failed ({child.returncode}): {child.stderr}")
-        collected = get_json(f"{sim.url}/_sim/stats")["tasks_collected"]
-    if collected != tasks:
-        raise SystemExit(f"memory: {collected} of {tasks} tasks collected")
+    child, _, _ = unlimited_run("memory", tasks)
     return child.peak_rss_mb
 
 

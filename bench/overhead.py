@@ -12,37 +12,14 @@ tasks complete at once and carry 10 items each.
 """
 
 import argparse
-import tempfile
-from pathlib import Path
 
-from bench.common import Figures, emit, get_json, run_orchestrator, simulator, write_config
+from bench.common import Figures, emit, unlimited_run
 
-UNLIMITED = 100_000_000
 DEFAULT_CALLS_PER_S = 2000 / 60
 
 
 def measure(tasks: int, concurrency: int) -> Figures:
-    flags = ["--calls-per-minute", str(UNLIMITED), "--tasks-ready-per-minute", str(UNLIMITED)]
-    flags += ["--max-concurrency", "1000", "--delay-normal-s", "0:0", "--delay-high-s", "0:0"]
-    with tempfile.TemporaryDirectory() as tmp, simulator(*flags) as sim:
-        config = write_config(
-            Path(tmp),
-            sim.url,
-            tasks,
-            calls=UNLIMITED,
-            period_s=60,
-            ready_per_window=UNLIMITED,
-            concurrency=concurrency,
-            jitter_s=0,
-        )
-        sim_cpu_before = sim.cpu_s()
-        child = run_orchestrator("run", "--config", str(config))
-        sim_cpu = sim.cpu_s() - sim_cpu_before
-        if child.returncode != 0:
-            raise SystemExit(f"overhead: run failed ({child.returncode}): {child.stderr}")
-        stats = get_json(f"{sim.url}/_sim/stats")
-    if stats["tasks_collected"] != tasks:
-        raise SystemExit(f"overhead: {stats['tasks_collected']} of {tasks} tasks collected")
+    child, stats, sim_cpu = unlimited_run("overhead", tasks, concurrency)
     calls_per_s = stats["calls_total"] / child.wall_s
     return {
         "overhead_tasks": tasks,
