@@ -277,10 +277,12 @@ class Ledger:
         ).fetchone()
         return int(row[0])
 
-    def in_flight(self) -> int:
-        """Inputs posted (or maybe posted) whose results are not yet settled."""
+    def in_flight(self, jobs: Sequence[str]) -> int:
+        """Inputs of `jobs` posted (or maybe posted) whose results are not yet settled."""
         row = self._db.execute(
-            "SELECT COUNT(*) FROM inputs WHERE state IN (?, ?)", (POSTING, POSTED)
+            "SELECT COUNT(*) FROM inputs WHERE state IN (?, ?)"
+            " AND job IN (SELECT value FROM json_each(?))",
+            (POSTING, POSTED, json.dumps(list(jobs))),
         ).fetchone()
         return int(row[0])
 

@@ -270,13 +270,15 @@ class Run:
                 overdue = await self.db(self.ledger.posted, time.time() - api.overdue_s)
                 ours.update((t, j) for t, j in overdue if t not in self._queued)
             for task_id, job in ours.items():
+                if job not in self.jobs:
+                    continue  # a job since removed from the config: left for a config that has it
                 self._queued.add(task_id)
                 queue.send_nowait((task_id, self.jobs[job]))
             # Once the producer is done, what is still pending (over budget) cannot move this run.
             if (
                 self._produced.is_set()
                 and not self._queued
-                and await self.db(self.ledger.in_flight) == 0
+                and await self.db(self.ledger.in_flight, list(self.jobs)) == 0
             ):
                 return
             if ours:

@@ -79,3 +79,27 @@ async def test_a_task_refused_at_post_gets_one_failed_line_and_is_not_reposted(
     results = (tmp_path / "out/g/results.jsonl").read_text().splitlines()
     assert sorted(json.loads(x)["data"]["keyword"] for x in results) == ["a", "b"]
     assert sim.sim.stats()["calls_by_function"]["task_post"] == 1
+
+
+async def test_tasks_of_a_job_removed_from_the_config_do_not_keep_a_run_going(
+    tmp_path: Path, sim: RunningSimulator
+) -> None:
+    """A posted task of a job no longer in the config is left alone, and the run still ends."""
+    path = write_config(tmp_path, sim.url, ["a"])
+    config = load_config(path)
+    ledger = Ledger(config.state.path)
+    body = msgspec.json.encode({"keyword": "old", "location_code": 2840, "language_code": "en"})
+    ledger.add_inputs([("gone", "k", "gone:k", 1, body, 0.0006)])
+    ledger.claim_batch("gone", 100)
+    ledger.mark_posted([("gone:k", "00000000-0000-0000-0000-000000000001", 0.0006)])
+    try:
+        async with ApiClient(
+            config.api, credentials(config.api, str(path)), AccountLimiter.for_api(config.api)
+        ) as client:
+            run = Run(config, ledger, client)
+            run.load_inputs()
+            report = await run.execute(30)
+        assert not report.timed_out
+        assert ledger.counts("g")["done"] == 1 and ledger.counts("gone")["posted"] == 1
+    finally:
+        ledger.close()
