@@ -10,6 +10,7 @@ import csv
 import gzip
 import io
 import os
+import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, Final
@@ -256,11 +257,11 @@ def export(config: Config, job: JobConfig, fmt: str, out: str, types: frozenset[
             return write_parquet(source, out)
         if fmt == "csv":
             if out == "-":
-                return write_csv(source, _stdout_text())
+                return write_csv(source, sys.stdout)
             with open(out, "w", newline="", encoding="utf-8") as handle:
                 return write_csv(source, handle)
         if out == "-":
-            return write_jsonl(source, _stdout_bytes())
+            return write_jsonl(source, sys.stdout.buffer)
         with open(out, "wb") as handle:
             return write_jsonl(source, handle)
     except BrokenPipeError:
@@ -273,15 +274,3 @@ def export(config: Config, job: JobConfig, fmt: str, out: str, types: frozenset[
         return -1
     except OSError as exc:
         raise ExportError(f"{out}: {exc.strerror or exc}") from exc
-
-
-def _stdout_text() -> IO[str]:
-    import sys
-
-    return sys.stdout
-
-
-def _stdout_bytes() -> IO[bytes]:
-    import sys
-
-    return sys.stdout.buffer

@@ -303,11 +303,6 @@ class Ledger:
         missing = [tag for tag in tags if tag not in created]
         return self.mark_posted(found), self.release(missing)
 
-    def task_job(self, task_id: str) -> str | None:
-        """The job a task id belongs to, or None if this ledger never posted it."""
-        row = self._db.execute("SELECT job FROM inputs WHERE task_id = ?", (task_id,)).fetchone()
-        return None if row is None else str(row[0])
-
     def posted_jobs(self, task_ids: Sequence[str]) -> dict[str, str]:
         """task id -> job for those of `task_ids` this ledger posted and has not settled.
 

@@ -5,7 +5,7 @@ import time
 from dataclasses import dataclass, field
 
 from orchestrator.config import Config
-from orchestrator.ledger import STATES, Ledger
+from orchestrator.ledger import Ledger
 
 
 @dataclass
@@ -57,8 +57,4 @@ def read_status(config: Config, now: float | None = None) -> Status:
     return status
 
 
-def outstanding(counts: dict[str, int]) -> int:
-    return sum(counts[s] for s in STATES if s not in ("done", "failed"))
-
-
-__all__ = ["JobStatus", "LastRun", "Status", "outstanding", "read_status"]
+__all__ = ["JobStatus", "LastRun", "Status", "read_status"]

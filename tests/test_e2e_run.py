@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +30,21 @@ def start_simulator(*flags: str) -> tuple[subprocess.Popen[str], str]:
     return proc, line.split("listening on ")[1].split(" ")[0]
 
 
-@pytest.fixture
-def simulator() -> Iterator[str]:
-    proc, url = start_simulator("--fault-rate", "0.05", "--seed", "7")
+@contextmanager
+def running_simulator(*flags: str) -> Iterator[str]:
+    """A simulator process for the length of the block; yields its URL."""
+    proc, url = start_simulator(*flags)
     try:
         yield url
     finally:
         proc.kill()
         proc.communicate(timeout=10)
+
+
+@pytest.fixture
+def simulator() -> Iterator[str]:
+    with running_simulator("--fault-rate", "0.05", "--seed", "7") as url:
+        yield url
 
 
 def stats(url: str) -> dict[str, Any]:

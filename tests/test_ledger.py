@@ -47,7 +47,7 @@ def test_full_life_and_spend(ledger: Ledger) -> None:
     _, claimed = ledger.claim_batch("j", 100)
     ledger.mark_posted([(claimed[0].tag, "id-0", 0.0006), (claimed[1].tag, "id-1", 0.0012)])
     ledger.mark_failed([(claimed[2].tag, 40501, "Invalid Field: 'depth'.")])
-    assert ledger.task_job("id-1") == "j" and ledger.task_job("someone-else") is None
+    assert ledger.posted_jobs(["id-1", "someone-else"]) == {"id-1": "j"}
     assert ledger.mark_done(["id-0"]) == 1 and ledger.mark_done(["id-0"]) == 0
     assert ledger.counts("j") == {PENDING: 0, POSTING: 0, POSTED: 1, DONE: 1, FAILED: 1}
     assert ledger.spent() == pytest.approx(0.0018)

@@ -18,18 +18,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_e2e_run import ENV, output_ids, run, start_simulator, stats, write_job_files
+from tests.test_e2e_run import (
+    ENV,
+    output_ids,
+    run,
+    running_simulator,
+    stats,
+    write_job_files,
+)
 
 
 @pytest.fixture
 def slow_simulator() -> Iterator[str]:
     """Tasks take 1-3 s, so a run lasts long enough to report progress and be interrupted."""
-    proc, url = start_simulator("--delay-normal-s", "1:3", "--seed", "5")
-    try:
+    with running_simulator("--delay-normal-s", "1:3", "--seed", "5") as url:
         yield url
-    finally:
-        proc.kill()
-        proc.communicate(timeout=10)
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -241,8 +244,7 @@ def test_a_signal_ends_the_run_cleanly_and_the_next_one_finishes(
 
 def test_credentials_never_reach_logs_outputs_or_the_ledger(tmp_path: Path) -> None:
     login, password = "ops@example.com", "s3cr3t-Pa55word-XYZ"
-    proc, url = start_simulator("--login", login, "--password", password)
-    try:
+    with running_simulator("--login", login, "--password", password) as url:
         config = write_job_files(tmp_path, url, 30)
         text = config.read_text().replace('login = "sim"\npassword = "sim"\n', "")
         config.write_text(text.replace("[api]\n", '[api]\nlogin_env = "L"\npassword_env = "P"\n'))
@@ -262,9 +264,6 @@ def test_credentials_never_reach_logs_outputs_or_the_ledger(tmp_path: Path) -> N
                     env={**env, "P": password + "-wrong"})  # fmt: skip
         assert wrong.returncode == 3
         outputs.append(wrong.stdout + wrong.stderr)
-    finally:
-        proc.kill()
-        proc.communicate(timeout=10)
     secrets = [password, base64.b64encode(f"{login}:{password}".encode()).decode()]
     blobs = [text.encode() for text in outputs]
     blobs += [p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()]  # ledger, WAL, outputs
