@@ -26,11 +26,14 @@ from orchestrator.errors import AccountError, ConfigError, InputError, LockHeld,
 from orchestrator.export import FORMATS, ExportError, export, find_job
 from orchestrator.ledger import Ledger
 from orchestrator.limiter import AccountLimiter
+from orchestrator.periods import PeriodError, parse_key
 from orchestrator.progress import Format, Mode, Progress
-from orchestrator.run import Run, RunReport, dry_run
+from orchestrator.run import Run, RunReport
+from orchestrator.schedule import plan
 from orchestrator.simulator.app import serve
 from orchestrator.simulator.settings import FAULT_KINDS, DelayRange, SimulatorConfig
 from orchestrator.status import read_status
+from orchestrator.validate import dry_run, monthly_cost
 from schemas.pricing import PriceTable
 
 log = logging.getLogger("orchestrator")
@@ -285,6 +288,17 @@ def _add_run(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         action="store_true",
         help="validate config and inputs, print counts and estimated cost, post nothing",
     )
+    p.add_argument(
+        "--period",
+        metavar="KEY",
+        help="post this period's batch of the recurring jobs instead of the current one "
+        "(2026-11-23T14, 2026-11-23, 2026-W48 or 2026-11, as the jobs' `every`)",
+    )
+    p.add_argument(
+        "--follow",
+        action="store_true",
+        help="keep running: post each period's batch when it begins, collect in between",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress and no summary")
     p.add_argument(
         "--log-format",
@@ -321,15 +335,27 @@ def _add_export(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
     p.add_argument("--format", choices=FORMATS, default="csv")
     p.add_argument("--out", required=True, help="file to write; - for standard output")
     p.add_argument("--types", help="only these item types, comma-separated (organic,paid)")
+    p.add_argument("--period", metavar="KEY", help="only this period of a recurring job")
+    p.add_argument("--since", metavar="KEY", help="only this period and later ones")
+
+
+def _add_prune(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = commands.add_parser(
+        "prune", help="remove settled ledger rows of old periods (outputs are never touched)"
+    )
+    p.add_argument("--config", required=True, help="the TOML config")
+    p.add_argument("--before", required=True, metavar="KEY", help="periods before this one")
+    p.add_argument("--job", help="only this job (default: every job whose `every` fits KEY)")
 
 
 def _summary(report: RunReport, dry: bool) -> None:
     for name, job in report.jobs.items():
         if dry:
-            _say(
-                f"{name}: {job.valid} valid, {job.rejected} rejected, "
-                f"estimated cost ${job.estimated_cost:.4f}"
-            )
+            cost = f"estimated cost ${job.estimated_cost:.4f}"
+            if job.periods_per_month is not None:
+                month = job.estimated_cost * job.periods_per_month
+                cost += f" per period, ${month:.4f} per month ({job.periods_per_month} periods)"
+            _say(f"{name}: {job.valid} valid, {job.rejected} rejected, {cost}")
         else:
             c = job.counts
             _say(
@@ -350,12 +376,19 @@ def _validation(config: Config, args: argparse.Namespace) -> int:
                 "valid": job.valid,
                 "rejected": job.rejected,
                 "estimated_cost_usd": round(job.estimated_cost, 6),
+                "periods_per_month": job.periods_per_month,
                 "first_rejected": [{"line": ln, "reason": r} for ln, r in job.examples],
             }
             for name, job in report.jobs.items()
         }
         total = round(sum(job.estimated_cost for job in report.jobs.values()), 6)
-        _say(json.dumps({"jobs": jobs, "estimated_cost_usd": total, "exit_code": int(code)}))
+        record = {
+            "jobs": jobs,
+            "estimated_cost_usd": total,
+            "estimated_cost_usd_per_month": round(monthly_cost(report), 6),
+            "exit_code": int(code),
+        }
+        _say(json.dumps(record))
         return code
     _summary(report, dry=True)
     for name, job in report.jobs.items():
@@ -364,20 +397,29 @@ def _validation(config: Config, args: argparse.Namespace) -> int:
     total = sum(job.estimated_cost for job in report.jobs.values())
     valid = sum(job.valid for job in report.jobs.values())
     _say(f"total: {valid} tasks, {rejected} rejected rows, estimated cost ${total:.4f}")
+    if any(job.periods_per_month is not None for job in report.jobs.values()):
+        month = monthly_cost(report)
+        text = f"recurring jobs: estimated ${month:.4f} this month"
+        cap = config.budget.max_cost_usd_per_month
+        if cap is not None and month > cap:
+            text += f", over max_cost_usd_per_month ${cap:.4f}: posting stops at the cap"
+        _say(text)
     return code
 
 
 def _reason(report: RunReport) -> str:
     if report.timed_out:
         return "time up"
-    return "budget reached" if report.budget_stopped else "done"
+    if report.budget_stopped:
+        return f"budget reached: {report.budget_stopped}"
+    return "done"
 
 
 async def _run_async(
     config: Config,
     creds: Credentials,
     ledger: Ledger,
-    max_runtime: float | None,
+    args: argparse.Namespace,
     progress: Progress,
 ) -> tuple[ExitCode, str, Run]:
     limiter = AccountLimiter.for_api(config.api)
@@ -395,10 +437,10 @@ async def _run_async(
                     return
 
             tg.start_soon(watch)
-            run = Run(config, ledger, client)
+            run = Run(config, ledger, client, plan(config, time.time(), args.period, args.config))
             run.load_inputs()
             tg.start_soon(progress.watch, run.snapshot)
-            report = await run.execute(max_runtime)
+            report = await run.execute(args.max_runtime, follow=args.follow)
             tg.cancel_scope.cancel()
         if caught:
             name = signal.Signals(caught[0]).name
@@ -433,6 +475,9 @@ def command_run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     if args.dry_run:
         return _validation(config, args)
+    plan(config, time.time(), args.period, args.config)  # a bad --period: exit 2 before anything
+    if args.follow and not any(job.every for job in config.jobs):
+        raise ConfigError(args.config, "--follow", "no job has `every`: nothing would recur")
     creds = credentials(config.api, args.config)
     ledger = Ledger(config.state.path)
     mode: Mode = "off" if args.quiet else "live" if sys.stdout.isatty() else "log"
@@ -441,7 +486,7 @@ def command_run(args: argparse.Namespace) -> int:
     run_id = ledger.start_run()
     code, reason, run = ExitCode.ERROR, "crashed", None
     try:
-        code, reason, run = anyio.run(_run_async, config, creds, ledger, args.max_runtime, progress)
+        code, reason, run = anyio.run(_run_async, config, creds, ledger, args, progress)
     except AccountError as exc:
         code, reason = ExitCode.ACCOUNT, f"account problem: {exc}"
         raise
@@ -480,12 +525,28 @@ def command_status(args: argparse.Namespace) -> int:
         c = job.counts
         line = (
             f"{name}: {c['done']} done, {c['failed']} failed, {c['posted']} posted, "
-            f"{c['posting']} posting, {c['pending']} pending; spent ${job.spent_usd:.4f}"
+            f"{c['posting']} posting, {c['pending']} pending"
+            + (f", {c['missed']} missed" if c["missed"] else "")
+            + f"; spent ${job.spent_usd:.4f}"
         )
         if job.oldest_outstanding_id is not None:
             age = job.oldest_outstanding_age_s or 0.0
             line += f"; oldest outstanding {job.oldest_outstanding_id} ({age:.0f} s)"
         _say(line)
+        if job.every is not None:
+            _say(f"  every {job.every}; current period {job.current_period}")
+        for period in job.periods:
+            pc = period.counts
+            text = (
+                f"  {period.period}: {pc['done']} done, {pc['failed']} failed, "
+                f"{pc['missed']} missed, {period.outstanding} outstanding; "
+                f"spent ${period.spent_usd:.4f}"
+            )
+            if period.pruned:
+                text += f"; {period.pruned} settled rows pruned"
+            if period.period == job.current_period and not sum(pc.values()):
+                text += " (not started)"
+            _say(text)
     _say(f"total spent ${status.spent_usd:.4f} (ledger {status.ledger})")
     last = status.last_run
     if last is None:
@@ -511,9 +572,45 @@ def command_export(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     job = find_job(config, args.job, args.config)
     types = frozenset(filter(None, args.types.split(","))) if args.types else None
-    count = export(config, job, args.format, args.out, types)
+    for flag, key in (("--period", args.period), ("--since", args.since)):
+        if key is not None:
+            if job.every is None:
+                raise ConfigError(args.config, flag, f"job {job.name!r} has no `every`")
+            try:
+                parse_key(job.every, job.zone(config), key)
+            except PeriodError as exc:
+                raise ConfigError(args.config, flag, str(exc)) from None
+    count = export(config, job, args.format, args.out, types, args.period, args.since)
     if args.out != "-":
         _say(f"{count} rows written to {args.out}")
+    return ExitCode.OK
+
+
+def command_prune(args: argparse.Namespace) -> int:
+    """`orchestrator prune`: delete the settled rows of periods before a key, per job."""
+    config = load_config(args.config)
+    jobs = [job for job in config.jobs if job.every is not None]
+    if args.job is not None:
+        jobs = [find_job(config, args.job, args.config)]
+        if jobs[0].every is None:
+            raise ConfigError(args.config, "--job", f"job {args.job!r} has no `every`")
+    fitting, errors = [], []
+    for job in jobs:
+        assert job.every is not None
+        try:
+            fitting.append((job, parse_key(job.every, job.zone(config), args.before)))
+        except PeriodError as exc:
+            errors.append(f"{job.name}: {exc}")
+    if not fitting:
+        reason = "; ".join(errors) or "no job has `every`"
+        raise ConfigError(args.config, "--before", reason)
+    ledger = Ledger(config.state.path)
+    try:
+        for job, period in fitting:
+            removed = ledger.prune(job.name, before=period.key)
+            _say(f"{job.name}: {removed} settled rows of periods before {period.key} removed")
+    finally:
+        ledger.close()
     return ExitCode.OK
 
 
@@ -567,6 +664,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_validate(commands)
     _add_status(commands)
     _add_export(commands)
+    _add_prune(commands)
     demo = commands.add_parser("demo", help="run sample jobs against an in-process simulator")
     demo.add_argument("--out", default="demo-out", help="folder for config, inputs and results")
     return parser
@@ -586,6 +684,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "validate": command_validate,
         "status": command_status,
         "export": command_export,
+        "prune": command_prune,
     }
     if args.command in handlers:
         return _guarded(args, handlers[args.command])

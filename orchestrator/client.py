@@ -14,7 +14,7 @@ import logging
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeVar
 
 import aiohttp
 import anyio
@@ -32,11 +32,21 @@ from orchestrator.errors import (
 )
 from orchestrator.limiter import AccountLimiter
 from schemas.decode import IdListResponse, TaskPostResponse, TasksReadyResponse
+from schemas.envelope import Response
+
+R = TypeVar("R")
 
 log = logging.getLogger(__name__)
 
 NOTHING_DONE: Final = frozenset({40202, 40209})  # the API refused before doing anything
 _HEADER_DECODER: Final = msgspec.json.Decoder(schemas.envelope.Response[msgspec.Raw])
+
+
+def first_result(answer: Response[R]) -> list[R]:
+    """`tasks[0].result` of a one-task answer, or [] when it is empty or null."""
+    if not answer.tasks or not answer.tasks[0].result:
+        return []
+    return answer.tasks[0].result
 
 
 class AmbiguousPost(TransientApiError):

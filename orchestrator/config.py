@@ -10,10 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Final
+from zoneinfo import ZoneInfo
 
 import msgspec
 
 from orchestrator.errors import ConfigError
+from orchestrator.periods import Every, PeriodError, zone
 from schemas.catalogue import is_serp_endpoint
 from schemas.pricing import PriceTable
 
@@ -54,6 +56,9 @@ class StateConfig(Base, frozen=True, kw_only=True):
     """The SQLite ledger that makes runs resumable."""
 
     path: str = "orchestrator-state.sqlite"
+    # Recurring jobs: settled rows of all but the latest N periods of each job are removed at
+    # the start of a run (outputs and outstanding tasks are never touched). None keeps all.
+    keep_periods: PositiveInt | None = None
 
 
 class OutputConfig(Base, frozen=True, kw_only=True):
@@ -63,10 +68,15 @@ class OutputConfig(Base, frozen=True, kw_only=True):
     gzip: bool = False
 
 
-class BudgetConfig(Base, frozen=True, kw_only=True):
-    """Spending cap over the life of the state file; None means no cap."""
+Usd = Annotated[float, msgspec.Meta(ge=0)]
 
-    max_cost_usd: Annotated[float, msgspec.Meta(ge=0)] | None = None
+
+class BudgetConfig(Base, frozen=True, kw_only=True):
+    """Spending caps; None means no cap. No task is posted that would pass any of them."""
+
+    max_cost_usd: Usd | None = None  # over the life of the state file
+    max_cost_usd_per_period: Usd | None = None  # per recurring job, per period
+    max_cost_usd_per_month: Usd | None = None  # all jobs, calendar month in `timezone`
 
 
 class JobConfig(Base, frozen=True, kw_only=True):
@@ -77,12 +87,19 @@ class JobConfig(Base, frozen=True, kw_only=True):
     se_type: str
     input: str
     defaults: dict[str, Any] = {}
+    every: Every | None = None  # None: one-shot, each input posted once for the ledger's life
+    timezone: str | None = None  # where this job's periods begin; default: the config's
+
+    def zone(self, config: "Config") -> ZoneInfo:
+        """The time zone this job's periods are counted in."""
+        return zone(self.timezone or config.timezone)
 
 
 class Config(Base, frozen=True, kw_only=True):
     """The whole file."""
 
     jobs: Annotated[list[JobConfig], msgspec.Meta(min_length=1)]
+    timezone: str = "UTC"  # IANA name: the calendar of the monthly budget, and jobs' default
     api: ApiConfig = ApiConfig()
     state: StateConfig = StateConfig()
     output: OutputConfig = OutputConfig()
@@ -132,6 +149,10 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(where, key, message) from exc
     except msgspec.DecodeError as exc:
         raise ConfigError(where, "", f"not valid TOML: {exc}") from exc
+    try:
+        zone(config.timezone)
+    except PeriodError as exc:
+        raise ConfigError(where, "timezone", str(exc)) from None
     names: set[str] = set()
     base = Path(path).resolve().parent
     jobs = []
@@ -142,6 +163,13 @@ def load_config(path: str | Path) -> Config:
         names.add(job.name)
         if not is_serp_endpoint(job.se, job.se_type):
             raise ConfigError(where, f"{key}.se_type", f"no SERP endpoint {job.se}/{job.se_type}")
+        if job.timezone is not None:
+            if job.every is None:
+                raise ConfigError(where, f"{key}.timezone", "only a job with `every` has periods")
+            try:
+                zone(job.timezone)
+            except PeriodError as exc:
+                raise ConfigError(where, f"{key}.timezone", str(exc)) from None
         jobs.append(msgspec.structs.replace(job, input=_resolve(base, job.input)))
     return msgspec.structs.replace(
         config,

@@ -5,6 +5,7 @@ few hundred inputs over google/organic, naver/organic and google/search_by_image
 output folder, runs them, and leaves the results there to look at.
 """
 
+import time
 from pathlib import Path
 from typing import Final
 
@@ -15,6 +16,7 @@ from orchestrator.config import credentials, load_config
 from orchestrator.ledger import Ledger
 from orchestrator.limiter import AccountLimiter
 from orchestrator.run import Run, RunReport
+from orchestrator.schedule import plan
 from orchestrator.simulator import DelayRange, SimulatorConfig, serve
 
 DEMO_JOBS: Final = ("rank-tracking", "naver-kr", "image-lookup")
@@ -119,7 +121,7 @@ async def run_demo(folder: Path) -> tuple[RunReport, dict[str, object]]:
         ledger = Ledger(config.state.path)
         try:
             async with ApiClient(api, credentials(api, str(path)), limiter) as client:
-                run = Run(config, ledger, client)
+                run = Run(config, ledger, client, plan(config, time.time(), None, str(path)))
                 run.load_inputs()
                 report = await run.execute(MAX_DEMO_S)
         finally:

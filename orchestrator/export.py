@@ -19,8 +19,9 @@ import msgspec
 
 from orchestrator.config import Config, JobConfig
 from orchestrator.errors import ConfigError, LedgerError, OrchestratorError
+from orchestrator.inputs import key_of_tag
 from orchestrator.ledger import Ledger
-from orchestrator.sink import RESULTS
+from orchestrator.sink import PARTITION, RESULTS
 
 COLUMNS: Final = (
     "job",
@@ -42,6 +43,7 @@ COLUMNS: Final = (
     "url",
     "title",
     "description",
+    "period",  # last, so that the columns of earlier versions keep their places
 )
 INT_COLUMNS: Final = frozenset({"rank_group", "rank_absolute", "page"})
 FORMATS: Final = ("csv", "jsonl", "parquet")
@@ -103,15 +105,18 @@ def _first(*values: Any) -> str | None:
     return None
 
 
-def rows_of_task(job: JobConfig, line: bytes, types: frozenset[str] | None) -> Iterator[Row]:
+def rows_of_task(
+    job: JobConfig, line: bytes, types: frozenset[str] | None, period: str = ""
+) -> Iterator[Row]:
     """The rows of one results.jsonl line (a task object as the API sent it)."""
     task = _TASK.decode(line)
     data = task.data
     tag = data.get("tag")
-    key = tag.split(":", 1)[1] if isinstance(tag, str) and ":" in tag else None
+    key = key_of_tag(tag) if isinstance(tag, str) else None
     for result in task.result or []:
         base: Row = {
             "job": job.name,
+            "period": period or None,
             "input_key": key,
             "task_id": task.id,
             "se": job.se,
@@ -161,27 +166,55 @@ class _Prefix(io.RawIOBase):
         return int(count)
 
 
-def result_lines(config: Config, job: JobConfig) -> Iterator[bytes]:
-    """The settled lines of a job's results file, streamed (gzip members included)."""
-    suffix = ".jsonl.gz" if config.output.gzip else ".jsonl"
-    path = str(Path(config.output.dir) / job.name / f"{RESULTS}{suffix}")
-    if not os.path.exists(path):
-        return
+def result_files(
+    config: Config, job: JobConfig, period: str | None = None, since: str | None = None
+) -> list[tuple[str, str]]:
+    """(period, path) of every results file of a job, oldest period first: the one-shot file
+    (period '') and each `period=KEY` partition, plain and gzip whatever `gzip` says now."""
+    folder = Path(config.output.dir) / job.name
+    places = [("", folder)]
+    if folder.is_dir():
+        places += sorted(
+            (child.name.removeprefix(PARTITION), child)
+            for child in folder.iterdir()
+            if child.is_dir() and child.name.startswith(PARTITION)
+        )
+    found = []
+    for key, place in places:
+        if period is not None and key != period:
+            continue
+        if since is not None and key < since:
+            continue
+        for suffix in (".jsonl", ".jsonl.gz"):
+            path = place / f"{RESULTS}{suffix}"
+            if path.is_file():
+                found.append((key, str(path)))
+    return found
+
+
+def result_lines(
+    config: Config, job: JobConfig, period: str | None = None, since: str | None = None
+) -> Iterator[tuple[str, bytes]]:
+    """(period, line) for the settled lines of a job's results files, streamed."""
+    files = result_files(config, job, period, since)
+    sizes: dict[str, int] = {}
     try:
         ledger = Ledger.reader(config.state.path)
         try:
-            size = ledger.committed_size(path)
+            sizes = {path: ledger.committed_size(path) for _, path in files}
         finally:
             ledger.close()
     except LedgerError:
-        size = os.path.getsize(path)  # no ledger next to it: read the whole file
-    with open(path, "rb") as raw:
-        stream: IO[bytes] = io.BufferedReader(_Prefix(raw, size), 1 << 20)
-        if config.output.gzip:
-            stream = gzip.GzipFile(fileobj=stream)  # type: ignore[assignment]
-        for line in stream:
-            if line.strip():
-                yield line
+        pass  # no ledger next to them: read the whole files
+    for key, path in files:
+        size = sizes.get(path, os.path.getsize(path))
+        with open(path, "rb") as raw:
+            stream: IO[bytes] = io.BufferedReader(_Prefix(raw, size), 1 << 20)
+            if path.endswith(".gz"):
+                stream = gzip.GzipFile(fileobj=stream)  # type: ignore[assignment]
+            for line in stream:
+                if line.strip():
+                    yield key, line
 
 
 def find_job(config: Config, name: str, config_path: str) -> JobConfig:
@@ -192,9 +225,15 @@ def find_job(config: Config, name: str, config_path: str) -> JobConfig:
     raise ConfigError(config_path, "--job", f"no job named {name!r} (jobs: {known})")
 
 
-def rows(config: Config, job: JobConfig, types: frozenset[str] | None) -> Iterator[Row]:
-    for line in result_lines(config, job):
-        yield from rows_of_task(job, line, types)
+def rows(
+    config: Config,
+    job: JobConfig,
+    types: frozenset[str] | None,
+    period: str | None = None,
+    since: str | None = None,
+) -> Iterator[Row]:
+    for key, line in result_lines(config, job, period, since):
+        yield from rows_of_task(job, line, types, key)
 
 
 def _chunks(items: Iterable[Row], size: int) -> Iterator[list[Row]]:
@@ -246,10 +285,19 @@ def write_parquet(source: Iterable[Row], path: str) -> int:
     return count
 
 
-def export(config: Config, job: JobConfig, fmt: str, out: str, types: frozenset[str] | None) -> int:
-    """Write the job's rankings to `out` ("-": standard output); returns the number of rows
-    (-1 if standard output was closed by its reader before the end)."""
-    source = rows(config, job, types)
+def export(
+    config: Config,
+    job: JobConfig,
+    fmt: str,
+    out: str,
+    types: frozenset[str] | None,
+    period: str | None = None,
+    since: str | None = None,
+) -> int:
+    """Write the job's rankings to `out` ("-": standard output), of one period or of the
+    periods since one; returns the number of rows (-1 if standard output was closed by its
+    reader before the end)."""
+    source = rows(config, job, types, period, since)
     try:
         if fmt == "parquet":
             if out == "-":

@@ -36,6 +36,7 @@ class ValidInput:
     """A task ready to post: its JSON body, stable key, tag and price."""
 
     job: str
+    period: str
     line: int
     key: str
     tag: str
@@ -58,9 +59,16 @@ def input_key(task: dict[str, Any]) -> str:
     return hashlib.blake2b(_ENCODER.encode(task), digest_size=KEY_BYTES).hexdigest()
 
 
-def task_tag(job: str, key: str) -> str:
-    """The tag posted with a task, so that id_list can match it after a crash."""
-    return f"{job}:{key}"
+def task_tag(job: str, key: str, period: str = "") -> str:
+    """The tag posted with a task, so that id_list can match it after a crash: `job:key`, and
+    `job:period:key` for a recurring job, so each period's task is told from the last one's."""
+    return f"{job}:{period}:{key}" if period else f"{job}:{key}"
+
+
+def key_of_tag(tag: str) -> str | None:
+    """The input key a tag carries (its last part), or None for a tag not of our form."""
+    parts = tag.split(":")
+    return parts[-1] if len(parts) in (2, 3) else None
 
 
 def _rows(job: JobConfig) -> Iterator[tuple[int, str, dict[str, Any] | str]]:
@@ -114,8 +122,11 @@ def _csv_rows(
         yield line, raw, {k: v for k, v in zip(names, values, strict=True) if v != ""}
 
 
-def read_inputs(job: JobConfig, prices: PriceTable) -> Iterator[ValidInput | RejectedRow]:
-    """Every row of the job's file, validated: a ValidInput to post or a RejectedRow."""
+def read_inputs(
+    job: JobConfig, prices: PriceTable, period: str = ""
+) -> Iterator[ValidInput | RejectedRow]:
+    """Every row of the job's file, validated: a ValidInput to post (in `period`, '' for a
+    one-shot job) or a RejectedRow."""
     from_strings = Path(job.input).suffix.lower() != ".jsonl"
     for line, raw, row in _rows(job):
         if isinstance(row, str):
@@ -131,7 +142,7 @@ def read_inputs(job: JobConfig, prices: PriceTable) -> Iterator[ValidInput | Rej
             yield RejectedRow(job.name, line, str(exc), raw)
             continue
         key = input_key(msgspec.to_builtins(checked))
-        tag = task_tag(job.name, key)
+        tag = task_tag(job.name, key, period)
         body = msgspec.json.encode(msgspec.structs.replace(checked, tag=tag))
         cost = task_cost(job.se, job.se_type, checked, prices)
-        yield ValidInput(job.name, line, key, tag, body, cost)
+        yield ValidInput(job.name, period, line, key, tag, body, cost)

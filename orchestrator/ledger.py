@@ -2,9 +2,13 @@
 any instant and the next one neither re-posts a paid task nor loses a result.
 
     pending --claim--> posting --POST answered--> posted --result written--> done
-                          |                          \\--task ended in error--> failed
-                          |--answer lost (crash, drop)--> reconciled through id_list by tag
-                          \\--refused before creation (40501, 40006, ...)--> failed
+       |                  |                          \\--task ended in error--> failed
+       |                  |--answer lost (crash, drop)--> reconciled through id_list by tag
+       |                  \\--refused before creation (40501, 40006, ...)--> failed
+       \\--its period ended before it was posted--> missed (a past SERP cannot be had)
+
+Each row belongs to a job and a period ('' for one-shot jobs): the same input is a new row,
+with its own tag, in each period of a recurring job. The schema is in `migrations.py`.
 
 Write-ahead: a batch is committed as *posting* before its POST goes out. Only `reconcile`
 may move *posting* rows back to *pending*, after id_list showed their tags were not created.
@@ -13,6 +17,7 @@ Methods are synchronous and short (one transaction each); callers run them off t
 
 import fcntl
 import json
+import logging
 import os
 import sqlite3
 import time
@@ -21,48 +26,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from orchestrator.errors import LedgerError, LockHeld
+from orchestrator.errors import LedgerError, LockHeld, OrchestratorError
+from orchestrator.migrations import OPEN_STATES_SQL, VERSION, migrate, version
+
+log = logging.getLogger(__name__)
 
 PENDING, POSTING, POSTED, DONE, FAILED = "pending", "posting", "posted", "done", "failed"
-STATES: Final = (PENDING, POSTING, POSTED, DONE, FAILED)
-
-SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS inputs (
-    job TEXT NOT NULL,
-    key TEXT NOT NULL,
-    tag TEXT NOT NULL UNIQUE,
-    line INTEGER NOT NULL,
-    body BLOB NOT NULL,
-    est_cost REAL NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('pending', 'posting', 'posted', 'done', 'failed')),
-    batch_id INTEGER,
-    task_id TEXT UNIQUE,
-    cost REAL,
-    status_code INTEGER,
-    error TEXT,
-    posted_at REAL,
-    updated_at REAL NOT NULL,
-    PRIMARY KEY (job, key)
-);
-CREATE INDEX IF NOT EXISTS inputs_state ON inputs (job, state);
-CREATE TABLE IF NOT EXISTS files (
-    path TEXT PRIMARY KEY,
-    size INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY,
-    started_at REAL NOT NULL,
-    ended_at REAL,
-    exit_code INTEGER,
-    reason TEXT,
-    pid INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS batches (
-    id INTEGER PRIMARY KEY,
-    job TEXT NOT NULL,
-    created_at REAL NOT NULL
-);
-"""
+MISSED: Final = "missed"
+STATES: Final = (PENDING, POSTING, POSTED, DONE, FAILED, MISSED)
+InputRow = tuple[str, str, str, str, int, bytes, float]  # job, period, key, tag, line, body, cost
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +59,11 @@ class Ledger:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoints
-            self._db.executescript(SCHEMA)
+            found, now = migrate(self._db)
+            if 0 <= found < now:
+                log.warning(
+                    "ledger_migrated path=%s from_version=%d to_version=%d", path, found, now
+                )
         except sqlite3.Error as exc:
             self.close()
             raise LedgerError(f"{self.path}: {exc}") from exc
@@ -106,10 +82,19 @@ class Ledger:
         try:
             uri = Path(ledger.path).resolve().as_uri() + "?mode=ro"
             ledger._db = sqlite3.connect(uri, uri=True, isolation_level=None)
-            ledger._db.execute("SELECT COUNT(*) FROM inputs").fetchone()
+            if version(ledger._db) < VERSION:
+                # Made by an earlier version and not yet opened by a run: upgrade it once
+                # (this takes the lock for a moment), then read.
+                ledger._db.close()
+                cls(ledger.path).close()
+                ledger._db = sqlite3.connect(uri, uri=True, isolation_level=None)
+            ledger._db.execute("SELECT COUNT(*) FROM tally").fetchone()
         except sqlite3.Error as exc:
             ledger.close()
             raise LedgerError(f"{ledger.path}: {exc}") from exc
+        except OrchestratorError:
+            ledger.close()
+            raise
         return ledger
 
     def _take_lock(self) -> None:
@@ -143,24 +128,27 @@ class Ledger:
         except sqlite3.Error as exc:
             raise LedgerError(f"{self.path}: {exc}") from exc
 
-    def add_inputs(self, rows: Iterable[tuple[str, str, str, int, bytes, float]]) -> int:
-        """Record (job, key, tag, line, body, est_cost) as pending; known keys stay as they are."""
+    def add_inputs(self, rows: Iterable[InputRow]) -> int:
+        """Record (job, period, key, tag, line, body, est_cost) as pending; rows already known
+        for that job and period stay as they are."""
         now = time.time()
         sql = (
-            "INSERT OR IGNORE INTO inputs (job, key, tag, line, body, est_cost, state, updated_at)"
-            f" VALUES (?, ?, ?, ?, ?, ?, '{PENDING}', ?)"
+            "INSERT OR IGNORE INTO inputs"
+            " (job, period, key, tag, line, body, est_cost, state, updated_at)"
+            f" VALUES (?, ?, ?, ?, ?, ?, ?, '{PENDING}', ?)"
         )
         return self._tx(sql, ((*row, now) for row in rows))
 
-    def claim_batch(self, job: str, limit: int) -> tuple[int, list[Claimed]]:
-        """Move up to `limit` pending inputs to posting under a new batch id (write-ahead)."""
+    def claim_batch(self, job: str, period: str, limit: int) -> tuple[int, list[Claimed]]:
+        """Move up to `limit` pending inputs of one job and period to posting under a new
+        batch id (write-ahead)."""
         try:
             with self._db:
                 self._db.execute("BEGIN IMMEDIATE")
                 rows = self._db.execute(
-                    "SELECT tag, body, est_cost FROM inputs WHERE job = ? AND state = ?"
-                    " ORDER BY line LIMIT ?",
-                    (job, PENDING, limit),
+                    "SELECT tag, body, est_cost FROM inputs"
+                    f" WHERE state = '{PENDING}' AND job = ? AND period = ? ORDER BY line LIMIT ?",
+                    (job, period, limit),
                 ).fetchall()
                 if not rows:
                     return 0, []
@@ -176,15 +164,47 @@ class Ledger:
             raise LedgerError(f"{self.path}: {exc}") from exc
         return int(batch or 0), [Claimed(tag, body, cost) for tag, body, cost in rows]
 
-    def mark_posted(self, created: Iterable[tuple[str, str, float]]) -> int:
-        """(tag, task_id, cost) of tasks the API created: posting -> posted."""
+    def mark_missed(self, job: str, keep: Iterable[str]) -> int:
+        """pending -> missed for the job's periods other than `keep`: their time has passed,
+        and a SERP of the past cannot be fetched now. One-shot rows (period '') never miss."""
+        now = time.time()
+        try:
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                cursor = self._db.execute(
+                    f"UPDATE inputs SET state = '{MISSED}', updated_at = ?"
+                    f" WHERE state = '{PENDING}' AND job = ? AND period != ''"
+                    " AND period NOT IN (SELECT value FROM json_each(?))",
+                    (now, job, json.dumps(sorted(keep))),
+                )
+                return cursor.rowcount
+        except sqlite3.Error as exc:
+            raise LedgerError(f"{self.path}: {exc}") from exc
+
+    def mark_posted(self, created: Sequence[tuple[str, str, float]], month: str) -> int:
+        """(tag, task_id, cost) of tasks the API created: posting -> posted; their cost is
+        added to the spend of `month` (the monthly budget's calendar) in the same transaction."""
         now = time.time()
         sql = (
             "UPDATE inputs SET state = ?, task_id = ?, cost = ?, posted_at = ?, updated_at = ?"
             " WHERE tag = ? AND state = ?"
         )
-        rows = ((POSTED, tid, cost, now, now, tag, POSTING) for tag, tid, cost in created)
-        return self._tx(sql, rows)
+        try:
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                changed = 0
+                for tag, tid, cost in created:
+                    cursor = self._db.execute(sql, (POSTED, tid, cost, now, now, tag, POSTING))
+                    if cursor.rowcount:
+                        changed += 1
+                        self._db.execute(
+                            "INSERT INTO months (month, cost) VALUES (?, ?)"
+                            " ON CONFLICT (month) DO UPDATE SET cost = cost + excluded.cost",
+                            (month, cost),
+                        )
+                return changed
+        except sqlite3.Error as exc:
+            raise LedgerError(f"{self.path}: {exc}") from exc
 
     def release(self, tags: Iterable[str]) -> int:
         """posting -> pending for tasks known not to be created (the API refused the call)."""
@@ -194,25 +214,6 @@ class Ledger:
             " WHERE tag = ? AND state = ?"
         )
         return self._tx(sql, ((PENDING, now, tag, POSTING) for tag in tags))
-
-    def mark_failed(self, failures: Iterable[tuple[str, int, str]]) -> int:
-        """(tag, status_code, message): the task will not produce a result."""
-        now = time.time()
-        sql = (
-            "UPDATE inputs SET state = ?, status_code = ?, error = ?, updated_at = ?"
-            " WHERE tag = ? AND state IN (?, ?)"
-        )
-        rows = ((FAILED, code, msg, now, tag, POSTING, POSTED) for tag, code, msg in failures)
-        return self._tx(sql, rows)
-
-    def mark_done(self, task_ids: Iterable[str]) -> int:
-        """posted -> done once the task's result is safely written."""
-        now = time.time()
-        sql = (
-            "UPDATE inputs SET state = ?, status_code = 20000, updated_at = ?"
-            " WHERE task_id = ? AND state = ?"
-        )
-        return self._tx(sql, ((DONE, now, tid, POSTED) for tid in task_ids))
 
     def settle(
         self,
@@ -261,38 +262,35 @@ class Ledger:
         row = self._db.execute("SELECT size FROM files WHERE path = ?", (path,)).fetchone()
         return 0 if row is None else int(row[0])
 
-    def posted(self, older_than: float | None = None) -> list[tuple[str, str]]:
-        """(task_id, job) of posted tasks, optionally only those posted before a time."""
-        sql = "SELECT task_id, job FROM inputs WHERE state = ?"
-        args: tuple[object, ...] = (POSTED,)
+    def posted(self, older_than: float | None = None) -> list[tuple[str, str, str]]:
+        """(task_id, job, period) of posted tasks, optionally only those posted before a time."""
+        sql = f"SELECT task_id, job, period FROM inputs WHERE state = '{POSTED}'"
+        args: tuple[object, ...] = ()
         if older_than is not None:
             sql += " AND posted_at < ?"
             args += (older_than,)
-        return [(str(t), str(j)) for t, j in self._db.execute(sql, args)]
+        return [(str(t), str(j), str(p)) for t, j, p in self._db.execute(sql, args)]
 
     def outstanding(self) -> int:
-        """Inputs not yet done or failed."""
-        row = self._db.execute(
-            "SELECT COUNT(*) FROM inputs WHERE state IN (?, ?, ?)", (PENDING, POSTING, POSTED)
-        ).fetchone()
-        return int(row[0])
+        """Inputs not yet done, failed or missed."""
+        row = self._db.execute(f"SELECT COUNT(*) FROM inputs WHERE state IN {OPEN_STATES_SQL}")
+        return int(row.fetchone()[0])
 
     def in_flight(self, jobs: Sequence[str]) -> int:
         """Inputs of `jobs` posted (or maybe posted) whose results are not yet settled."""
         row = self._db.execute(
-            "SELECT COUNT(*) FROM inputs WHERE state IN (?, ?)"
+            f"SELECT COUNT(*) FROM inputs WHERE state IN ('{POSTING}', '{POSTED}')"
             " AND job IN (SELECT value FROM json_each(?))",
-            (POSTING, POSTED, json.dumps(list(jobs))),
+            (json.dumps(list(jobs)),),
         ).fetchone()
         return int(row[0])
 
     def posting_tags(self) -> list[str]:
         """Tags whose POST may or may not have created a task (a crash or a lost answer)."""
-        return [
-            r[0] for r in self._db.execute("SELECT tag FROM inputs WHERE state = ?", (POSTING,))
-        ]
+        sql = f"SELECT tag FROM inputs WHERE state = '{POSTING}'"
+        return [r[0] for r in self._db.execute(sql)]
 
-    def reconcile(self, created: dict[str, tuple[str, float]]) -> tuple[int, int]:
+    def reconcile(self, created: dict[str, tuple[str, float]], month: str) -> tuple[int, int]:
         """Settle every posting row: tags id_list knows become posted, the rest pending again.
 
         Returns (found, released). Call only with id_list's complete answer for the period
@@ -301,29 +299,67 @@ class Ledger:
         tags = self.posting_tags()
         found = [(tag, *created[tag]) for tag in tags if tag in created]
         missing = [tag for tag in tags if tag not in created]
-        return self.mark_posted(found), self.release(missing)
+        return self.mark_posted(found, month), self.release(missing)
 
-    def posted_jobs(self, task_ids: Sequence[str]) -> dict[str, str]:
-        """task id -> job for those of `task_ids` this ledger posted and has not settled.
+    def posted_jobs(self, task_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """task id -> (job, period) for those of `task_ids` this ledger posted and has not
+        settled.
 
         The ids go in as one JSON array, so this is one prepared statement whatever their
         number (an `IN (?, ?, ...)` of varying length would fill the statement cache).
         """
         sql = (
-            "SELECT task_id, job FROM inputs"
-            " WHERE state = ? AND task_id IN (SELECT value FROM json_each(?))"
+            "SELECT task_id, job, period FROM inputs"
+            f" WHERE task_id IN (SELECT value FROM json_each(?)) AND state = '{POSTED}'"
         )
         ids = json.dumps(list(task_ids))
-        return {str(t): str(j) for t, j in self._db.execute(sql, (POSTED, ids))}
+        return {str(t): (str(j), str(p)) for t, j, p in self._db.execute(sql, (ids,))}
 
-    def counts(self, job: str) -> dict[str, int]:
-        """Inputs of `job` by state."""
+    def counts(self, job: str, period: str | None = None) -> dict[str, int]:
+        """Inputs of `job` by state, over all its periods or in one (pruned rows left out)."""
         found = dict.fromkeys(STATES, 0)
-        for state, count in self._db.execute(
-            "SELECT state, COUNT(*) FROM inputs WHERE job = ? GROUP BY state", (job,)
-        ):
-            found[state] = count
+        sql = "SELECT state, SUM(n) FROM tally WHERE job = ?"
+        args: tuple[str, ...] = (job,)
+        if period is not None:
+            sql += " AND period = ?"
+            args += (period,)
+        for state, count in self._db.execute(sql + " GROUP BY state", args):
+            found[state] = int(count)
         return found
+
+    def periods(self, job: str, limit: int | None = None) -> list[str]:
+        """The job's periods, newest first ('' for its one-shot inputs)."""
+        sql = "SELECT DISTINCT period FROM tally WHERE job = ? ORDER BY period DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [str(r[0]) for r in self._db.execute(sql, (job,))]
+
+    def period_summary(self, job: str, period: str) -> tuple[dict[str, int], float, int]:
+        """(counts by state, spend, pruned rows) of one period of a job."""
+        counts = dict.fromkeys(STATES, 0)
+        spent, pruned = 0.0, 0
+        for state, n, cost, gone in self._db.execute(
+            "SELECT state, n, cost, pruned FROM tally WHERE job = ? AND period = ?", (job, period)
+        ):
+            counts[state] = int(n)
+            spent += float(cost)
+            pruned += int(gone)
+        return counts, spent, pruned
+
+    def prune(self, job: str, before: str | None = None, keep: int | None = None) -> int:
+        """Delete the settled rows (done, failed, missed) of the job's periods older than
+        `before`, or of all but its `keep` newest periods. Outstanding rows stay, and so does
+        what every row cost (in `tally`). Returns the rows deleted."""
+        periods = [p for p in self.periods(job) if p]
+        if keep is not None:
+            doomed = periods[keep:]
+        else:
+            doomed = [p for p in periods if before is not None and p < before]
+        sql = (
+            "DELETE FROM inputs WHERE job = ? AND period = ?"
+            f" AND state IN ('{DONE}', '{FAILED}', '{MISSED}')"
+        )
+        return self._tx(sql, ((job, p) for p in doomed))
 
     def start_run(self) -> int:
         """Record that a run began; `end_run` records how it ended (a killed run never does)."""
@@ -352,28 +388,31 @@ class Ledger:
 
     def jobs(self) -> list[str]:
         """Every job with inputs in this ledger."""
-        return [str(r[0]) for r in self._db.execute("SELECT DISTINCT job FROM inputs ORDER BY job")]
+        return [str(r[0]) for r in self._db.execute("SELECT DISTINCT job FROM tally ORDER BY job")]
 
-    def job_spent(self, job: str) -> float:
-        """Cost charged for the tasks of one job."""
-        row = self._db.execute(
-            "SELECT COALESCE(SUM(cost), 0) FROM inputs WHERE job = ? AND task_id IS NOT NULL",
-            (job,),
-        ).fetchone()
-        return float(row[0])
+    def job_spent(self, job: str, period: str | None = None) -> float:
+        """Cost charged for the tasks of one job, over all its periods or in one."""
+        sql = "SELECT COALESCE(SUM(cost), 0) FROM tally WHERE job = ?"
+        args: tuple[str, ...] = (job,)
+        if period is not None:
+            sql += " AND period = ?"
+            args += (period,)
+        return float(self._db.execute(sql, args).fetchone()[0])
 
     def oldest_posted(self, job: str) -> tuple[str, float] | None:
         """(task_id, posted_at) of the job's longest-waiting posted task."""
         row = self._db.execute(
-            "SELECT task_id, posted_at FROM inputs WHERE job = ? AND state = ?"
+            f"SELECT task_id, posted_at FROM inputs WHERE state = '{POSTED}' AND job = ?"
             " ORDER BY posted_at LIMIT 1",
-            (job, POSTED),
+            (job,),
         ).fetchone()
         return None if row is None else (str(row[0]), float(row[1]))
 
     def spent(self) -> float:
-        """Actual cost charged so far (task_post costs of created tasks)."""
-        row = self._db.execute(
-            "SELECT COALESCE(SUM(cost), 0) FROM inputs WHERE task_id IS NOT NULL"
-        ).fetchone()
-        return float(row[0])
+        """Actual cost charged so far (task_post costs of created tasks, pruned ones too)."""
+        return float(self._db.execute("SELECT COALESCE(SUM(cost), 0) FROM tally").fetchone()[0])
+
+    def month_spent(self, month: str) -> float:
+        """Cost charged for tasks posted in a calendar month (`2026-11`)."""
+        row = self._db.execute("SELECT cost FROM months WHERE month = ?", (month,)).fetchone()
+        return 0.0 if row is None else float(row[0])

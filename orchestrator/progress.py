@@ -26,10 +26,15 @@ class JobProgress:
     collected: int
     failed: int
     rejected: int
+    missed: int = 0  # inputs of a period that ended before they were posted
+    period: str = ""  # the period this run posts ('' for a one-shot job)
 
     @property
     def outstanding(self) -> int:
-        return self.total - self.collected - self.failed
+        return self.total - self.collected - self.failed - self.missed
+
+    def label(self, name: str) -> str:
+        return f"{name} [{self.period}]" if self.period else name
 
 
 @dataclass
@@ -38,6 +43,17 @@ class Snapshot:
     spent_usd: float
     calls: int  # HTTP calls made by this run so far
     at: float = field(default_factory=time.monotonic)
+    waiting_for: str | None = None  # what the run is waiting on, when it waits
+    waiting_until: float | None = None  # epoch seconds
+
+    def waiting(self) -> str | None:
+        """`waiting for X (in 5h12m)`, or None when the run is not waiting."""
+        if self.waiting_for is None:
+            return None
+        text = f"waiting for {self.waiting_for}"
+        if self.waiting_until is not None:
+            text += f" (in {_duration(max(0.0, self.waiting_until - time.time()))})"
+        return text
 
     @property
     def settled(self) -> int:
@@ -101,19 +117,23 @@ class Progress:
                 "spent_usd": round(snap.spent_usd, 6),
                 "calls_per_min": round(calls_per_min),
                 "eta_s": None if eta is None else round(eta),
+                "waiting_for": snap.waiting_for,
+                "waiting_until": snap.waiting_until,
                 "jobs": {name: asdict(job) for name, job in snap.jobs.items()},
             }
             self._write(json.dumps(record))
             return
+        waiting = snap.waiting()
         tail = (
             f"spent ${snap.spent_usd:.4f} · {calls_per_min:.0f} calls/min · "
-            f"ETA {_duration(eta)} · {_duration(elapsed)} elapsed"
+            f"{waiting if waiting else f'ETA {_duration(eta)}'} · {_duration(elapsed)} elapsed"
         )
         if self.mode == "live":
-            width = max(len(name) for name in snap.jobs) if snap.jobs else 0
+            width = max(len(j.label(name)) for name, j in snap.jobs.items()) if snap.jobs else 0
             lines = [
-                f"{name:<{width}}  posted {j.posted}/{j.total}  collected {j.collected}  "
+                f"{j.label(name):<{width}}  posted {j.posted}/{j.total}  collected {j.collected}  "
                 f"failed {j.failed}  rejected {j.rejected}"
+                + (f"  missed {j.missed}" if j.missed else "")
                 for name, j in snap.jobs.items()
             ]
             up = f"\x1b[{self._drawn}F" if self._drawn else ""
@@ -122,8 +142,9 @@ class Progress:
             self._drawn = len(lines) + 1
             return
         jobs = "; ".join(
-            f"{name} {j.collected}/{j.total} collected, {j.failed} failed, {j.posted} posted, "
-            f"{j.rejected} rejected"
+            f"{j.label(name)} {j.collected}/{j.total} collected, {j.failed} failed, "
+            f"{j.posted} posted, {j.rejected} rejected"
+            + (f", {j.missed} missed" if j.missed else "")
             for name, j in snap.jobs.items()
         )
         self._write(f"progress: {jobs}; {tail}")
@@ -152,7 +173,9 @@ class Progress:
         collected = sum(j.collected for j in jobs.values())
         failed = sum(j.failed for j in jobs.values())
         rejected = sum(j.rejected for j in jobs.values())
-        per_job = ", ".join(f"{n} {j.collected + j.failed}/{j.total}" for n, j in jobs.items())
+        per_job = ", ".join(
+            f"{j.label(n)} {j.collected + j.failed}/{j.total}" for n, j in jobs.items()
+        )
         self._write(
             f"run ended ({reason}) after {_duration(elapsed)}: {collected} collected, "
             f"{failed} failed, {snap.outstanding} outstanding, {rejected} rejected, "

@@ -1,5 +1,7 @@
 """The sink: each collected task's JSON, exactly as received, appended as one line to
-`{output.dir}/{job}/results.jsonl` (or `failed.jsonl`), then settled in the ledger.
+`{output.dir}/{job}/results.jsonl` (or `failed.jsonl`), then settled in the ledger. A recurring
+job's results go to its period's partition, `{output.dir}/{job}/period=2026-11-23/`, which
+DuckDB, Polars, pyarrow and Spark read as a `period` column (Hive-style partitioning).
 
 Exactly once across crashes: the ledger records each file's committed size in the same
 transaction that marks its tasks done. On open, a file longer than its committed size (a line
@@ -11,6 +13,7 @@ gzip member, so a cut at a committed size is always a member boundary.
 import gzip
 import os
 from pathlib import Path
+from typing import Final
 
 import msgspec
 
@@ -54,11 +57,21 @@ TASK_GET_HEAD = msgspec.json.Decoder(TaskGetHead)
 TASK_HEAD = msgspec.json.Decoder(TaskHead)
 
 
-class JobFiles:
-    """The output files of one job; appends are durable before the ledger hears of them."""
+PARTITION: Final = "period="
 
-    def __init__(self, out_dir: str, job: str, ledger: Ledger, use_gzip: bool) -> None:
-        self.dir = Path(out_dir) / job
+
+def output_folder(out_dir: str, job: str, period: str) -> Path:
+    """Where a job's files of one period go ('' : the job's own folder, for one-shot jobs)."""
+    folder = Path(out_dir) / job
+    return folder / f"{PARTITION}{period}" if period else folder
+
+
+class JobFiles:
+    """The output files of one job in one period; appends are durable before the ledger hears
+    of them."""
+
+    def __init__(self, folder: Path, ledger: Ledger, use_gzip: bool) -> None:
+        self.dir = folder
         self.dir.mkdir(parents=True, exist_ok=True)
         self.ledger = ledger
         self.gzip = use_gzip

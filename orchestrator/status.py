@@ -3,9 +3,24 @@ run may be going on; SQLite's WAL lets us read its last committed state)."""
 
 import time
 from dataclasses import dataclass, field
+from typing import Final
 
 from orchestrator.config import Config
-from orchestrator.ledger import Ledger
+from orchestrator.ledger import DONE, FAILED, MISSED, Ledger
+from orchestrator.schedule import current_period
+
+LATEST_PERIODS: Final = 4  # periods `status` shows per recurring job
+
+
+@dataclass
+class PeriodStatus:
+    """One period of a recurring job: its counts, spend and what is still outstanding."""
+
+    period: str
+    counts: dict[str, int]
+    spent_usd: float
+    outstanding: int
+    pruned: int  # settled rows removed by pruning (their spend is still counted)
 
 
 @dataclass
@@ -16,6 +31,9 @@ class JobStatus:
     spent_usd: float
     oldest_outstanding_id: str | None = None
     oldest_outstanding_age_s: float | None = None
+    every: str | None = None
+    current_period: str | None = None  # the period that holds "now", for a recurring job
+    periods: list[PeriodStatus] = field(default_factory=list)  # newest first
 
 
 @dataclass
@@ -40,10 +58,24 @@ def read_status(config: Config, now: float | None = None) -> Status:
     ledger = Ledger.reader(config.state.path)
     try:
         status = Status(ledger=config.state.path, spent_usd=round(ledger.spent(), 6))
-        names = [job.name for job in config.jobs]
+        configured = {job.name: job for job in config.jobs}
+        names = list(configured)
         names += [name for name in ledger.jobs() if name not in names]  # removed from config
         for name in names:
             job = JobStatus(ledger.counts(name), round(ledger.job_spent(name), 6))
+            spec = configured.get(name)
+            if spec is not None and spec.every is not None:
+                job.every = spec.every
+                period = current_period(config, spec, now)
+                job.current_period = None if period is None else period.key
+            keys = [p for p in ledger.periods(name, LATEST_PERIODS + 1) if p]
+            if job.current_period and job.current_period not in keys:
+                keys.insert(0, job.current_period)
+            for key in sorted(keys, reverse=True)[:LATEST_PERIODS]:
+                counts, spent, pruned = ledger.period_summary(name, key)
+                settled = counts[DONE] + counts[FAILED] + counts[MISSED]
+                outstanding = sum(counts.values()) - settled
+                job.periods.append(PeriodStatus(key, counts, round(spent, 6), outstanding, pruned))
             oldest = ledger.oldest_posted(name)
             if oldest is not None:
                 job.oldest_outstanding_id = oldest[0]
@@ -57,4 +89,4 @@ def read_status(config: Config, now: float | None = None) -> Status:
     return status
 
 
-__all__ = ["JobStatus", "LastRun", "Status", "read_status"]
+__all__ = ["JobStatus", "LastRun", "PeriodStatus", "Status", "read_status"]

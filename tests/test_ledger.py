@@ -9,11 +9,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestrator.ledger import DONE, FAILED, PENDING, POSTED, POSTING, Ledger
+from orchestrator.ledger import DONE, FAILED, MISSED, PENDING, POSTED, POSTING, InputRow, Ledger
 
 
-def rows(n: int, job: str = "j") -> list[tuple[str, str, str, int, bytes, float]]:
-    return [(job, f"k{i}", f"{job}:k{i}", i + 1, b'{"keyword": "x"}', 0.0006) for i in range(n)]
+MONTH = "2026-11"
+
+
+def rows(n: int, job: str = "j", period: str = "") -> list[InputRow]:
+    tag = f"{job}:{period}:" if period else f"{job}:"
+    return [
+        (job, period, f"k{i}", f"{tag}k{i}", i + 1, b'{"keyword": "x"}', 0.0006) for i in range(n)
+    ]
 
 
 @pytest.fixture
@@ -33,24 +39,33 @@ def test_inputs_are_recorded_once_even_when_added_twice(ledger: Ledger) -> None:
 def test_claim_is_write_ahead_and_never_hands_out_an_input_twice(ledger: Ledger) -> None:
     """Claimed inputs are posting before the POST; a second claim gets the others."""
     ledger.add_inputs(rows(150))
-    batch1, first = ledger.claim_batch("j", 100)
-    batch2, second = ledger.claim_batch("j", 100)
+    batch1, first = ledger.claim_batch("j", "", 100)
+    batch2, second = ledger.claim_batch("j", "", 100)
     assert len(first) == 100 and len(second) == 50 and batch1 != batch2
     assert not {c.tag for c in first} & {c.tag for c in second}
     assert ledger.counts("j")[POSTING] == 150
-    assert ledger.claim_batch("j", 100) == (0, [])
+    assert ledger.claim_batch("j", "", 100) == (0, [])
 
 
 def test_full_life_and_spend(ledger: Ledger) -> None:
     """posting -> posted (with id and cost) -> done; a refused task -> failed."""
     ledger.add_inputs(rows(3))
-    _, claimed = ledger.claim_batch("j", 100)
-    ledger.mark_posted([(claimed[0].tag, "id-0", 0.0006), (claimed[1].tag, "id-1", 0.0012)])
-    ledger.mark_failed([(claimed[2].tag, 40501, "Invalid Field: 'depth'.")])
-    assert ledger.posted_jobs(["id-1", "someone-else"]) == {"id-1": "j"}
-    assert ledger.mark_done(["id-0"]) == 1 and ledger.mark_done(["id-0"]) == 0
-    assert ledger.counts("j") == {PENDING: 0, POSTING: 0, POSTED: 1, DONE: 1, FAILED: 1}
+    _, claimed = ledger.claim_batch("j", "", 100)
+    ledger.mark_posted([(claimed[0].tag, "id-0", 0.0006), (claimed[1].tag, "id-1", 0.0012)], MONTH)
+    ledger.settle("failed.jsonl", 10, [], [], [(claimed[2].tag, 40501, "Invalid Field: 'depth'.")])
+    assert ledger.posted_jobs(["id-1", "someone-else"]) == {"id-1": ("j", "")}
+    ledger.settle("results.jsonl", 10, ["id-0"], [])
+    ledger.settle("results.jsonl", 20, ["id-0"], [])  # settling twice changes nothing
+    assert ledger.counts("j") == {
+        PENDING: 0,
+        POSTING: 0,
+        POSTED: 1,
+        DONE: 1,
+        FAILED: 1,
+        MISSED: 0,
+    }
     assert ledger.spent() == pytest.approx(0.0018)
+    assert ledger.month_spent(MONTH) == pytest.approx(0.0018)
 
 
 def test_reconcile_after_a_crash_posts_nothing_twice(tmp_path: Path) -> None:
@@ -58,14 +73,14 @@ def test_reconcile_after_a_crash_posts_nothing_twice(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite"
     crashed = Ledger(path)
     crashed.add_inputs(rows(4))
-    _, claimed = crashed.claim_batch("j", 100)
+    _, claimed = crashed.claim_batch("j", "", 100)
     crashed.close()  # the process died here: the POST may or may not have gone out
     reopened = Ledger(path)
     created = {claimed[0].tag: ("id-0", 0.0006), claimed[2].tag: ("id-2", 0.0006)}
-    assert reopened.reconcile(created) == (2, 2)
+    assert reopened.reconcile(created, MONTH) == (2, 2)
     counts = reopened.counts("j")
     assert (counts[POSTED], counts[PENDING], counts[POSTING]) == (2, 2, 0)
-    _, again = reopened.claim_batch("j", 100)
+    _, again = reopened.claim_batch("j", "", 100)
     assert {c.tag for c in again} == {claimed[1].tag, claimed[3].tag}
     reopened.close()
 
@@ -102,7 +117,12 @@ def test_the_lock_is_released_on_close(tmp_path: Path) -> None:
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.lists(st.sampled_from(["claim", "post", "fail", "done", "crash"]), max_size=30))
+@given(
+    st.lists(
+        st.sampled_from(["claim", "post", "fail", "done", "crash", "miss", "prune", "period"]),
+        max_size=30,
+    )
+)
 def test_no_operation_sequence_loses_or_duplicates_an_input(
     tmp_path_factory: pytest.TempPathFactory, ops: list[str]
 ) -> None:
@@ -110,22 +130,81 @@ def test_no_operation_sequence_loses_or_duplicates_an_input(
     path = tmp_path_factory.mktemp("l") / "s.sqlite"
     ledger = Ledger(path)
     ledger.add_inputs(rows(30))
+    periods = [""]
     next_id = 0
     for op in ops:
-        if op == "claim":
-            ledger.claim_batch("j", 7)
+        if op == "period":  # the next day's batch of the same inputs
+            periods.append(f"2026-11-{len(periods):02d}")
+            ledger.add_inputs(rows(30, period=periods[-1]))
+        elif op == "claim":
+            ledger.claim_batch("j", periods[-1], 7)
         elif op == "post" and (tags := ledger.posting_tags()):
-            ledger.mark_posted([(tags[0], f"id-{next_id}", 0.0006)])
+            ledger.mark_posted([(tags[0], f"id-{next_id}", 0.0006)], MONTH)
             next_id += 1
         elif op == "fail" and (tags := ledger.posting_tags()):
-            ledger.mark_failed([(tags[-1], 40501, "bad")])
+            ledger.settle("failed.jsonl", 0, [], [], [(tags[-1], 40501, "bad")])
         elif op == "done":
-            ledger.mark_done([f"id-{next_id - 1}"])
+            ledger.settle("results.jsonl", 0, [f"id-{next_id - 1}"], [])
+        elif op == "miss":
+            ledger.mark_missed("j", keep=[])
+        elif op == "prune":
+            ledger.prune("j", keep=1)
         elif op == "crash":
             ledger.close()
             ledger = Ledger(path)
-            ledger.reconcile({})
-    assert sum(ledger.counts("j").values()) == 30
-    ids = [r[0] for r in ledger._db.execute("SELECT task_id FROM inputs WHERE task_id IS NOT NULL")]
-    assert len(ids) == len(set(ids)) == next_id
+            ledger.reconcile({}, MONTH)
+    db = ledger._db
+    ids = [r[0] for r in db.execute("SELECT task_id FROM inputs WHERE task_id IS NOT NULL")]
+    assert len(ids) == len(set(ids))
+    # The tally the triggers keep is exactly what counting the rows gives, pruned rows aside.
+    for period in periods:
+        rows_now = dict.fromkeys(ledger.counts("j"), 0)
+        for state, n in db.execute(
+            "SELECT state, COUNT(*) FROM inputs WHERE period = ? GROUP BY state", (period,)
+        ):
+            rows_now[state] = n
+        counts, _, pruned = ledger.period_summary("j", period)
+        assert counts == rows_now
+        assert sum(counts.values()) + pruned == 30  # every input once: kept, or pruned settled
+    assert ledger.spent() == pytest.approx(0.0006 * next_id)  # pruning never forgets spend
     ledger.close()
+
+
+def test_each_period_of_an_input_is_its_own_row_claimed_on_its_own(ledger: Ledger) -> None:
+    """The same keywords in two periods are two batches; claiming one leaves the other."""
+    ledger.add_inputs(rows(3, period="2026-11-22"))
+    ledger.add_inputs(rows(3, period="2026-11-23"))
+    assert ledger.add_inputs(rows(3, period="2026-11-23")) == 0  # a second tick adds nothing
+    _, claimed = ledger.claim_batch("j", "2026-11-23", 100)
+    assert [c.tag for c in claimed] == ["j:2026-11-23:k0", "j:2026-11-23:k1", "j:2026-11-23:k2"]
+    assert ledger.counts("j", "2026-11-22")[PENDING] == 3
+    assert ledger.periods("j") == ["2026-11-23", "2026-11-22"]
+
+
+def test_pending_inputs_of_a_period_that_is_over_are_missed_not_posted(ledger: Ledger) -> None:
+    """Yesterday's unposted inputs become missed; today's and one-shot rows stay pending."""
+    ledger.add_inputs(rows(2, period="2026-11-22") + rows(2, period="2026-11-23") + rows(2))
+    assert ledger.mark_missed("j", keep={"2026-11-23"}) == 2
+    assert ledger.counts("j", "2026-11-22")[MISSED] == 2
+    assert ledger.counts("j", "2026-11-23")[PENDING] == 2
+    assert ledger.counts("j", "")[PENDING] == 2
+    assert ledger.claim_batch("j", "2026-11-22", 100) == (0, [])
+
+
+def test_prune_removes_only_settled_rows_of_old_periods_and_keeps_their_spend(
+    ledger: Ledger,
+) -> None:
+    """Old periods' done rows go; an old period's outstanding task and every cost stay."""
+    for day in ("2026-11-21", "2026-11-22", "2026-11-23"):
+        ledger.add_inputs(rows(2, period=day))
+        _, claimed = ledger.claim_batch("j", day, 100)
+        ledger.mark_posted([(c.tag, f"{day}-{i}", 0.0006) for i, c in enumerate(claimed)], MONTH)
+        ledger.settle("r", 0, [f"{day}-0"], [])  # one done, one still outstanding
+    assert ledger.prune("j", before="2026-11-23") == 2
+    counts, spent, pruned = ledger.period_summary("j", "2026-11-21")
+    assert (counts[DONE], counts[POSTED], pruned) == (0, 1, 1)
+    assert spent == pytest.approx(0.0012)
+    assert ledger.spent() == pytest.approx(0.0036)
+    assert ledger.posted_jobs(["2026-11-21-1"]) == {"2026-11-21-1": ("j", "2026-11-21")}
+    assert ledger.prune("j", keep=1) == 0  # what is left of old periods is outstanding
+    assert ledger.counts("j", "2026-11-23")[DONE] == 1

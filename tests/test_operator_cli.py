@@ -68,6 +68,8 @@ def test_json_log_format_and_quiet(tmp_path: Path, slow_simulator: str) -> None:
         "collected": 20,
         "failed": 0,
         "rejected": 1,
+        "missed": 0,
+        "period": "",
     }
     assert {r["event"] for r in records[:-1]} == {"progress"}
     quiet = run(config, "--quiet")  # nothing left to do, and nothing to say about it
@@ -123,6 +125,7 @@ def test_status_reads_the_ledger_without_calls_and_while_a_run_holds_the_lock(
         "posted": 0,
         "done": 15,
         "failed": 0,
+        "missed": 0,
     }
     assert as_json["last_run"]["exit_code"] == 0 and as_json["last_run"]["ended_at"] is not None
     assert stats(slow_simulator)["calls_total"] == calls_before  # status called nobody

@@ -2,6 +2,7 @@
 cannot steer, such as a task the API refuses although our validation passed it."""
 
 import json
+import time
 from pathlib import Path
 
 import msgspec
@@ -11,6 +12,7 @@ from orchestrator.config import credentials, load_config
 from orchestrator.ledger import Ledger
 from orchestrator.limiter import AccountLimiter
 from orchestrator.run import Run
+from orchestrator.schedule import plan
 from orchestrator.simulator.app import RunningSimulator
 
 
@@ -56,10 +58,10 @@ async def test_a_task_refused_at_post_gets_one_failed_line_and_is_not_reposted(
             "tag": "g:bad",
         }
     )
-    ledger.add_inputs([("g", "bad", "g:bad", 3, bad, 0.0006)])
+    ledger.add_inputs([("g", "", "bad", "g:bad", 3, bad, 0.0006)])
     try:
         async with ApiClient(api, credentials(api, str(path)), limiter) as client:
-            run = Run(config, ledger, client)
+            run = Run(config, ledger, client, plan(config, time.time(), None, str(path)))
             run.load_inputs()
             report = await run.execute(30)
         assert ledger.counts("g") == {
@@ -68,6 +70,7 @@ async def test_a_task_refused_at_post_gets_one_failed_line_and_is_not_reposted(
             "posted": 0,
             "done": 2,
             "failed": 1,
+            "missed": 0,
         }
     finally:
         ledger.close()
@@ -89,14 +92,14 @@ async def test_tasks_of_a_job_removed_from_the_config_do_not_keep_a_run_going(
     config = load_config(path)
     ledger = Ledger(config.state.path)
     body = msgspec.json.encode({"keyword": "old", "location_code": 2840, "language_code": "en"})
-    ledger.add_inputs([("gone", "k", "gone:k", 1, body, 0.0006)])
-    ledger.claim_batch("gone", 100)
-    ledger.mark_posted([("gone:k", "00000000-0000-0000-0000-000000000001", 0.0006)])
+    ledger.add_inputs([("gone", "", "k", "gone:k", 1, body, 0.0006)])
+    ledger.claim_batch("gone", "", 100)
+    ledger.mark_posted([("gone:k", "00000000-0000-0000-0000-000000000001", 0.0006)], "2026-11")
     try:
         async with ApiClient(
             config.api, credentials(config.api, str(path)), AccountLimiter.for_api(config.api)
         ) as client:
-            run = Run(config, ledger, client)
+            run = Run(config, ledger, client, plan(config, time.time(), None, str(path)))
             run.load_inputs()
             report = await run.execute(30)
         assert not report.timed_out

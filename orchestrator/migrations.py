@@ -1,0 +1,177 @@
+"""The ledger's schema, and the steps that bring a ledger made by an earlier version up to it.
+
+`PRAGMA user_version` holds the schema version. Version 0 is the first release (no periods);
+each step runs in one transaction, so a crash mid-migration leaves the old ledger intact.
+
+Why the schema looks as it does (a ledger of a daily 100k-keyword job grows to 36M rows a year):
+- `tally` keeps counts and spend per (job, period, state), maintained by triggers in the same
+  transaction as every change, so status, progress and budgets never scan `inputs`.
+- `inputs_open` is a partial index of the rows still in flight (pending, posting, posted): the
+  run's queries go through it and cost nothing for the millions of settled rows. Queries must
+  name these states as literals, not parameters, for SQLite to use it.
+"""
+
+import sqlite3
+from collections.abc import Callable
+from typing import Final
+
+VERSION: Final = 1
+OPEN_STATES_SQL: Final = "('pending', 'posting', 'posted')"
+
+INPUTS: Final = """
+CREATE TABLE inputs (
+    job TEXT NOT NULL,
+    period TEXT NOT NULL DEFAULT '',
+    key TEXT NOT NULL,
+    tag TEXT NOT NULL UNIQUE,
+    line INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    est_cost REAL NOT NULL,
+    state TEXT NOT NULL
+        CHECK (state IN ('pending', 'posting', 'posted', 'done', 'failed', 'missed')),
+    batch_id INTEGER,
+    task_id TEXT UNIQUE,
+    cost REAL,
+    status_code INTEGER,
+    error TEXT,
+    posted_at REAL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (job, period, key)
+);
+"""
+
+DERIVED: Final = f"""
+CREATE INDEX IF NOT EXISTS inputs_open ON inputs (state, job, period, line)
+    WHERE state IN {OPEN_STATES_SQL};
+CREATE TABLE IF NOT EXISTS tally (
+    job TEXT NOT NULL,
+    period TEXT NOT NULL,
+    state TEXT NOT NULL,
+    n INTEGER NOT NULL DEFAULT 0,
+    cost REAL NOT NULL DEFAULT 0,
+    pruned INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (job, period, state)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS months (
+    month TEXT PRIMARY KEY,
+    cost REAL NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS tally_insert AFTER INSERT ON inputs BEGIN
+    INSERT INTO tally (job, period, state, n, cost)
+        VALUES (NEW.job, NEW.period, NEW.state, 1, COALESCE(NEW.cost, 0))
+        ON CONFLICT (job, period, state) DO UPDATE SET n = n + 1, cost = cost + excluded.cost;
+END;
+CREATE TRIGGER IF NOT EXISTS tally_update AFTER UPDATE OF state, cost ON inputs
+WHEN OLD.state IS NOT NEW.state OR OLD.cost IS NOT NEW.cost BEGIN
+    UPDATE tally SET n = n - 1, cost = cost - COALESCE(OLD.cost, 0)
+        WHERE job = OLD.job AND period = OLD.period AND state = OLD.state;
+    INSERT INTO tally (job, period, state, n, cost)
+        VALUES (NEW.job, NEW.period, NEW.state, 1, COALESCE(NEW.cost, 0))
+        ON CONFLICT (job, period, state) DO UPDATE SET n = n + 1, cost = cost + excluded.cost;
+END;
+-- Pruning removes a row but not what it cost: spend stays true for the budget and history.
+CREATE TRIGGER IF NOT EXISTS tally_delete AFTER DELETE ON inputs BEGIN
+    UPDATE tally SET n = n - 1, pruned = pruned + 1
+        WHERE job = OLD.job AND period = OLD.period AND state = OLD.state;
+END;
+"""
+
+OTHERS: Final = """
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY,
+    size INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    started_at REAL NOT NULL,
+    ended_at REAL,
+    exit_code INTEGER,
+    reason TEXT,
+    pid INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS batches (
+    id INTEGER PRIMARY KEY,
+    job TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+"""
+
+# Columns version 0 and version 1 share, in the order both tables declare them.
+_V0_COLUMNS: Final = (
+    "job, key, tag, line, body, est_cost, state, batch_id, task_id, cost, status_code, error, "
+    "posted_at, updated_at"
+)
+
+
+def _v0_to_v1(db: sqlite3.Connection) -> None:
+    """Periods: every existing row is a one-shot input (period ''), as it was."""
+    db.execute("ALTER TABLE inputs RENAME TO inputs_v0")
+    db.execute(INPUTS)
+    db.execute(
+        f"INSERT INTO inputs (period, {_V0_COLUMNS}) SELECT '', {_V0_COLUMNS} FROM inputs_v0"
+    )
+    db.execute("DROP TABLE inputs_v0")  # and its index inputs_state
+    for statement in _statements(DERIVED):
+        db.execute(statement)
+    db.execute(
+        "INSERT INTO tally (job, period, state, n, cost)"
+        " SELECT job, period, state, COUNT(*), COALESCE(SUM(cost), 0) FROM inputs"
+        " GROUP BY job, period, state"
+    )
+    # Version 0 did not know the config's time zone: earlier spend is filed by UTC month.
+    db.execute(
+        "INSERT INTO months (month, cost)"
+        " SELECT strftime('%Y-%m', posted_at, 'unixepoch'), SUM(cost) FROM inputs"
+        " WHERE task_id IS NOT NULL AND posted_at IS NOT NULL GROUP BY 1"
+    )
+
+
+STEPS: Final[dict[int, Callable[[sqlite3.Connection], None]]] = {1: _v0_to_v1}
+
+
+def _statements(script: str) -> list[str]:
+    """Split a script of statements (triggers hold `;` inside BEGIN ... END)."""
+    out, buffer = [], ""
+    for line in script.strip().splitlines():
+        if line.startswith("--"):
+            continue
+        buffer += line + "\n"
+        if sqlite3.complete_statement(buffer):
+            out.append(buffer.strip())
+            buffer = ""
+    return out
+
+
+def version(db: sqlite3.Connection) -> int:
+    """The schema version of an open ledger; -1 for an empty file."""
+    has_inputs = db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'inputs'"
+    ).fetchone()
+    return int(db.execute("PRAGMA user_version").fetchone()[0]) if has_inputs else -1
+
+
+def migrate(db: sqlite3.Connection) -> tuple[int, int]:
+    """Create or upgrade the schema; returns (version found, version now). -1: a new file."""
+    found = version(db)
+    if found > VERSION:
+        raise sqlite3.DatabaseError(
+            f"ledger schema version {found} is newer than this orchestrator's ({VERSION}):"
+            " upgrade the orchestrator"
+        )
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        found = version(db)  # again, under the write lock
+        if found == -1:
+            for statement in _statements(INPUTS + DERIVED):
+                db.execute(statement)
+        else:
+            for step in range(found + 1, VERSION + 1):
+                STEPS[step](db)
+        for statement in _statements(OTHERS):
+            db.execute(statement)
+        db.execute(f"PRAGMA user_version = {VERSION}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return found, VERSION

@@ -1,0 +1,182 @@
+"""The poller: walk tasks_ready (and sweep overdue tasks by id) for this ledger's own tasks,
+fetch them with `max_concurrency` workers, and hand what they fetched to one sink writer that
+settles it in batches (one append, one fsync, one transaction for many tasks). A task's result
+goes to the period it was posted for, whichever period is running now.
+"""
+
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from orchestrator.client import first_result
+from orchestrator.config import JobConfig
+from orchestrator.errors import Disposition, classify
+from orchestrator.sink import TASK_GET_HEAD, TASK_HEAD
+from schemas.decode import TasksReadyResponse
+
+if TYPE_CHECKING:
+    from orchestrator.run import Run
+
+log = logging.getLogger(__name__)
+SWEEP_MIN_S: Final = 10.0  # the overdue sweep scans the ledger: not more often than this
+SINK_BATCH: Final = 200  # most tasks settled by one append + fsync + transaction
+Queued = tuple[str, JobConfig, str]  # task id, its job, its period
+
+
+@dataclass(frozen=True, slots=True)
+class Collected:
+    """A fetched task on its way to the sink: its raw bytes and where they go."""
+
+    job: str
+    period: str
+    task_id: str
+    ok: bool  # results.jsonl if true, failed.jsonl if not
+    status_code: int
+    status_message: str
+    raw: bytes
+
+
+class Poller:
+    """The collecting half of a run: one poll loop, its fetch workers and the sink writer."""
+
+    def __init__(self, run: "Run") -> None:
+        self.run = run
+        self.queued: set[str] = set()  # task ids handed to the fetch workers, not yet settled
+        self.settled = anyio.Event()  # set whenever ids leave `queued`
+
+    async def collect(self) -> None:
+        fetch_send, fetch_receive = anyio.create_memory_object_stream[Queued](math.inf)
+        sink_send, sink_receive = anyio.create_memory_object_stream[Collected](SINK_BATCH)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self.write_sink, sink_receive)
+            async with sink_send, fetch_send, anyio.create_task_group() as workers:
+                for _ in range(self.run.config.api.max_concurrency):
+                    workers.start_soon(self.fetch_worker, fetch_receive.clone(), sink_send.clone())
+                fetch_receive.close()
+                await self.poll(fetch_send)
+                fetch_send.close()  # the workers finish what is queued, then end
+
+    async def poll(self, queue: MemoryObjectSendStream[Queued]) -> None:
+        """Queue our ready tasks, and overdue ones by id, until nothing is in flight.
+
+        An id stays in `queued` until its result is settled, so neither tasks_ready nor the
+        overdue sweep can queue it twice. The next page is asked for while the workers still
+        have `max_concurrency` tasks in hand, so they never wait for it. With nothing in
+        flight and a producer that may post again (`--follow`), it waits for that post
+        instead of calling tasks_ready.
+        """
+        run, api = self.run, self.run.config.api
+        interval = api.rate_period_s / api.tasks_ready_per_minute
+        last_sweep = time.monotonic()
+        while True:
+            ready = _ids(await run.client.tasks_ready())
+            fresh = [task_id for task_id in ready if task_id not in self.queued]
+            ours = await run.db(run.ledger.posted_jobs, fresh) if fresh else {}
+            if time.monotonic() - last_sweep > min(api.overdue_s, max(SWEEP_MIN_S, 5 * interval)):
+                last_sweep = time.monotonic()
+                overdue = await run.db(run.ledger.posted, time.time() - api.overdue_s)
+                ours.update((t, (j, p)) for t, j, p in overdue if t not in self.queued)
+            for task_id, (job, period) in ours.items():
+                if job not in run.jobs:
+                    continue  # a job since removed from the config: left for a config that has it
+                self.queued.add(task_id)
+                queue.send_nowait((task_id, run.jobs[job], period))
+            if not self.queued:
+                posted = run.posted = anyio.Event()  # before the count: a post during it sets it
+                if await run.db(run.ledger.in_flight, list(run.jobs)) == 0:
+                    # Once the producer is done, what is still pending (over budget, or of a
+                    # period that is over) cannot move this run.
+                    if run.produced.is_set():
+                        return
+                    await _first_of(posted.wait, run.produced.wait)
+                    continue
+            if ours:
+                while len(self.queued) > api.max_concurrency:
+                    self.settled = anyio.Event()
+                    await self.settled.wait()
+            else:
+                await anyio.sleep(interval)
+
+    def unqueue(self, task_ids: list[str]) -> None:
+        self.queued.difference_update(task_ids)
+        self.settled.set()
+
+    async def fetch_worker(
+        self,
+        queue: MemoryObjectReceiveStream[Queued],
+        sink: MemoryObjectSendStream[Collected],
+    ) -> None:
+        async with queue, sink:
+            async for task_id, job, period in queue:
+                collected = await fetch(self.run, task_id, job, period)
+                if collected is None:
+                    self.unqueue([task_id])  # not finished after all: a later sweep retries
+                else:
+                    await sink.send(collected)
+
+    async def write_sink(self, receive: MemoryObjectReceiveStream[Collected]) -> None:
+        """Settle what the workers fetched, as much as is waiting (up to SINK_BATCH) at once."""
+        async with receive:
+            async for first in receive:
+                batch = [first]
+                while len(batch) < SINK_BATCH:
+                    try:
+                        batch.append(receive.receive_nowait())
+                    except (anyio.WouldBlock, anyio.EndOfStream):
+                        break
+                await self.run.db(settle, self.run, batch)
+                self.unqueue([c.task_id for c in batch])
+
+
+async def collect(run: "Run") -> None:
+    """Collect until nothing this run posted, or will post, is in flight."""
+    await Poller(run).collect()
+
+
+async def fetch(run: "Run", task_id: str, job: JobConfig, period: str) -> Collected | None:
+    """Get one task; its raw bytes, unless it is still pending."""
+    raw = await run.client.task_get(job.se, job.se_type, task_id)
+    tasks = TASK_GET_HEAD.decode(raw).tasks or []
+    if not tasks:
+        return None
+    task_raw = bytes(tasks[0])
+    head = TASK_HEAD.decode(task_raw)
+    disposition = classify(head.status_code)
+    if disposition not in (Disposition.SUCCESS, Disposition.TASK_FAILED, Disposition.REJECTED):
+        return None  # still pending, or a transient error: a later poll or sweep retries
+    ok = disposition is Disposition.SUCCESS
+    return Collected(job.name, period, task_id, ok, head.status_code, head.status_message, task_raw)
+
+
+def settle(run: "Run", batch: list[Collected]) -> None:
+    """Append and settle one batch, per job, period and file (runs in the ledger's thread)."""
+    places = dict.fromkeys((c.job, c.period) for c in batch)
+    for job, period in places:
+        files = run.files_for(job, period)
+        mine = [c for c in batch if c.job == job and c.period == period]
+        files.write_results([(c.task_id, c.raw) for c in mine if c.ok])
+        files.write_failures(
+            [(c.task_id, c.status_code, c.status_message, c.raw) for c in mine if not c.ok]
+        )
+
+
+def _ids(answer: TasksReadyResponse) -> list[str]:
+    return [item.id for item in first_result(answer)]
+
+
+async def _first_of(*waits: Callable[[], Awaitable[object]]) -> None:
+    """Return as soon as the first of several waits returns."""
+    async with anyio.create_task_group() as tg:
+
+        async def one(wait: Callable[[], Awaitable[object]]) -> None:
+            await wait()
+            tg.cancel_scope.cancel()
+
+        for wait in waits:
+            tg.start_soon(one, wait)

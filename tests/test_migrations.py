@@ -1,0 +1,170 @@
+"""A ledger made by an earlier version opens, keeps every row and result, and goes on working."""
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orchestrator.ledger import DONE, MISSED, PENDING, POSTED, Ledger
+from orchestrator.migrations import VERSION
+
+# The schema of version 0 (the first release), exactly as it shipped.
+V0_SCHEMA = """
+CREATE TABLE IF NOT EXISTS inputs (
+    job TEXT NOT NULL,
+    key TEXT NOT NULL,
+    tag TEXT NOT NULL UNIQUE,
+    line INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    est_cost REAL NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'posting', 'posted', 'done', 'failed')),
+    batch_id INTEGER,
+    task_id TEXT UNIQUE,
+    cost REAL,
+    status_code INTEGER,
+    error TEXT,
+    posted_at REAL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (job, key)
+);
+CREATE INDEX IF NOT EXISTS inputs_state ON inputs (job, state);
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY,
+    size INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    started_at REAL NOT NULL,
+    ended_at REAL,
+    exit_code INTEGER,
+    reason TEXT,
+    pid INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS batches (
+    id INTEGER PRIMARY KEY,
+    job TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+"""
+NOV_1 = 1793491200.0  # 2026-11-01 00:00 UTC
+
+
+def make_v0(path: Path) -> None:
+    """A version-0 ledger mid-life: done, posted and pending rows, a settled file, a run."""
+    db = sqlite3.connect(path)
+    db.executescript(V0_SCHEMA)
+    rows = [
+        ("g", "k1", "g:k1", 1, b"{}", 0.0006, "done", 1, "id-1", 0.0006, 20000, None, NOV_1, NOV_1),
+        (
+            "g",
+            "k2",
+            "g:k2",
+            2,
+            b"{}",
+            0.0006,
+            "posted",
+            1,
+            "id-2",
+            0.0012,
+            None,
+            None,
+            NOV_1,
+            NOV_1,
+        ),
+        ("g", "k3", "g:k3", 3, b"{}", 0.0006, "pending", None, None, None, None, None, None, NOV_1),
+    ]
+    db.executemany(f"INSERT INTO inputs VALUES ({', '.join('?' * 14)})", rows)
+    db.execute("INSERT INTO files VALUES ('out/g/results.jsonl', 42)")
+    db.execute(
+        "INSERT INTO runs (started_at, ended_at, exit_code, reason, pid) VALUES (1, 2, 0, 'done', 7)"
+    )
+    db.commit()
+    db.close()
+
+
+def test_a_version_0_ledger_is_migrated_with_every_row_as_a_one_shot_input(tmp_path: Path) -> None:
+    """Rows, states, costs, task ids, file sizes and runs survive; the old rows are period ''."""
+    path = tmp_path / "state.sqlite"
+    make_v0(path)
+    ledger = Ledger(path)
+    try:
+        assert ledger.counts("g") == {
+            PENDING: 1,
+            "posting": 0,
+            POSTED: 1,
+            DONE: 1,
+            "failed": 0,
+            MISSED: 0,
+        }
+        assert ledger.spent() == pytest.approx(0.0018)
+        assert ledger.month_spent("2026-11") == pytest.approx(0.0018)
+        assert ledger.committed_size("out/g/results.jsonl") == 42
+        assert ledger.last_run() == (1, 2, 0, "done")
+        assert ledger.posted_jobs(["id-2"]) == {"id-2": ("g", "")}
+        assert ledger.periods("g") == [""]
+        # It goes on working: the pending row is claimed, and a period's row is a new input.
+        _, claimed = ledger.claim_batch("g", "", 100)
+        assert [c.tag for c in claimed] == ["g:k3"]
+        assert ledger.add_inputs([("g", "2026-11-23", "k1", "g:2026-11-23:k1", 1, b"{}", 0.0006)])
+        assert ledger.counts("g", "2026-11-23")[PENDING] == 1
+        version = ledger._db.execute("PRAGMA user_version").fetchone()[0]
+        assert version == VERSION
+    finally:
+        ledger.close()
+    again = Ledger(path)  # opening a migrated ledger changes nothing
+    assert again.counts("g")[DONE] == 1 and again.spent() == pytest.approx(0.0018)
+    again.close()
+
+
+def test_status_reads_a_version_0_ledger_by_upgrading_it_first(tmp_path: Path) -> None:
+    """`status` before the first run of the new version still answers (it upgrades once)."""
+    path = tmp_path / "state.sqlite"
+    make_v0(path)
+    reader = Ledger.reader(path)
+    try:
+        assert reader.counts("g")[DONE] == 1
+    finally:
+        reader.close()
+
+
+def test_a_ledger_from_a_newer_version_is_refused_untouched(tmp_path: Path) -> None:
+    """An older orchestrator never rewrites a ledger it does not understand."""
+    path = tmp_path / "state.sqlite"
+    Ledger(path).close()
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {VERSION + 1}")
+    db.commit()
+    db.close()
+    from orchestrator.errors import LedgerError
+
+    with pytest.raises(LedgerError, match="newer than this orchestrator"):
+        Ledger(path)
+
+
+def test_a_crash_during_migration_leaves_the_old_ledger_intact(tmp_path: Path) -> None:
+    """The migration is one transaction: killed half-way, the file is still version 0."""
+    path = tmp_path / "state.sqlite"
+    make_v0(path)
+    probe = (
+        "import sqlite3, sys, os\n"
+        "from orchestrator import migrations\n"
+        "real = migrations.STEPS[1]\n"
+        "def dying(db):\n"
+        "    real(db)\n"
+        "    os._exit(9)  # killed after the copy, before the commit\n"
+        "migrations.STEPS[1] = dying\n"
+        "db = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "migrations.migrate(db)\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", probe, str(path)], cwd=root, timeout=60)
+    assert done.returncode == 9
+    db = sqlite3.connect(path)
+    columns = [r[1] for r in db.execute("PRAGMA table_info(inputs)")]
+    assert "period" not in columns and db.execute("SELECT COUNT(*) FROM inputs").fetchone() == (3,)
+    db.close()
+    ledger = Ledger(path)  # and the next open migrates it for real
+    assert ledger.counts("g")[DONE] == 1
+    ledger.close()
