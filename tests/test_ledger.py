@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 
 from orchestrator.ledger import DONE, FAILED, MISSED, PENDING, POSTED, POSTING, InputRow, Ledger
 
-
 MONTH = "2026-11"
 
 

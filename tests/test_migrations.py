@@ -78,7 +78,8 @@ def make_v0(path: Path) -> None:
     db.executemany(f"INSERT INTO inputs VALUES ({', '.join('?' * 14)})", rows)
     db.execute("INSERT INTO files VALUES ('out/g/results.jsonl', 42)")
     db.execute(
-        "INSERT INTO runs (started_at, ended_at, exit_code, reason, pid) VALUES (1, 2, 0, 'done', 7)"
+        "INSERT INTO runs (started_at, ended_at, exit_code, reason, pid)"
+        " VALUES (1, 2, 0, 'done', 7)"
     )
     db.commit()
     db.close()

@@ -18,9 +18,10 @@ from orchestrator.periods import (
 )
 
 BERLIN = ZoneInfo("Europe/Berlin")
+UTC_ZONE = ZoneInfo("UTC")
 
 
-def epoch(text: str, tz: ZoneInfo = ZoneInfo("UTC")) -> float:
+def epoch(text: str, tz: ZoneInfo = UTC_ZONE) -> float:
     return datetime.fromisoformat(text).replace(tzinfo=tz).timestamp()
 
 
