@@ -54,6 +54,7 @@ async def follow(run: "Run") -> None:
         changed = [j for j in run.jobs if run.plan.key(j) != before.key(j)]
         log.info("period_begins jobs=%s", ",".join(f"{j}@{run.plan.key(j)}" for j in changed))
         await run.db(run.load_inputs, changed)
+        await run.db(run.close_periods, changed)
 
 
 def _room(run: "Run", job: JobConfig, period: str) -> tuple[float, str] | None:

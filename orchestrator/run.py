@@ -138,12 +138,9 @@ class Run:
         return result
 
     def load_inputs(self, jobs: Iterable[str] | None = None) -> None:
-        """Stream the rows of each job's current period into the ledger (known keys are
-        ignored); inputs of periods that are over become *missed*; old periods are pruned
-        as `[state] keep_periods` says."""
-        names = list(self.jobs) if jobs is None else list(jobs)
-        keep = self.config.state.keep_periods
-        for name in names:
+        """Stream the rows of each job's period in this run's plan into the ledger (known keys
+        are ignored)."""
+        for name in self.jobs if jobs is None else jobs:
             job = self.jobs[name]
             period = self.plan.key(name)
             jr = self.report.jobs[name] = JobReport(period=period)
@@ -162,14 +159,21 @@ class Run:
                     self.ledger.add_inputs(chunk)
                     chunk.clear()
             self.ledger.add_inputs(chunk)
-            if job.every is not None:
-                missed = self.ledger.mark_missed(name, self.plan.keep(name))
-                if missed:
-                    log.warning("period_missed job=%s inputs=%d", name, missed)
-                if keep is not None:
-                    pruned = self.ledger.prune(name, keep=keep)
-                    if pruned:
-                        log.info("pruned job=%s rows=%d keep_periods=%d", name, pruned, keep)
+
+    def close_periods(self, jobs: Iterable[str] | None = None) -> None:
+        """Pending inputs of periods that are over become *missed*, and old periods are pruned
+        as `[state] keep_periods` says. Called after reconciliation, which may release rows."""
+        keep = self.config.state.keep_periods
+        for name in self.jobs if jobs is None else jobs:
+            if self.jobs[name].every is None:
+                continue
+            missed = self.ledger.mark_missed(name, self.plan.keep(name))
+            if missed:
+                log.warning("period_missed job=%s inputs=%d", name, missed)
+            if keep is not None:
+                pruned = self.ledger.prune(name, keep=keep)
+                if pruned:
+                    log.info("pruned job=%s rows=%d keep_periods=%d", name, pruned, keep)
 
     async def reconcile(self) -> None:
         """Settle posting rows: ask id_list which of their tags exist (a crash or lost answer)."""
@@ -197,6 +201,7 @@ class Run:
         `follow`, post each new period's batch when it begins, until cancelled."""
         with anyio.move_on_after(max_runtime_s) as scope:
             await self.reconcile()
+            await self.db(self.close_periods)
             async with anyio.create_task_group() as tg:
                 tg.start_soon(producer.follow if follow else producer.produce, self)
                 tg.start_soon(poller.collect, self)
