@@ -93,9 +93,7 @@ def test_each_period_posts_each_input_once_through_kills_and_restarts(tmp_path: 
     assert exported.returncode == 0, exported.stderr
     periods = {json.loads(line)["period"] for line in exported.stdout.splitlines()}
     assert periods == {DAY1, DAY2}
-    since = cli(
-        "export", "--config", str(config), "--job", "rank", "--since", DAY2, "--out", "-"
-    )
+    since = cli("export", "--config", str(config), "--job", "rank", "--since", DAY2, "--out", "-")
     assert {row.split(",")[-1] for row in since.stdout.splitlines()[1:]} == {DAY2}
     status = json.loads(cli("status", "--config", str(config), "--json").stdout)
     shown = {p["period"]: p for p in status["jobs"]["rank"]["periods"]}
