@@ -82,7 +82,7 @@ def test_each_period_posts_each_input_once_through_kills_and_restarts(tmp_path: 
     assert numbers["duplicate_tags"] == 0 and numbers["rate_limited"] == 0
     for day in (DAY1, DAY2):
         got = period_lines(tmp_path, day)
-        tags = [line["data"]["tag"] for line in got]  # type: ignore[index]
+        tags = [line["data"]["tag"] for line in got]
         assert len(tags) == len(set(tags)) == 300
         assert all(str(tag).startswith(f"rank:{day}:") for tag in tags)
     assert not (tmp_path / "out" / "rank" / "results.jsonl").exists()  # one-shot layout unused
