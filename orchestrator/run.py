@@ -119,7 +119,10 @@ class Run:
                 missed=c["missed"],
                 period=period,
             )
-        waiting = self.waiting
+        # While this batch is still being collected, the run waits on that (the ETA says how
+        # long), not on the next period.
+        idle = all(j.outstanding == 0 for j in jobs.values())
+        waiting = self.waiting if idle else None
         return Snapshot(
             jobs,
             self.ledger.spent(),

@@ -146,3 +146,41 @@ def test_a_one_shot_job_turned_daily_keeps_its_results_and_posts_each_day(tmp_pa
     exported = cli("export", "--config", str(config), "--job", "rank", "--out", "-")
     periods = [row.split(",")[-1] for row in exported.stdout.splitlines()[1:]]
     assert set(periods) == {"", DAY3}  # the old rows have no period
+
+
+def test_follow_runs_the_current_period_then_waits_saying_for_what_and_stops_on_sigterm(
+    tmp_path: Path,
+) -> None:
+    """`run --follow` posts today's batch, then waits for tomorrow's (its progress says which
+    period and when), and SIGTERM ends it at once with exit 143 and a consistent ledger."""
+    with running_simulator("--seed", "5") as url:
+        config = write_daily(tmp_path, url, 10)
+        cmd = [sys.executable, "-m", "orchestrator", "run", "--config", str(config), "--follow"]
+        proc = subprocess.Popen(
+            [*cmd, "--log-format", "json", "--progress-interval", "0.3"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=ENV,
+        )
+        assert proc.stdout is not None
+        waiting = None
+        deadline = time.monotonic() + 60
+        while waiting is None and time.monotonic() < deadline:
+            record = json.loads(proc.stdout.readline())
+            if record["event"] == "progress" and record["waiting_for"]:
+                waiting = record
+        assert waiting is not None, "the run never said it was waiting"
+        assert (
+            waiting["waiting_for"].startswith("period ")
+            and "Europe/Berlin" in (waiting["waiting_for"])
+        )
+        assert waiting["waiting_until"] > time.time()
+        assert waiting["jobs"]["rank"]["collected"] == 10
+        stopped_at = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 143
+        assert time.monotonic() - stopped_at < 5
+        assert json.loads(out.splitlines()[-1])["reason"] == "stopped by SIGTERM"
+        assert stats(url)["tasks_created"] == 10

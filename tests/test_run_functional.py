@@ -5,6 +5,7 @@ import json
 import time
 from pathlib import Path
 
+import anyio
 import msgspec
 
 from orchestrator.client import ApiClient
@@ -106,3 +107,49 @@ async def test_tasks_of_a_job_removed_from_the_config_do_not_keep_a_run_going(
         assert ledger.counts("g")["done"] == 1 and ledger.counts("gone")["posted"] == 1
     finally:
         ledger.close()
+
+
+async def test_follow_posts_each_period_when_it_begins_and_says_what_it_waits_for(
+    tmp_path: Path, sim: RunningSimulator
+) -> None:
+    """An hourly job followed across an hour boundary: both hours' batches are posted and
+    collected once each, and between them the run waits for the next hour, saying so."""
+    path = write_config(tmp_path, sim.url, ["a", "b", "c"])
+    path.write_text(
+        path.read_text().replace('input = "kw.txt"', 'input = "kw.txt"\nevery = "hour"')
+    )
+    config = load_config(path)
+    real = time.time()
+    offset = (3600 - real % 3600) - 2.0  # two seconds before the next full hour
+    clock = lambda: time.time() + offset  # noqa: E731 - a shifted wall clock
+    first = plan(config, clock(), None, str(path))
+    ledger = Ledger(config.state.path)
+    seen: list[str | None] = []
+    try:
+        async with ApiClient(
+            config.api, credentials(config.api, str(path)), AccountLimiter.for_api(config.api)
+        ) as client:
+            run = Run(config, ledger, client, first, clock=clock)
+            run.load_inputs()
+
+            async def watch() -> None:
+                while True:
+                    seen.append((await run.snapshot()).waiting())
+                    await anyio.sleep(0.2)
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(watch)
+                report = await run.execute(6.0, follow=True)
+                tg.cancel_scope.cancel()
+        hours = [first.key("g"), run.plan.key("g")]
+        assert hours[0] != hours[1]
+        for hour in hours:
+            assert ledger.counts("g", hour)["done"] == 3
+    finally:
+        ledger.close()
+    assert report.timed_out  # --follow ends only when told to
+    assert any(s and s.startswith(f"waiting for period {hours[1]} of g") for s in seen)
+    assert sim.sim.stats()["tasks_created"] == 6 and sim.sim.stats()["duplicate_tags"] == 0
+    for hour in hours:
+        results = tmp_path / "out" / "g" / f"period={hour}" / "results.jsonl"
+        assert len(results.read_text().splitlines()) == 3
