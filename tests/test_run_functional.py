@@ -121,7 +121,10 @@ async def test_follow_posts_each_period_when_it_begins_and_says_what_it_waits_fo
     config = load_config(path)
     real = time.time()
     offset = (3600 - real % 3600) - 2.0  # two seconds before the next full hour
-    clock = lambda: time.time() + offset  # noqa: E731 - a shifted wall clock
+
+    def clock() -> float:  # the wall clock, shifted
+        return time.time() + offset
+
     first = plan(config, clock(), None, str(path))
     ledger = Ledger(config.state.path)
     seen: list[str | None] = []
