@@ -75,3 +75,26 @@ def test_one_unknown_item_does_not_change_how_the_known_ones_decode() -> None:
     assert fast is not None and slow is not None
     assert len(fast) > 50 and slow[:-1] == fast
     assert isinstance(slow[-1], GenericItem) and slow[-1].type == "brand_new_widget"
+
+
+def _organic_ranks(day: str) -> dict[str, int]:
+    params = {"keyword": "running shoes", "location_code": 2840, "language_code": "en"}
+    result = generate_result(0, "google", "organic", {**params, "depth": 100}, day)[0]
+    return {i["url"]: i["rank_group"] for i in result["items"] if i["type"] == "organic"}
+
+
+def test_rankings_move_between_days_as_real_serps_do() -> None:
+    """Same day, same SERP; the next day mostly the same ranks with small moves; weeks apart,
+    bigger moves and URLs that came or went."""
+    day1 = _organic_ranks("2026-11-22 10:00:00 +00:00")
+    assert _organic_ranks("2026-11-22 18:30:00 +00:00") == day1  # the day decides, not the hour
+    day2 = _organic_ranks("2026-11-23 10:00:00 +00:00")
+    shared = [url for url in day1 if url in day2]
+    assert len(shared) >= 0.9 * len(day1)
+    moves = [abs(day1[url] - day2[url]) for url in shared]
+    assert sum(m == 0 for m in moves) >= 0.4 * len(moves)  # mostly stable
+    assert 0 < sum(m > 0 for m in moves)  # but not frozen
+    assert sum(m > 5 for m in moves) <= 0.1 * len(moves)  # big jumps are rare
+    later = _organic_ranks("2026-12-20 10:00:00 +00:00")
+    assert set(later) != set(day1)  # new and lost URLs
+    assert sum(later[u] != day1[u] for u in later if u in day1) > len(moves) // 2

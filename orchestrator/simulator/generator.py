@@ -13,6 +13,8 @@ from urllib.parse import quote_plus
 
 import msgspec
 
+from orchestrator.simulator.clock import parse_datetime
+
 WORDS: Final = (
     "best cheap online review price buy guide top new free near me official store compare "
     "how to what is vs deals sale shop 2026 fast local service repair rent hire used "
@@ -48,16 +50,70 @@ def result_seed(seed: int, se: str, se_type: str, params: dict[str, Any]) -> int
     return int.from_bytes(hashlib.blake2b(material, digest_size=8).digest(), "big")
 
 
+DRIFT_DAYS: Final = 7  # a result's score is the sum of this many daily shocks: smooth moves
+DRIFT_SIGMA: Final = 0.35  # per daily shock, in ranks: most days a result moves by 0 or 1
+JUMP_DAYS: Final = 14  # a jump (an update, a penalty, a new backlink) lasts this long
+JUMP_CYCLE: Final = 250  # each result jumps once in this many days (at its own phase)
+CHURN_SHARE: Final = 0.08  # results that come and go (new pages, lost pages)
+_UNIT: Final = 12**0.5  # scales random() - 0.5 to a standard deviation of 1
+
+
+def _shocks(pool_seed: int, day: int, n: int) -> list[float]:
+    rng = random.Random(pool_seed ^ (day * 0x9E3779B1))
+    draw = rng.random
+    return [(draw() - 0.5) * _UNIT for _ in range(n)]
+
+
+def ranked_candidates(pool_seed: int, day: int, count: int) -> list[int]:
+    """The order of a keyword's candidate results on a simulated day (indexes into its pool).
+
+    A candidate's score is its base rank plus a moving sum of daily shocks (small moves from
+    day to day), plus jumps that begin on a few days and last two weeks (big moves); a few
+    candidates exist only on some weeks (new and lost URLs). Deterministic in (pool, day).
+    """
+    base = random.Random(pool_seed)
+    scores = [i + base.gauss(0.0, 0.3) for i in range(count)]
+    churn = [(base.random() < CHURN_SHARE, base.randrange(7), base.randint(2, 6)) for _ in scores]
+    for i in range(count):
+        phase, size = base.randrange(JUMP_CYCLE), base.uniform(-30, 30)
+        if (day + phase) % JUMP_CYCLE < JUMP_DAYS:
+            scores[i] += size
+    for back in range(DRIFT_DAYS):
+        for i, shock in enumerate(_shocks(pool_seed, day - back, count)):
+            scores[i] += DRIFT_SIGMA * shock
+    alive = [
+        i
+        for i, (churns, offset, on) in enumerate(churn)
+        if not churns or ((day // 7 + offset) % 7) < on
+    ]
+    return sorted(alive, key=scores.__getitem__)
+
+
 class _Serp:
     """Builds the items of one SERP, keeping rank_group per type and rank_absolute."""
 
-    def __init__(self, rng: random.Random, keyword: str, rectangles: bool, per_page: int) -> None:
+    def __init__(
+        self,
+        rng: random.Random,
+        keyword: str,
+        rectangles: bool,
+        per_page: int,
+        pool: list[tuple[str, str]] | None = None,
+    ) -> None:
         self.rng = rng
         self.keyword = keyword
         self.rectangles = rectangles
         self.per_page = per_page
         self.items: list[dict[str, Any]] = []
         self._groups: dict[str, int] = {}
+        self._pool = list(reversed(pool or []))  # popped from the end: best first
+
+    def candidate(self) -> tuple[str, str]:
+        """The next organic result of the day's ranking: (domain, url)."""
+        if self._pool:
+            return self._pool.pop()
+        domain = self.rng.choice(DOMAINS)
+        return domain, self.url(domain)
 
     def text(self, low: int, high: int) -> str:
         words = self.rng.choices(WORDS, k=self.rng.randint(low, high))
@@ -103,11 +159,11 @@ class _Serp:
 
     def organic(self, google: bool) -> dict[str, Any]:
         rng = self.rng
-        domain = rng.choice(DOMAINS)
+        domain, url = self.candidate()
         fields: dict[str, Any] = {
             "domain": domain,
             "title": self.text(4, 9),
-            "url": self.url(domain),
+            "url": url,
             "cache_url": None,
             "breadcrumb": f"https://{domain} › {rng.choice(WORDS)}",  # noqa: RUF001 - as Google shows it
             "is_image": False,
@@ -339,26 +395,45 @@ def _search_by_image(s: _Serp, count: int) -> None:
 
 def _generic(s: _Serp, depth: int) -> None:
     for _ in range(depth):
-        d = s.rng.choice(DOMAINS)
+        d, url = s.candidate()
         s.add(
             "organic",
-            {"domain": d, "title": s.text(4, 9), "url": s.url(d), "description": s.text(15, 30)},
+            {"domain": d, "title": s.text(4, 9), "url": url, "description": s.text(15, 30)},
         )
 
 
 def generate_result(
     seed: int, se: str, se_type: str, params: dict[str, Any], datetime: str
 ) -> list[dict[str, Any]]:
-    """The `result` array of task_get/advanced for a task with these parameters."""
-    rng = random.Random(result_seed(seed, se, se_type, params))
+    """The `result` array of task_get/advanced for a task with these parameters, as the SERP
+    stood on the simulated day of `datetime`: the same parameters and day give the same result,
+    and from one day to the next the organic ranking moves as real ones do (mostly stable, some
+    small moves, a few big jumps, new and lost URLs)."""
+    pool_seed = result_seed(seed, se, se_type, params)
+    day = int(parse_datetime(datetime) // 86400)
+    rng = random.Random(pool_seed ^ day)  # features and snippets: the day's own
     keyword = str(params.get("keyword") or "")
     per_page = 15 if se == "naver" else 10
     depth = int(params.get("depth") or per_page)
     crawl = params.get("max_crawl_pages")
     if crawl:
         depth = min(depth, int(crawl) * per_page)
+    pool_rng = random.Random(pool_seed)
+    size = int(depth * 1.4) + 6  # more candidates than places: some enter, some drop out
+    pool = []
+    for _ in range(size):
+        domain = pool_rng.choice(DOMAINS)
+        slug = "-".join(pool_rng.choices(WORDS[:30], k=3))
+        pool.append((domain, f"https://{domain}/{slug}/{pool_rng.randint(1, 99999)}"))
     depth = max(1, depth - rng.randint(0, max(0, depth // 20)))  # SERPs come a little short
-    s = _Serp(rng, keyword, bool(params.get("calculate_rectangles")), per_page)
+    order = ranked_candidates(pool_seed, day, size)
+    s = _Serp(
+        rng,
+        keyword,
+        bool(params.get("calculate_rectangles")),
+        per_page,
+        [pool[i] for i in order],
+    )
     location_code = params.get("location_code") or 0
     result: dict[str, Any] = {
         "keyword": keyword or None,
