@@ -5,6 +5,7 @@ uses 2); 130/143 after SIGINT/SIGTERM for commands that are interrupted mid-work
 """
 
 import argparse
+import csv
 import enum
 import json
 import logging
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import anyio
 
+from orchestrator import report, report_html
 from orchestrator.client import ApiClient
 from orchestrator.config import Config, Credentials, credentials, load_config
 from orchestrator.demo import prepare, run_demo
@@ -339,6 +341,18 @@ def _add_export(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
     p.add_argument("--since", metavar="KEY", help="only this period and later ones")
 
 
+def _add_report(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = commands.add_parser("report", help="what moved between two periods of a recurring job")
+    p.add_argument("--config", required=True, help="the TOML config")
+    p.add_argument("--job", required=True, help="a recurring job")
+    p.add_argument("--domain", help="the domain to follow (example.com; www. is ignored)")
+    p.add_argument("--from", dest="then", metavar="KEY", help="the earlier period")
+    p.add_argument("--to", dest="now", metavar="KEY", help="the later period")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument("--limit", type=_positive_int, default=20, help="keyword rows in the table")
+    p.add_argument("--html", metavar="PATH", help="also write a self-contained HTML report")
+
+
 def _add_prune(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = commands.add_parser(
         "prune", help="remove settled ledger rows of old periods (outputs are never touched)"
@@ -586,6 +600,85 @@ def command_export(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def command_report(args: argparse.Namespace) -> int:
+    """`orchestrator report`: keywords and domains that moved between two periods."""
+    config = load_config(args.config)
+    job = find_job(config, args.job, args.config)
+    if job.every is not None:
+        for flag, key in (("--from", args.then), ("--to", args.now)):
+            if key is not None:
+                try:
+                    parse_key(job.every, job.zone(config), key)
+                except PeriodError as exc:
+                    raise ConfigError(args.config, flag, str(exc)) from None
+    found = report.build(config, job, args.config, args.domain, args.then, args.now)
+    if args.html:
+        try:
+            Path(args.html).write_text(report_html.render(found), encoding="utf-8")
+        except OSError as exc:
+            raise ExportError(f"{args.html}: {exc.strerror or exc}") from exc
+    if args.format == "json":
+        _say(
+            json.dumps(
+                asdict(found)
+                | {
+                    "winners": [asdict(m) | {"change": m.change} for m in found.winners],
+                    "losers": [asdict(m) | {"change": m.change} for m in found.losers],
+                }
+            )
+        )
+    elif args.format == "csv":
+        rows = list(report.keyword_rows(found)) or [
+            {
+                "domain": m.domain,
+                "visibility_then": m.visibility_then,
+                "visibility_now": m.visibility_now,
+                "change": m.change,
+            }
+            for m in found.winners + found.losers
+        ]
+        if rows:
+            writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+    else:
+        _report_table(found, args.limit)
+    if args.html:
+        _say(f"HTML report written to {args.html}", error=args.format != "table")
+    return ExitCode.OK
+
+
+def _report_table(found: "report.Report", limit: int) -> None:
+    _say(f"{found.job}: {found.then} -> {found.now}")
+    if found.domain:
+        last = {period: (vis, avg) for period, vis, avg in found.history}
+        (v0, a0), (v1, a1) = last.get(found.then, ({}, None)), last.get(found.now, ({}, None))
+
+        def avg(value: float | None) -> str:
+            return "-" if value is None else f"{value:.1f}"
+
+        _say(
+            f"{found.domain}: visibility (top 10) {v0.get(found.domain, 0) * 100:.1f}% -> "
+            f"{v1.get(found.domain, 0) * 100:.1f}%; average rank {avg(a0)} -> {avg(a1)}"
+        )
+        width = max([len(m.keyword) for m in found.keywords[:limit]] + [7])
+        _say(f"{'keyword':<{width}}  {'then':>5}  {'now':>5}  {'change':>6}  movement")
+        for m in found.keywords[:limit]:
+            change = "" if m.change is None else f"{m.change:+d}"
+            then = "-" if m.then is None else str(m.then)
+            now = "-" if m.now is None else str(m.now)
+            _say(f"{m.keyword:<{width}}  {then:>5}  {now:>5}  {change:>6}  {m.movement}")
+        if len(found.keywords) > limit:
+            _say(f"({len(found.keywords) - limit} more keywords: --limit, or --format csv)")
+    for title, moves in (("biggest winners", found.winners), ("biggest losers", found.losers)):
+        _say(f"{title} (visibility, top 10):")
+        for d in moves:
+            _say(
+                f"  {d.domain:<28} {d.visibility_then * 100:5.1f}% -> "
+                f"{d.visibility_now * 100:5.1f}%  {d.change * 100:+.1f} pts"
+            )
+
+
 def command_prune(args: argparse.Namespace) -> int:
     """`orchestrator prune`: delete the settled rows of periods before a key, per job."""
     config = load_config(args.config)
@@ -615,23 +708,36 @@ def command_prune(args: argparse.Namespace) -> int:
 
 
 def command_demo(args: argparse.Namespace) -> int:
-    """`orchestrator demo`: a simulated account, sample jobs, a full run, a summary."""
+    """`orchestrator demo`: a simulated account, sample jobs, a daily job over three periods,
+    a summary, and the HTML report of what moved."""
     folder = Path(args.out)
     _say(f"demo: simulator started in-process; writing config, inputs and results to {folder}/")
     started = time.monotonic()
     prepare(folder)
     with _unwrap_errors():
-        report, stats = anyio.run(run_demo, folder)
-    _summary(report, dry=False)
-    spent, left = report.spent, report.outstanding
-    _say(f"run ended ({_reason(report)}): spent ${spent:.4f}, {left} outstanding")
+        reports, stats = anyio.run(run_demo, folder)
+    for report_ in reports:
+        period = report_.jobs["rank-tracking"].period
+        _say(f"period {period}:")
+        _summary(report_, dry=False)
+    last = reports[-1]
+    _say(f"runs ended ({_reason(last)}): spent ${last.spent:.4f}, {last.outstanding} outstanding")
     _say(
         f"simulator saw {stats['calls_total']} calls, {stats['tasks_created']} tasks created, "
         f"{stats['duplicate_tags']} duplicate tags, {stats['rate_limited']} rate-limit refusals, "
         f"faults injected {stats['faults_injected']}; took {time.monotonic() - started:.1f} s"
     )
-    _say(f"results: {folder}/<job>/results.jsonl; rejected rows: {folder}/<job>/rejected.jsonl")
-    return ExitCode.OK if report.outstanding == 0 else ExitCode.ERROR
+    _say(
+        f"results: {folder}/rank-tracking/period=<day>/results.jsonl (and "
+        f"{folder}/<job>/results.jsonl for the one-shot jobs); rejected rows: rejected.jsonl"
+    )
+    config = load_config(folder / "jobs.toml")
+    job = find_job(config, "rank-tracking", str(folder / "jobs.toml"))
+    found = report.build(config, job, str(folder / "jobs.toml"), "www.amazon.com")
+    html = folder / "report.html"
+    html.write_text(report_html.render(found), encoding="utf-8")
+    _say(f"what moved ({found.then} -> {found.now}): open {html.resolve()}")
+    return ExitCode.OK if last.outstanding == 0 else ExitCode.ERROR
 
 
 def _guarded(args: argparse.Namespace, handler: Callable[[argparse.Namespace], int]) -> int:
@@ -665,6 +771,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_status(commands)
     _add_export(commands)
     _add_prune(commands)
+    _add_report(commands)
     demo = commands.add_parser("demo", help="run sample jobs against an in-process simulator")
     demo.add_argument("--out", default="demo-out", help="folder for config, inputs and results")
     return parser
@@ -685,6 +792,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "status": command_status,
         "export": command_export,
         "prune": command_prune,
+        "report": command_report,
     }
     if args.command in handlers:
         return _guarded(args, handlers[args.command])

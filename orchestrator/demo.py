@@ -20,7 +20,9 @@ from orchestrator.schedule import plan
 from orchestrator.simulator import DelayRange, SimulatorConfig, serve
 
 DEMO_JOBS: Final = ("rank-tracking", "naver-kr", "image-lookup")
-MAX_DEMO_S: Final = 55.0
+DEMO_DAYS: Final = 3  # periods of the daily job: the day before yesterday, yesterday, today
+MAX_DEMO_S: Final = 40.0  # per period
+DAY_S: Final = 86400.0
 
 CONFIG: Final = """# Written by `orchestrator demo`; point base_url at the real API to use it.
 [api]
@@ -43,6 +45,7 @@ name = "rank-tracking"
 se = "google"
 se_type = "organic"
 input = "inputs/keywords.txt"
+every = "day"                 # posted again each day; results in rank-tracking/period=.../
 [jobs.defaults]
 location_code = 2840
 language_code = "en"
@@ -87,11 +90,15 @@ def write_inputs(folder: Path) -> None:
 
 def clear_previous(folder: Path) -> None:
     """Remove what an earlier demo left (only the files the demo itself writes)."""
-    for name in ("state.sqlite", "state.sqlite-wal", "state.sqlite-shm", "state.sqlite.lock"):
+    names = ("state.sqlite", "state.sqlite-wal", "state.sqlite-shm", "state.sqlite.lock")
+    for name in (*names, "report.html"):
         (folder / name).unlink(missing_ok=True)
     for job in DEMO_JOBS:
-        for kind in ("results.jsonl", "failed.jsonl", "rejected.jsonl"):
-            (folder / job / kind).unlink(missing_ok=True)
+        for place in [folder / job, *(folder / job).glob("period=*")]:
+            for kind in ("results.jsonl", "failed.jsonl", "rejected.jsonl"):
+                (place / kind).unlink(missing_ok=True)
+            if place.name.startswith("period=") and place.is_dir() and not any(place.iterdir()):
+                place.rmdir()
 
 
 def prepare(folder: Path) -> None:
@@ -101,8 +108,10 @@ def prepare(folder: Path) -> None:
     write_inputs(folder)
 
 
-async def run_demo(folder: Path) -> tuple[RunReport, dict[str, object]]:
-    """Run the demo in a `prepare`d folder; returns the run's report and the simulator's stats."""
+async def run_demo(folder: Path) -> tuple[list[RunReport], dict[str, object]]:
+    """Run the demo in a `prepare`d folder: the daily job's last DEMO_DAYS periods, one after
+    the other, with the simulator's clock moved a day between them (so rankings move); the
+    one-shot jobs run with the first. Returns each run's report and the simulator's stats."""
     sim_config = SimulatorConfig(
         port=0,
         seed=42,
@@ -119,11 +128,16 @@ async def run_demo(folder: Path) -> tuple[RunReport, dict[str, object]]:
         api = config.api
         limiter = AccountLimiter.for_api(api)
         ledger = Ledger(config.state.path)
+        reports = []
+        now = time.time()
         try:
             async with ApiClient(api, credentials(api, str(path)), limiter) as client:
-                run = Run(config, ledger, client, plan(config, time.time(), None, str(path)))
-                run.load_inputs()
-                report = await run.execute(MAX_DEMO_S)
+                for back in range(DEMO_DAYS - 1, -1, -1):
+                    day = plan(config, now - back * DAY_S, None, str(path)).key("rank-tracking")
+                    run = Run(config, ledger, client, plan(config, now, day, str(path)))
+                    run.load_inputs()
+                    reports.append(await run.execute(MAX_DEMO_S))
+                    sim.sim.clock.advance(DAY_S)  # the next period's SERPs are a day later
         finally:
             ledger.close()
-        return report, sim.sim.stats()
+        return reports, sim.sim.stats()

@@ -225,17 +225,20 @@ def test_dry_run_counts_and_estimates_without_posting(tmp_path: Path, simulator:
 
 
 def test_demo_runs_everything_in_under_a_minute(tmp_path: Path) -> None:
-    """`orchestrator demo` finishes, collects every valid sample input, and says so."""
+    """`orchestrator demo` finishes, collects every valid sample input (the daily job's in each
+    of its three periods), and says so."""
     cmd = [sys.executable, "-m", "orchestrator", "demo", "--out", str(tmp_path / "demo")]
     done = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=90)
     assert done.returncode == 0, done.stderr
     assert "0 duplicate tags, 0 rate-limit refusals" in done.stdout
     lines = {job: 0 for job in ("rank-tracking", "naver-kr", "image-lookup")}
     for job in lines:
-        for kind in ("results.jsonl", "failed.jsonl"):
-            path = tmp_path / "demo" / job / kind
-            lines[job] += len(path.read_text().splitlines()) if path.exists() else 0
-    assert lines == {"rank-tracking": 100, "naver-kr": 100, "image-lookup": 50}
+        folder = tmp_path / "demo" / job
+        for place in [folder, *folder.glob("period=*")]:
+            for kind in ("results.jsonl", "failed.jsonl"):
+                path = place / kind
+                lines[job] += len(path.read_text().splitlines()) if path.exists() else 0
+    assert lines == {"rank-tracking": 300, "naver-kr": 100, "image-lookup": 50}
 
 
 def test_budget_caps_spending_and_foreign_tasks_are_left_alone(
