@@ -11,7 +11,7 @@ import platform
 import time
 from pathlib import Path
 
-from bench import decode, memory, overhead, rate
+from bench import decode, ledger, memory, overhead, rate
 from bench.common import emit
 
 QUICK = {
@@ -19,9 +19,10 @@ QUICK = {
     "decode": ["--per-endpoint", "5", "--seconds", "5"],
     "overhead": ["--tasks", "10000"],
     "memory": ["--small", "2000", "--large", "20000", "--dry-lines", "100000"],
+    "ledger": ["--rows", "1000000", "--keywords", "20000"],
 }
-FULL: dict[str, list[str]] = {"rate": [], "decode": [], "overhead": [], "memory": []}
-MODULES = {"rate": rate, "decode": decode, "overhead": overhead, "memory": memory}
+FULL: dict[str, list[str]] = {"rate": [], "decode": [], "overhead": [], "memory": [], "ledger": []}
+MODULES = {"rate": rate, "decode": decode, "overhead": overhead, "memory": memory, "ledger": ledger}
 
 
 def machine() -> dict[str, str | int | float]:

@@ -47,3 +47,9 @@ def test_overhead_and_memory_benches_run(tmp_path: Path) -> None:
     args = ["--small", "100", "--large", "300", "--dry-lines", "1000"]
     figures = run_bench("bench.memory", *args, tmp=tmp_path)
     assert figures["memory_run_small_peak_mb"] > 0 and figures["memory_dry_run_lines"] == 1000
+
+
+def test_ledger_bench_runs_on_the_products_schema(tmp_path: Path) -> None:
+    figures = run_bench("bench.ledger", "--rows", "3000", "--keywords", "300", tmp=tmp_path)
+    assert figures["ledger_rows"] == 3000
+    assert figures["status_s_10m_rows"] > 0 and figures["start_to_first_post_s_10m_rows"] > 0
