@@ -109,9 +109,8 @@ def main(argv: list[str] | None = None) -> None:
         proc.kill()
         proc.wait(timeout=30)
         if first_post is None:
-            raise RuntimeError(
-                f"the run posted nothing: {proc.stderr.read() if proc.stderr else ''}"
-            )
+            problem = proc.stderr.read().decode() if proc.stderr else ""
+            raise RuntimeError(f"the run posted nothing: {problem}")
     figures: Figures = {
         "ledger_rows": args.rows,
         "ledger_build_s": round(build_s, 1),
