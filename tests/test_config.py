@@ -1,5 +1,6 @@
 """Config errors name the file and the key; credentials never leak into text."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,26 @@ def test_shipped_example_config_is_valid() -> None:
     example = Path(__file__).resolve().parent.parent / "config.example.toml"
     config = load_config(example)
     assert [job.name for job in config.jobs] == ["rank-tracking-us", "naver-kr"]
+
+
+def _job_config(tmp_path: Path, extra: str, top: str = "") -> Path:
+    path = tmp_path / "jobs.toml"
+    path.write_text(
+        f'{top}[[jobs]]\nname = "r"\nse = "google"\nse_type = "organic"\ninput = "k.txt"\n{extra}'
+    )
+    return path
+
+
+def test_recurring_job_keys_are_checked_with_the_key_named(tmp_path: Path) -> None:
+    """A wrong `every`, an unknown time zone, or a zone on a one-shot job: file and key named."""
+    cases = [
+        ('every = "daily"\n', "", "jobs[0].every"),
+        ('every = "day"\ntimezone = "Mars/Olympus"\n', "", "jobs[0].timezone"),
+        ('timezone = "Europe/Berlin"\n', "", "jobs[0].timezone: only a job with `every`"),
+        ('every = "day"\n', 'timezone = "Nowhere"\n', "timezone: unknown time zone 'Nowhere'"),
+    ]
+    for extra, top, says in cases:
+        with pytest.raises(ConfigError, match=re.escape(says)):
+            load_config(_job_config(tmp_path, extra, top))
+    config = load_config(_job_config(tmp_path, 'every = "week"\n', 'timezone = "Asia/Tokyo"\n'))
+    assert config.jobs[0].every == "week" and config.jobs[0].zone(config).key == "Asia/Tokyo"
