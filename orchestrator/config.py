@@ -174,7 +174,7 @@ def load_config(path: str | Path) -> Config:
     return msgspec.structs.replace(
         config,
         jobs=jobs,
-        state=StateConfig(path=_resolve(base, config.state.path)),
+        state=msgspec.structs.replace(config.state, path=_resolve(base, config.state.path)),
         output=msgspec.structs.replace(config.output, dir=_resolve(base, config.output.dir)),
     )
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import anyio
 import msgspec
+import pytest
 
 from orchestrator.client import ApiClient
 from orchestrator.config import credentials, load_config
@@ -156,3 +157,57 @@ async def test_follow_posts_each_period_when_it_begins_and_says_what_it_waits_fo
     for hour in hours:
         results = tmp_path / "out" / "g" / f"period={hour}" / "results.jsonl"
         assert len(results.read_text().splitlines()) == 3
+
+
+async def _run_period(path: Path, period: str | None) -> tuple[dict[str, int], str | None]:
+    config = load_config(path)
+    ledger = Ledger(config.state.path)
+    try:
+        async with ApiClient(
+            config.api, credentials(config.api, str(path)), AccountLimiter.for_api(config.api)
+        ) as client:
+            run = Run(config, ledger, client, plan(config, time.time(), period, str(path)))
+            run.load_inputs()
+            report = await run.execute(30)
+        return ledger.counts("g", run.plan.key("g")), report.budget_stopped
+    finally:
+        ledger.close()
+
+
+async def test_period_and_month_budgets_stop_posting_at_their_caps(
+    tmp_path: Path, sim: RunningSimulator
+) -> None:
+    """$0.0012 a period lets 2 of 3 keywords through each day; a month cap of $0.003 then
+    stops the second day at 1 more task, whatever the period cap allows."""
+    path = write_config(tmp_path, sim.url, ["a", "b", "c"])
+    text = path.read_text().replace('input = "kw.txt"', 'input = "kw.txt"\nevery = "day"')
+    path.write_text(text + "[budget]\nmax_cost_usd_per_period = 0.0012\n")
+    counts, cap = await _run_period(path, "2026-11-22")
+    assert (counts["done"], counts["pending"], cap) == (2, 1, "max_cost_usd_per_period")
+    path.write_text(text + "[budget]\nmax_cost_usd_per_month = 0.0018\n")
+    counts, cap = await _run_period(path, "2026-11-23")
+    assert (counts["done"], counts["pending"], cap) == (1, 2, "max_cost_usd_per_month")
+    assert sim.sim.stats()["tasks_created"] == 3
+
+
+async def test_keep_periods_prunes_old_settled_rows_but_never_outputs(
+    tmp_path: Path, sim: RunningSimulator
+) -> None:
+    """With keep_periods = 1, the second day's run forgets the first day's settled rows; the
+    first day's results file stays, and the spend is still counted."""
+    path = write_config(tmp_path, sim.url, ["a", "b"])
+    text = path.read_text().replace('input = "kw.txt"', 'input = "kw.txt"\nevery = "day"')
+    path.write_text(text.replace('path = "state.db"', 'path = "state.db"\nkeep_periods = 1'))
+    await _run_period(path, "2026-11-22")
+    first = tmp_path / "out" / "g" / "period=2026-11-22" / "results.jsonl"
+    kept = first.read_bytes()
+    await _run_period(path, "2026-11-23")
+    ledger = Ledger(tmp_path / "state.db")
+    try:
+        counts, spent, pruned = ledger.period_summary("g", "2026-11-22")
+        assert (sum(counts.values()), pruned) == (0, 2) and spent == pytest.approx(0.0012)
+        assert ledger.counts("g", "2026-11-23")["done"] == 2
+        assert ledger.spent() == pytest.approx(0.0024)
+    finally:
+        ledger.close()
+    assert first.read_bytes() == kept
