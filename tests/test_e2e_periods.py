@@ -100,6 +100,16 @@ def test_each_period_posts_each_input_once_through_kills_and_restarts(tmp_path: 
     assert shown[DAY1]["counts"]["done"] + shown[DAY1]["counts"]["failed"] == 300
     assert shown[DAY2]["outstanding"] == 0 and shown[DAY2]["spent_usd"] > 0
 
+    pruned = cli("prune", "--config", str(config), "--before", DAY2)
+    assert pruned.returncode == 0, pruned.stderr
+    assert f"rank: 300 settled rows of periods before {DAY2} removed" in pruned.stdout
+    after = json.loads(cli("status", "--config", str(config), "--json").stdout)
+    day1 = next(p for p in after["jobs"]["rank"]["periods"] if p["period"] == DAY1)
+    assert day1["pruned"] == 300 and day1["spent_usd"] == shown[DAY1]["spent_usd"]
+    assert len(period_lines(tmp_path, DAY1)) == 300  # outputs are never touched
+    wrong = cli("prune", "--config", str(config), "--before", "2026-W47")
+    assert wrong.returncode == 2 and "is a week key" in wrong.stderr
+
 
 def test_a_missed_period_is_not_caught_up_and_a_bad_period_key_exits_2(tmp_path: Path) -> None:
     """Inputs loaded for a period that ends before they are posted are never posted later;
@@ -114,6 +124,10 @@ def test_a_missed_period_is_not_caught_up_and_a_bad_period_key_exits_2(tmp_path:
         nonsense = run(config, "--period", "yesterday")
         assert nonsense.returncode == 2 and "is not a period key" in nonsense.stderr
         assert "Traceback" not in wrong.stderr + nonsense.stderr
+        estimate = cli("validate", "--config", str(config))
+        assert estimate.returncode == 0
+        assert "rank: 20 valid, 0 rejected, estimated cost $0.0120 per period, $" in estimate.stdout
+        assert "per month (" in estimate.stdout and "recurring jobs: estimated $" in estimate.stdout
         assert stats(url)["calls_total"] == 0
         # Day 1 loaded but stopped before posting (no time at all), then the current day runs.
         stopped = run(config, "--period", DAY1, "--max-runtime", "0.001")
