@@ -1,0 +1,44 @@
+"""What every `orchestrator` command shares: the documented exit codes, the one function that
+prints, and the argument types. Only the cli modules print."""
+
+import argparse
+import enum
+import sys
+
+
+class ExitCode(enum.IntEnum):
+    """Documented process exit codes."""
+
+    OK = 0
+    ERROR = 1
+    BAD_CONFIG = 2
+    ACCOUNT = 3
+    LOCK_HELD = 75
+    SIGINT = 130
+    SIGTERM = 143
+
+
+def say(text: str, *, error: bool = False) -> None:
+    """The CLI's own output (the one place that prints)."""
+    print(text, file=sys.stderr if error else sys.stdout, flush=True)
+
+
+def share(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a share between 0 and 1, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a value > 0, got {text}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected an integer > 0, got {text}")
+    return value
