@@ -62,6 +62,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="bench.ledger", description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--keywords", type=int, default=100_000, help="inputs a day")
+    parser.add_argument(
+        "--ledger",
+        help="a ledger this bench built before (its rows are not rebuilt; the run adds"
+        " a day to it)",
+    )
     parser.add_argument("--json")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp, simulator("--delay-normal-s", "0:0") as sim:
@@ -71,7 +76,14 @@ def main(argv: list[str] | None = None) -> None:
             'input = "kw.txt"', 'input = "kw.txt"\nevery = "day"'
         )
         config_path.write_text(text)
-        build_s = build(folder / "state.sqlite", args.rows, args.keywords)
+        state = folder / "state.sqlite"
+        build_s = 0.0
+        if args.ledger:
+            state = Path(args.ledger).resolve()
+            text = config_path.read_text().replace('path = "state.sqlite"', f'path = "{state}"')
+            config_path.write_text(text)
+        else:
+            build_s = build(state, args.rows, args.keywords)
 
         started = time.perf_counter()
         status = subprocess.run(
@@ -88,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
         # The live display's reads, as `Run.snapshot_sync` makes them for this config.
         config = load_config(config_path)
         day = plan(config, time.time(), None, str(config_path)).key("bench")
-        ledger = Ledger.reader(folder / "state.sqlite")
+        ledger = Ledger.reader(state)
         cpu = time.process_time()
         for _ in range(SNAPSHOTS):
             ledger.counts("bench", day)

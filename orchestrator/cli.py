@@ -37,6 +37,7 @@ from orchestrator.config import Config, Credentials, credentials, load_config
 from orchestrator.demo import prepare, run_demo
 from orchestrator.errors import AccountError, ConfigError, InputError, LockHeld, OrchestratorError
 from orchestrator.export import ExportError, find_job
+from orchestrator.inputs import check_input
 from orchestrator.ledger import Ledger
 from orchestrator.limiter import AccountLimiter
 from orchestrator.progress import Format, Mode, Progress
@@ -201,7 +202,6 @@ async def _run_async(
 
             tg.start_soon(watch)
             run = Run(config, ledger, client, plan(config, time.time(), args.period, args.config))
-            run.load_inputs()
             tg.start_soon(progress.watch, run.snapshot)
             report = await run.execute(args.max_runtime, follow=args.follow)
             tg.cancel_scope.cancel()
@@ -241,6 +241,8 @@ def command_run(args: argparse.Namespace) -> int:
     plan(config, time.time(), args.period, args.config)  # a bad --period: exit 2 before anything
     if args.follow and not any(job.every for job in config.jobs):
         raise ConfigError(args.config, "--follow", "no job has `every`: nothing would recur")
+    for job in config.jobs:  # inputs stream while the run posts: refuse a bad file first
+        check_input(job)
     creds = credentials(config.api, args.config)
     ledger = Ledger(config.state.path)
     mode: Mode = "off" if args.quiet else "live" if sys.stdout.isatty() else "log"

@@ -10,6 +10,7 @@ A bad row becomes a `RejectedRow` (line and reason) and the rest goes on. A file
 be opened or decoded raises `InputError` before anything is posted.
 """
 
+import codecs
 import csv
 import hashlib
 import io
@@ -69,6 +70,42 @@ def key_of_tag(tag: str) -> str | None:
     """The input key a tag carries (its last part), or None for a tag not of our form."""
     parts = tag.split(":")
     return parts[-1] if len(parts) in (2, 3) else None
+
+
+def check_input(job: JobConfig) -> None:
+    """Fail now, with the line, for what would stop the whole file later: an unknown format,
+    an unreadable file, text that is not UTF-8, a CSV without a header. A run streams its
+    inputs while it posts, so such a file must be refused before the first task is paid for.
+    Reads the file once, in blocks (fast: the decoding is done in C)."""
+    path = Path(job.input)
+    if path.suffix.lower() not in FORMATS:
+        raise InputError(
+            job.input, f"unknown input format {path.suffix.lower()!r} (use {', '.join(FORMATS)})"
+        )
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    line, first = 1, ""
+    try:
+        with path.open("rb") as handle:
+            while block := handle.read(1 << 20):
+                try:
+                    text = decoder.decode(block)
+                except UnicodeDecodeError as exc:
+                    where = line + block[: exc.start].count(b"\n")
+                    raise InputError(
+                        job.input, f"not UTF-8 text ({exc.reason})", line=where
+                    ) from None
+                if not first:
+                    first = text.split("\n", 1)[0]
+                line += block.count(b"\n")
+            decoder.decode(b"", final=True)
+    except OSError as exc:
+        raise InputError(job.input, f"cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(job.input, f"not UTF-8 text ({exc.reason})", line=line) from None
+    if path.suffix.lower() == ".csv":
+        header = next(csv.reader([first]), [])
+        if not header or not all(name.strip() for name in header):
+            raise InputError(job.input, "the first row must name the task fields", line=1)
 
 
 def _rows(job: JobConfig) -> Iterator[tuple[int, str, dict[str, Any] | str]]:

@@ -87,9 +87,14 @@ async def post_job(run: "Run", job: JobConfig) -> None:
                 "period_over job=%s period=%s: its unposted inputs are missed", job.name, period
             )
             return
+        loaded = job.name in run.loaded_jobs
+        more = run.more_inputs = anyio.Event()  # before the claim: a chunk loaded during it sets it
         _, claimed = await run.db(run.ledger.claim_batch, job.name, period, MAX_TASKS_PER_POST)
         if not claimed:
-            return
+            if loaded:
+                return
+            await more.wait()  # the inputs are still loading
+            continue
         room = await run.db(_room, run, job, period)
         if room is not None:
             left, cap = room

@@ -9,7 +9,7 @@ The account limit, not the producer, sets the pace (100 tasks a call).
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -21,7 +21,7 @@ from orchestrator import poller, producer
 from orchestrator.client import ApiClient, first_result
 from orchestrator.config import Config
 from orchestrator.inputs import RejectedRow, read_inputs
-from orchestrator.ledger import Ledger
+from orchestrator.ledger import InputRow, Ledger
 from orchestrator.periods import month_key, zone
 from orchestrator.progress import JobProgress, Snapshot
 from orchestrator.schedule import Plan
@@ -86,6 +86,8 @@ class Run:
         self.report = RunReport()
         self.waiting: Waiting | None = None
         self.produced = anyio.Event()  # the producer will post nothing more this run
+        self.loaded_jobs: set[str] = set()  # jobs whose inputs are all in the ledger
+        self.more_inputs = anyio.Event()  # replaced by a waiting producer; set per chunk loaded
         self.posted = anyio.Event()  # replaced by the poller before it idles; set on a post
         self._db = anyio.CapacityLimiter(1)  # one SQLite connection: one thread at a time
 
@@ -140,16 +142,18 @@ class Run:
             result = await anyio.to_thread.run_sync(partial(fn, *args), limiter=self._db)
         return result
 
-    def load_inputs(self, jobs: Iterable[str] | None = None) -> None:
-        """Stream the rows of each job's period in this run's plan into the ledger (known keys
-        are ignored)."""
-        for name in self.jobs if jobs is None else jobs:
-            job = self.jobs[name]
-            period = self.plan.key(name)
-            jr = self.report.jobs[name] = JobReport(period=period)
-            files = self.files_for(name, period)
-            files.start_rejected()
-            chunk: list[tuple[str, str, str, str, int, bytes, float]] = []
+    def _chunks_of(self, name: str) -> Iterator[list[InputRow]]:
+        """The job's rows of its period in this run's plan, validated, in ledger-sized chunks;
+        rejected rows go to rejected.jsonl on the way. Call in the ledger's thread (it opens
+        the period's files); iterate anywhere."""
+        job = self.jobs[name]
+        period = self.plan.key(name)
+        jr = self.report.jobs[name] = JobReport(period=period)
+        files = self.files_for(name, period)
+        files.start_rejected()
+
+        def chunks() -> Iterator[list[InputRow]]:
+            chunk: list[InputRow] = []
             for row in read_inputs(job, self.config.prices, period):
                 if isinstance(row, RejectedRow):
                     jr.rejected += 1
@@ -159,9 +163,34 @@ class Run:
                 jr.estimated_cost += row.cost
                 chunk.append((row.job, row.period, row.key, row.tag, row.line, row.body, row.cost))
                 if len(chunk) == INSERT_CHUNK:
-                    self.ledger.add_inputs(chunk)
-                    chunk.clear()
-            self.ledger.add_inputs(chunk)
+                    yield chunk
+                    chunk = []
+            yield chunk
+
+        return chunks()
+
+    def load_inputs(self, jobs: Iterable[str] | None = None) -> None:
+        """Stream the rows of each job's period in this run's plan into the ledger (known keys
+        are ignored), all before returning."""
+        for name in self.jobs if jobs is None else jobs:
+            for chunk in self._chunks_of(name):
+                self.ledger.add_inputs(chunk)
+            self.loaded_jobs.add(name)
+
+    async def load(self) -> None:
+        """Load the inputs not loaded yet while the producer posts what is in: reading and
+        validating run in a worker thread, each chunk of 1000 is one transaction, and the
+        producer is woken after each. A SIGTERM waits for one chunk at most."""
+        for name in self.jobs:
+            if name in self.loaded_jobs:
+                continue
+            chunks = await self.db(self._chunks_of, name)
+            while (chunk := await anyio.to_thread.run_sync(next, chunks, None)) is not None:
+                await self.db(self.ledger.add_inputs, chunk)
+                self.more_inputs.set()
+            self.loaded_jobs.add(name)
+            self.more_inputs.set()
+        await self.db(self.close_periods)  # the newest period now exists: prune as configured
 
     def close_periods(self, jobs: Iterable[str] | None = None) -> None:
         """Pending inputs of periods that are over become *missed*, and old periods are pruned
@@ -206,6 +235,7 @@ class Run:
             await self.reconcile()
             await self.db(self.close_periods)
             async with anyio.create_task_group() as tg:
+                tg.start_soon(self.load)
                 tg.start_soon(producer.follow if follow else producer.produce, self)
                 tg.start_soon(poller.collect, self)
         self.report.timed_out = scope.cancelled_caught

@@ -129,17 +129,17 @@ def test_a_missed_period_is_not_caught_up_and_a_bad_period_key_exits_2(tmp_path:
         assert "rank: 20 valid, 0 rejected, estimated cost $0.0120 per period, $" in estimate.stdout
         assert "per month (" in estimate.stdout and "recurring jobs: estimated $" in estimate.stdout
         assert stats(url)["calls_total"] == 0
-        # Day 1 loaded but stopped before posting (no time at all), then the current day runs.
-        stopped = run(config, "--period", DAY1, "--max-runtime", "0.001")
-        assert stopped.returncode == 0
-        today = run(config, "--max-runtime", "60")
+        # Day 1: a per-period cap lets 5 of the 20 through; the other 15 stay pending.
+        capped = tmp_path / "capped.toml"
+        capped.write_text(config.read_text() + "\n[budget]\nmax_cost_usd_per_period = 0.003\n")
+        assert run(capped, "--period", DAY1).returncode == 0
+        today = run(capped, "--max-runtime", "60")  # the current day: day 1 is over
         assert today.returncode == 0, today.stderr
-        status = json.loads(cli("status", "--config", str(config), "--json").stdout)
+        status = json.loads(cli("status", "--config", str(capped), "--json").stdout)
         day1 = next(p for p in status["jobs"]["rank"]["periods"] if p["period"] == DAY1)
-        assert day1["counts"]["missed"] + day1["counts"]["done"] == 20
-        assert day1["counts"]["missed"] > 0  # never caught up...
+        assert (day1["counts"]["done"], day1["counts"]["missed"]) == (5, 15)  # not caught up...
         numbers = stats(url)
-    assert numbers["tasks_created"] == 20 + day1["counts"]["done"]  # ...and never posted
+    assert numbers["tasks_created"] == 5 + 5  # ...and never posted: today got its own 5
 
 
 def test_a_one_shot_job_turned_daily_keeps_its_results_and_posts_each_day(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from orchestrator.config import JobConfig
 from orchestrator.errors import InputError
-from orchestrator.inputs import RejectedRow, ValidInput, input_key, read_inputs
+from orchestrator.inputs import RejectedRow, ValidInput, check_input, input_key, read_inputs
 from schemas.pricing import PriceTable
 
 DEFAULTS = {"location_code": 2840, "language_code": "en"}
@@ -125,3 +125,23 @@ def test_unreadable_files_raise_input_error_naming_the_file(
     with pytest.raises(InputError, match=message) as caught:
         read(path)
     assert str(caught.value).startswith(str(path))
+
+
+def test_a_file_that_would_stop_mid_way_is_refused_before_anything_is_posted(
+    tmp_path: Path,
+) -> None:
+    """Inputs stream while a run posts, so a Latin-1 line deep in the file, or a CSV with no
+    header, is found up front with its line; a BOM is fine."""
+    good = tmp_path / "good.txt"
+    good.write_bytes(b"\xef\xbb\xbf" + b"".join(b"keyword %d\n" % i for i in range(50_000)))
+    check_input(JobConfig(name="j", se="google", se_type="organic", input=str(good)))
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(
+        b"".join(b"keyword %d\n" % i for i in range(40_000)) + "café\n".encode("latin-1")
+    )
+    with pytest.raises(InputError, match=r"bad.txt:40001: not UTF-8 text"):
+        check_input(JobConfig(name="j", se="google", se_type="organic", input=str(bad)))
+    headless = tmp_path / "k.csv"
+    headless.write_text(",\nshoes,2840\n")
+    with pytest.raises(InputError, match="the first row must name the task fields"):
+        check_input(JobConfig(name="j", se="google", se_type="organic", input=str(headless)))
