@@ -53,8 +53,8 @@ async def follow(run: "Run") -> None:
         run.plan = plan(run.config, max(run.clock(), when), None, "")
         changed = [j for j in run.jobs if run.plan.key(j) != before.key(j)]
         log.info("period_begins jobs=%s", ",".join(f"{j}@{run.plan.key(j)}" for j in changed))
-        await run.db(run.load_inputs, changed)
-        await run.db(run.close_periods, changed)
+        run.loaded_jobs.difference_update(changed)
+        await run.load()  # chunk by chunk, so the poller is not held up; then closes periods
 
 
 def _room(run: "Run", job: JobConfig, period: str) -> tuple[float, str] | None:
