@@ -12,7 +12,7 @@ from pathlib import Path
 
 from orchestrator import report, report_html
 from orchestrator.cli_common import ExitCode, positive_int, say
-from orchestrator.config import load_config
+from orchestrator.config import Config, JobConfig, load_config
 from orchestrator.errors import ConfigError
 from orchestrator.export import FORMATS, ExportError, export, find_job
 from orchestrator.ledger import Ledger
@@ -122,31 +122,33 @@ def command_export(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     job = find_job(config, args.job, args.config)
     types = frozenset(filter(None, args.types.split(","))) if args.types else None
-    for flag, key in (("--period", args.period), ("--since", args.since)):
-        if key is not None:
-            if job.every is None:
-                raise ConfigError(args.config, flag, f"job {job.name!r} has no `every`")
-            try:
-                parse_key(job.every, job.zone(config), key)
-            except PeriodError as exc:
-                raise ConfigError(args.config, flag, str(exc)) from None
+    _check_keys(config, job, args.config, {"--period": args.period, "--since": args.since})
     count = export(config, job, args.format, args.out, types, args.period, args.since)
     if args.out != "-":
         say(f"{count} rows written to {args.out}")
     return ExitCode.OK
 
 
+def _check_keys(config: Config, job: JobConfig, source: str, keys: dict[str, str | None]) -> None:
+    """Each period key given (flag -> key) must fit the job's `every`: a ConfigError naming
+    the flag otherwise, and for any key given to a job without periods."""
+    for flag, key in keys.items():
+        if key is None:
+            continue
+        if job.every is None:
+            raise ConfigError(source, flag, f"job {job.name!r} has no `every`")
+        try:
+            parse_key(job.every, job.zone(config), key)
+        except PeriodError as exc:
+            raise ConfigError(source, flag, str(exc)) from None
+
+
 def command_report(args: argparse.Namespace) -> int:
     """`orchestrator report`: keywords and domains that moved between two periods."""
     config = load_config(args.config)
     job = find_job(config, args.job, args.config)
-    if job.every is not None:
-        for flag, key in (("--from", args.then), ("--to", args.now)):
-            if key is not None:
-                try:
-                    parse_key(job.every, job.zone(config), key)
-                except PeriodError as exc:
-                    raise ConfigError(args.config, flag, str(exc)) from None
+    if job.every is not None:  # without it, report.build says there is nothing to compare
+        _check_keys(config, job, args.config, {"--from": args.then, "--to": args.now})
     found = report.build(config, job, args.config, args.domain, args.then, args.now)
     if args.html:
         try:
