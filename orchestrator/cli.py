@@ -3,7 +3,9 @@
 configures logging and turns errors into exit codes.
 
 Exit codes (`cli_common.ExitCode`): 0 done; 1 anything unexpected; 2 bad arguments or
-configuration (argparse also uses 2); 3 account; 75 lock held; 130/143 after SIGINT/SIGTERM.
+configuration (argparse also uses 2), or an output folder this ledger does not own; 3 account;
+4 lost posts id_list could not settle (nothing re-posted; run again later); 75 lock held;
+130/143 after SIGINT/SIGTERM.
 """
 
 import argparse
@@ -35,11 +37,19 @@ from orchestrator.cli_simulate import add_simulate, run_simulator, simulator_con
 from orchestrator.client import ApiClient
 from orchestrator.config import Config, Credentials, credentials, load_config
 from orchestrator.demo import prepare, run_demo
-from orchestrator.errors import AccountError, ConfigError, InputError, LockHeld, OrchestratorError
+from orchestrator.errors import (
+    AccountError,
+    ConfigError,
+    ForeignOutput,
+    InputError,
+    LockHeld,
+    OrchestratorError,
+    ReconcileFailed,
+)
 from orchestrator.export import ExportError, find_job
 from orchestrator.inputs import check_input
 from orchestrator.ledger import Ledger
-from orchestrator.limiter import AccountLimiter
+from orchestrator.limiter import AccountLimiter, CallLog
 from orchestrator.progress import Format, Mode, Progress
 from orchestrator.run import Run, RunReport
 from orchestrator.schedule import plan
@@ -185,8 +195,14 @@ async def _run_async(
     ledger: Ledger,
     args: argparse.Namespace,
     progress: Progress,
+    run_id: int,
+    history: CallLog,
 ) -> tuple[ExitCode, str, Run]:
-    limiter = AccountLimiter.for_api(config.api)
+    limiter = AccountLimiter.for_api(config.api, history)
+    if limiter.inherited:
+        log.info(
+            "limiter_inherits calls=%d (the previous run's, still in the window)", limiter.inherited
+        )
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals, _unwrap_errors():
         async with (
             anyio.create_task_group() as tg,
@@ -202,6 +218,7 @@ async def _run_async(
 
             tg.start_soon(watch)
             run = Run(config, ledger, client, plan(config, time.time(), args.period, args.config))
+            run.run_id = run_id
             tg.start_soon(progress.watch, run.snapshot)
             report = await run.execute(args.max_runtime, follow=args.follow)
             tg.cancel_scope.cancel()
@@ -249,9 +266,13 @@ def command_run(args: argparse.Namespace) -> int:
     fmt: Format = "json" if args.log_format == "json" else "text"
     progress = Progress(sys.stdout, mode, fmt, args.progress_interval)
     run_id = ledger.start_run()
+    # The calls of the last window, this process's and the previous one's (the lock is held).
+    history = CallLog(config.state.path + ".calls", config.api.calls_per_minute + 16)
     code, reason, run = ExitCode.ERROR, "crashed", None
     try:
-        code, reason, run = anyio.run(_run_async, config, creds, ledger, args, progress)
+        code, reason, run = anyio.run(
+            _run_async, config, creds, ledger, args, progress, run_id, history
+        )
     except AccountError as exc:
         code, reason = ExitCode.ACCOUNT, f"account problem: {exc}"
         raise
@@ -259,9 +280,10 @@ def command_run(args: argparse.Namespace) -> int:
         reason = f"error: {exc}"
         raise
     finally:
-        ledger.end_run(run_id, code, reason)
         snapshot = run.snapshot_sync() if run is not None else None
+        ledger.end_run(run_id, code, reason)
         ledger.close()
+        history.close()
     progress.summary(reason, code, snapshot)
     if code in (ExitCode.SIGINT, ExitCode.SIGTERM):
         say("run interrupted; the ledger is consistent and the next run continues", error=True)
@@ -311,8 +333,10 @@ def _guarded(args: argparse.Namespace, handler: Callable[[argparse.Namespace], i
     documented exit code, never a traceback."""
     try:
         return handler(args)
-    except (ConfigError, InputError, ExportError) as exc:
+    except (ConfigError, InputError, ExportError, ForeignOutput) as exc:
         code, text = ExitCode.BAD_CONFIG, str(exc)
+    except ReconcileFailed as exc:
+        code, text = ExitCode.RECONCILE, str(exc)
     except LockHeld as exc:
         code, text = ExitCode.LOCK_HELD, str(exc)
     except AccountError as exc:

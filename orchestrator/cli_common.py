@@ -13,6 +13,7 @@ class ExitCode(enum.IntEnum):
     ERROR = 1
     BAD_CONFIG = 2
     ACCOUNT = 3
+    RECONCILE = 4
     LOCK_HELD = 75
     SIGINT = 130
     SIGTERM = 143

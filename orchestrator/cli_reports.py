@@ -105,6 +105,9 @@ def command_status(args: argparse.Namespace) -> int:
         started = _when(last.started_at)
         if last.ended_at is None:
             say(f"last run: started {started}, no end recorded (still running, or killed)")
+            if last.waiting:
+                until = f" (until {_when(last.waiting_until)})" if last.waiting_until else ""
+                say(f"  last seen waiting for {last.waiting}{until}")
         else:
             say(
                 f"last run: started {started}, ended {_when(last.ended_at)}, "

@@ -29,7 +29,7 @@ def _weights(text: str) -> dict[str, float]:
     weights: dict[str, float] = {}
     for part in filter(None, text.split(",")):
         kind, _, value = part.partition("=")
-        if kind not in FAULT_KINDS:
+        if kind.rpartition(":")[2] not in FAULT_KINDS:
             raise argparse.ArgumentTypeError(
                 f"unknown fault kind {kind!r} (known: {', '.join(FAULT_KINDS)})"
             )
@@ -91,7 +91,8 @@ def add_simulate(commands: argparse._SubParsersAction) -> None:  # type: ignore[
         type=_weights,
         default=None,
         metavar="KIND=W,...",
-        help=f"fault kinds and weights (default: all equal): {', '.join(FAULT_KINDS)}",
+        help=f"fault kinds and weights (default: all equal): {', '.join(FAULT_KINDS)}; "
+        "FUNCTION:KIND=W limits a kind to one function (task_post, id_list, ...)",
     )
     p.add_argument(
         "--slow-s",

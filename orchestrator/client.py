@@ -12,8 +12,10 @@ Retry rules (never pay twice):
 
 import logging
 import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Final, TypeVar
 
 import aiohttp
@@ -87,26 +89,30 @@ class ApiClient:
         self._session: aiohttp.ClientSession | None = None
         self.retries = 0
         self.calls = 0  # HTTP exchanges started, for the progress display
+        self.server_skew_s = 0.0  # the server's clock (its Date header) minus ours
 
     async def __aenter__(self) -> "ApiClient":
         headers = {"Authorization": self._auth, "Content-Type": "application/json"}
-        self._session = aiohttp.ClientSession(headers=headers, timeout=self._timeout)
+        self._session = aiohttp.ClientSession(
+            headers=headers, timeout=self._timeout, middlewares=(self._admit,)
+        )
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         if self._session is not None:
             await self._session.close()
 
-    async def _once(self, method: str, path: str, body: bytes | None, tasks_ready: bool) -> bytes:
+    async def _once(self, method: str, path: str, body: bytes | None) -> bytes:
         """One HTTP exchange; raises ApiError subclasses, never aiohttp's."""
         if self._session is None:
             raise RuntimeError("use ApiClient as an async context manager")
-        async with self._limiter.call(tasks_ready=tasks_ready):
+        async with self._limiter.slot():
             self.calls += 1
             try:
                 async with self._session.request(method, self._base + path, data=body) as resp:
                     raw = await resp.read()
                     status = resp.status
+                    self._note_server_time(resp.headers.get("Date"))
             except (aiohttp.ClientError, TimeoutError) as exc:
                 raise TransientApiError(0, f"{type(exc).__name__}: {exc}", path) from exc
         try:
@@ -119,13 +125,33 @@ class ApiClient:
             raise error_for(head.status_code, head.status_message, path)
         return raw
 
+    async def _admit(
+        self, request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+    ) -> aiohttp.ClientResponse:
+        """Every attempt on the wire passes the limiter: aiohttp runs client middlewares for
+        each, its own re-send of a GET on a dropped keep-alive connection included."""
+        await self._limiter.admit(tasks_ready=request.url.path.endswith("/tasks_ready"))
+        return await handler(request)
+
+    def paused_until(self) -> float | None:
+        """When a 40202 pause of every call ends (epoch seconds), while one lasts."""
+        until = self._limiter.paused_until_wall
+        return until if until > time.time() else None
+
+    def _note_server_time(self, header: str | None) -> None:
+        """Keep how far the server's clock is from ours: id_list windows are in its time."""
+        if header:
+            try:
+                self.server_skew_s = parsedate_to_datetime(header).timestamp() - time.time()
+            except (TypeError, ValueError):
+                pass
+
     async def _call(
         self, method: str, path: str, body: bytes | None = None, *, post: bool = False
     ) -> bytes:
-        tasks_ready = path.endswith("/tasks_ready")
         for attempt in range(self._retry.attempts):
             try:
-                return await self._once(method, path, body, tasks_ready)
+                return await self._once(method, path, body)
             except AccountError:
                 raise
             except TransientApiError as exc:
@@ -169,6 +195,7 @@ class ApiClient:
                 "datetime_to": datetime_to,
                 "limit": 1000,
                 "offset": offset,
+                "sort": "asc",  # tasks posted while paging go to the end: offsets hold
                 "include_metadata": True,
             }
         ]

@@ -48,6 +48,12 @@ class ApiConfig(Base, frozen=True, kw_only=True):
     # A posted task not seen in tasks_ready after this long is fetched by id (tasks_ready shows
     # only 1000, and other tools on the account may fill it). Normal priority takes up to 5 min.
     overdue_s: Positive = 600.0
+    # After a lost task_post answer, id_list is asked which tasks exist. UNCERTAIN how soon a
+    # created task appears there: it is asked once the batch is this old.
+    reconcile_after_s: Annotated[float, msgspec.Meta(ge=0)] = 5.0
+    # UNCERTAIN how far the server's `datetime_posted` may stray from its `Date` header and
+    # ours: the id_list window reaches this far either side of the lost batches.
+    reconcile_slack_s: Annotated[float, msgspec.Meta(ge=0)] = 600.0
     connect_timeout_s: Positive = 10.0
     request_timeout_s: Positive = 120.0
 

@@ -18,6 +18,7 @@ from orchestrator.limiter import AccountLimiter
 from orchestrator.run import Run, RunReport
 from orchestrator.schedule import plan
 from orchestrator.simulator import DelayRange, SimulatorConfig, serve
+from orchestrator.sink import MARKER
 
 DEMO_JOBS: Final = ("rank-tracking", "naver-kr", "image-lookup")
 DEMO_DAYS: Final = 3  # periods of the daily job: the day before yesterday, yesterday, today
@@ -94,6 +95,7 @@ def clear_previous(folder: Path) -> None:
     for name in (*names, "report.html"):
         (folder / name).unlink(missing_ok=True)
     for job in DEMO_JOBS:
+        (folder / job / MARKER).unlink(missing_ok=True)
         for place in [folder / job, *(folder / job).glob("period=*")]:
             for kind in ("results.jsonl", "failed.jsonl", "rejected.jsonl"):
                 (place / kind).unlink(missing_ok=True)

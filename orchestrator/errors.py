@@ -8,6 +8,8 @@
     │   ├── RequestRejected     never retried blindly (40501, 40006, 4050x, ...)
     │   └── AccountError        stops the run (40100, 40200, 40201, 40204, 40207)
     ├── LedgerError        the SQLite ledger failed
+    ├── ForeignOutput      an output folder holds files this ledger did not write
+    ├── ReconcileFailed    id_list could not tell whether lost posts created tasks
     └── LockHeld           another run holds the state lock
 
 Facts are attributes; `str()` is the one-line message the CLI prints. No credential is ever an
@@ -61,6 +63,19 @@ class AccountError(ApiError):
 
 class LedgerError(OrchestratorError):
     """The state database failed."""
+
+
+class ForeignOutput(OrchestratorError):
+    """An output folder is not this ledger's to write: nothing is posted, nothing is cut."""
+
+    def __init__(self, folder: str, message: str) -> None:
+        super().__init__(f"{folder}: {message}")
+        self.folder, self.message = folder, message
+
+
+class ReconcileFailed(OrchestratorError):
+    """Tasks whose task_post answer was lost could not be looked up: they stay *posting* (never
+    re-posted blindly) until a later run's id_list answers cleanly."""
 
 
 class LockHeld(OrchestratorError):

@@ -201,7 +201,10 @@ def result_lines(
     try:
         ledger = Ledger.reader(config.state.path)
         try:
-            sizes = {path: ledger.committed_size(path) for _, path in files}
+            for _, path in files:
+                committed = ledger.committed_size(path)
+                if committed is not None:  # a file the ledger never wrote is read whole
+                    sizes[path] = committed
         finally:
             ledger.close()
     except LedgerError:

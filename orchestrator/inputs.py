@@ -67,8 +67,9 @@ def task_tag(job: str, key: str, period: str = "") -> str:
 
 
 def key_of_tag(tag: str) -> str | None:
-    """The input key a tag carries (its last part), or None for a tag not of our form."""
-    parts = tag.split(":")
+    """The input key a tag carries (its last part, before an attempt's `@ledger.batch`), or
+    None for a tag not of our form."""
+    parts = tag.partition("@")[0].split(":")
     return parts[-1] if len(parts) in (2, 3) else None
 
 

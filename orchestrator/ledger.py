@@ -64,6 +64,7 @@ class Ledger:
                 log.warning(
                     "ledger_migrated path=%s from_version=%d to_version=%d", path, found, now
                 )
+            self.id, self.first_tagged_batch = self._identity()
         except sqlite3.Error as exc:
             self.close()
             raise LedgerError(f"{self.path}: {exc}") from exc
@@ -89,6 +90,7 @@ class Ledger:
                 cls(ledger.path).close()
                 ledger._db = sqlite3.connect(uri, uri=True, isolation_level=None)
             ledger._db.execute("SELECT COUNT(*) FROM tally").fetchone()
+            ledger.id, ledger.first_tagged_batch = ledger._identity()
         except sqlite3.Error as exc:
             ledger.close()
             raise LedgerError(f"{ledger.path}: {exc}") from exc
@@ -96,6 +98,18 @@ class Ledger:
             ledger.close()
             raise
         return ledger
+
+    def _identity(self) -> tuple[str, int]:
+        """(ledger id, first batch whose tasks carry tagged attempts)."""
+        meta = dict(self._db.execute("SELECT name, value FROM meta").fetchall())
+        return str(meta["ledger_id"]), int(meta["first_tagged_batch"])
+
+    def adopt_identity(self, ledger_id: str) -> None:
+        """Take the id of a lost ledger (`recover`): its tasks' tags and its folders' markers
+        name that id, and this ledger is to carry on its work."""
+        with self._db:
+            self._db.execute("UPDATE meta SET value = ? WHERE name = 'ledger_id'", (ledger_id,))
+        self.id = ledger_id
 
     def _take_lock(self) -> None:
         fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
@@ -257,19 +271,46 @@ class Ledger:
         except sqlite3.Error as exc:
             raise LedgerError(f"{self.path}: {exc}") from exc
 
-    def committed_size(self, path: str) -> int:
-        """Bytes of an output file that belong to settled tasks (0 if never written)."""
+    def committed_size(self, path: str) -> int | None:
+        """Bytes of an output file that belong to settled tasks; None for a file this ledger
+        never wrote."""
         row = self._db.execute("SELECT size FROM files WHERE path = ?", (path,)).fetchone()
-        return 0 if row is None else int(row[0])
+        return None if row is None else int(row[0])
 
-    def posted(self, older_than: float | None = None) -> list[tuple[str, str, str]]:
-        """(task_id, job, period) of posted tasks, optionally only those posted before a time."""
+    def own_file(self, path: str) -> None:
+        """Record an empty output file as this ledger's, before anything is appended to it."""
+        self._tx("INSERT OR IGNORE INTO files (path, size) VALUES (?, 0)", [(path,)])
+
+    def posted(
+        self, older_than: float | None = None, limit: int | None = None
+    ) -> list[tuple[str, str, str]]:
+        """(task_id, job, period) of posted tasks, optionally only those posted before a time,
+        oldest first."""
         sql = f"SELECT task_id, job, period FROM inputs WHERE state = '{POSTED}'"
         args: tuple[object, ...] = ()
         if older_than is not None:
             sql += " AND posted_at < ?"
             args += (older_than,)
+        if limit is not None:
+            sql += " ORDER BY posted_at LIMIT ?"
+            args += (limit,)
         return [(str(t), str(j), str(p)) for t, j, p in self._db.execute(sql, args)]
+
+    def mark_fetching(self, task_ids: Sequence[str]) -> None:
+        """Write-ahead for task_get: these tasks' answers are about to be asked for. task_get
+        takes a task off tasks_ready, so a task whose answer a crash lost is then found only
+        here, and fetched by id at the next start. One transaction for many tasks."""
+        now = time.time()
+        sql = f"UPDATE inputs SET fetch_at = ? WHERE task_id = ? AND state = '{POSTED}'"
+        self._tx(sql, ((now, tid) for tid in task_ids))
+
+    def fetching(self) -> list[tuple[str, str, str]]:
+        """(task_id, job, period) of posted tasks whose task_get may have been answered."""
+        sql = (
+            "SELECT task_id, job, period FROM inputs"
+            f" WHERE state = '{POSTED}' AND fetch_at IS NOT NULL"
+        )
+        return [(str(t), str(j), str(p)) for t, j, p in self._db.execute(sql)]
 
     def outstanding(self) -> int:
         """Inputs not yet done, failed or missed."""
@@ -285,21 +326,34 @@ class Ledger:
         ).fetchone()
         return int(row[0])
 
-    def posting_tags(self) -> list[str]:
-        """Tags whose POST may or may not have created a task (a crash or a lost answer)."""
-        sql = f"SELECT tag FROM inputs WHERE state = '{POSTING}'"
-        return [r[0] for r in self._db.execute(sql)]
+    def posting_batches(self) -> dict[int, tuple[float, list[str]]]:
+        """batch id -> (when it was claimed, its tags) for the rows whose POST may or may not
+        have created a task (a crash or a lost answer)."""
+        found: dict[int, tuple[float, list[str]]] = {}
+        sql = (
+            "SELECT i.batch_id, COALESCE(b.created_at, i.updated_at), i.tag FROM inputs i"
+            f" LEFT JOIN batches b ON b.id = i.batch_id WHERE i.state = '{POSTING}'"
+        )
+        for batch, claimed_at, tag in self._db.execute(sql):
+            found.setdefault(int(batch or 0), (float(claimed_at), []))[1].append(str(tag))
+        return found
 
-    def reconcile(self, created: dict[str, tuple[str, float]], month: str) -> tuple[int, int]:
-        """Settle every posting row: tags id_list knows become posted, the rest pending again.
+    def reconcile(
+        self, created: Sequence[tuple[str, str, float]], batches: Iterable[int], month: str
+    ) -> tuple[int, int]:
+        """Settle the posting rows of `batches`, which id_list answered for completely: the
+        tags in `created` (tag, task id, cost) become posted, the rest pending again.
 
-        Returns (found, released). Call only with id_list's complete answer for the period
-        the posting batches could have been created in.
+        Returns (found, released). Rows of other batches are left as they are.
         """
-        tags = self.posting_tags()
-        found = [(tag, *created[tag]) for tag in tags if tag in created]
-        missing = [tag for tag in tags if tag not in created]
-        return self.mark_posted(found, month), self.release(missing)
+        found = self.mark_posted(created, month)
+        now = time.time()
+        released = self._tx(
+            "UPDATE inputs SET state = ?, batch_id = NULL, updated_at = ?"
+            " WHERE batch_id = ? AND state = ?",
+            ((PENDING, now, batch, POSTING) for batch in batches),
+        )
+        return found, released
 
     def posted_jobs(self, task_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
         """task id -> (job, period) for those of `task_ids` this ledger posted and has not
@@ -372,19 +426,27 @@ class Ledger:
     def end_run(self, run_id: int, exit_code: int, reason: str) -> None:
         with self._db:
             self._db.execute(
-                "UPDATE runs SET ended_at = ?, exit_code = ?, reason = ? WHERE id = ?",
+                "UPDATE runs SET ended_at = ?, exit_code = ?, reason = ?, waiting = NULL"
+                " WHERE id = ?",
                 (time.time(), exit_code, reason, run_id),
             )
 
-    def last_run(self) -> tuple[float, float | None, int | None, str | None] | None:
-        """(started_at, ended_at, exit_code, reason) of the latest run, if any."""
-        try:
-            row = self._db.execute(
-                "SELECT started_at, ended_at, exit_code, reason FROM runs ORDER BY id DESC LIMIT 1"
-            ).fetchone()
-        except sqlite3.OperationalError:  # a ledger from before runs were recorded
-            return None
-        return None if row is None else (row[0], row[1], row[2], row[3])
+    def note_waiting(self, run_id: int, what: str | None, until: float | None) -> None:
+        """What a run is waiting on now (None: nothing), for `status` to tell."""
+        with self._db:
+            self._db.execute(
+                "UPDATE runs SET waiting = ?, waiting_until = ? WHERE id = ?", (what, until, run_id)
+            )
+
+    def last_run(
+        self,
+    ) -> tuple[float, float | None, int | None, str | None, str | None, float | None] | None:
+        """(started_at, ended_at, exit_code, reason, waiting, waiting_until) of the latest run."""
+        row = self._db.execute(
+            "SELECT started_at, ended_at, exit_code, reason, waiting, waiting_until FROM runs"
+            " ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else (row[0], row[1], row[2], row[3], row[4], row[5])
 
     def jobs(self) -> list[str]:
         """Every job with inputs in this ledger."""

@@ -10,10 +10,21 @@ the API's strict sliding count ever exceeds the limit, while the steady rate is
 
 A call takes its concurrency slot first and its rate token last, right before it is sent:
 a token taken while waiting for a slot could be spent later, in a bunch, and break the bound.
+Every attempt on the wire takes its own tokens (`admit`), aiohttp's silent re-send of an
+idempotent request on a dropped keep-alive connection included (the client's middleware).
+
+Across processes: the bucket is only this process's. A sliding log of the last window's calls
+is the exact bound, and it starts with the calls the previous process made in the window,
+read from a small file next to the ledger (`CallLog`). Another tool on the same account is out
+of our reach: the API's 40202 then pauses every call (`slow_down`).
 """
 
 import logging
 import math
+import os
+import struct
+import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -57,6 +68,56 @@ def shape_bucket(
     return BucketShape(burst, burst / rate)
 
 
+class CallLog:
+    """When recent calls were made, in a ring of fixed records in a file, so that the next
+    process counts them against the window. Each record is written with one pwrite and no
+    fsync: a killed process's writes are in the page cache, and only a machine crash loses
+    them (a reboot takes longer than the window)."""
+
+    RECORD: Final = struct.Struct("<dB7x")  # epoch seconds, 1 for a tasks_ready call
+
+    def __init__(self, path: str, slots: int) -> None:
+        self.path, self.slots = path, slots
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        self.pos = 0
+        newest = -1.0
+        for index, (at, _) in enumerate(self._records()):
+            if at > newest:
+                newest, self.pos = at, (index + 1) % slots
+
+    def _records(self) -> list[tuple[float, bool]]:
+        raw = os.pread(self._fd, self.RECORD.size * self.slots, 0)
+        usable = len(raw) - len(raw) % self.RECORD.size
+        return [(at, bool(kind)) for at, kind in self.RECORD.iter_unpack(raw[:usable])]
+
+    def since(self, start: float) -> list[tuple[float, bool]]:
+        """(epoch seconds, tasks_ready) of the calls recorded after `start`, oldest first."""
+        return sorted(r for r in self._records() if r[0] > start)
+
+    def record(self, at: float, tasks_ready: bool) -> None:
+        os.pwrite(self._fd, self.RECORD.pack(at, int(tasks_ready)), self.pos * self.RECORD.size)
+        self.pos = (self.pos + 1) % self.slots
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+class SlidingLog:
+    """The exact count of calls in the last `window_s`: admits one only below `cap`."""
+
+    def __init__(self, cap: int, window_s: float) -> None:
+        self.cap, self.window_s = cap, window_s
+        self.times: deque[float] = deque()
+
+    def wait_s(self, now: float) -> float:
+        """How long until one more call fits (0: now)."""
+        while self.times and self.times[0] <= now - self.window_s:
+            self.times.popleft()
+        if len(self.times) < self.cap:
+            return 0.0
+        return self.times[len(self.times) - self.cap] + self.window_s - now
+
+
 class AccountLimiter:
     """Admits calls within the account's limits; `slow_down` after a 40202 pauses all calls."""
 
@@ -69,6 +130,7 @@ class AccountLimiter:
         jitter_s: float = 0.0,
         clock: Callable[[], float] = anyio.current_time,
         burst_share: float = DEFAULT_BURST_SHARE,
+        history: CallLog | None = None,
     ) -> None:
         # Calls admitted here reach the server a little unevenly (network, reconnects, a busy
         # event loop): shaping for a window `jitter_s` longer absorbs that bunching. One call
@@ -80,27 +142,65 @@ class AccountLimiter:
         self._general = AsyncLimiter(general.burst, general.period_s)
         self._ready = AsyncLimiter(ready.burst, ready.period_s)
         self._slots = anyio.CapacityLimiter(max_concurrency)
+        self._log = SlidingLog(max(1, calls_per_window - 1), shaped_window)
+        self._ready_log = SlidingLog(max(1, tasks_ready_per_window - 1), shaped_window)
+        self._history = history
+        self.inherited = 0  # calls of a previous process still in the window at start
+        if history is not None:
+            wall, mono = time.time(), clock()
+            for at, was_ready in history.since(wall - shaped_window):
+                self._log.times.append(mono - (wall - at))
+                if was_ready:
+                    self._ready_log.times.append(mono - (wall - at))
+                self.inherited += 1
+        self.admitted = 0  # requests this process let reach the wire
         self._window_s = window_s
         self._clock = clock
         self._paused_until = 0.0
+        self.paused_until_wall = 0.0  # the same moment in epoch seconds, for the progress line
         self.slowdowns = 0
 
     @asynccontextmanager
-    async def call(self, tasks_ready: bool = False) -> AsyncIterator[None]:
-        """Hold a slot and a token for one HTTP call; send it inside the block."""
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold a concurrency slot for one exchange, once no 40202 pause holds every call.
+        Each attempt inside it takes its tokens with `admit`."""
         async with self._slots:
             while True:  # a timer, re-armed if another 40202 extends the pause meanwhile
                 pause = self._paused_until - self._clock()
                 if pause <= 0:
                     break
                 await anyio.sleep(pause)
+            yield
+
+    async def admit(self, tasks_ready: bool = False) -> None:
+        """Take the tokens of one request, right before it goes on the wire."""
+        if tasks_ready:
+            await self._ready.acquire()
+        await self._general.acquire()
+        while True:  # the exact bound, with the previous process's calls counted
+            now = self._clock()
+            wait = self._log.wait_s(now)
             if tasks_ready:
-                await self._ready.acquire()
-            await self._general.acquire()
+                wait = max(wait, self._ready_log.wait_s(now))
+            if wait <= 0:
+                break
+            await anyio.sleep(wait)
+        self._log.times.append(now)
+        if tasks_ready:
+            self._ready_log.times.append(now)
+        self.admitted += 1
+        if self._history is not None:
+            self._history.record(time.time(), tasks_ready)
+
+    @asynccontextmanager
+    async def call(self, tasks_ready: bool = False) -> AsyncIterator[None]:
+        """Hold a slot and the tokens for one request; send it inside the block."""
+        async with self.slot():
+            await self.admit(tasks_ready)
             yield
 
     @classmethod
-    def for_api(cls, api: ApiConfig) -> "AccountLimiter":
+    def for_api(cls, api: ApiConfig, history: CallLog | None = None) -> "AccountLimiter":
         """The limiter an [api] config section describes."""
         return cls(
             api.calls_per_minute,
@@ -108,6 +208,7 @@ class AccountLimiter:
             api.tasks_ready_per_minute,
             api.max_concurrency,
             jitter_s=api.rate_jitter_s,
+            history=history,
         )
 
     def slow_down(self, endpoint: str) -> None:
@@ -115,6 +216,7 @@ class AccountLimiter:
         self.slowdowns += 1
         pause = self._window_s * SLOW_DOWN_SHARE
         self._paused_until = max(self._paused_until, self._clock() + pause)
+        self.paused_until_wall = max(self.paused_until_wall, time.time() + pause)
         log.warning(
             "rate_limited_by_server endpoint=%s pause_s=%.1f count=%d",
             endpoint,

@@ -1,7 +1,9 @@
 """The ledger's schema, and the steps that bring a ledger made by an earlier version up to it.
 
-`PRAGMA user_version` holds the schema version. Version 0 is the first release (no periods);
-each step runs in one transaction, so a crash mid-migration leaves the old ledger intact.
+`PRAGMA user_version` holds the schema version. Version 0 is the first release (no periods),
+version 1 added periods, version 2 the ledger's identity and write-ahead fetches. A new ledger
+is made as version 1 and brought up by the same steps an old one takes; all of it runs in one
+transaction, so a crash mid-migration leaves the old ledger intact.
 
 Why the schema looks as it does (a ledger of a daily 100k-keyword job grows to 36M rows a year):
 - `tally` keeps counts and spend per (job, period, state), maintained by triggers in the same
@@ -12,13 +14,15 @@ Why the schema looks as it does (a ledger of a daily 100k-keyword job grows to 3
   its WHERE clause exactly: `state = 'posting'` does not count.)
 """
 
+import secrets
 import sqlite3
 from collections.abc import Callable
 from typing import Final
 
-VERSION: Final = 1
+VERSION: Final = 2
 OPEN_STATES_SQL: Final = "('pending', 'posting', 'posted')"
 
+# Version 1's table, as version 1 made it: later versions change it by steps.
 INPUTS: Final = """
 CREATE TABLE inputs (
     job TEXT NOT NULL,
@@ -126,7 +130,28 @@ def _v0_to_v1(db: sqlite3.Connection) -> None:
     )
 
 
-STEPS: Final[dict[int, Callable[[sqlite3.Connection], None]]] = {1: _v0_to_v1}
+def _v1_to_v2(db: sqlite3.Connection) -> None:
+    """The ledger's identity (in every tag it posts, and in the marker of the output folders
+    it writes), and `fetch_at`: set before a task_get goes out, so a task whose answer a crash
+    lost is fetched by id at the next start instead of waiting for the overdue sweep. Batches
+    claimed before this version posted bare tags; reconciliation still knows them by that."""
+    db.execute("ALTER TABLE inputs ADD COLUMN fetch_at REAL")
+    db.execute("ALTER TABLE runs ADD COLUMN waiting TEXT")  # what a live run waits on, for status
+    db.execute("ALTER TABLE runs ADD COLUMN waiting_until REAL")
+    db.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    legacy = db.execute("SELECT COALESCE(MAX(id), 0) FROM batches").fetchone()[0]
+    db.executemany(
+        "INSERT INTO meta (name, value) VALUES (?, ?)",
+        [("ledger_id", new_ledger_id()), ("first_tagged_batch", str(int(legacy) + 1))],
+    )
+
+
+def new_ledger_id() -> str:
+    """48 random bits: what tells this ledger's tasks and folders from any other's."""
+    return secrets.token_hex(6)
+
+
+STEPS: Final[dict[int, Callable[[sqlite3.Connection], None]]] = {1: _v0_to_v1, 2: _v1_to_v2}
 
 
 def _statements(script: str) -> list[str]:
@@ -164,11 +189,11 @@ def migrate(db: sqlite3.Connection) -> tuple[int, int]:
         if found == -1:
             for statement in _statements(INPUTS + DERIVED):
                 db.execute(statement)
-        else:
-            for step in range(found + 1, VERSION + 1):
-                STEPS[step](db)
         for statement in _statements(OTHERS):
             db.execute(statement)
+        start = 1 if found == -1 else found  # a new ledger is made as version 1
+        for step in range(start + 1, VERSION + 1):
+            STEPS[step](db)
         db.execute(f"PRAGMA user_version = {VERSION}")
         db.execute("COMMIT")
     except BaseException:

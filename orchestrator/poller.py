@@ -2,6 +2,12 @@
 fetch them with `max_concurrency` workers, and hand what they fetched to one sink writer that
 settles it in batches (one append, one fsync, one transaction for many tasks). A task's result
 goes to the period it was posted for, whichever period is running now.
+
+Collection is write-ahead like posting: the ids handed to the workers are marked in the ledger
+first (one transaction a page), because task_get takes a task off tasks_ready. A task whose
+answer a crash lost is fetched by id as soon as the next run starts. When tasks_ready is full
+(1000 tasks, most of them other tools'), our tasks old enough to be done are fetched by id
+instead of waiting for the overdue sweep.
 """
 
 import logging
@@ -18,6 +24,7 @@ from orchestrator.client import first_result
 from orchestrator.config import JobConfig
 from orchestrator.errors import Disposition, classify
 from orchestrator.sink import TASK_GET_HEAD, TASK_HEAD
+from orchestrator.waiting import Waiting
 from schemas.decode import TasksReadyResponse
 
 if TYPE_CHECKING:
@@ -26,6 +33,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 SWEEP_MIN_S: Final = 10.0  # the overdue sweep scans the ledger: not more often than this
 SINK_BATCH: Final = 200  # most tasks settled by one append + fsync + transaction
+READY_LIMIT: Final = 1000  # tasks_ready lists at most this many tasks of the whole account
+PROBE_AFTER_S: Final = 30.0  # with tasks_ready full, a task this old is asked for by id ...
+PROBE_AGAIN_S: Final = 30.0  # ... and asked again this long after an answer "not ready yet"
 Queued = tuple[str, JobConfig, str]  # task id, its job, its period
 
 
@@ -49,6 +59,7 @@ class Poller:
         self.run = run
         self.queued: set[str] = set()  # task ids handed to the fetch workers, not yet settled
         self.settled = anyio.Event()  # set whenever ids leave `queued`
+        self.probed: dict[str, float] = {}  # task id -> when it may be asked for by id again
 
     async def collect(self) -> None:
         fetch_send, fetch_receive = anyio.create_memory_object_stream[Queued](math.inf)
@@ -66,27 +77,38 @@ class Poller:
         """Queue our ready tasks, and overdue ones by id, until nothing is in flight.
 
         An id stays in `queued` until its result is settled, so neither tasks_ready nor the
-        overdue sweep can queue it twice. The next page is asked for while the workers still
-        have `max_concurrency` tasks in hand, so they never wait for it. With nothing in
-        flight and a producer that may post again (`--follow`), it waits for that post
-        instead of calling tasks_ready.
+        sweeps can queue it twice. The next page is asked for while the workers still have
+        `max_concurrency` tasks in hand, so they never wait for it. With nothing in flight and
+        a producer that may post again (`--follow`), it waits for that post instead of calling
+        tasks_ready.
         """
         run, api = self.run, self.run.config.api
         interval = api.rate_period_s / api.tasks_ready_per_minute
         last_sweep = time.monotonic()
+        resumed = await run.db(run.ledger.fetching)  # asked for before a crash: ask again now
+        if resumed:
+            log.warning("fetching_again tasks=%d: their answers were lost in a crash", len(resumed))
+        await self.enqueue(queue, {t: (j, p) for t, j, p in resumed}, mark=False)
         while True:
             ready = _ids(await run.client.tasks_ready())
             fresh = [task_id for task_id in ready if task_id not in self.queued]
             ours = await run.db(run.ledger.posted_jobs, fresh) if fresh else {}
+            saturated = len(ready) >= READY_LIMIT
+            run.collect_note = (
+                Waiting(
+                    f"tasks_ready, full with {len(ready)} of the account's tasks"
+                    f" ({len(ours)} ours): asking for ours by id"
+                )
+                if saturated
+                else None
+            )
+            if saturated:
+                ours.update(await self.probes(len(ours)))
             if time.monotonic() - last_sweep > min(api.overdue_s, max(SWEEP_MIN_S, 5 * interval)):
                 last_sweep = time.monotonic()
                 overdue = await run.db(run.ledger.posted, time.time() - api.overdue_s)
                 ours.update((t, (j, p)) for t, j, p in overdue if t not in self.queued)
-            for task_id, (job, period) in ours.items():
-                if job not in run.jobs:
-                    continue  # a job since removed from the config: left for a config that has it
-                self.queued.add(task_id)
-                queue.send_nowait((task_id, run.jobs[job], period))
+            await self.enqueue(queue, ours)
             if not self.queued:
                 posted = run.posted = anyio.Event()  # before the count: a post during it sets it
                 if await run.db(run.ledger.in_flight, list(run.jobs)) == 0:
@@ -102,6 +124,45 @@ class Poller:
                     await self.settled.wait()
             else:
                 await anyio.sleep(interval)
+
+    async def probes(self, found: int) -> dict[str, tuple[str, str]]:
+        """With tasks_ready full, our posted tasks old enough to be done, asked for by id:
+        oldest first, as many as the workers can take, none asked again too soon."""
+        run, now = self.run, time.monotonic()
+        room = max(0, run.config.api.max_concurrency - found)
+        if not room:
+            return {}
+        candidates = await run.db(
+            run.ledger.posted, time.time() - PROBE_AFTER_S, len(self.queued) + 4 * room
+        )
+        chosen = {}
+        for task_id, job, period in candidates:
+            if task_id in self.queued or self.probed.get(task_id, 0.0) > now:
+                continue
+            self.probed[task_id] = now + PROBE_AGAIN_S
+            chosen[task_id] = (job, period)
+            if len(chosen) == room:
+                break
+        return chosen
+
+    async def enqueue(
+        self,
+        queue: MemoryObjectSendStream[Queued],
+        ours: dict[str, tuple[str, str]],
+        mark: bool = True,
+    ) -> None:
+        """Hand tasks to the workers, marked in the ledger first (write-ahead)."""
+        run = self.run
+        chosen = {
+            t: jp for t, jp in ours.items() if jp[0] in run.jobs and t not in self.queued
+        }  # a job since removed from the config: left for a config that has it
+        if not chosen:
+            return
+        if mark:
+            await run.db(run.ledger.mark_fetching, list(chosen))
+        for task_id, (job, period) in chosen.items():
+            self.queued.add(task_id)
+            queue.send_nowait((task_id, run.jobs[job], period))
 
     def unqueue(self, task_ids: list[str]) -> None:
         self.queued.difference_update(task_ids)
@@ -132,6 +193,9 @@ class Poller:
                         break
                 await self.run.db(settle, self.run, batch)
                 self.unqueue([c.task_id for c in batch])
+                self.run.last_settled = time.monotonic()
+                for c in batch:
+                    self.probed.pop(c.task_id, None)
 
 
 async def collect(run: "Run") -> None:

@@ -11,8 +11,10 @@ import anyio
 from orchestrator.client import AmbiguousPost
 from orchestrator.config import JobConfig
 from orchestrator.errors import Disposition, RequestRejected, TransientApiError, classify
+from orchestrator.reconcile import attempt_tag, tagged_body
 from orchestrator.schedule import local_time, plan
 from orchestrator.sink import refusal_line
+from orchestrator.waiting import Waiting
 from schemas.requests import MAX_TASKS_PER_POST
 
 if TYPE_CHECKING:
@@ -33,8 +35,6 @@ async def produce(run: "Run") -> None:
 async def follow(run: "Run") -> None:
     """Post the current batches, then wait for the next period to begin and post its batch
     too, until the run is cancelled (SIGTERM, SIGINT, --max-runtime)."""
-    from orchestrator.run import Waiting
-
     while True:
         for job in run.config.jobs:
             await post_job(run, job)
@@ -44,7 +44,9 @@ async def follow(run: "Run") -> None:
             return
         when, name, key = upcoming
         run.waiting = Waiting(
-            f"period {key} of {name} (begins {local_time(run.config, name, when)})", when
+            f"period {key} of {name} (begins {local_time(run.config, name, when)})",
+            when,
+            when_idle=True,
         )
         log.info("waiting_for_period job=%s period=%s", name, key)
         await anyio.sleep(max(0.0, when - run.clock()))
@@ -89,7 +91,7 @@ async def post_job(run: "Run", job: JobConfig) -> None:
             return
         loaded = job.name in run.loaded_jobs
         more = run.more_inputs = anyio.Event()  # before the claim: a chunk loaded during it sets it
-        _, claimed = await run.db(run.ledger.claim_batch, job.name, period, MAX_TASKS_PER_POST)
+        batch, claimed = await run.db(run.ledger.claim_batch, job.name, period, MAX_TASKS_PER_POST)
         if not claimed:
             if loaded:
                 return
@@ -114,7 +116,9 @@ async def post_job(run: "Run", job: JobConfig) -> None:
         tags = [c.tag for c in claimed]
         bodies = {c.tag: c.body for c in claimed}
         try:
-            answer = await run.client.task_post(job.se, job.se_type, [c.body for c in claimed])
+            lid = run.ledger.id
+            posted = [tagged_body(c.body, c.tag, attempt_tag(c.tag, lid, batch)) for c in claimed]
+            answer = await run.client.task_post(job.se, job.se_type, posted)
         except AmbiguousPost as exc:
             log.warning("post_answer_lost job=%s error=%s", job.name, exc)
             await run.reconcile()

@@ -11,26 +11,26 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Final, TypeVar
 
 import anyio
 
-from orchestrator import poller, producer
-from orchestrator.client import ApiClient, first_result
+from orchestrator import poller, producer, reconcile
+from orchestrator.client import ApiClient
 from orchestrator.config import Config
 from orchestrator.inputs import RejectedRow, read_inputs
 from orchestrator.ledger import InputRow, Ledger
 from orchestrator.periods import month_key, zone
 from orchestrator.progress import JobProgress, Snapshot
 from orchestrator.schedule import Plan
-from orchestrator.sink import JobFiles, output_folder
+from orchestrator.sink import JobFiles, claim_folder, output_folder
+from orchestrator.waiting import Waiting, waiting_now
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 INSERT_CHUNK: Final = 1000
-ID_LIST_FMT: Final = "%Y-%m-%d %H:%M:%S +00:00"
+NOTE_EVERY_S: Final = 5.0  # how often `status`'s note of what the run waits on is refreshed
 
 
 @dataclass
@@ -57,14 +57,6 @@ class RunReport:
     budget_stopped: str | None = None  # the cap that stopped posting, if one did
 
 
-@dataclass(frozen=True, slots=True)
-class Waiting:
-    """What a run is waiting on, for the progress line and the log."""
-
-    what: str
-    until: float | None = None  # epoch seconds, if known
-
-
 class Run:
     """Wires inputs, ledger, client, producer, poller and sink for one config."""
 
@@ -84,7 +76,13 @@ class Run:
         self.jobs = {job.name: job for job in config.jobs}
         self.files: dict[tuple[str, str], JobFiles] = {}
         self.report = RunReport()
-        self.waiting: Waiting | None = None
+        self.waiting: Waiting | None = None  # a wait the run chose (next period, id_list)
+        self.collect_note: Waiting | None = None  # the poller's: tasks_ready full
+        self.last_settled = time.monotonic()  # when results were last settled
+        self.poll_interval_s = config.api.rate_period_s / config.api.tasks_ready_per_minute
+        self.run_id: int | None = None  # the ledger's record of this run, for `status`
+        self._noted: Waiting | None = None
+        self._noted_at = 0.0
         self.produced = anyio.Event()  # the producer will post nothing more this run
         self.loaded_jobs: set[str] = set()  # jobs whose inputs are all in the ledger
         self.more_inputs = anyio.Event()  # replaced by a waiting producer; set per chunk loaded
@@ -121,10 +119,8 @@ class Run:
                 missed=c["missed"],
                 period=period,
             )
-        # While this batch is still being collected, the run waits on that (the ETA says how
-        # long), not on the next period.
-        idle = all(j.outstanding == 0 for j in jobs.values())
-        waiting = self.waiting if idle else None
+        waiting = waiting_now(self, all(j.outstanding == 0 for j in jobs.values()))
+        self.note(waiting)
         return Snapshot(
             jobs,
             self.ledger.spent(),
@@ -132,6 +128,28 @@ class Run:
             waiting_for=None if waiting is None else waiting.what,
             waiting_until=None if waiting is None else waiting.until,
         )
+
+    def note(self, waiting: Waiting | None) -> None:
+        """Record what the run waits on for `status`, when that changes (ledger's thread)."""
+        if self.run_id is None or waiting == self._noted:
+            return
+        changed_kind = (waiting is None) != (self._noted is None)
+        if changed_kind or time.monotonic() - self._noted_at >= NOTE_EVERY_S:
+            self._noted, self._noted_at = waiting, time.monotonic()
+            what, until = (None, None) if waiting is None else (waiting.what, waiting.until)
+            self.ledger.note_waiting(self.run_id, what, until)
+
+    def note_sync(self) -> None:
+        """Work out and record what the run waits on (ledger's thread)."""
+        in_flight = self.ledger.in_flight(list(self.jobs))
+        pending = sum(self.ledger.counts(j, self.plan.key(j))["pending"] for j in self.jobs)
+        self.note(waiting_now(self, in_flight + pending == 0))
+
+    async def keep_noting(self) -> None:
+        """Keep `status`'s note of what the run waits on fresh, progress display or not."""
+        while True:
+            await self.db(self.note_sync)
+            await anyio.sleep(NOTE_EVERY_S)
 
     async def snapshot(self) -> Snapshot:
         return await self.db(self.snapshot_sync)
@@ -208,36 +226,26 @@ class Run:
                     log.info("pruned job=%s rows=%d keep_periods=%d", name, pruned, keep)
 
     async def reconcile(self) -> None:
-        """Settle posting rows: ask id_list which of their tags exist (a crash or lost answer)."""
-        if not await self.db(self.ledger.posting_tags):
-            return
-        now = datetime.now(UTC)
-        start = (now - timedelta(days=30)).strftime(ID_LIST_FMT)
-        end = (now + timedelta(days=365)).strftime(ID_LIST_FMT)
-        created: dict[str, tuple[str, float]] = {}
-        offset = 0
-        while True:
-            page = first_result(await self.client.id_list(start, end, offset))
-            for item in page:
-                tag = (item.metadata or {}).get("tag")
-                if isinstance(tag, str):
-                    created[tag] = (item.id, item.cost)
-            if len(page) < 1000:
-                break
-            offset += len(page)
-        found, released = await self.db(self.ledger.reconcile, created, self.month())
-        log.warning("reconciled found=%d released=%d", found, released)
+        """Settle posting rows through id_list (a crash or a lost answer): see reconcile.py."""
+        await reconcile.reconcile(self)
 
     async def execute(self, max_runtime_s: float | None, follow: bool = False) -> RunReport:
         """Reconcile, then post and collect concurrently until done or out of time; with
         `follow`, post each new period's batch when it begins, until cancelled."""
+        for name in self.jobs:  # before anything is posted: refuse folders not ours
+            await self.db(
+                claim_folder, output_folder(self.config.output.dir, name, ""), self.ledger
+            )
         with anyio.move_on_after(max_runtime_s) as scope:
-            await self.reconcile()
-            await self.db(self.close_periods)
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(self.load)
-                tg.start_soon(producer.follow if follow else producer.produce, self)
-                tg.start_soon(poller.collect, self)
+            async with anyio.create_task_group() as notes:
+                notes.start_soon(self.keep_noting)
+                await self.reconcile()
+                await self.db(self.close_periods)
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(self.load)
+                    tg.start_soon(producer.follow if follow else producer.produce, self)
+                    tg.start_soon(poller.collect, self)
+                notes.cancel_scope.cancel()
         self.report.timed_out = scope.cancelled_caught
         for name, jr in self.report.jobs.items():
             jr.counts = await self.db(self.ledger.counts, name, jr.period)

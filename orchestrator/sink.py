@@ -8,15 +8,23 @@ transaction that marks its tasks done. On open, a file longer than its committed
 written just before a crash) is cut back; that task is still *posted* in the ledger, so it is
 fetched and written again (task_get is free for 30 days). With `gzip`, each write is its own
 gzip member, so a cut at a committed size is always a member boundary.
+
+Outputs and ledger belong together: a run writes only into job folders whose marker
+(`.orchestrator-ledger`) names its ledger, and never cuts a byte its ledger did not record. A
+folder that holds results another ledger wrote (or a lost one) is refused before anything is
+posted; `orchestrator recover` rebuilds a lost ledger from those files and id_list.
 """
 
+import contextlib
 import gzip
+import json
 import os
 from pathlib import Path
 from typing import Final
 
 import msgspec
 
+from orchestrator.errors import ForeignOutput
 from orchestrator.ledger import Ledger
 
 RESULTS, FAILED, REJECTED = "results", "failed", "rejected"
@@ -58,12 +66,78 @@ TASK_HEAD = msgspec.json.Decoder(TaskHead)
 
 
 PARTITION: Final = "period="
+MARKER: Final = ".orchestrator-ledger"
+OUTPUT_NAMES: Final = tuple(
+    f"{kind}{ext}" for kind in (RESULTS, FAILED) for ext in (".jsonl", ".jsonl.gz")
+)
 
 
 def output_folder(out_dir: str, job: str, period: str) -> Path:
     """Where a job's files of one period go ('' : the job's own folder, for one-shot jobs)."""
     folder = Path(out_dir) / job
     return folder / f"{PARTITION}{period}" if period else folder
+
+
+def output_files(job_dir: Path) -> list[Path]:
+    """The results and failed files of a job folder, its period partitions included."""
+    places = [job_dir, *sorted(job_dir.glob(f"{PARTITION}*"))]
+    return [place / name for place in places for name in OUTPUT_NAMES if (place / name).is_file()]
+
+
+def read_marker(job_dir: Path) -> dict[str, str] | None:
+    """What a job folder's marker says (ledger_id, ledger path), or None without one."""
+    try:
+        found = json.loads((job_dir / MARKER).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise ForeignOutput(
+            str(job_dir), f"unreadable {MARKER} ({exc}): remove it or fix it"
+        ) from exc
+    if not isinstance(found, dict) or not isinstance(found.get("ledger_id"), str):
+        raise ForeignOutput(str(job_dir), f"{MARKER} names no ledger: remove it or fix it")
+    return {str(k): str(v) for k, v in found.items()}
+
+
+def claim_folder(job_dir: Path, ledger: Ledger) -> None:
+    """Make sure a run may write into a job folder: its marker names this ledger, or it has no
+    marker and holds no output this ledger did not write (then the marker is written, with
+    O_EXCL, so two runs cannot both claim it). Raises ForeignOutput otherwise."""
+    hint = (
+        "a run writes only where its own ledger has written: point [output] dir elsewhere, "
+        "move the folder away, or rebuild a lost ledger with `orchestrator recover`"
+    )
+    for _ in range(2):
+        marker = read_marker(job_dir)
+        if marker is not None:
+            if marker["ledger_id"] == ledger.id:
+                return
+            owner = marker.get("ledger", "?")
+            raise ForeignOutput(
+                str(job_dir),
+                f"written by another ledger ({owner}, id {marker['ledger_id']}); {hint}",
+            )
+        unknown = [
+            p.name
+            for p in output_files(job_dir)
+            if p.stat().st_size and ledger.committed_size(str(p)) is None
+        ]
+        if unknown:
+            raise ForeignOutput(
+                str(job_dir),
+                f"holds {', '.join(sorted(set(unknown)))} that this ledger"
+                f" ({ledger.path}) did not write; {hint}",
+            )
+        job_dir.mkdir(parents=True, exist_ok=True)
+        record = json.dumps({"ledger_id": ledger.id, "ledger": str(Path(ledger.path).resolve())})
+        with contextlib.suppress(FileExistsError):  # another run claimed it meanwhile: look again
+            fd = os.open(job_dir / MARKER, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(record + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            return
+    raise ForeignOutput(str(job_dir), f"{MARKER} changed while being read; {hint}")
 
 
 class JobFiles:
@@ -82,8 +156,19 @@ class JobFiles:
         self.rejected_path = self.dir / "rejected.jsonl"
 
     def _cut_back(self, path: str) -> None:
+        """Cut what a crash left unsettled; a file this ledger never wrote is not touched: an
+        empty or absent one is recorded (0 bytes) before the first append, so a crash after
+        that append is cut back too; a file with bytes in it is refused."""
         committed = self.ledger.committed_size(path)
-        if os.path.exists(path) and os.path.getsize(path) > committed:
+        size = os.path.getsize(path) if os.path.exists(path) else 0
+        if committed is None:
+            if size:
+                raise ForeignOutput(
+                    str(self.dir),
+                    f"{Path(path).name} was not written by this ledger ({self.ledger.path})",
+                )
+            self.ledger.own_file(path)
+        elif size > committed:
             with open(path, "r+b") as handle:
                 handle.truncate(committed)
 

@@ -42,6 +42,8 @@ class LastRun:
     ended_at: float | None
     exit_code: int | None
     reason: str | None  # None: still running, or killed before it could record its end
+    waiting: str | None = None  # what it was waiting on when last seen (while it runs)
+    waiting_until: float | None = None
 
 
 @dataclass

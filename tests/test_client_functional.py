@@ -3,6 +3,7 @@
 import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from orchestrator.client import AmbiguousPost, ApiClient, RetryPolicy
 from orchestrator.config import ApiConfig, Credentials
 from orchestrator.errors import AccountError, RequestRejected
-from orchestrator.limiter import AccountLimiter
+from orchestrator.limiter import AccountLimiter, CallLog
 from orchestrator.simulator import serve
 from tests.conftest import fast_config
 
@@ -95,3 +96,53 @@ async def test_refused_request_is_not_retried() -> None:
         with pytest.raises(RequestRejected):
             await client.task_post("altavista", "organic", [TASK])
         assert sim.sim.stats()["calls_total"] == 1
+
+
+async def test_every_request_on_the_wire_passes_the_limiter_resends_included() -> None:
+    """aiohttp re-sends a GET whose keep-alive connection drops; that re-send is a request the
+    API counts, so it passes the limiter too: the server sees exactly what the limiter let
+    through, and never more than the limit in a window."""
+    sim_config = fast_config(
+        fault_rate=0.5,
+        fault_weights={"tasks_ready:drop": 1.0},
+        seed=8,
+        tasks_ready_per_minute=6,
+        rate_period_s=2.0,
+    )
+    async with serve(sim_config) as running:
+        limits: dict[str, Any] = {
+            "tasks_ready_per_minute": 6,
+            "rate_period_s": 2.0,
+            "rate_jitter_s": 0.2,
+        }
+        async with client_for(running.url, **limits) as client:
+            for _ in range(12):
+                await client.tasks_ready()
+            admitted = client._limiter.admitted
+        sim = running.sim
+        assert sim.faults_injected["drop"] > 0
+        assert sim.calls_total == admitted
+        assert sim.rate_limited == 0
+
+
+async def test_a_new_process_counts_the_calls_the_last_one_made_in_the_window(
+    tmp_path: Path,
+) -> None:
+    """The previous process's calls of the current window are read back from the call log:
+    the next process waits for them to age out instead of going over the limit (a bucket with
+    a large burst, so that a fresh one would go over at once)."""
+    sim_config = fast_config(calls_per_minute=10, rate_period_s=3.0)
+    async with serve(sim_config) as running:
+        limits: dict[str, Any] = {"calls_per_minute": 10, "rate_period_s": 3.0}
+        for _ in range(2):  # two processes, one right after the other
+            history = CallLog(str(tmp_path / "state.sqlite.calls"), 26)
+            api = ApiConfig(base_url=running.url, **limits)
+            limiter = AccountLimiter(10, 3.0, 20, 5, jitter_s=0.1, burst_share=0.9, history=history)
+            async with ApiClient(api, Credentials("sim", "sim"), limiter, QUICK) as client:
+                for _ in range(8):
+                    await client.task_get(
+                        "google", "organic", "00000000-0000-0000-0000-000000000000"
+                    )
+            history.close()
+        assert running.sim.calls_total == 16 and running.sim.rate_limited == 0
+        assert limiter.inherited >= 8  # the last window of the first process's calls

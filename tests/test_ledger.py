@@ -68,17 +68,21 @@ def test_full_life_and_spend(ledger: Ledger) -> None:
 
 
 def test_reconcile_after_a_crash_posts_nothing_twice(tmp_path: Path) -> None:
-    """After a crash between POST and commit, id_list's tags settle every posting row."""
+    """After a crash between POST and commit, id_list's tags settle every posting row of the
+    batches it answered for; another batch's rows stay posting."""
     path = tmp_path / "state.sqlite"
     crashed = Ledger(path)
-    crashed.add_inputs(rows(4))
-    _, claimed = crashed.claim_batch("j", "", 100)
-    crashed.close()  # the process died here: the POST may or may not have gone out
+    crashed.add_inputs(rows(6))
+    batch, claimed = crashed.claim_batch("j", "", 4)
+    other, _ = crashed.claim_batch("j", "", 2)
+    crashed.close()  # the process died here: the POSTs may or may not have gone out
     reopened = Ledger(path)
-    created = {claimed[0].tag: ("id-0", 0.0006), claimed[2].tag: ("id-2", 0.0006)}
-    assert reopened.reconcile(created, MONTH) == (2, 2)
+    assert sorted(reopened.posting_batches()) == [batch, other]
+    created = [(claimed[0].tag, "id-0", 0.0006), (claimed[2].tag, "id-2", 0.0006)]
+    assert reopened.reconcile(created, [batch], MONTH) == (2, 2)
+    assert list(reopened.posting_batches()) == [other]
     counts = reopened.counts("j")
-    assert (counts[POSTED], counts[PENDING], counts[POSTING]) == (2, 2, 0)
+    assert (counts[POSTED], counts[PENDING], counts[POSTING]) == (2, 2, 2)
     _, again = reopened.claim_batch("j", "", 100)
     assert {c.tag for c in again} == {claimed[1].tag, claimed[3].tag}
     reopened.close()
@@ -115,6 +119,10 @@ def test_the_lock_is_released_on_close(tmp_path: Path) -> None:
     Ledger(tmp_path / "s.sqlite").close()
 
 
+def posting_tags(ledger: Ledger) -> list[str]:
+    return [tag for _, tags in ledger.posting_batches().values() for tag in tags]
+
+
 @settings(max_examples=30, deadline=None)
 @given(
     st.lists(
@@ -137,10 +145,10 @@ def test_no_operation_sequence_loses_or_duplicates_an_input(
             ledger.add_inputs(rows(30, period=periods[-1]))
         elif op == "claim":
             ledger.claim_batch("j", periods[-1], 7)
-        elif op == "post" and (tags := ledger.posting_tags()):
+        elif op == "post" and (tags := posting_tags(ledger)):
             ledger.mark_posted([(tags[0], f"id-{next_id}", 0.0006)], MONTH)
             next_id += 1
-        elif op == "fail" and (tags := ledger.posting_tags()):
+        elif op == "fail" and (tags := posting_tags(ledger)):
             ledger.settle("failed.jsonl", 0, [], [], [(tags[-1], 40501, "bad")])
         elif op == "done":
             ledger.settle("results.jsonl", 0, [f"id-{next_id - 1}"], [])
@@ -151,7 +159,7 @@ def test_no_operation_sequence_loses_or_duplicates_an_input(
         elif op == "crash":
             ledger.close()
             ledger = Ledger(path)
-            ledger.reconcile({}, MONTH)
+            ledger.reconcile([], list(ledger.posting_batches()), MONTH)
     db = ledger._db
     ids = [r[0] for r in db.execute("SELECT task_id FROM inputs WHERE task_id IS NOT NULL")]
     assert len(ids) == len(set(ids))

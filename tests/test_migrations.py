@@ -1,12 +1,16 @@
 """A ledger made by an earlier version opens, keeps every row and result, and goes on working."""
 
+import json
 import sqlite3
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
+from orchestrator import migrations
 from orchestrator.ledger import DONE, MISSED, PENDING, POSTED, Ledger
 from orchestrator.migrations import VERSION
 
@@ -102,7 +106,7 @@ def test_a_version_0_ledger_is_migrated_with_every_row_as_a_one_shot_input(tmp_p
         assert ledger.spent() == pytest.approx(0.0018)
         assert ledger.month_spent("2026-11") == pytest.approx(0.0018)
         assert ledger.committed_size("out/g/results.jsonl") == 42
-        assert ledger.last_run() == (1, 2, 0, "done")
+        assert ledger.last_run() == (1, 2, 0, "done", None, None)
         assert ledger.posted_jobs(["id-2"]) == {"id-2": ("g", "")}
         assert ledger.periods("g") == [""]
         # It goes on working: the pending row is claimed, and a period's row is a new input.
@@ -169,3 +173,92 @@ def test_a_crash_during_migration_leaves_the_old_ledger_intact(tmp_path: Path) -
     ledger = Ledger(path)  # and the next open migrates it for real
     assert ledger.counts("g")[DONE] == 1
     ledger.close()
+
+
+def make_v1(path: Path, out: Path, body: bytes) -> None:
+    """A version-1 ledger: one settled row with its results file, and one row whose POST (a
+    bare tag, as version 1 posted) went out just before a crash."""
+    db = sqlite3.connect(path)
+    db.executescript(migrations.INPUTS + migrations.DERIVED + migrations.OTHERS)
+    now = time.time()
+    db.execute(
+        "INSERT INTO batches (id, job, created_at) VALUES (1, 'g', ?), (2, 'g', ?)", (now, now)
+    )
+    db.execute(
+        "INSERT INTO inputs (job, period, key, tag, line, body, est_cost, state, batch_id,"
+        " task_id, cost, status_code, posted_at, updated_at)"
+        " VALUES ('g', '', 'k1', 'g:k1', 1, '{}', 0.0006, 'done', 1, 'id-1', 0.0006, 20000, ?, ?)",
+        (now, now),
+    )
+    db.execute(
+        "INSERT INTO inputs (job, period, key, tag, line, body, est_cost, state, batch_id,"
+        " updated_at) VALUES ('g', '', ?, ?, 2, ?, 0.0006, 'posting', 2, ?)",
+        (input_key_of(body), json.loads(body)["tag"], body, now),
+    )
+    (out / "g").mkdir(parents=True)
+    (out / "g" / "results.jsonl").write_bytes(b'{"id":"id-1"}\n')
+    db.execute("INSERT INTO files (path, size) VALUES (?, 14)", (str(out / "g" / "results.jsonl"),))
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+
+
+def input_key_of(body: bytes) -> str:
+    return str(json.loads(body)["tag"]).split(":")[-1]
+
+
+def test_a_version_1_ledger_keeps_its_outputs_and_settles_a_bare_tagged_post(
+    tmp_path: Path,
+) -> None:
+    """Version 2 adds the ledger's identity and write-ahead fetches. A version-1 ledger keeps
+    writing to the folder it wrote (no marker yet), and a POST it made just before the upgrade
+    (a bare tag) is found by id_list, not posted again."""
+    from tests.test_e2e_run import run, running_simulator, stats
+
+    with running_simulator("--seed", "1") as url:
+        # The input as version 1 would have stored it, with its POST already on the account.
+        (tmp_path / "kw.txt").write_text("pizza\n")
+        config = tmp_path / "jobs.toml"
+        config.write_text(f"""
+[api]
+base_url = "{url}"
+login = "sim"
+password = "sim"
+[output]
+dir = "{tmp_path / "out"}"
+[state]
+path = "{tmp_path / "state.sqlite"}"
+[[jobs]]
+name = "g"
+se = "google"
+se_type = "organic"
+input = "kw.txt"
+[jobs.defaults]
+location_code = 2840
+language_code = "en"
+""")
+        from orchestrator.config import load_config
+        from orchestrator.inputs import ValidInput, read_inputs
+
+        loaded = load_config(config)
+        (row,) = [
+            r for r in read_inputs(loaded.jobs[0], loaded.prices) if isinstance(r, ValidInput)
+        ]
+        request = urllib.request.Request(
+            f"{url}/v3/serp/google/organic/task_post", data=b"[" + row.body + b"]"
+        )
+        request.add_header("Authorization", "Basic c2ltOnNpbQ==")
+        urllib.request.urlopen(request, timeout=10).close()
+        make_v1(tmp_path / "state.sqlite", tmp_path / "out", row.body)
+        ledger = Ledger(tmp_path / "state.sqlite")
+        assert len(ledger.id) == 12 and ledger.first_tagged_batch == 3
+        columns = [r[1] for r in ledger._db.execute("PRAGMA table_info(inputs)")]
+        assert "fetch_at" in columns
+        ledger.close()
+        done = run(config)
+        assert done.returncode == 0, done.stderr
+        numbers = stats(url)
+        assert numbers["tasks_created"] == 1 and numbers["duplicate_tags"] == 0
+        lines = (tmp_path / "out" / "g" / "results.jsonl").read_text().splitlines()
+        assert len(lines) == 2 and json.loads(lines[0]) == {"id": "id-1"}
+        assert json.loads(lines[1])["data"]["keyword"] == "pizza"

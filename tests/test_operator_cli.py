@@ -189,7 +189,8 @@ def test_export_streams_a_flat_rankings_table(tmp_path: Path, slow_simulator: st
     assert first["language"] == "en" and first["device"] == "desktop" and first["datetime"]
     organic = [r for r in rows if r["type"] == "organic"]
     assert organic and all(r["url"].startswith("http") and r["domain"] for r in organic)
-    assert {r["input_key"] for r in rows} == {r["data"]["tag"][2:] for r in results}
+    tags = {r["data"]["tag"] for r in results}  # g:<key>@<ledger>.<batch>
+    assert {r["input_key"] for r in rows} == {t[2:].partition("@")[0] for t in tags}
     only = cli("export", "--config", str(config), "--job", "g", "--format", "jsonl",
                "--out", "-", "--types", "organic,paid")  # fmt: skip
     lines = [json.loads(x) for x in only.stdout.splitlines()]

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.errors import ForeignOutput
 from orchestrator.ledger import DONE, FAILED, POSTED, Ledger
-from orchestrator.sink import JobFiles
+from orchestrator.sink import MARKER, JobFiles, claim_folder, read_marker
 
 
 def posted_ledger(path: Path, n: int) -> Ledger:
@@ -56,3 +57,46 @@ def test_rejected_rows_are_rewritten_each_run(tmp_path: Path) -> None:
     lines = files.rejected_path.read_text().splitlines()
     assert lines == ['{"line":3,"reason":"depth: Expected `int` <= 700","input":"shoes,9000"}']
     ledger.close()
+
+
+def test_a_crash_before_the_first_settle_is_cut_back_too(tmp_path: Path) -> None:
+    """A new file is recorded as this ledger's (0 bytes) before the first append, so a line
+    appended and never settled is still this ledger's to cut."""
+    ledger = posted_ledger(tmp_path / "s.sqlite", 1)
+    files = JobFiles(tmp_path / "out" / "j", ledger, False)
+    files._append(files.paths["results"], [b'{"id":"id-0"}'])  # killed before settle()
+    JobFiles(tmp_path / "out" / "j", ledger, False)
+    assert Path(files.paths["results"]).read_bytes() == b""
+    ledger.close()
+
+
+def test_a_file_this_ledger_did_not_write_is_never_cut(tmp_path: Path) -> None:
+    """Results another (or a lost) ledger wrote: refused, not a byte removed."""
+    folder = tmp_path / "out" / "j"
+    folder.mkdir(parents=True)
+    (folder / "results.jsonl").write_bytes(b'{"id":"theirs"}\n')
+    ledger = posted_ledger(tmp_path / "s.sqlite", 1)
+    with pytest.raises(ForeignOutput, match=r"results\.jsonl was not written by this ledger"):
+        JobFiles(folder, ledger, False)
+    with pytest.raises(ForeignOutput, match=r"holds results\.jsonl that this ledger"):
+        claim_folder(folder, ledger)
+    assert (folder / "results.jsonl").read_bytes() == b'{"id":"theirs"}\n'
+    assert not (folder / MARKER).exists()
+    ledger.close()
+
+
+def test_a_folder_is_claimed_once_and_then_refused_to_any_other_ledger(tmp_path: Path) -> None:
+    folder = tmp_path / "out" / "j"
+    first = Ledger(tmp_path / "a.sqlite")
+    claim_folder(folder, first)
+    claim_folder(folder, first)  # its own: fine, again and again
+    assert read_marker(folder) == {
+        "ledger_id": first.id,
+        "ledger": str((tmp_path / "a.sqlite").resolve()),
+    }
+    second = Ledger(tmp_path / "b.sqlite")
+    assert second.id != first.id
+    with pytest.raises(ForeignOutput, match=r"written by another ledger \(.*a\.sqlite"):
+        claim_folder(folder, second)
+    first.close()
+    second.close()

@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from email.utils import formatdate
 from typing import Any
 
 import anyio
@@ -225,10 +226,32 @@ async def sim_advance(request: web.Request) -> web.Response:
     return web.json_response({"sim_time": sim.clock.now()})
 
 
+async def server_date(request: web.Request, response: web.StreamResponse) -> None:
+    """Every answer's `Date` header is the account's clock, as a real server's is its own: a
+    client that bounds id_list windows by the server's time sees the simulated days."""
+    sim: Simulator = request.app[routes.SIMULATOR_KEY]
+    response.headers["Date"] = formatdate(sim.clock.now(), usegmt=True)
+
+
+async def sim_faults(request: web.Request) -> web.Response:
+    """Change the share of faulty calls while running (`{"fault_rate": 0}` ends them)."""
+    sim: Simulator = request.app[routes.SIMULATOR_KEY]
+    try:
+        body = await request.json()
+        rate = float(body["fault_rate"])
+        if not 0 <= rate <= 1:
+            raise ValueError("fault_rate must be within 0..1")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise web.HTTPBadRequest(text=f'expected {{"fault_rate": 0..1}}: {exc}') from exc
+    sim.faults.rate = rate
+    return web.json_response({"fault_rate": rate})
+
+
 def build_app(sim: Simulator) -> web.Application:
     """The aiohttp application serving one simulated account."""
     app = web.Application(middlewares=[admission], client_max_size=64 * 1024 * 1024)
     app[routes.SIMULATOR_KEY] = sim
+    app.on_response_prepare.append(server_date)
     r = app.router
     r.add_post("/v3/serp/{se}/{se_type}/task_post", routes.task_post, name="task_post")
     r.add_get("/v3/serp/tasks_ready", routes.tasks_ready, name="tasks_ready")
@@ -241,6 +264,7 @@ def build_app(sim: Simulator) -> web.Application:
     r.add_get("/_sim/stats", sim_stats, name="sim_stats")
     r.add_get("/_sim/timeline", sim_timeline, name="sim_timeline")
     r.add_post("/_sim/advance", sim_advance, name="sim_advance")
+    r.add_post("/_sim/faults", sim_faults, name="sim_faults")
     return app
 
 

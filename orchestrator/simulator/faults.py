@@ -2,13 +2,17 @@
 
 A share `fault_rate` of admitted calls gets one fault, its kind drawn by `fault_weights`:
 - http_500: HTTP 500 with status 50000, nothing done.
-- task_error: task_post tasks answer 50301/50401 and are not created; task_get answers 50401.
+- task_error: task_post tasks answer 50301/50401 and are not created; task_get answers 50401;
+  id_list answers a task-level 50000 with no result (the envelope says 20000).
 - drop: the connection is closed before anything is done.
 - drop_after: the call is carried out (tasks created and charged, results marked collected),
   then the connection is closed before the answer: only id_list can tell what happened.
 - slow: the answer comes `slow_real_s` late.
 - truncate: the call is carried out and the body is cut off halfway.
 Faults are never 40202: `rate_limited` counts real limit violations only.
+
+A weight's key is a kind, for every function, or `function:kind` for one function only
+(`task_post:drop_after`): then functions no key names get no fault.
 """
 
 import random
@@ -18,14 +22,19 @@ from aiohttp import web
 
 from orchestrator.simulator.settings import FAULT_KINDS, FaultKind, SimulatorConfig
 
-TASK_ERROR_FUNCTIONS: Final = frozenset({"task_post", "task_get"})
+TASK_ERROR_FUNCTIONS: Final = frozenset({"task_post", "task_get", "id_list"})
+
+
+def fault_kind(key: str) -> str:
+    """The kind a weight's key names (`drop` or `task_post:drop`)."""
+    return key.rpartition(":")[2]
 
 
 class FaultPlan:
     """Draws the fault (or none) for each admitted call, reproducibly from the seed."""
 
     def __init__(self, config: SimulatorConfig) -> None:
-        unknown = set(config.fault_weights) - set(FAULT_KINDS)
+        unknown = {fault_kind(k) for k in config.fault_weights} - set(FAULT_KINDS)
         if unknown:
             raise ValueError(f"unknown fault kinds: {', '.join(sorted(unknown))}")
         self.rate = config.fault_rate
@@ -36,11 +45,16 @@ class FaultPlan:
         """The fault for one call of `function`, or None."""
         if self.rate <= 0 or self.rng.random() >= self.rate:
             return None
-        kinds = [k for k in self.weights if k != "task_error" or function in TASK_ERROR_FUNCTIONS]
-        if not kinds:
+        keys = [
+            k
+            for k in self.weights
+            if k.partition(":")[0] in (k, function)
+            and (fault_kind(k) != "task_error" or function in TASK_ERROR_FUNCTIONS)
+        ]
+        if not keys:
             return None
-        chosen = self.rng.choices(kinds, weights=[self.weights[k] for k in kinds])[0]
-        return chosen  # type: ignore[return-value]  # keys were checked against FAULT_KINDS
+        chosen = self.rng.choices(keys, weights=[self.weights[k] for k in keys])[0]
+        return fault_kind(chosen)  # type: ignore[return-value]  # checked against FAULT_KINDS
 
 
 def drop_connection(request: web.Request) -> web.Response:

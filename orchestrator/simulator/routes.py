@@ -280,6 +280,11 @@ async def id_list(request: web.Request) -> web.Response:
                 [task_object(store.new_id(now), status.INVALID_FIELD, path, None, message=message)]
             )
         )
+    if request.get(FAULT_KEY) == "task_error":
+        data = {"api": "serp", "function": "id_list"}
+        return json_response(
+            envelope([task_object(store.new_id(now), status.INTERNAL_ERROR, path, data)])
+        )
     found = store.posted_between(start, end)
     if query.sort == "desc":
         found = found[::-1]

@@ -148,6 +148,9 @@ class TaskStore:
         self.cost_total += cost
         self.balance -= cost
         if tag:
+            # The orchestrator posts each attempt as `input tag@ledger.batch`: the same input
+            # posted in two attempts is the duplicate this counts.
+            tag = tag.partition("@")[0]
             self.tag_counts[tag] += 1
             if self.tag_counts[tag] == 2:
                 self.duplicate_tags += 1

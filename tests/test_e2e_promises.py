@@ -1,0 +1,173 @@
+"""The README's promises the way users operate: a deleted ledger, two configs on one folder,
+lost answers and failing id_list, a new day with the same keywords. Real processes against the
+simulator, the product's default timers unless a test says why not."""
+
+import json
+import sqlite3
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from tests.test_e2e_run import ENV, run, running_simulator, stats
+
+
+def daily_config(tmp: Path, url: str, n: int, extra: str = "", out: str = "out") -> Path:
+    """A one-shot google/organic job of `n` keywords; default [api] timers."""
+    (tmp / "kw.txt").write_text("".join(f"keyword {i}\n" for i in range(n)))
+    config = tmp / "jobs.toml"
+    config.write_text(f"""
+[api]
+base_url = "{url}"
+login = "sim"
+password = "sim"
+
+[output]
+dir = "{out}"
+
+[[jobs]]
+name = "g"
+se = "google"
+se_type = "organic"
+input = "kw.txt"
+[jobs.defaults]
+location_code = 2840
+language_code = "en"
+{extra}""")
+    return config
+
+
+def result_ids(folder: Path) -> list[str]:
+    ids = []
+    for name in ("results.jsonl", "failed.jsonl"):
+        path = folder / name
+        if path.exists():
+            ids += [json.loads(line)["id"] for line in path.read_text().splitlines()]
+    return ids
+
+
+def set_fault_rate(url: str, rate: float) -> None:
+    request = urllib.request.Request(
+        f"{url}/_sim/faults", data=json.dumps({"fault_rate": rate}).encode()
+    )
+    urllib.request.urlopen(request, timeout=10).close()
+
+
+def test_a_lost_ledger_or_a_shared_folder_never_empties_results(tmp_path: Path) -> None:
+    """Item 1: a run with a new ledger (deleted, moved, or another config's) on a folder of
+    results it did not write exits 2 before posting, and not a byte of them changes."""
+    with running_simulator("--seed", "5") as url:
+        config = daily_config(tmp_path, url, 60)
+        first = run(config)
+        assert first.returncode == 0, first.stderr
+        results = tmp_path / "out" / "g" / "results.jsonl"
+        before = results.read_bytes()
+        assert len(result_ids(tmp_path / "out" / "g")) == 60
+        created = stats(url)["tasks_created"]
+        for name in ("orchestrator-state.sqlite", "orchestrator-state.sqlite-wal"):
+            (tmp_path / name).unlink(missing_ok=True)  # "start a new day": delete the ledger
+        again = run(config)
+        assert again.returncode == 2, again.stderr
+        assert "out/g: written by another ledger" in again.stderr
+        assert "orchestrator recover" in again.stderr and "Traceback" not in again.stderr
+        other = tmp_path / "other.toml"  # a second config writing to the same folder
+        other.write_text(config.read_text() + '\n[state]\npath = "other.sqlite"\n')
+        shared = run(other)
+        assert shared.returncode == 2 and "written by another ledger" in shared.stderr
+        assert results.read_bytes() == before
+        assert stats(url)["tasks_created"] == created  # nothing posted, nothing paid twice
+
+
+def test_a_folder_of_results_without_a_marker_is_refused_too(tmp_path: Path) -> None:
+    """Results from before markers existed, or copied in: refused unless this ledger wrote
+    them; the message names the file."""
+    with running_simulator("--seed", "5") as url:
+        config = daily_config(tmp_path, url, 5)
+        folder = tmp_path / "out" / "g"
+        folder.mkdir(parents=True)
+        (folder / "results.jsonl").write_bytes(b'{"id": "old"}\n')
+        done = run(config)
+        assert done.returncode == 2 and "holds results.jsonl that this ledger" in done.stderr
+        assert (folder / "results.jsonl").read_bytes() == b'{"id": "old"}\n'
+        assert stats(url)["calls_total"] == 0
+
+
+def test_lost_answers_are_reconciled_exactly_and_a_failing_id_list_posts_nothing_again(
+    tmp_path: Path,
+) -> None:
+    """Item 2: every task_post answer is lost and id_list errs: the run stops with exit 4 and
+    the rows stay posting; nothing is posted twice. Once id_list answers, the next run finds
+    every task and posts none again."""
+    flags = [
+        "--seed",
+        "9",
+        "--fault-rate",
+        "1",
+        "--fault-kinds",
+        "task_post:drop_after=1,id_list:task_error=1",
+    ]
+    with running_simulator(*flags) as url:
+        config = daily_config(tmp_path, url, 150)
+        failed = run(config)
+        assert failed.returncode == 4, failed.stdout + failed.stderr
+        assert "stay 'posting' and are not posted again" in failed.stderr
+        assert "Traceback" not in failed.stderr
+        numbers = stats(url)
+        assert numbers["tasks_created"] == 100 and numbers["duplicate_tags"] == 0
+        ledger = sqlite3.connect(tmp_path / "orchestrator-state.sqlite")
+        states = dict(ledger.execute("SELECT state, COUNT(*) FROM inputs GROUP BY state"))
+        ledger.close()
+        assert states == {"posting": 100, "pending": 50}
+        set_fault_rate(url, 0)
+        finished = run(config)
+        assert finished.returncode == 0, finished.stderr
+        numbers = stats(url)
+        assert numbers["tasks_created"] == 150 and numbers["duplicate_tags"] == 0
+        ids = result_ids(tmp_path / "out" / "g")
+        assert len(ids) == len(set(ids)) == 150
+
+
+def test_lost_answers_under_faults_over_a_shifted_clock_are_paid_once(tmp_path: Path) -> None:
+    """Item 2 as reported: the simulator's clock two days ahead, 30 % of answers lost after
+    the work is done. Every input once, no tag posted twice, the ledger's spend is the bill."""
+    flags = ["--seed", "4", "--fault-rate", "0.3", "--fault-kinds", "drop_after=1"]
+    with running_simulator(*flags) as url:
+        request = urllib.request.Request(f"{url}/_sim/advance?seconds=172800", data=b"")
+        urllib.request.urlopen(request, timeout=10).close()
+        config = daily_config(tmp_path, url, 200)
+        done = run(config, "--max-runtime", "200")
+        assert done.returncode == 0, done.stderr
+        numbers = stats(url)
+        assert numbers["duplicate_tags"] == 0 and numbers["tasks_created"] == 200
+        ids = result_ids(tmp_path / "out" / "g")
+        assert len(ids) == len(set(ids)) == 200
+        status = subprocess.run(
+            [sys.executable, "-m", "orchestrator", "status", "--config", str(config), "--json"],
+            capture_output=True,
+            text=True,
+            env=ENV,
+            timeout=60,
+        )
+        spent = json.loads(status.stdout)["spent_usd"]
+        assert abs(spent - numbers["cost_total"]) < 1e-9
+
+
+def test_a_new_day_with_the_same_keywords_never_takes_yesterdays_tasks(tmp_path: Path) -> None:
+    """Item 3: day 2 in a new folder and ledger, the same keywords, task_post answers lost:
+    every result written for day 2 is a task posted for day 2."""
+    flags = ["--seed", "2", "--fault-rate", "0.5", "--fault-kinds", "task_post:drop_after=1"]
+    with running_simulator(*flags) as url:
+        day1 = tmp_path / "day1"
+        day1.mkdir()
+        first = run(daily_config(day1, url, 200))
+        assert first.returncode == 0, first.stderr
+        yesterday = set(result_ids(day1 / "out" / "g"))
+        day2 = tmp_path / "day2"
+        day2.mkdir()
+        second = run(daily_config(day2, url, 200))
+        assert second.returncode == 0, second.stderr
+        today = result_ids(day2 / "out" / "g")
+        assert len(today) == len(set(today)) == 200
+        assert not yesterday & set(today)
+        numbers = stats(url)
+        assert numbers["tasks_created"] == 400 and numbers["duplicate_tags"] == 200
