@@ -3,9 +3,12 @@ lost answers and failing id_list, a new day with the same keywords. Real process
 simulator, the product's default timers unless a test says why not."""
 
 import json
+import random
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -171,3 +174,124 @@ def test_a_new_day_with_the_same_keywords_never_takes_yesterdays_tasks(tmp_path:
         assert not yesterday & set(today)
         numbers = stats(url)
         assert numbers["tasks_created"] == 400 and numbers["duplicate_tags"] == 200
+
+
+def ledger_states(path: Path) -> dict[str, int]:
+    db = sqlite3.connect(path)
+    try:
+        return dict(db.execute("SELECT state, COUNT(*) FROM inputs GROUP BY state"))
+    finally:
+        db.close()
+
+
+def test_a_fetch_answered_before_a_kill_is_fetched_again_at_once(tmp_path: Path) -> None:
+    """Item 4: task_get answered (so tasks_ready no longer lists the task), then the process
+    is killed before the result is written. With default timers (overdue_s = 600) the next
+    run fetches those tasks by id at once instead of waiting ten minutes."""
+    flags = ["--seed", "3", "--fault-rate", "1", "--fault-kinds", "task_get:drop_after=1"]
+    with running_simulator(*flags) as url:
+        config = daily_config(tmp_path, url, 20)
+        cmd = [sys.executable, "-m", "orchestrator", "run", "--config", str(config)]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+        deadline = time.monotonic() + 60
+        while stats(url)["tasks_collected"] < 20 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        assert stats(url)["tasks_collected"] == 20  # answered, and every answer lost
+        assert ledger_states(tmp_path / "orchestrator-state.sqlite") == {"posted": 20}
+        set_fault_rate(url, 0)
+        done = run(config, "--max-runtime", "120")
+        assert done.returncode == 0, done.stderr
+        assert "run ended (done)" in done.stdout
+        ids = result_ids(tmp_path / "out" / "g")
+        assert len(ids) == len(set(ids)) == 20
+
+
+def test_a_full_tasks_ready_does_not_stall_our_tasks(tmp_path: Path) -> None:
+    """Item 4: tasks_ready lists 1000 tasks of another tool, none ours. Our 20 are asked for
+    by id once they are old enough, not after overdue_s; the progress says why it waits."""
+    with running_simulator("--seed", "6") as url:
+        theirs = [
+            {"keyword": f"theirs {i}", "location_code": 2840, "language_code": "en", "tag": "x"}
+            for i in range(1000)
+        ]
+        for start in range(0, 1000, 100):
+            request = urllib.request.Request(
+                f"{url}/v3/serp/google/organic/task_post",
+                data=json.dumps(theirs[start : start + 100]).encode(),
+            )
+            request.add_header("Authorization", "Basic c2ltOnNpbQ==")
+            urllib.request.urlopen(request, timeout=10).close()
+        time.sleep(2.5)  # all of them done: tasks_ready is full
+        config = daily_config(tmp_path, url, 20)
+        done = run(
+            config,
+            "--max-runtime",
+            "150",
+            "--log-format",
+            "json",
+            "--progress-interval",
+            "2",
+        )
+        assert done.returncode == 0, done.stderr
+        events = [json.loads(line) for line in done.stdout.splitlines()]
+        assert events[-1]["event"] == "run_ended" and events[-1]["reason"] == "done"
+        notes = {e.get("waiting_for") or "" for e in events if e["event"] == "progress"}
+        assert any(n.startswith("tasks_ready, full with 1000") for n in notes), notes
+        ids = result_ids(tmp_path / "out" / "g")
+        assert len(ids) == len(set(ids)) == 20
+        assert stats(url)["tasks_ready"] == 1000  # theirs are left alone
+
+
+def test_restarts_after_kills_finish_promptly_with_default_timers(tmp_path: Path) -> None:
+    """Done when: after any number of SIGKILLs, the next run with the product's default
+    timers and limits (the simulator's the same) finishes promptly, every input once, and no
+    call, general or tasks_ready, refused for the rate."""
+    flags = ["--calls-per-minute", "2000", "--rate-period-s", "60", "--fault-rate", "0.05"]
+    with running_simulator(*flags, "--seed", "12") as url:
+        config = daily_config(tmp_path, url, 700)
+        rng = random.Random(5)
+        cmd = [sys.executable, "-m", "orchestrator", "run", "--config", str(config)]
+        for _ in range(6):
+            proc = subprocess.Popen(
+                cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV
+            )
+            time.sleep(rng.uniform(0.5, 4.0))
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=10)
+        done = run(config, "--max-runtime", "240")
+        assert done.returncode == 0, done.stderr
+        assert "run ended (done)" in done.stdout
+        numbers = stats(url)
+        ids = result_ids(tmp_path / "out" / "g")
+        assert len(ids) == len(set(ids)) == 700
+        assert numbers["tasks_created"] == 700 and numbers["rate_limited"] == 0
+
+
+def test_sigterm_while_loading_exits_at_once_with_a_consistent_ledger(tmp_path: Path) -> None:
+    """Item 6: a SIGTERM while a big input is still loading ends the run within 2 s (143), the
+    ledger intact and its counts true; the next run goes on from there."""
+    with running_simulator("--delay-normal-s", "0:0", "--seed", "1") as url:
+        config = daily_config(tmp_path, url, 300_000)
+        cmd = [sys.executable, "-m", "orchestrator", "run", "--config", str(config), "--quiet"]
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=ENV
+        )
+        state = tmp_path / "orchestrator-state.sqlite"
+        deadline = time.monotonic() + 60
+        while sum(ledger_states(state).values() if state.exists() else [0]) < 5000:
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        sent = time.monotonic()
+        _, err = proc.communicate(timeout=30)
+        took = time.monotonic() - sent
+        assert proc.returncode == 143, err
+        assert took < 2.0, f"exited {took:.1f} s after SIGTERM"
+        db = sqlite3.connect(state)
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        rows = db.execute("SELECT COUNT(*) FROM inputs").fetchone()[0]
+        tallied = db.execute("SELECT SUM(n) FROM tally").fetchone()[0]
+        db.close()
+        assert 5000 <= rows < 300_000 and tallied == rows
