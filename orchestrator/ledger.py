@@ -37,6 +37,20 @@ STATES: Final = (PENDING, POSTING, POSTED, DONE, FAILED, MISSED)
 InputRow = tuple[str, str, str, str, int, bytes, float]  # job, period, key, tag, line, body, cost
 
 
+BY_TAG: Final = "job = ? AND period = ? AND key = ?"  # the primary key a tag spells
+
+
+def row_of(tag: str) -> tuple[str, str, str]:
+    """(job, period, key) of a row tag: `job:key` (one-shot) or `job:period:key`. Job names and
+    period keys hold no colon."""
+    parts = tag.split(":")
+    if len(parts) == 2:
+        return parts[0], "", parts[1]
+    if len(parts) == 3:
+        return parts[0], parts[1], parts[2]
+    raise LedgerError(f"not a tag of this ledger: {tag!r}")
+
+
 @dataclass(frozen=True, slots=True)
 class Claimed:
     """An input claimed for a POST: what to send and how to recognise it afterwards."""
@@ -59,6 +73,7 @@ class Ledger:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoints
+            self._db.execute("PRAGMA cache_size=-65536")  # 64 MB: the key index of a big ledger
             found, now = migrate(self._db)
             if 0 <= found < now:
                 log.warning(
@@ -142,16 +157,33 @@ class Ledger:
         except sqlite3.Error as exc:
             raise LedgerError(f"{self.path}: {exc}") from exc
 
-    def add_inputs(self, rows: Iterable[InputRow]) -> int:
+    def add_inputs(self, rows: Sequence[InputRow]) -> int:
         """Record (job, period, key, tag, line, body, est_cost) as pending; rows already known
-        for that job and period stay as they are."""
+        for that job and period stay as they are. One transaction, the tally included."""
         now = time.time()
         sql = (
             "INSERT OR IGNORE INTO inputs"
             " (job, period, key, tag, line, body, est_cost, state, updated_at)"
             f" VALUES (?, ?, ?, ?, ?, ?, ?, '{PENDING}', ?)"
         )
-        return self._tx(sql, ((*row, now) for row in rows))
+        groups: dict[tuple[str, str], list[InputRow]] = {}
+        for row in rows:
+            groups.setdefault((row[0], row[1]), []).append(row)
+        added = 0
+        try:
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                for (job, period), group in groups.items():
+                    new = self._db.executemany(sql, ((*row, now) for row in group)).rowcount
+                    self._db.execute(
+                        "INSERT INTO tally (job, period, state, n) VALUES (?, ?, ?, ?)"
+                        " ON CONFLICT (job, period, state) DO UPDATE SET n = n + excluded.n",
+                        (job, period, PENDING, new),
+                    )
+                    added += new
+        except sqlite3.Error as exc:
+            raise LedgerError(f"{self.path}: {exc}") from exc
+        return added
 
     def claim_batch(self, job: str, period: str, limit: int) -> tuple[int, list[Claimed]]:
         """Move up to `limit` pending inputs of one job and period to posting under a new
@@ -160,7 +192,7 @@ class Ledger:
             with self._db:
                 self._db.execute("BEGIN IMMEDIATE")
                 rows = self._db.execute(
-                    "SELECT tag, body, est_cost FROM inputs"
+                    "SELECT rowid, tag, body, est_cost FROM inputs"
                     f" WHERE state = '{PENDING}' AND job = ? AND period = ? ORDER BY line LIMIT ?",
                     (job, period, limit),
                 ).fetchall()
@@ -171,12 +203,12 @@ class Ledger:
                     "INSERT INTO batches (job, created_at) VALUES (?, ?)", (job, now)
                 ).lastrowid
                 self._db.executemany(
-                    "UPDATE inputs SET state = ?, batch_id = ?, updated_at = ? WHERE tag = ?",
-                    ((POSTING, batch, now, tag) for tag, _, _ in rows),
+                    "UPDATE inputs SET state = ?, batch_id = ?, updated_at = ? WHERE rowid = ?",
+                    ((POSTING, batch, now, rowid) for rowid, *_ in rows),
                 )
         except sqlite3.Error as exc:
             raise LedgerError(f"{self.path}: {exc}") from exc
-        return int(batch or 0), [Claimed(tag, body, cost) for tag, body, cost in rows]
+        return int(batch or 0), [Claimed(tag, body, cost) for _, tag, body, cost in rows]
 
     def mark_missed(self, job: str, keep: Iterable[str]) -> int:
         """pending -> missed for the job's periods other than `keep`: their time has passed,
@@ -201,14 +233,16 @@ class Ledger:
         now = time.time()
         sql = (
             "UPDATE inputs SET state = ?, task_id = ?, cost = ?, posted_at = ?, updated_at = ?"
-            " WHERE tag = ? AND state = ?"
+            f" WHERE {BY_TAG} AND state = ?"
         )
         try:
             with self._db:
                 self._db.execute("BEGIN IMMEDIATE")
                 changed = 0
                 for tag, tid, cost in created:
-                    cursor = self._db.execute(sql, (POSTED, tid, cost, now, now, tag, POSTING))
+                    cursor = self._db.execute(
+                        sql, (POSTED, tid, cost, now, now, *row_of(tag), POSTING)
+                    )
                     if cursor.rowcount:
                         changed += 1
                         self._db.execute(
@@ -225,9 +259,9 @@ class Ledger:
         now = time.time()
         sql = (
             "UPDATE inputs SET state = ?, batch_id = NULL, updated_at = ?"
-            " WHERE tag = ? AND state = ?"
+            f" WHERE {BY_TAG} AND state = ?"
         )
-        return self._tx(sql, ((PENDING, now, tag, POSTING) for tag in tags))
+        return self._tx(sql, ((PENDING, now, *row_of(tag), POSTING) for tag in tags))
 
     def settle(
         self,
@@ -260,8 +294,8 @@ class Ledger:
                 )
                 self._db.executemany(
                     "UPDATE inputs SET state = ?, status_code = ?, error = ?, updated_at = ?"
-                    " WHERE tag = ? AND state = ?",
-                    ((FAILED, code, msg, now, tag, POSTING) for tag, code, msg in refused),
+                    f" WHERE {BY_TAG} AND state = ?",
+                    ((FAILED, code, msg, now, *row_of(tag), POSTING) for tag, code, msg in refused),
                 )
                 self._db.execute(
                     "INSERT INTO files (path, size) VALUES (?, ?)"

@@ -6,8 +6,9 @@ is made as version 1 and brought up by the same steps an old one takes; all of i
 transaction, so a crash mid-migration leaves the old ledger intact.
 
 Why the schema looks as it does (a ledger of a daily 100k-keyword job grows to 36M rows a year):
-- `tally` keeps counts and spend per (job, period, state), maintained by triggers in the same
-  transaction as every change, so status, progress and budgets never scan `inputs`.
+- `tally` keeps counts and spend per (job, period, state), in the same transaction as every
+  change (triggers, and `add_inputs` for new rows), so status, progress and budgets never
+  scan `inputs`.
 - `inputs_by_state` leads with the state, so the run's queries for rows still in flight
   (pending, posting, posted) seek straight to them, however many settled rows there are. (A
   partial index of open rows would be smaller, but SQLite uses one only when a query repeats
@@ -130,12 +131,66 @@ def _v0_to_v1(db: sqlite3.Connection) -> None:
     )
 
 
+# Version 2's table: no index on `tag` (a row is found by its primary key, which the tag
+# spells), task ids unique among the rows that have one, and `fetch_at`.
+INPUTS_V2: Final = """
+CREATE TABLE inputs (
+    job TEXT NOT NULL,
+    period TEXT NOT NULL DEFAULT '',
+    key TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    line INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    est_cost REAL NOT NULL,
+    state TEXT NOT NULL
+        CHECK (state IN ('pending', 'posting', 'posted', 'done', 'failed', 'missed')),
+    batch_id INTEGER,
+    task_id TEXT,
+    cost REAL,
+    status_code INTEGER,
+    error TEXT,
+    posted_at REAL,
+    updated_at REAL NOT NULL,
+    fetch_at REAL,
+    PRIMARY KEY (job, period, key)
+);
+"""
+
+# The tally of new rows is kept by `Ledger.add_inputs`, once per chunk: a trigger per row was
+# a fifth of the cost of loading inputs.
+DERIVED_V2: Final = """
+CREATE INDEX inputs_by_state ON inputs (state, job, period, line);
+CREATE UNIQUE INDEX inputs_by_task ON inputs (task_id) WHERE task_id IS NOT NULL;
+CREATE TRIGGER tally_update AFTER UPDATE OF state, cost ON inputs
+WHEN OLD.state IS NOT NEW.state OR OLD.cost IS NOT NEW.cost BEGIN
+    UPDATE tally SET n = n - 1, cost = cost - COALESCE(OLD.cost, 0)
+        WHERE job = OLD.job AND period = OLD.period AND state = OLD.state;
+    INSERT INTO tally (job, period, state, n, cost)
+        VALUES (NEW.job, NEW.period, NEW.state, 1, COALESCE(NEW.cost, 0))
+        ON CONFLICT (job, period, state) DO UPDATE SET n = n + 1, cost = cost + excluded.cost;
+END;
+CREATE TRIGGER tally_delete AFTER DELETE ON inputs BEGIN
+    UPDATE tally SET n = n - 1, pruned = pruned + 1
+        WHERE job = OLD.job AND period = OLD.period AND state = OLD.state;
+END;
+"""
+
+
 def _v1_to_v2(db: sqlite3.Connection) -> None:
-    """The ledger's identity (in every tag it posts, and in the marker of the output folders
-    it writes), and `fetch_at`: set before a task_get goes out, so a task whose answer a crash
-    lost is fetched by id at the next start instead of waiting for the overdue sweep. Batches
-    claimed before this version posted bare tags; reconciliation still knows them by that."""
-    db.execute("ALTER TABLE inputs ADD COLUMN fetch_at REAL")
+    """Loading speed and the ledger's identity. The inputs table is rebuilt without the
+    indexes that made each insert two random B-tree writes (tag, and every NULL task id), and
+    with `fetch_at`: set before a task_get goes out, so a task whose answer a crash lost is
+    fetched by id at the next start. `meta` holds the ledger's id (in every tag it posts, and
+    in the marker of the folders it writes); batches claimed before this version posted bare
+    tags, and reconciliation still knows them by that."""
+    db.execute("ALTER TABLE inputs RENAME TO inputs_v1")
+    db.execute(INPUTS_V2)
+    db.execute(
+        f"INSERT INTO inputs (period, {_V0_COLUMNS}) SELECT period, {_V0_COLUMNS} FROM inputs_v1"
+    )
+    db.execute("DROP TABLE inputs_v1")  # with its indexes and triggers
+    for statement in _statements(DERIVED_V2):
+        db.execute(statement)
     db.execute("ALTER TABLE runs ADD COLUMN waiting TEXT")  # what a live run waits on, for status
     db.execute("ALTER TABLE runs ADD COLUMN waiting_until REAL")
     db.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
