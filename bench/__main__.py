@@ -11,7 +11,7 @@ import platform
 import time
 from pathlib import Path
 
-from bench import decode, ledger, memory, overhead, rate
+from bench import decode, ledger, memory, overhead, rate, recovery
 from bench.common import emit
 
 QUICK = {
@@ -20,9 +20,26 @@ QUICK = {
     "overhead": ["--tasks", "10000"],
     "memory": ["--small", "2000", "--large", "20000", "--dry-lines", "100000"],
     "ledger": ["--rows", "1000000", "--keywords", "20000"],
+    "recovery": [
+        "--tasks",
+        "500",
+        "--kills",
+        "3",
+        "--load-rows",
+        "200000",
+        "--start-rows",
+        "200000",
+    ],
 }
-FULL: dict[str, list[str]] = {"rate": [], "decode": [], "overhead": [], "memory": [], "ledger": []}
-MODULES = {"rate": rate, "decode": decode, "overhead": overhead, "memory": memory, "ledger": ledger}
+FULL: dict[str, list[str]] = {name: [] for name in QUICK}
+MODULES = {
+    "rate": rate,
+    "decode": decode,
+    "overhead": overhead,
+    "memory": memory,
+    "ledger": ledger,
+    "recovery": recovery,
+}
 
 
 def machine() -> dict[str, str | int | float]:

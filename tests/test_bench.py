@@ -53,3 +53,10 @@ def test_ledger_bench_runs_on_the_products_schema(tmp_path: Path) -> None:
     figures = run_bench("bench.ledger", "--rows", "3000", "--keywords", "300", tmp=tmp_path)
     assert figures["ledger_rows"] == 3000
     assert figures["status_s_10m_rows"] > 0 and figures["start_to_first_post_s_10m_rows"] > 0
+
+
+def test_recovery_bench_runs_through_kills(tmp_path: Path) -> None:
+    args = ["--tasks", "30", "--kills", "1", "--load-rows", "2000", "--start-rows", "2000"]
+    figures = run_bench("bench.recovery", *args, tmp=tmp_path)
+    assert figures["load_rows"] == 2000 and figures["load_rows_per_s"] > 0
+    assert figures["restart_vs_clean"] > 0 and figures["restart_rate_limited"] == 0
