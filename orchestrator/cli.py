@@ -23,6 +23,7 @@ import anyio
 
 from orchestrator import report, report_html
 from orchestrator.cli_common import ExitCode, positive_float, say
+from orchestrator.cli_recover import add_recover, command_recover
 from orchestrator.cli_reports import (
     add_export,
     add_prune,
@@ -362,6 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_export(commands)
     add_prune(commands)
     add_report(commands)
+    add_recover(commands)
     demo = commands.add_parser("demo", help="run sample jobs against an in-process simulator")
     demo.add_argument("--out", default="demo-out", help="folder for config, inputs and results")
     return parser
@@ -383,6 +385,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "export": command_export,
         "prune": command_prune,
         "report": command_report,
+        "recover": command_recover,
     }
     if args.command in handlers:
         return _guarded(args, handlers[args.command])

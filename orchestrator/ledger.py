@@ -27,14 +27,23 @@ from pathlib import Path
 from typing import Final
 
 from orchestrator.errors import LedgerError, LockHeld, OrchestratorError
-from orchestrator.migrations import OPEN_STATES_SQL, VERSION, migrate, version
+from orchestrator.ledger_reads import (
+    DONE,
+    FAILED,
+    MISSED,
+    PENDING,
+    POSTED,
+    POSTING,
+    STATES,
+    LedgerReads,
+)
+from orchestrator.migrations import VERSION, migrate, version
 
 log = logging.getLogger(__name__)
 
-PENDING, POSTING, POSTED, DONE, FAILED = "pending", "posting", "posted", "done", "failed"
-MISSED: Final = "missed"
-STATES: Final = (PENDING, POSTING, POSTED, DONE, FAILED, MISSED)
 InputRow = tuple[str, str, str, str, int, bytes, float]  # job, period, key, tag, line, body, cost
+# job, period, key, tag, state, task id, cost, status code, error: a row rebuilt by `recover`
+Restored = tuple[str, str, str, str, str, str | None, float, int | None, str | None]
 
 
 BY_TAG: Final = "job = ? AND period = ? AND key = ?"  # the primary key a tag spells
@@ -60,8 +69,9 @@ class Claimed:
     est_cost: float
 
 
-class Ledger:
-    """The state database of one config; `open` takes an exclusive lock on it."""
+class Ledger(LedgerReads):
+    """The state database of one config; `open` takes an exclusive lock on it. Reads are in
+    ledger_reads.py."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
@@ -181,6 +191,35 @@ class Ledger:
                         (job, period, PENDING, new),
                     )
                     added += new
+        except sqlite3.Error as exc:
+            raise LedgerError(f"{self.path}: {exc}") from exc
+        return added
+
+    def restore(self, rows: Sequence[Restored]) -> int:
+        """Rows rebuilt from outputs and id_list (`recover`), in their settled or posted state;
+        rows already known stay as they are. One transaction, the tally included."""
+        now = time.time()
+        sql = (
+            "INSERT OR IGNORE INTO inputs (job, period, key, tag, line, body, est_cost, state,"
+            " task_id, cost, status_code, error, posted_at, updated_at)"
+            " VALUES (?, ?, ?, ?, 0, '{}', ?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+        added = 0
+        try:
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                for row in rows:
+                    job, period, key, tag, state, task_id, cost, code, error = row
+                    values = (job, period, key, tag, cost, state, task_id, cost, code, error)
+                    if not self._db.execute(sql, (*values, now, now)).rowcount:
+                        continue
+                    added += 1
+                    self._db.execute(
+                        "INSERT INTO tally (job, period, state, n, cost) VALUES (?, ?, ?, 1, ?)"
+                        " ON CONFLICT (job, period, state)"
+                        " DO UPDATE SET n = n + 1, cost = cost + excluded.cost",
+                        (job, period, state, cost),
+                    )
         except sqlite3.Error as exc:
             raise LedgerError(f"{self.path}: {exc}") from exc
         return added
@@ -305,30 +344,9 @@ class Ledger:
         except sqlite3.Error as exc:
             raise LedgerError(f"{self.path}: {exc}") from exc
 
-    def committed_size(self, path: str) -> int | None:
-        """Bytes of an output file that belong to settled tasks; None for a file this ledger
-        never wrote."""
-        row = self._db.execute("SELECT size FROM files WHERE path = ?", (path,)).fetchone()
-        return None if row is None else int(row[0])
-
     def own_file(self, path: str) -> None:
         """Record an empty output file as this ledger's, before anything is appended to it."""
         self._tx("INSERT OR IGNORE INTO files (path, size) VALUES (?, 0)", [(path,)])
-
-    def posted(
-        self, older_than: float | None = None, limit: int | None = None
-    ) -> list[tuple[str, str, str]]:
-        """(task_id, job, period) of posted tasks, optionally only those posted before a time,
-        oldest first."""
-        sql = f"SELECT task_id, job, period FROM inputs WHERE state = '{POSTED}'"
-        args: tuple[object, ...] = ()
-        if older_than is not None:
-            sql += " AND posted_at < ?"
-            args += (older_than,)
-        if limit is not None:
-            sql += " ORDER BY posted_at LIMIT ?"
-            args += (limit,)
-        return [(str(t), str(j), str(p)) for t, j, p in self._db.execute(sql, args)]
 
     def mark_fetching(self, task_ids: Sequence[str]) -> None:
         """Write-ahead for task_get: these tasks' answers are about to be asked for. task_get
@@ -337,40 +355,6 @@ class Ledger:
         now = time.time()
         sql = f"UPDATE inputs SET fetch_at = ? WHERE task_id = ? AND state = '{POSTED}'"
         self._tx(sql, ((now, tid) for tid in task_ids))
-
-    def fetching(self) -> list[tuple[str, str, str]]:
-        """(task_id, job, period) of posted tasks whose task_get may have been answered."""
-        sql = (
-            "SELECT task_id, job, period FROM inputs"
-            f" WHERE state = '{POSTED}' AND fetch_at IS NOT NULL"
-        )
-        return [(str(t), str(j), str(p)) for t, j, p in self._db.execute(sql)]
-
-    def outstanding(self) -> int:
-        """Inputs not yet done, failed or missed."""
-        row = self._db.execute(f"SELECT COUNT(*) FROM inputs WHERE state IN {OPEN_STATES_SQL}")
-        return int(row.fetchone()[0])
-
-    def in_flight(self, jobs: Sequence[str]) -> int:
-        """Inputs of `jobs` posted (or maybe posted) whose results are not yet settled."""
-        row = self._db.execute(
-            f"SELECT COUNT(*) FROM inputs WHERE state IN ('{POSTING}', '{POSTED}')"
-            " AND job IN (SELECT value FROM json_each(?))",
-            (json.dumps(list(jobs)),),
-        ).fetchone()
-        return int(row[0])
-
-    def posting_batches(self) -> dict[int, tuple[float, list[str]]]:
-        """batch id -> (when it was claimed, its tags) for the rows whose POST may or may not
-        have created a task (a crash or a lost answer)."""
-        found: dict[int, tuple[float, list[str]]] = {}
-        sql = (
-            "SELECT i.batch_id, COALESCE(b.created_at, i.updated_at), i.tag FROM inputs i"
-            f" LEFT JOIN batches b ON b.id = i.batch_id WHERE i.state = '{POSTING}'"
-        )
-        for batch, claimed_at, tag in self._db.execute(sql):
-            found.setdefault(int(batch or 0), (float(claimed_at), []))[1].append(str(tag))
-        return found
 
     def reconcile(
         self, created: Sequence[tuple[str, str, float]], batches: Iterable[int], month: str
@@ -388,51 +372,6 @@ class Ledger:
             ((PENDING, now, batch, POSTING) for batch in batches),
         )
         return found, released
-
-    def posted_jobs(self, task_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
-        """task id -> (job, period) for those of `task_ids` this ledger posted and has not
-        settled.
-
-        The ids go in as one JSON array, so this is one prepared statement whatever their
-        number (an `IN (?, ?, ...)` of varying length would fill the statement cache).
-        """
-        sql = (
-            "SELECT task_id, job, period FROM inputs"
-            f" WHERE task_id IN (SELECT value FROM json_each(?)) AND state = '{POSTED}'"
-        )
-        ids = json.dumps(list(task_ids))
-        return {str(t): (str(j), str(p)) for t, j, p in self._db.execute(sql, (ids,))}
-
-    def counts(self, job: str, period: str | None = None) -> dict[str, int]:
-        """Inputs of `job` by state, over all its periods or in one (pruned rows left out)."""
-        found = dict.fromkeys(STATES, 0)
-        sql = "SELECT state, SUM(n) FROM tally WHERE job = ?"
-        args: tuple[str, ...] = (job,)
-        if period is not None:
-            sql += " AND period = ?"
-            args += (period,)
-        for state, count in self._db.execute(sql + " GROUP BY state", args):
-            found[state] = int(count)
-        return found
-
-    def periods(self, job: str, limit: int | None = None) -> list[str]:
-        """The job's periods, newest first ('' for its one-shot inputs)."""
-        sql = "SELECT DISTINCT period FROM tally WHERE job = ? ORDER BY period DESC"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        return [str(r[0]) for r in self._db.execute(sql, (job,))]
-
-    def period_summary(self, job: str, period: str) -> tuple[dict[str, int], float, int]:
-        """(counts by state, spend, pruned rows) of one period of a job."""
-        counts = dict.fromkeys(STATES, 0)
-        spent, pruned = 0.0, 0
-        for state, n, cost, gone in self._db.execute(
-            "SELECT state, n, cost, pruned FROM tally WHERE job = ? AND period = ?", (job, period)
-        ):
-            counts[state] = int(n)
-            spent += float(cost)
-            pruned += int(gone)
-        return counts, spent, pruned
 
     def prune(self, job: str, before: str | None = None, keep: int | None = None) -> int:
         """Delete the settled rows (done, failed, missed) of the job's periods older than
@@ -472,43 +411,5 @@ class Ledger:
                 "UPDATE runs SET waiting = ?, waiting_until = ? WHERE id = ?", (what, until, run_id)
             )
 
-    def last_run(
-        self,
-    ) -> tuple[float, float | None, int | None, str | None, str | None, float | None] | None:
-        """(started_at, ended_at, exit_code, reason, waiting, waiting_until) of the latest run."""
-        row = self._db.execute(
-            "SELECT started_at, ended_at, exit_code, reason, waiting, waiting_until FROM runs"
-            " ORDER BY id DESC LIMIT 1"
-        ).fetchone()
-        return None if row is None else (row[0], row[1], row[2], row[3], row[4], row[5])
 
-    def jobs(self) -> list[str]:
-        """Every job with inputs in this ledger."""
-        return [str(r[0]) for r in self._db.execute("SELECT DISTINCT job FROM tally ORDER BY job")]
-
-    def job_spent(self, job: str, period: str | None = None) -> float:
-        """Cost charged for the tasks of one job, over all its periods or in one."""
-        sql = "SELECT COALESCE(SUM(cost), 0) FROM tally WHERE job = ?"
-        args: tuple[str, ...] = (job,)
-        if period is not None:
-            sql += " AND period = ?"
-            args += (period,)
-        return float(self._db.execute(sql, args).fetchone()[0])
-
-    def oldest_posted(self, job: str) -> tuple[str, float] | None:
-        """(task_id, posted_at) of the job's longest-waiting posted task."""
-        row = self._db.execute(
-            f"SELECT task_id, posted_at FROM inputs WHERE state = '{POSTED}' AND job = ?"
-            " ORDER BY posted_at LIMIT 1",
-            (job,),
-        ).fetchone()
-        return None if row is None else (str(row[0]), float(row[1]))
-
-    def spent(self) -> float:
-        """Actual cost charged so far (task_post costs of created tasks, pruned ones too)."""
-        return float(self._db.execute("SELECT COALESCE(SUM(cost), 0) FROM tally").fetchone()[0])
-
-    def month_spent(self, month: str) -> float:
-        """Cost charged for tasks posted in a calendar month (`2026-11`)."""
-        row = self._db.execute("SELECT cost FROM months WHERE month = ?", (month,)).fetchone()
-        return 0.0 if row is None else float(row[0])
+__all__ = ["DONE", "FAILED", "MISSED", "PENDING", "POSTED", "POSTING", "STATES", "Ledger"]

@@ -26,6 +26,7 @@ from orchestrator.waiting import Waiting
 from schemas.envelope import IdListItem
 
 if TYPE_CHECKING:
+    from orchestrator.client import ApiClient
     from orchestrator.run import Run
 
 log = logging.getLogger(__name__)
@@ -63,11 +64,11 @@ class IncompleteAnswer(Exception):
     """An id_list answer that cannot prove which tasks exist."""
 
 
-async def _all_pages(run: "Run", start: str, end: str) -> list[IdListItem]:
+async def _all_pages(client: "ApiClient", start: str, end: str) -> list[IdListItem]:
     """Every task posted in [start, end], or IncompleteAnswer / ApiError."""
     items: list[IdListItem] = []
     while True:
-        answer = await run.client.id_list(start, end, len(items))
+        answer = await client.id_list(start, end, len(items))
         task = answer.tasks[0] if answer.tasks else None
         if task is None or task.status_code != 20000:
             what = "no task" if task is None else f"{task.status_code} {task.status_message}"
@@ -80,12 +81,17 @@ async def _all_pages(run: "Run", start: str, end: str) -> list[IdListItem]:
             return items
 
 
-async def _ask(run: "Run", start: str, end: str, lost: int) -> list[IdListItem]:
-    """id_list's complete answer, asked up to ATTEMPTS times."""
+class IdListFailed(Exception):
+    """id_list gave no complete answer in ATTEMPTS tries; the message says the last problem."""
+
+
+async def complete_id_list(client: "ApiClient", start: str, end: str) -> list[IdListItem]:
+    """id_list's complete answer for tasks posted in [start, end], asked up to ATTEMPTS times;
+    IdListFailed if none came."""
     problem = ""
     for attempt in range(ATTEMPTS):
         try:
-            return await _all_pages(run, start, end)
+            return await _all_pages(client, start, end)
         except AccountError:
             raise
         except (ApiError, IncompleteAnswer) as exc:
@@ -93,11 +99,7 @@ async def _ask(run: "Run", start: str, end: str, lost: int) -> list[IdListItem]:
             log.warning("id_list_incomplete attempt=%d error=%s", attempt + 1, problem)
         if attempt + 1 < ATTEMPTS:
             await anyio.sleep(min(30.0, 2.0 * 2**attempt))
-    raise ReconcileFailed(
-        f"{lost} inputs may have been posted (their task_post answers were lost) and id_list "
-        f"could not say after {ATTEMPTS} tries ({problem}): they stay 'posting' and are not "
-        "posted again; run again later"
-    )
+    raise IdListFailed(f"{ATTEMPTS} tries, the last: {problem}")
 
 
 def _fmt(epoch_s: float) -> str:
@@ -129,8 +131,15 @@ async def reconcile(run: "Run") -> None:
     skew = run.client.server_skew_s
     start = min(claimed for claimed, _ in askable.values()) + skew - api.reconcile_slack_s
     end = time.time() + skew + api.reconcile_slack_s
-    lost = sum(len(tags) for _, tags in askable.values())
-    items = await _ask(run, _fmt(start), _fmt(end), lost)
+    try:
+        items = await complete_id_list(run.client, _fmt(start), _fmt(end))
+    except IdListFailed as exc:
+        lost = sum(len(tags) for _, tags in askable.values())
+        raise ReconcileFailed(
+            f"{lost} inputs may have been posted (their task_post answers were lost) and"
+            f" id_list could not say ({exc}): they stay 'posting' and are not posted again;"
+            " run again later"
+        ) from None
     ledger_id, first_tagged = run.ledger.id, run.ledger.first_tagged_batch
     wanted = {(tag, batch) for batch, (_, tags) in askable.items() for tag in tags}
     legacy = {tag for batch, (_, tags) in askable.items() if batch < first_tagged for tag in tags}

@@ -295,3 +295,45 @@ def test_sigterm_while_loading_exits_at_once_with_a_consistent_ledger(tmp_path: 
         tallied = db.execute("SELECT SUM(n) FROM tally").fetchone()[0]
         db.close()
         assert 5000 <= rows < 300_000 and tallied == rows
+
+
+def test_a_lost_ledger_is_rebuilt_by_recover_and_the_run_goes_on(tmp_path: Path) -> None:
+    """`orchestrator recover`: the results on disk become done rows, the tasks id_list knows
+    and no output holds become posted; the next run collects those and posts nothing again."""
+    with running_simulator("--delay-normal-s", "4:6", "--seed", "4") as url:
+        config = daily_config(tmp_path, url, 50)
+        assert run(config).returncode == 0  # day one: 50 results on disk
+        (tmp_path / "kw.txt").write_text("".join(f"keyword {i}\n" for i in range(100)))
+        cmd = [sys.executable, "-m", "orchestrator", "run", "--config", str(config)]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+        deadline = time.monotonic() + 30
+        while stats(url)["tasks_created"] < 100 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGKILL)  # 50 more posted, none collected: then the ledger is lost
+        proc.wait(timeout=10)
+        for name in ("orchestrator-state.sqlite", "orchestrator-state.sqlite-wal"):
+            (tmp_path / name).unlink(missing_ok=True)
+        assert run(config).returncode == 2
+        recovered = subprocess.run(
+            [sys.executable, "-m", "orchestrator", "recover", "--config", str(config)],
+            capture_output=True,
+            text=True,
+            env=ENV,
+            timeout=120,
+        )
+        assert recovered.returncode == 0, recovered.stderr
+        assert "g: 50 done, 0 failed, 50 posted" in recovered.stdout
+        again = subprocess.run(
+            [sys.executable, "-m", "orchestrator", "recover", "--config", str(config)],
+            capture_output=True,
+            text=True,
+            env=ENV,
+            timeout=60,
+        )
+        assert again.returncode == 2 and "holds inputs: recover rebuilds a lost" in again.stderr
+        done = run(config, "--max-runtime", "120")
+        assert done.returncode == 0, done.stderr
+        ids = result_ids(tmp_path / "out" / "g")
+        assert len(ids) == len(set(ids)) == 100
+        numbers = stats(url)
+        assert numbers["tasks_created"] == 100 and numbers["duplicate_tags"] == 0
