@@ -225,17 +225,25 @@ def test_a_full_tasks_ready_does_not_stall_our_tasks(tmp_path: Path) -> None:
             urllib.request.urlopen(request, timeout=10).close()
         time.sleep(2.5)  # all of them done: tasks_ready is full
         config = daily_config(tmp_path, url, 20)
-        done = run(
-            config,
-            "--max-runtime",
-            "150",
-            "--log-format",
-            "json",
-            "--progress-interval",
-            "2",
+        cmd = [sys.executable, "-m", "orchestrator", "run", "--config", str(config)]
+        cmd += ["--max-runtime", "150", "--log-format", "json", "--progress-interval", "2"]
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV
         )
-        assert done.returncode == 0, done.stderr
-        events = [json.loads(line) for line in done.stdout.splitlines()]
+        status_says = ""
+        while proc.poll() is None and "last seen waiting for tasks_ready" not in status_says:
+            time.sleep(1)
+            status_says = subprocess.run(
+                [sys.executable, "-m", "orchestrator", "status", "--config", str(config)],
+                capture_output=True,
+                text=True,
+                env=ENV,
+                timeout=60,
+            ).stdout
+        out, err = proc.communicate(timeout=200)
+        assert proc.returncode == 0, err
+        assert "last seen waiting for tasks_ready, full with 1000" in status_says
+        events = [json.loads(line) for line in out.splitlines()]
         assert events[-1]["event"] == "run_ended" and events[-1]["reason"] == "done"
         notes = {e.get("waiting_for") or "" for e in events if e["event"] == "progress"}
         assert any(n.startswith("tasks_ready, full with 1000") for n in notes), notes
