@@ -5,18 +5,20 @@ configures logging and turns errors into exit codes.
 Exit codes (`cli_common.ExitCode`): 0 done; 1 anything unexpected; 2 bad arguments or
 configuration (argparse also uses 2), or an output folder this ledger does not own; 3 account;
 4 lost posts id_list could not settle (nothing re-posted; run again later); 75 lock held;
-130/143 after SIGINT/SIGTERM.
+130/143 after SIGINT/SIGTERM; 141 the reader of the output went away (a closed pipe).
 """
 
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 
 import anyio
@@ -352,8 +354,16 @@ def _guarded(args: argparse.Namespace, handler: Callable[[argparse.Namespace], i
     return code
 
 
+def _version() -> str:
+    try:
+        return metadata.version("orchestrator")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="orchestrator", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"orchestrator {_version()}")
     parser.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING, ERROR")
     commands = parser.add_subparsers(dest="command", required=True)
     add_simulate(commands)
@@ -370,7 +380,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script and `python -m orchestrator`."""
+    """Entry point of the console script and `python -m orchestrator`: `_main`, quiet when
+    the reader of its output goes away (`orchestrator status | head -1`), as filters are."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the flush at exit has nowhere to fail
+        return ExitCode.BROKEN_PIPE
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = logging.StreamHandler(sys.stderr)
     if getattr(args, "log_format", "text") == "json":

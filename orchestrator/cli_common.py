@@ -17,6 +17,7 @@ class ExitCode(enum.IntEnum):
     LOCK_HELD = 75
     SIGINT = 130
     SIGTERM = 143
+    BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a filter whose reader went away
 
 
 def say(text: str, *, error: bool = False) -> None:

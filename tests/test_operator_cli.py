@@ -275,3 +275,24 @@ def test_credentials_never_reach_logs_outputs_or_the_ledger(tmp_path: Path) -> N
     for secret in secrets:
         assert not [b for b in blobs if secret.encode() in b]
     assert any(b"DEBUG" in b for b in blobs)  # the debug log was on, and still said nothing
+
+
+def test_version_and_a_reader_that_goes_away(tmp_path: Path) -> None:
+    """`--version` says the installed version; `status | head -1` (the reader closes the pipe)
+    ends quietly with 141, without a traceback."""
+    done = cli("--version")
+    assert done.returncode == 0 and done.stdout.startswith("orchestrator 0.")
+    config = write_job_files(tmp_path, "http://127.0.0.1:9", 10)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "orchestrator", "status", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before the first line
+    err = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.wait(timeout=60) == 141
+    assert "Traceback" not in err and "BrokenPipe" not in err
