@@ -83,10 +83,11 @@ class CallLog:
         newest = -1.0
         for index, (at, _) in enumerate(self._records()):
             if at > newest:
-                newest, self.pos = at, (index + 1) % slots
+                newest, self.pos = at, (index + 1) % slots  # the oldest is overwritten next
 
     def _records(self) -> list[tuple[float, bool]]:
-        raw = os.pread(self._fd, self.RECORD.size * self.slots, 0)
+        """Every record in the file (a ring made for a larger limit included)."""
+        raw = os.pread(self._fd, os.fstat(self._fd).st_size, 0)
         usable = len(raw) - len(raw) % self.RECORD.size
         return [(at, bool(kind)) for at, kind in self.RECORD.iter_unpack(raw[:usable])]
 
