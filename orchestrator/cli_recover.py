@@ -36,6 +36,12 @@ async def _from_id_list(
         await recover.from_id_list(config, ledger, client, days, held)
 
 
+def _remove(state: Path) -> None:
+    """A ledger file and its WAL companions."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{state}{suffix}").unlink(missing_ok=True)
+
+
 def command_recover(args: argparse.Namespace) -> int:
     """Refuse to touch an existing ledger; otherwise rebuild one and report it."""
     config = load_config(args.config)
@@ -52,8 +58,7 @@ def command_recover(args: argparse.Namespace) -> int:
                 "[state] path",
                 f"{state} holds inputs: recover rebuilds a lost ledger; move this one away first",
             )
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{state}{suffix}").unlink(missing_ok=True)
+        _remove(state)
     creds = credentials(config.api, args.config)  # before anything is written
     lost_id = recover.lost_ledger_id(config)
     ledger = Ledger(state)
@@ -66,8 +71,7 @@ def command_recover(args: argparse.Namespace) -> int:
         recover.finish(config, ledger, report)
     except BaseException:
         ledger.close()
-        for suffix in ("", "-wal", "-shm"):  # half a ledger is worse than none
-            Path(f"{state}{suffix}").unlink(missing_ok=True)
+        _remove(state)  # half a ledger is worse than none
         raise
     ledger.close()
     for name, counts in report.counts.items():

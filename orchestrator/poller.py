@@ -83,7 +83,7 @@ class Poller:
         tasks_ready.
         """
         run, api = self.run, self.run.config.api
-        interval = api.rate_period_s / api.tasks_ready_per_minute
+        interval = run.poll_interval_s
         last_sweep = time.monotonic()
         resumed = await run.db(run.ledger.fetching)  # asked for before a crash: ask again now
         if resumed:

@@ -52,7 +52,7 @@ class Snapshot:
             return None
         text = f"waiting for {self.waiting_for}"
         if self.waiting_until is not None:
-            text += f" (in {_duration(max(0.0, self.waiting_until - time.time()))})"
+            text += f" (in {duration(max(0.0, self.waiting_until - time.time()))})"
         return text
 
     @property
@@ -64,7 +64,8 @@ class Snapshot:
         return sum(j.outstanding for j in self.jobs.values())
 
 
-def _duration(seconds: float | None) -> str:
+def duration(seconds: float | None) -> str:
+    """`12s`, `1m12s` or `5h12m` (`?` when unknown)."""
     if seconds is None:
         return "?"
     seconds = int(seconds)
@@ -126,7 +127,7 @@ class Progress:
         waiting = snap.waiting()
         tail = (
             f"spent ${snap.spent_usd:.4f} · {calls_per_min:.0f} calls/min · "
-            f"{waiting if waiting else f'ETA {_duration(eta)}'} · {_duration(elapsed)} elapsed"
+            f"{waiting if waiting else f'ETA {duration(eta)}'} · {duration(elapsed)} elapsed"
         )
         if self.mode == "live":
             width = max(len(j.label(name)) for name, j in snap.jobs.items()) if snap.jobs else 0
@@ -168,7 +169,7 @@ class Progress:
             self._write(json.dumps(record))
             return
         if snap is None:
-            self._write(f"run ended ({reason}) after {_duration(elapsed)}")
+            self._write(f"run ended ({reason}) after {duration(elapsed)}")
             return
         collected = sum(j.collected for j in jobs.values())
         failed = sum(j.failed for j in jobs.values())
@@ -177,7 +178,7 @@ class Progress:
             f"{j.label(n)} {j.collected + j.failed}/{j.total}" for n, j in jobs.items()
         )
         self._write(
-            f"run ended ({reason}) after {_duration(elapsed)}: {collected} collected, "
+            f"run ended ({reason}) after {duration(elapsed)}: {collected} collected, "
             f"{failed} failed, {snap.outstanding} outstanding, {rejected} rejected, "
             f"spent ${snap.spent_usd:.4f}; {per_job}"
         )

@@ -102,7 +102,8 @@ async def complete_id_list(client: "ApiClient", start: str, end: str) -> list[Id
     raise IdListFailed(f"{ATTEMPTS} tries, the last: {problem}")
 
 
-def _fmt(epoch_s: float) -> str:
+def id_list_time(epoch_s: float) -> str:
+    """Epoch seconds as id_list takes them (UTC)."""
     return time.strftime(ID_LIST_FMT, time.gmtime(epoch_s))
 
 
@@ -132,7 +133,7 @@ async def reconcile(run: "Run") -> None:
     start = min(claimed for claimed, _ in askable.values()) + skew - api.reconcile_slack_s
     end = time.time() + skew + api.reconcile_slack_s
     try:
-        items = await complete_id_list(run.client, _fmt(start), _fmt(end))
+        items = await complete_id_list(run.client, id_list_time(start), id_list_time(end))
     except IdListFailed as exc:
         lost = sum(len(tags) for _, tags in askable.values())
         raise ReconcileFailed(

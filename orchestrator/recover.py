@@ -25,7 +25,7 @@ from orchestrator.client import ApiClient
 from orchestrator.config import Config
 from orchestrator.errors import ConfigError, LedgerError, ReconcileFailed
 from orchestrator.ledger import DONE, FAILED, POSTED, Ledger, Restored, row_of
-from orchestrator.reconcile import ID_LIST_FMT, IdListFailed, complete_id_list, split_attempt_tag
+from orchestrator.reconcile import IdListFailed, complete_id_list, id_list_time, split_attempt_tag
 from orchestrator.sink import claim_folder, output_files, read_marker
 
 log = logging.getLogger(__name__)
@@ -109,8 +109,8 @@ async def from_id_list(
     """*posted* rows of our tasks id_list knows and no output holds."""
     jobs = {job.name for job in config.jobs}
     now = time.time()
-    start = time.strftime(ID_LIST_FMT, time.gmtime(now - days * 86400 + 60))
-    end = time.strftime(ID_LIST_FMT, time.gmtime(now + config.api.reconcile_slack_s))
+    start = id_list_time(now - days * 86400 + 60)
+    end = id_list_time(now + config.api.reconcile_slack_s)
     try:
         items = await complete_id_list(client, start, end)
     except IdListFailed as exc:

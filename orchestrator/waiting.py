@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from orchestrator.progress import duration
+
 if TYPE_CHECKING:
     from orchestrator.run import Run
 
@@ -23,11 +25,6 @@ class Waiting:
     what: str
     until: float | None = None
     when_idle: bool = False  # shown only once this batch is collected (the next period)
-
-
-def _ago(seconds: float) -> str:
-    seconds = int(max(0.0, seconds))
-    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
 def waiting_now(run: "Run", idle: bool) -> Waiting | None:
@@ -50,8 +47,9 @@ def waiting_now(run: "Run", idle: bool) -> Waiting | None:
     if not in_flight or not oldest:
         return None
     first = min(posted_at for _, posted_at in oldest)
+    age = duration(max(0.0, time.time() - first))
     return Waiting(
-        f"{in_flight} tasks in the API's queue, oldest posted {_ago(time.time() - first)} ago;"
+        f"{in_flight} tasks in the API's queue, oldest posted {age} ago;"
         " asked for by id at the latest",
         first + run.config.api.overdue_s,
     )
