@@ -37,6 +37,13 @@ from orchestrator.cli_reports import (
     command_status,
 )
 from orchestrator.cli_simulate import add_simulate, run_simulator, simulator_config
+from orchestrator.cli_validate import (
+    add_validate,
+    command_validate,
+    job_summary,
+    no_valid_rows,
+    validation,
+)
 from orchestrator.client import ApiClient
 from orchestrator.config import Config, Credentials, credentials, load_config
 from orchestrator.demo import prepare, run_demo
@@ -56,7 +63,6 @@ from orchestrator.limiter import AccountLimiter, CallLog
 from orchestrator.progress import Format, Mode, Progress
 from orchestrator.run import Run, RunReport
 from orchestrator.schedule import plan
-from orchestrator.validate import dry_run, monthly_cost
 
 log = logging.getLogger("orchestrator")
 
@@ -116,72 +122,6 @@ def _add_run(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         metavar="SECONDS",
         help="seconds between progress lines when not on a terminal (default 60)",
     )
-
-
-def _add_validate(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = commands.add_parser("validate", help="check config and inputs, estimate the cost")
-    p.add_argument("--config", required=True, help="the TOML config")
-    p.add_argument("--json", action="store_true", help="one JSON object instead of text")
-    p.add_argument("--strict", action="store_true", help="exit 2 if any row is rejected")
-
-
-def _summary(report: RunReport, dry: bool) -> None:
-    for name, job in report.jobs.items():
-        if dry:
-            cost = f"estimated cost ${job.estimated_cost:.4f}"
-            if job.periods_per_month is not None:
-                month = job.estimated_cost * job.periods_per_month
-                cost += f" per period, ${month:.4f} per month ({job.periods_per_month} periods)"
-            say(f"{name}: {job.valid} valid, {job.rejected} rejected, {cost}")
-        else:
-            c = job.counts
-            say(
-                f"{name}: {c.get('done', 0)} done, {c.get('failed', 0)} failed, "
-                f"{c.get('pending', 0) + c.get('posting', 0) + c.get('posted', 0)} outstanding, "
-                f"{job.rejected} rejected"
-            )
-
-
-def _validation(config: Config, args: argparse.Namespace) -> int:
-    """`validate` and `run --dry-run`: counts, cost and the first rejected rows of each job."""
-    report = dry_run(config)
-    rejected = sum(job.rejected for job in report.jobs.values())
-    code = ExitCode.BAD_CONFIG if rejected and getattr(args, "strict", False) else ExitCode.OK
-    if getattr(args, "json", False):
-        jobs = {
-            name: {
-                "valid": job.valid,
-                "rejected": job.rejected,
-                "estimated_cost_usd": round(job.estimated_cost, 6),
-                "periods_per_month": job.periods_per_month,
-                "first_rejected": [{"line": ln, "reason": r} for ln, r in job.examples],
-            }
-            for name, job in report.jobs.items()
-        }
-        total = round(sum(job.estimated_cost for job in report.jobs.values()), 6)
-        record = {
-            "jobs": jobs,
-            "estimated_cost_usd": total,
-            "estimated_cost_usd_per_month": round(monthly_cost(report), 6),
-            "exit_code": int(code),
-        }
-        say(json.dumps(record))
-        return code
-    _summary(report, dry=True)
-    for name, job in report.jobs.items():
-        for line, reason in job.examples:
-            say(f"  {name} line {line}: {reason}")
-    total = sum(job.estimated_cost for job in report.jobs.values())
-    valid = sum(job.valid for job in report.jobs.values())
-    say(f"total: {valid} tasks, {rejected} rejected rows, estimated cost ${total:.4f}")
-    if any(job.periods_per_month is not None for job in report.jobs.values()):
-        month = monthly_cost(report)
-        text = f"recurring jobs: estimated ${month:.4f} this month"
-        cap = config.budget.max_cost_usd_per_month
-        if cap is not None and month > cap:
-            text += f", over max_cost_usd_per_month ${cap:.4f}: posting stops at the cap"
-        say(text)
-    return code
 
 
 def _reason(report: RunReport) -> str:
@@ -257,7 +197,7 @@ def command_run(args: argparse.Namespace) -> int:
     """`orchestrator run`: load, check, then post and collect, recording the run's outcome."""
     config = load_config(args.config)
     if args.dry_run:
-        return _validation(config, args)
+        return validation(config, args)
     plan(config, time.time(), args.period, args.config)  # a bad --period: exit 2 before anything
     if args.follow and not any(job.every for job in config.jobs):
         raise ConfigError(args.config, "--follow", "no job has `every`: nothing would recur")
@@ -287,15 +227,20 @@ def command_run(args: argparse.Namespace) -> int:
         ledger.end_run(run_id, code, reason)
         ledger.close()
         history.close()
+    empty = no_valid_rows(run.report) if run is not None else []
+    if code == ExitCode.OK and empty:
+        code, reason = ExitCode.BAD_CONFIG, f"no valid rows in job {', '.join(empty)}"
     progress.summary(reason, code, snapshot)
+    for name in empty:
+        rejected = run.report.jobs[name].rejected if run is not None else 0
+        say(
+            f"orchestrator run: job {name}: not one of its {rejected} rows is valid; "
+            "see rejected.jsonl in its output folder, or `orchestrator validate`",
+            error=True,
+        )
     if code in (ExitCode.SIGINT, ExitCode.SIGTERM):
         say("run interrupted; the ledger is consistent and the next run continues", error=True)
     return code
-
-
-def command_validate(args: argparse.Namespace) -> int:
-    """`orchestrator validate`: the same checks as `run --dry-run`."""
-    return _validation(load_config(args.config), args)
 
 
 def command_demo(args: argparse.Namespace) -> int:
@@ -310,7 +255,7 @@ def command_demo(args: argparse.Namespace) -> int:
     for report_ in reports:
         period = report_.jobs["rank-tracking"].period
         say(f"period {period}:")
-        _summary(report_, dry=False)
+        job_summary(report_, dry=False)
     last = reports[-1]
     say(f"runs ended ({_reason(last)}): spent ${last.spent:.4f}, {last.outstanding} outstanding")
     say(
@@ -368,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     add_simulate(commands)
     _add_run(commands)
-    _add_validate(commands)
+    add_validate(commands)
     add_status(commands)
     add_export(commands)
     add_prune(commands)

@@ -34,7 +34,7 @@ from orchestrator.errors import (
 )
 from orchestrator.limiter import AccountLimiter
 from schemas.decode import IdListResponse, TaskPostResponse, TasksReadyResponse
-from schemas.envelope import Response
+from schemas.envelope import Response, UserData
 
 R = TypeVar("R")
 
@@ -184,6 +184,12 @@ class ApiClient:
     async def task_get(self, se: str, se_type: str, task_id: str) -> bytes:
         """The raw task_get/advanced answer: the sink keeps the task's bytes as received."""
         return await self._call("GET", f"/v3/serp/{se}/{se_type}/task_get/advanced/{task_id}")
+
+    async def user_data(self) -> UserData | None:
+        """The account: login, balance and limits (free; `validate --check-account`)."""
+        answer = schemas.decode_user_data(await self._call("GET", "/v3/appendix/user_data"))
+        found = first_result(answer)
+        return found[0] if found else None
 
     async def id_list(
         self, datetime_from: str, datetime_to: str, offset: int = 0

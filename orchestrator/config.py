@@ -4,12 +4,14 @@ error naming the key and the file, before anything is posted.
 Only this module reads environment variables (for credentials).
 """
 
+import difflib
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Final
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -18,6 +20,7 @@ from orchestrator.errors import ConfigError
 from orchestrator.periods import Every, PeriodError, zone
 from schemas.catalogue import is_serp_endpoint
 from schemas.pricing import PriceTable
+from schemas.requests import task_post_type
 
 DEFAULT_BASE_URL: Final = "https://api.dataforseo.com"
 Positive = Annotated[float, msgspec.Meta(gt=0)]
@@ -93,6 +96,9 @@ class JobConfig(Base, frozen=True, kw_only=True):
     se_type: str
     input: str
     defaults: dict[str, Any] = {}
+    # Input columns (CSV) or keys (JSONL) left out of every task: notes, owners, ... An input
+    # column the endpoint does not know and that is not listed here refuses the whole file.
+    ignore_columns: list[str] = []
     every: Every | None = None  # None: one-shot, each input posted once for the ledger's life
     timezone: str | None = None  # where this job's periods begin; default: the config's
 
@@ -136,6 +142,46 @@ def _key_of(exc: msgspec.ValidationError) -> tuple[str, str]:
     return at.group("path"), text[: at.start()]
 
 
+def _check_defaults(where: str, key: str, job: JobConfig) -> None:
+    """Each key of `[jobs.defaults]` is a field of the job's endpoint, with a value of its
+    type: a typo (`dpeth`) would otherwise reject every row, or be posted."""
+    fields = {f.name: f.type for f in msgspec.structs.fields(task_post_type(job.se, job.se_type))}
+    for name, value in job.defaults.items():
+        where_key = f"{key}.defaults.{name}"
+        if name == "tag":
+            raise ConfigError(where, where_key, "set by the orchestrator, leave it out")
+        if name not in fields:
+            close = difflib.get_close_matches(name, fields, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(
+                where, where_key, f"not a field of {job.se}/{job.se_type} tasks{hint}"
+            )
+        try:
+            msgspec.convert(value, fields[name])
+        except msgspec.ValidationError as exc:
+            raise ConfigError(where, where_key, str(exc).split(" - at ")[0]) from None
+
+
+def _check_base_url(where: str, url: str) -> None:
+    """The API's address: `htp://`, a missing scheme or `.../v3` would fail only once the run
+    posts, and a lost answer there reads as money spent. A path prefix (a proxy) is kept."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            where, "api.base_url", f"{url!r} is not an http(s) URL (https://api.dataforseo.com)"
+        )
+    path = parts.path.rstrip("/")
+    if path.endswith("/v3") or "/v3/" in path or parts.query or parts.fragment:
+        root = f"{parts.scheme}://{parts.netloc}{path.partition('/v3')[0]}"
+        raise ConfigError(
+            where, "api.base_url", f"{url!r}: leave out /v3 and what follows ({root}); calls add it"
+        )
+    try:
+        parts.port  # noqa: B018 (raises on a bad port)
+    except ValueError as exc:
+        raise ConfigError(where, "api.base_url", f"{url!r}: {exc}") from None
+
+
 def _resolve(base: Path, value: str) -> str:
     path = Path(value).expanduser()
     return str(path if path.is_absolute() else base / path)
@@ -159,6 +205,7 @@ def load_config(path: str | Path) -> Config:
         zone(config.timezone)
     except PeriodError as exc:
         raise ConfigError(where, "timezone", str(exc)) from None
+    _check_base_url(where, config.api.base_url)
     names: set[str] = set()
     base = Path(path).resolve().parent
     jobs = []
@@ -169,6 +216,7 @@ def load_config(path: str | Path) -> Config:
         names.add(job.name)
         if not is_serp_endpoint(job.se, job.se_type):
             raise ConfigError(where, f"{key}.se_type", f"no SERP endpoint {job.se}/{job.se_type}")
+        _check_defaults(where, key, job)
         if job.timezone is not None:
             if job.every is None:
                 raise ConfigError(where, f"{key}.timezone", "only a job with `every` has periods")

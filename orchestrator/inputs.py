@@ -3,15 +3,20 @@ the schemas, and give it a stable key and tag. Nothing is loaded whole.
 
 Formats, chosen by extension:
 - `.txt`: one keyword per line (one image URL for google/search_by_image); blank lines skipped.
-- `.csv`: a header row of task fields; empty cells are left out; "2840" becomes 2840.
-- `.jsonl`: one JSON task object per line, types as the API takes them.
+- `.csv`: a header row of task fields, comma-separated; cells are stripped, empty ones left
+  out; "2840" becomes 2840. A column the endpoint does not know refuses the file unless the
+  job lists it in `ignore_columns`.
+- `.jsonl`: one JSON task object per line, types as the API takes them; an unknown key
+  rejects its row (keys in `ignore_columns` are dropped).
 
 A bad row becomes a `RejectedRow` (line and reason) and the rest goes on. A file that cannot
-be opened or decoded raises `InputError` before anything is posted.
+be opened or decoded, or whose header is wrong, raises `InputError` before anything is posted
+(`check_input`).
 """
 
 import codecs
 import csv
+import difflib
 import hashlib
 import io
 from collections.abc import Iterator
@@ -24,7 +29,7 @@ import msgspec
 from orchestrator.config import JobConfig
 from orchestrator.errors import InputError
 from schemas.pricing import PriceTable, task_cost
-from schemas.requests import TaskValidationError, validate_task
+from schemas.requests import TaskValidationError, task_field_names, validate_task
 
 FORMATS: Final = (".txt", ".csv", ".jsonl")
 KEY_BYTES: Final = 10  # 80-bit keys: collisions are out of reach at a million inputs a day
@@ -73,11 +78,15 @@ def key_of_tag(tag: str) -> str | None:
     return parts[-1] if len(parts) in (2, 3) else None
 
 
+UTF8_HINT: Final = "save it as UTF-8 (iconv -f latin1 -t utf-8 IN > OUT converts Latin-1)"
+
+
 def check_input(job: JobConfig) -> None:
-    """Fail now, with the line, for what would stop the whole file later: an unknown format,
-    an unreadable file, text that is not UTF-8, a CSV without a header. A run streams its
-    inputs while it posts, so such a file must be refused before the first task is paid for.
-    Reads the file once, in blocks (fast: the decoding is done in C)."""
+    """Fail now, with the line, for what would stop or spoil the whole file later: an unknown
+    format, an unreadable file, text that is not UTF-8, a CSV header that is not a comma list
+    of the endpoint's fields. A run streams its inputs while it posts, so such a file must be
+    refused before the first task is paid for. Reads the file once, in blocks (the decoding is
+    done in C)."""
     path = Path(job.input)
     if path.suffix.lower() not in FORMATS:
         raise InputError(
@@ -93,20 +102,62 @@ def check_input(job: JobConfig) -> None:
                 except UnicodeDecodeError as exc:
                     where = line + block[: exc.start].count(b"\n")
                     raise InputError(
-                        job.input, f"not UTF-8 text ({exc.reason})", line=where
+                        job.input, f"not UTF-8 text ({exc.reason}): {UTF8_HINT}", line=where
                     ) from None
                 if not first:
-                    first = text.split("\n", 1)[0]
+                    first = text.split("\n", 1)[0].rstrip("\r")
                 line += block.count(b"\n")
             decoder.decode(b"", final=True)
     except OSError as exc:
         raise InputError(job.input, f"cannot read: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
-        raise InputError(job.input, f"not UTF-8 text ({exc.reason})", line=line) from None
+        raise InputError(
+            job.input, f"not UTF-8 text ({exc.reason}): {UTF8_HINT}", line=line
+        ) from None
     if path.suffix.lower() == ".csv":
-        header = next(csv.reader([first]), [])
-        if not header or not all(name.strip() for name in header):
-            raise InputError(job.input, "the first row must name the task fields", line=1)
+        check_header(job, first)
+
+
+def check_header(job: JobConfig, first: str) -> None:
+    """A CSV header must be comma-separated names of the endpoint's fields (or of
+    `ignore_columns`): anything else would reject every row, or post tasks without the
+    column's value."""
+    names = [name.strip() for name in next(csv.reader([first]), [])]
+    if not names or not all(names):
+        raise InputError(job.input, "the first row must name the task fields", line=1)
+    if len(names) == 1 and (sep := next((c for c in ";\t|" if c in first), None)):
+        shown = "tab" if sep == "\t" else repr(sep)
+        raise InputError(
+            job.input, f"columns are separated by {shown}, not commas: save it as CSV", line=1
+        )
+    known = task_field_names(job.se, job.se_type) - {"tag"}
+    if "tag" in names:
+        raise InputError(job.input, "column tag: set by the orchestrator, leave it out", line=1)
+    unknown = [n for n in names if n not in known and n not in job.ignore_columns]
+    if not unknown:
+        return
+    hints = [_hint(name, known) for name in unknown]
+    listed = ", ".join(f"{n!r}{h}" for n, h in zip(unknown, hints, strict=True))
+    if len(unknown) == len(names):
+        raise InputError(
+            job.input,
+            f"the header names no field of {job.se}/{job.se_type} tasks: {listed}",
+            line=1,
+        )
+    raise InputError(
+        job.input,
+        f"{listed}: not a field of {job.se}/{job.se_type} tasks; fix the header, or list "
+        "the column in the job's ignore_columns to leave it out of the tasks",
+        line=1,
+    )
+
+
+def _hint(name: str, known: frozenset[str]) -> str:
+    lowered = {k.lower(): k for k in known}
+    close = lowered.get(name.lower().replace(" ", "_")) or next(
+        iter(difflib.get_close_matches(name.lower(), known, n=1)), None
+    )
+    return f" (did you mean {close!r}?)" if close else ""
 
 
 def _rows(job: JobConfig) -> Iterator[tuple[int, str, dict[str, Any] | str]]:
@@ -134,11 +185,14 @@ def _rows(job: JobConfig) -> Iterator[tuple[int, str, dict[str, Any] | str]]:
                     yield number, stripped, {field: stripped}
                     continue
                 try:
-                    yield number, stripped, _OBJECT.decode(stripped)
+                    row = _OBJECT.decode(stripped)
+                    for name in job.ignore_columns:
+                        row.pop(name, None)
+                    yield number, stripped, row
                 except (msgspec.DecodeError, msgspec.ValidationError) as exc:
                     yield number, stripped, f"not a JSON object: {exc}"
         except UnicodeDecodeError as exc:
-            raise InputError(job.input, f"not UTF-8 text ({exc.reason})") from exc
+            raise InputError(job.input, f"not UTF-8 text ({exc.reason}): {UTF8_HINT}") from exc
 
 
 def _csv_rows(
@@ -149,15 +203,21 @@ def _csv_rows(
     if not header or not all(name.strip() for name in header):
         raise InputError(job.input, "the first row must name the task fields", line=1)
     names = [name.strip() for name in header]
+    kept = [name not in job.ignore_columns for name in names]
     for values in reader:
         line = reader.line_num
-        if not any(v.strip() for v in values):
+        cells = [v.strip() for v in values]
+        if not any(cells):
             continue
         raw = ",".join(values)
-        if len(values) != len(names):
-            yield line, raw, f"expected {len(names)} columns, got {len(values)}"
+        if len(cells) != len(names):
+            yield line, raw, f"expected {len(names)} columns, got {len(cells)}"
             continue
-        yield line, raw, {k: v for k, v in zip(names, values, strict=True) if v != ""}
+        yield (
+            line,
+            raw,
+            {k: v for k, v, keep in zip(names, cells, kept, strict=True) if keep and v != ""},
+        )
 
 
 def read_inputs(

@@ -10,7 +10,13 @@ import anyio
 
 from orchestrator.client import AmbiguousPost
 from orchestrator.config import JobConfig
-from orchestrator.errors import Disposition, RequestRejected, TransientApiError, classify
+from orchestrator.errors import (
+    AccountError,
+    Disposition,
+    RequestRejected,
+    TransientApiError,
+    classify,
+)
 from orchestrator.reconcile import attempt_tag, tagged_body
 from orchestrator.schedule import local_time, plan
 from orchestrator.sink import refusal_line
@@ -130,7 +136,7 @@ async def post_job(run: "Run", job: JobConfig) -> None:
             ]
             await run.db(files.write_refusals, refused)
             continue
-        except TransientApiError:
+        except (TransientApiError, AccountError):  # refused as a whole: nothing was created
             await run.db(run.ledger.release, tags)
             raise
         created, refused, retry = [], [], tags[len(answer.tasks or []) :]  # unanswered: retry

@@ -19,6 +19,7 @@ import anyio
 from orchestrator import poller, producer, reconcile
 from orchestrator.client import ApiClient
 from orchestrator.config import Config
+from orchestrator.errors import AccountError, ApiError
 from orchestrator.inputs import RejectedRow, read_inputs
 from orchestrator.ledger import InputRow, Ledger
 from orchestrator.periods import month_key, zone
@@ -227,6 +228,17 @@ class Run:
                 if pruned:
                     log.info("pruned job=%s rows=%d keep_periods=%d", name, pruned, keep)
 
+    async def check_account(self) -> None:
+        """One free call (user_data) before anything is claimed: wrong credentials or a
+        blocked account stop the run here (exit 3) with every input still pending, instead
+        of failing mid-post with batches left *posting*."""
+        try:
+            await self.client.user_data()
+        except AccountError:
+            raise
+        except ApiError as exc:  # the network or the API: posting meets it and retries
+            log.warning("account_check_failed error=%s", exc)
+
     async def reconcile(self) -> None:
         """Settle posting rows through id_list (a crash or a lost answer): see reconcile.py."""
         await reconcile.reconcile(self)
@@ -241,6 +253,7 @@ class Run:
         with anyio.move_on_after(max_runtime_s) as scope:
             async with anyio.create_task_group() as notes:
                 notes.start_soon(self.keep_noting)
+                await self.check_account()
                 await self.reconcile()
                 await self.db(self.close_periods)
                 async with anyio.create_task_group() as tg:

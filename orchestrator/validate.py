@@ -6,7 +6,7 @@ import time
 from typing import Final
 
 from orchestrator.config import Config
-from orchestrator.inputs import RejectedRow, read_inputs
+from orchestrator.inputs import RejectedRow, check_input, read_inputs
 from orchestrator.periods import periods_in_month
 from orchestrator.run import JobReport, RunReport
 
@@ -17,6 +17,8 @@ def dry_run(config: Config, now: float | None = None) -> RunReport:
     """Validate every row and estimate the cost; nothing is written or posted."""
     now = time.time() if now is None else now
     report = RunReport()
+    for job in config.jobs:
+        check_input(job)  # a file-level problem: one error naming it, before any count
     for job in config.jobs:
         jr = report.jobs.setdefault(job.name, JobReport())
         if job.every is not None:

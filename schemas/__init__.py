@@ -4,6 +4,18 @@ Other code calls exactly these decoders; the structs live in the submodules
 (`schemas.envelope`, `schemas.items`, `schemas.google`, `schemas.naver`, `schemas.requests`).
 """
 
-from schemas.decode import decode_id_list, decode_task_get, decode_task_post, decode_tasks_ready
+from schemas.decode import (
+    decode_id_list,
+    decode_task_get,
+    decode_task_post,
+    decode_tasks_ready,
+    decode_user_data,
+)
 
-__all__ = ["decode_id_list", "decode_task_get", "decode_task_post", "decode_tasks_ready"]
+__all__ = [
+    "decode_id_list",
+    "decode_task_get",
+    "decode_task_post",
+    "decode_tasks_ready",
+    "decode_user_data",
+]

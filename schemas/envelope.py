@@ -69,3 +69,27 @@ class ErrorListItem(msgspec.Struct, kw_only=True):
 
     code: int
     message: str
+
+
+class Money(msgspec.Struct, kw_only=True):
+    """`money` of `/v3/appendix/user_data`: what the account holds, USD."""
+
+    total: float | None = None
+    balance: float | None = None
+
+
+class UserData(msgspec.Struct, kw_only=True):
+    """`result[0]` of `/v3/appendix/user_data` (free). `rates` is kept as JSON: its keys per
+    API and function are dynamic (`rates.limits.minute.serp.tasks_ready`, ...)."""
+
+    login: str | None = None
+    timezone: str | None = None
+    money: Money | None = None
+    rates: dict[str, Any] | None = None
+
+    def minute_limit(self) -> int | None:
+        """The account's general calls-per-minute limit, where the answer gives one.
+        UNCERTAIN where the real answer puts it: `rates.limits.minute.total` is read."""
+        minute = ((self.rates or {}).get("limits") or {}).get("minute") or {}
+        total = minute.get("total") if isinstance(minute, dict) else None
+        return total if isinstance(total, int) else None

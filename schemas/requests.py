@@ -1,18 +1,20 @@
 """task_post request structs with the documented limits (reference section 7; seed S0).
 
-The typed endpoints forbid unknown fields, so a typo in a config (`lanuage_code`) is caught
-before a paid task is posted. Every other se/se_type gets `GenericTaskPost`, which checks the
-common rules and passes the rest through. Defaults are omitted on encode: what is posted is
-what the user set.
+Every endpoint's struct forbids unknown fields, so a typo in a config (`lanuage_code`) is
+caught before a paid task is posted, and no field given is dropped. Google organic and
+search_by_image and Naver organic have hand-written structs with their required combinations;
+the others are made from `task_fields.ENDPOINT_FIELDS`, each field with its rule from
+`FIELD_TYPES`. Defaults are omitted on encode: what is posted is what the user set.
 """
 
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, cast
 
 import msgspec
 
 from schemas import status
+from schemas.task_fields import ENDPOINT_FIELDS
 
 MAX_TASKS_PER_POST: Final = 100
 MAX_KEYWORD_LEN: Final = 700
@@ -64,8 +66,6 @@ class TaskPostBase(msgspec.Struct, kw_only=True, omit_defaults=True):
     pingback_url: Url | None = None
     postback_url: Url | None = None
     postback_data: Literal["regular", "advanced", "html"] | None = None
-    se_domain: str | None = None
-    search_param: str | None = None
 
     def __post_init__(self) -> None:
         if self.postback_url is not None and self.postback_data is None:
@@ -81,7 +81,12 @@ class TaskPostBase(msgspec.Struct, kw_only=True, omit_defaults=True):
             )
 
 
-class _LocatedTask(TaskPostBase, kw_only=True):
+class _SearchEngineParams(TaskPostBase, kw_only=True):
+    se_domain: str | None = None
+    search_param: str | None = None
+
+
+class _LocatedTask(_SearchEngineParams, kw_only=True):
     location_code: Annotated[int, msgspec.Meta(ge=1)] | None = None
     location_name: Annotated[str, msgspec.Meta(min_length=1)] | None = None
     location_coordinate: Coordinate | None = None
@@ -139,7 +144,7 @@ class GoogleSearchByImageTaskPost(_LocatedTask, kw_only=True, forbid_unknown_fie
         self.require_location_and_language()
 
 
-class NaverOrganicTaskPost(TaskPostBase, kw_only=True, forbid_unknown_fields=True):
+class NaverOrganicTaskPost(_SearchEngineParams, kw_only=True, forbid_unknown_fields=True):
     """POST /v3/serp/naver/organic/task_post (Naver takes no location or language)."""
 
     keyword: Keyword | None = None
@@ -156,18 +161,71 @@ class NaverOrganicTaskPost(TaskPostBase, kw_only=True, forbid_unknown_fields=Tru
             raise ValueError("keyword: required unless url is set")
 
 
-class GenericTaskPost(TaskPostBase, kw_only=True):
-    """Any other SERP endpoint: the common rules checked, other fields passed through."""
+# The rule of each field wherever an endpoint of `task_fields` takes it.
+_Text = Annotated[str, msgspec.Meta(min_length=1)]
+FIELD_TYPES: Final[dict[str, Any]] = {
+    "keyword": Keyword,
+    "url": Url,
+    "depth": Depth,
+    "max_crawl_pages": CrawlPages,
+    "device": Device,
+    "os": Os,
+    "location_code": Annotated[int, msgspec.Meta(ge=1)],
+    "location_name": _Text,
+    "location_coordinate": _Text,  # "lat,lng,radius" or "lat,lng,zoom" as the endpoint says
+    "language_code": _Text,
+    "language_name": _Text,
+    "se_domain": _Text,
+    "search_param": _Text,
+    "calculate_rectangles": bool,
+    "browser_screen_width": ScreenSize,
+    "browser_screen_height": ScreenSize,
+    "browser_screen_resolution_ratio": ScreenRatio,
+    "stop_crawl_on_match": MatchTargets,
+    "get_website_url": bool,
+    "search_this_area": bool,
+    "search_places": bool,
+    "min_rating": float,
+    "is_free": bool,
+    "cursor_pointer": Annotated[int, msgspec.Meta(ge=0)],
+    "block_depth": Annotated[int, msgspec.Meta(ge=1)],
+    "employment_type": list[str],
+    "file_formats": list[str],
+    "topics": list[str],
+    "advertiser_ids": list[str],
+    **{
+        name: _Text
+        for name in (
+            "time_filter date_range location_radius client dataset_id last_updated "
+            "usage_rights news_type market_type window category target platform format "
+            "date_from date_to video_id subtitles_language subtitles_translate_language"
+        ).split()
+    },
+}
+_BASE_FIELDS: Final = frozenset(f.name for f in msgspec.structs.fields(TaskPostBase))
 
-    keyword: Keyword | None = None
-    depth: Depth | None = None
-    max_crawl_pages: CrawlPages | None = None
+
+def _endpoint_struct(se: str, se_type: str, names: frozenset[str]) -> type[TaskPostBase]:
+    """A strict struct for one endpoint of `task_fields`: its fields and no others."""
+    fields = [(n, FIELD_TYPES[n] | None, None) for n in sorted(names - _BASE_FIELDS)]
+    name = "".join(part.title() for part in f"{se}_{se_type}".split("_")) + "TaskPost"
+    made = msgspec.defstruct(
+        name,
+        fields,
+        bases=(TaskPostBase,),
+        module=__name__,
+        kw_only=True,
+        omit_defaults=True,
+        forbid_unknown_fields=True,
+    )
+    return cast(type[TaskPostBase], made)
 
 
 TASK_POST_TYPES: Final[dict[tuple[str, str], type[TaskPostBase]]] = {
     ("google", "organic"): GoogleOrganicTaskPost,
     ("google", "search_by_image"): GoogleSearchByImageTaskPost,
     ("naver", "organic"): NaverOrganicTaskPost,
+    **{key: _endpoint_struct(*key, names) for key, names in ENDPOINT_FIELDS.items()},
 }
 
 _PATH = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
@@ -195,8 +253,13 @@ def _to_validation_error(exc: msgspec.ValidationError) -> TaskValidationError:
 
 
 def task_post_type(se: str, se_type: str) -> type[TaskPostBase]:
-    """The request struct that validates tasks of `se/se_type`."""
-    return TASK_POST_TYPES.get((se, se_type), GenericTaskPost)
+    """The request struct that validates tasks of `se/se_type` (a SERP endpoint)."""
+    return TASK_POST_TYPES[(se, se_type)]
+
+
+def task_field_names(se: str, se_type: str) -> frozenset[str]:
+    """The fields a task of `se/se_type` may carry, `tag` included."""
+    return frozenset(f.name for f in msgspec.structs.fields(task_post_type(se, se_type)))
 
 
 def validate_task(

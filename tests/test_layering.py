@@ -49,13 +49,14 @@ def test_simulator_imports_only_schemas_of_the_project() -> None:
 
 
 def test_schemas_public_surface_is_the_decoders() -> None:
-    """`schemas` exposes exactly the four decode functions, sorted."""
+    """`schemas` exposes exactly the decode functions, sorted."""
     assert schemas.__all__ == sorted(schemas.__all__)
     assert schemas.__all__ == [
         "decode_id_list",
         "decode_task_get",
         "decode_task_post",
         "decode_tasks_ready",
+        "decode_user_data",
     ]
 
 

@@ -2,12 +2,13 @@
 
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from schemas.pricing import PriceTable, task_cost
-from schemas.requests import TaskValidationError, validate_task
+from schemas.requests import TASK_POST_TYPES, TaskValidationError, validate_task
 
 GOOD = {"keyword": "running shoes", "location_code": 2840, "language_code": "en"}
 
@@ -89,9 +90,75 @@ def test_csv_strings_are_coerced_only_when_asked() -> None:
         validate_task("google", "organic", row)
 
 
-def test_other_endpoints_pass_unknown_fields_but_check_common_rules() -> None:
-    """bing/organic tasks keep their own fields; the common limits still apply."""
-    validate_task("bing", "organic", {"keyword": "k", "location_code": 2840, "anything": 1})
+# A value each field's rule accepts, to give every documented field of an endpoint at once.
+SAMPLE_VALUES = {
+    "stop_crawl_on_match": [{"match_value": "example.com", "match_type": "domain"}],
+    "location_coordinate": "52.6178549,-155.352142,20",
+    "device": "desktop",
+    "os": "windows",
+    "priority": 2,
+    "postback_data": "advanced",
+    "browser_screen_width": 1920,
+    "browser_screen_height": 1080,
+    "browser_screen_resolution_ratio": 1.5,
+    "min_rating": 4.5,
+    "people_also_ask_click_depth": 2,
+    "target_search_mode": "any",
+}
+
+
+def _sample(name: str, kind: object) -> object:
+    if name in SAMPLE_VALUES:
+        return SAMPLE_VALUES[name]
+    text = str(kind)
+    if "bool" in text:
+        return True
+    if "list[str]" in text:
+        return ["a"]
+    if "int" in text:
+        return 3
+    if "float" in text:
+        return 1.0
+    return "https://example.com/x" if name.endswith("url") else "x"
+
+
+@pytest.mark.parametrize("endpoint", sorted(TASK_POST_TYPES))
+def test_every_field_an_endpoint_documents_reaches_the_posted_body(
+    endpoint: tuple[str, str],
+) -> None:
+    """Nothing a user gives is dropped: on every SERP endpoint, each of its fields, given
+    alone with what the endpoint requires, is in the encoded body; an unknown one is refused
+    by its name with the API's 40506 (the maps defect: location and device were dropped)."""
+    se, se_type = endpoint
+    fields = msgspec.structs.fields(TASK_POST_TYPES[endpoint])
+    for field in fields:
+        if field.name in ("url", "location_name", "location_coordinate", "language_name"):
+            continue  # alternatives to keyword/location_code/language_code, tried below
+        task = {f.name: _sample(f.name, f.type) for f in fields if f.name in REQUIRED}
+        task[field.name] = _sample(field.name, field.type)
+        if field.name == "postback_url":
+            task["postback_data"] = "advanced"
+        body = msgspec.json.decode(msgspec.json.encode(validate_task(se, se_type, task)))
+        assert body[field.name] == task[field.name], (endpoint, field.name)
+    with pytest.raises(TaskValidationError) as caught:
+        validate_task(se, se_type, {"notes": "x"})
+    assert (caught.value.field, caught.value.code) == ("notes", 40506)
+
+
+REQUIRED = {"keyword", "location_code", "language_code", "image_url"}
+
+
+def test_maps_rows_from_a_csv_keep_their_market() -> None:
+    """The reported defect: a maps CSV row's location, language and device were dropped."""
+    row = {"keyword": "pizza near me", "location_code": "2276", "language_code": "de"}
+    task = validate_task("google", "maps", {**row, "device": "mobile"}, from_strings=True)
+    body = msgspec.json.decode(msgspec.json.encode(task))
+    assert body == {
+        "keyword": "pizza near me",
+        "location_code": 2276,
+        "language_code": "de",
+        "device": "mobile",
+    }
     with pytest.raises(TaskValidationError):
         validate_task("bing", "organic", {"keyword": "k", "priority": 5})
 
