@@ -24,7 +24,7 @@ from pathlib import Path
 import anyio
 
 from orchestrator import report, report_html
-from orchestrator.cli_common import ExitCode, positive_float, say
+from orchestrator.cli_common import ExitCode, add_env_file, positive_float, say
 from orchestrator.cli_recover import add_recover, command_recover
 from orchestrator.cli_reports import (
     add_export,
@@ -108,6 +108,7 @@ def _add_run(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         action="store_true",
         help="keep running: post each period's batch when it begins, collect in between",
     )
+    add_env_file(p)
     p.add_argument("--quiet", action="store_true", help="no progress and no summary")
     p.add_argument(
         "--log-format",
@@ -203,7 +204,7 @@ def command_run(args: argparse.Namespace) -> int:
         raise ConfigError(args.config, "--follow", "no job has `every`: nothing would recur")
     for job in config.jobs:  # inputs stream while the run posts: refuse a bad file first
         check_input(job)
-    creds = credentials(config.api, args.config)
+    creds = credentials(config.api, args.config, env_file=args.env_file)
     ledger = Ledger(config.state.path)
     mode: Mode = "off" if args.quiet else "live" if sys.stdout.isatty() else "log"
     fmt: Format = "json" if args.log_format == "json" else "text"
@@ -301,7 +302,7 @@ def _guarded(args: argparse.Namespace, handler: Callable[[argparse.Namespace], i
 
 def _version() -> str:
     try:
-        return metadata.version("orchestrator")
+        return metadata.version("serp-orchestrator")
     except metadata.PackageNotFoundError:  # run from a checkout that was never installed
         return "unknown (not installed)"
 

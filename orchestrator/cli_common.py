@@ -44,3 +44,13 @@ def positive_int(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected an integer > 0, got {text}")
     return value
+
+
+def add_env_file(parser: argparse.ArgumentParser) -> None:
+    """`--env-file`: credentials from a file only its owner can read (not the crontab)."""
+    parser.add_argument(
+        "--env-file",
+        metavar="PATH",
+        help="read the credential variables (login_env, password_env) from this NAME=value "
+        "file first; it must not be readable by others (chmod 600)",
+    )

@@ -6,7 +6,7 @@ from pathlib import Path
 import anyio
 
 from orchestrator import recover
-from orchestrator.cli_common import ExitCode, positive_float, say
+from orchestrator.cli_common import ExitCode, add_env_file, positive_float, say
 from orchestrator.client import ApiClient
 from orchestrator.config import Config, Credentials, credentials, load_config
 from orchestrator.errors import ConfigError
@@ -19,6 +19,7 @@ def add_recover(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
         "recover", help="rebuild a lost ledger from the output files and id_list"
     )
     p.add_argument("--config", required=True, help="the TOML config")
+    add_env_file(p)
     p.add_argument(
         "--days",
         type=positive_float,
@@ -59,7 +60,7 @@ def command_recover(args: argparse.Namespace) -> int:
                 f"{state} holds inputs: recover rebuilds a lost ledger; move this one away first",
             )
         _remove(state)
-    creds = credentials(config.api, args.config)  # before anything is written
+    creds = credentials(config.api, args.config, env_file=args.env_file)  # before any write
     lost_id = recover.lost_ledger_id(config)
     ledger = Ledger(state)
     try:

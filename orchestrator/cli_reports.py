@@ -14,7 +14,14 @@ from orchestrator import report, report_html
 from orchestrator.cli_common import ExitCode, positive_int, say
 from orchestrator.config import Config, JobConfig, load_config
 from orchestrator.errors import ConfigError
-from orchestrator.export import FORMATS, ExportError, export, find_job
+from orchestrator.export import (
+    FORMATS,
+    ExportError,
+    check_types,
+    export,
+    find_job,
+    format_of,
+)
 from orchestrator.ledger import Ledger
 from orchestrator.periods import PeriodError, parse_key
 from orchestrator.status import read_status
@@ -30,7 +37,7 @@ def add_export(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p = commands.add_parser("export", help="a flat rankings table of a job's results")
     p.add_argument("--config", required=True, help="the TOML config")
     p.add_argument("--job", required=True, help="the job to export")
-    p.add_argument("--format", choices=FORMATS, default="csv")
+    p.add_argument("--format", choices=FORMATS, help="default: from --out's extension (csv for -)")
     p.add_argument("--out", required=True, help="file to write; - for standard output")
     p.add_argument("--types", help="only these item types, comma-separated (organic,paid)")
     p.add_argument("--period", metavar="KEY", help="only this period of a recurring job")
@@ -124,9 +131,12 @@ def command_export(args: argparse.Namespace) -> int:
     """`orchestrator export`: stream a job's results into a rankings table."""
     config = load_config(args.config)
     job = find_job(config, args.job, args.config)
-    types = frozenset(filter(None, args.types.split(","))) if args.types else None
+    types = frozenset(t.strip() for t in args.types.split(",") if t.strip()) if args.types else None
     _check_keys(config, job, args.config, {"--period": args.period, "--since": args.since})
-    count = export(config, job, args.format, args.out, types, args.period, args.since)
+    fmt = format_of(args.format, args.out)
+    if types is not None:
+        check_types(config, job, types, args.period, args.since)
+    count = export(config, job, fmt, args.out, types, args.period, args.since)
     if args.out != "-":
         say(f"{count} rows written to {args.out}")
     return ExitCode.OK

@@ -7,7 +7,7 @@ import json
 
 import anyio
 
-from orchestrator.cli_common import ExitCode, say
+from orchestrator.cli_common import ExitCode, add_env_file, say
 from orchestrator.client import ApiClient
 from orchestrator.config import Config, credentials, load_config
 from orchestrator.errors import AccountError, ApiError
@@ -21,6 +21,7 @@ def add_validate(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--config", required=True, help="the TOML config")
     p.add_argument("--json", action="store_true", help="one JSON object instead of text")
     p.add_argument("--strict", action="store_true", help="exit 2 if any row is rejected")
+    add_env_file(p)
     p.add_argument(
         "--check-account",
         action="store_true",
@@ -60,7 +61,8 @@ def validation(config: Config, args: argparse.Namespace) -> int:
     empty = no_valid_rows(report)
     strict = rejected and getattr(args, "strict", False)
     code = ExitCode.BAD_CONFIG if strict or empty else ExitCode.OK
-    account = _check_account(config, args.config) if getattr(args, "check_account", False) else {}
+    check = getattr(args, "check_account", False)
+    account = _check_account(config, args.config, args.env_file) if check else {}
     if account.get("error"):
         code = ExitCode.ACCOUNT
     if getattr(args, "json", False):
@@ -107,10 +109,10 @@ def validation(config: Config, args: argparse.Namespace) -> int:
     return code
 
 
-def _check_account(config: Config, source: str) -> dict[str, object]:
+def _check_account(config: Config, source: str, env_file: str | None) -> dict[str, object]:
     """One free call to /v3/appendix/user_data: do the credentials work, what is left, and
     does the account's own limit allow `calls_per_minute`. The outcome, or its error."""
-    creds = credentials(config.api, source)
+    creds = credentials(config.api, source, env_file=env_file)
 
     async def ask() -> dict[str, object]:
         async with ApiClient(config.api, creds, AccountLimiter.for_api(config.api)) as client:

@@ -233,11 +233,49 @@ def load_config(path: str | Path) -> Config:
     )
 
 
+def read_env_file(path: str) -> dict[str, str]:
+    """`NAME=value` lines (`export `, quotes, blank lines and `#` comments allowed), as systemd's
+    EnvironmentFile and docker's --env-file read them, so that credentials live in a file only
+    their owner can read instead of a crontab. A file others may read is refused."""
+    try:
+        info = os.stat(path)
+        if info.st_mode & 0o077:
+            raise ConfigError(
+                path,
+                "--env-file",
+                f"readable by others (mode {info.st_mode & 0o777:o}): chmod 600 {path}",
+            )
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(path, "--env-file", f"cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError:
+        raise ConfigError(path, "--env-file", "not UTF-8 text") from None
+    found: dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, value = line.removeprefix("export ").partition("=")
+        name, value = name.strip(), value.strip()
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise ConfigError(path, f"line {number}", "expected NAME=value")  # no value shown
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        found[name] = value
+    return found
+
+
 def credentials(
-    api: ApiConfig, source: str, environ: Mapping[str, str] | None = None
+    api: ApiConfig,
+    source: str,
+    environ: Mapping[str, str] | None = None,
+    env_file: str | None = None,
 ) -> Credentials:
-    """Credentials from the config's plain values, else from the named environment variables."""
-    env = os.environ if environ is None else environ
+    """Credentials from the config's plain values, else from the named variables, looked up
+    in `env_file` first (`--env-file`), then in the environment."""
+    env = dict(os.environ if environ is None else environ)
+    if env_file is not None:
+        env.update(read_env_file(env_file))
     login = api.login if api.login is not None else env.get(api.login_env)
     password = api.password if api.password is not None else env.get(api.password_env)
     if not login:

@@ -1,5 +1,7 @@
 """`orchestrator export`: a flat rankings table, one row per SERP item, from a job's collected
-results, as CSV, JSONL or Parquet (pyarrow, the `parquet` extra).
+results, as CSV, JSONL or Parquet (pyarrow, the `parquet` extra), ready for DuckDB, Polars
+and pandas: `datetime` is ISO 8601 (a UTC timestamp in Parquet), `location` an integer code,
+se/se_type and location/language are the task's own.
 
 It streams: one task line is decoded at a time and rows go out in chunks, so memory does not
 grow with the number of results. Only the part of results.jsonl the ledger has settled is read
@@ -12,6 +14,7 @@ import io
 import os
 import sys
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Final
 
@@ -22,6 +25,7 @@ from orchestrator.errors import ConfigError, LedgerError, OrchestratorError
 from orchestrator.inputs import key_of_tag
 from orchestrator.ledger import Ledger
 from orchestrator.sink import PARTITION, RESULTS
+from schemas.items import Item
 
 COLUMNS: Final = (
     "job",
@@ -45,10 +49,12 @@ COLUMNS: Final = (
     "description",
     "period",  # last, so that the columns of earlier versions keep their places
 )
-INT_COLUMNS: Final = frozenset({"rank_group", "rank_absolute", "page"})
+INT_COLUMNS: Final = frozenset({"rank_group", "rank_absolute", "page", "location"})
 FORMATS: Final = ("csv", "jsonl", "parquet")
+EXTENSIONS: Final = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 CHUNK_ROWS: Final = 10_000
 Row = dict[str, str | int | None]
+_API_TIME: Final = "%Y-%m-%d %H:%M:%S %z"  # the API writes 2026-11-23 07:30:34 +00:00
 
 
 class ExportError(OrchestratorError):
@@ -105,6 +111,37 @@ def _first(*values: Any) -> str | None:
     return None
 
 
+def _iso_time(value: Any) -> str | None:
+    """The API's `2026-11-23 07:30:34 +00:00` as ISO 8601, `2026-11-23T07:30:34+00:00`, which
+    DuckDB, Polars and pandas read as a timestamp; anything else is kept as it came."""
+    if not isinstance(value, str):
+        return _text(value)
+    try:
+        return datetime.strptime(value, _API_TIME).isoformat()
+    except ValueError:
+        return value
+
+
+def _location(result: Any, data: dict[str, Any]) -> int | None:
+    """The location code the task ran for: the result's echo (the API turns a location_name
+    into its code there), else the posted code; 0 (Naver has no locations) is no location."""
+    for value in (result.location_code, data.get("location_code")):
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None
+
+
+def _language(result: Any, data: dict[str, Any]) -> str | None:
+    for value in (result.language_code, data.get("language_code")):
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _label(value: Any, fallback: str) -> str:
+    return value if isinstance(value, str) and value else fallback
+
+
 def rows_of_task(
     job: JobConfig, line: bytes, types: frozenset[str] | None, period: str = ""
 ) -> Iterator[Row]:
@@ -119,21 +156,14 @@ def rows_of_task(
             "period": period or None,
             "input_key": key,
             "task_id": task.id,
-            "se": job.se,
-            "se_type": job.se_type,
+            "se": _label(data.get("se"), job.se),  # the task's own, not today's config
+            "se_type": _label(data.get("se_type"), job.se_type),
             "keyword": _first(data.get("keyword"), result.keyword),
             "image_url": _first(data.get("image_url"), result.image_url),
-            "location": _first(
-                data.get("location_code"),
-                data.get("location_name"),
-                data.get("location_coordinate"),
-                result.location_code,
-            ),
-            "language": _first(
-                data.get("language_code"), data.get("language_name"), result.language_code
-            ),
+            "location": _location(result, data),
+            "language": _language(result, data),
             "device": _first(data.get("device"), "desktop"),
-            "datetime": _text(result.datetime),
+            "datetime": _iso_time(result.datetime),
         }
         for item in result.items or []:
             if types is not None and item.type not in types:
@@ -275,17 +305,79 @@ def write_parquet(source: Iterable[Row], path: str) -> int:
         import pyarrow.parquet as pq  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         raise ExportError(
-            "parquet needs pyarrow: pip install 'orchestrator[parquet]' (csv and jsonl need none)"
+            "parquet needs pyarrow: pip install 'serp-orchestrator[parquet]'"
+            " (csv and jsonl need none)"
         ) from None
-    schema = pa.schema([(c, pa.int64() if c in INT_COLUMNS else pa.string()) for c in COLUMNS])
+
+    def kind(column: str) -> Any:
+        if column == "datetime":
+            return pa.timestamp("s", tz="UTC")
+        return pa.int64() if column in INT_COLUMNS else pa.string()
+
+    schema = pa.schema([(c, kind(c)) for c in COLUMNS])
     count = 0
     with pq.ParquetWriter(path, schema) as writer:
         for chunk in _chunks(source, CHUNK_ROWS):
-            writer.write_table(pa.Table.from_pylist(chunk, schema=schema))
+            typed = [row | {"datetime": _timestamp(row["datetime"])} for row in chunk]
+            writer.write_table(pa.Table.from_pylist(typed, schema=schema))
             count += len(chunk)
         if count == 0:
             writer.write_table(schema.empty_table())
     return count
+
+
+def _timestamp(value: str | int | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def format_of(fmt: str | None, out: str) -> str:
+    """`--format`, else what `--out`'s extension says (`-`: csv); an extension that says
+    nothing is an error rather than CSV text in a file named .parquet."""
+    if fmt is not None:
+        return fmt
+    if out == "-":
+        return "csv"
+    found = EXTENSIONS.get(Path(out).suffix.lower())
+    if found is None:
+        known = ", ".join(EXTENSIONS)
+        raise ExportError(f"{out}: give --format, or an --out ending in {known}")
+    return found
+
+
+def known_item_types() -> frozenset[str]:
+    """Every item `type` the schemas decode (organic, paid, local_pack, ...)."""
+    found: set[str] = set()
+    pending: list[type] = list(Item.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        tag = getattr(getattr(cls, "__struct_config__", None), "tag", None)
+        if isinstance(tag, str):
+            found.add(tag)
+    return frozenset(found)
+
+
+def check_types(
+    config: Config,
+    job: JobConfig,
+    types: frozenset[str],
+    period: str | None = None,
+    since: str | None = None,
+) -> None:
+    """Each `--types` name is an item type the schemas know or one the results hold: a typo
+    would write 0 rows and exit 0."""
+    unknown = set(types - known_item_types())
+    if unknown:
+        for _, line in result_lines(config, job, period, since):
+            unknown = {t for t in unknown if f'"type":"{t}"'.encode() not in line}
+            if not unknown:
+                return
+        names = ", ".join(sorted(unknown))
+        known = ", ".join(sorted(known_item_types()))
+        raise ExportError(f"--types: no item type {names} in the results (known: {known})")
 
 
 def export(

@@ -1,13 +1,17 @@
 """What a run tells the person (or the log) watching it: a live per-job display on a terminal,
-a compact line every N seconds otherwise (cron), and one summary line at the end; as text or
-as JSON lines for log shippers. Numbers come from the ledger, so they are the ones `status`
-would show. Only counts, costs and rates are printed: never a credential.
+cut to its width, a compact line every N seconds otherwise (cron), and one summary line at the
+end; as text or as JSON lines for log shippers, each with its UTC time. Numbers come from the
+ledger, so they are the ones `status` would show; `spent` is what this run spent, the ledger's
+total beside it. Only counts, costs and rates are printed: never a credential.
 """
 
 import json
+import os
+import shutil
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Final, Literal, TextIO
 
 import anyio
@@ -40,8 +44,9 @@ class JobProgress:
 @dataclass
 class Snapshot:
     jobs: dict[str, JobProgress]
-    spent_usd: float
+    spent_usd: float  # by this run
     calls: int  # HTTP calls made by this run so far
+    spent_total_usd: float | None = None  # the ledger's, every run
     at: float = field(default_factory=time.monotonic)
     waiting_for: str | None = None  # what the run is waiting on, when it waits
     waiting_until: float | None = None  # epoch seconds
@@ -64,6 +69,20 @@ class Snapshot:
         return sum(j.outstanding for j in self.jobs.values())
 
 
+def stamp(epoch: float | None = None) -> str:
+    """`2026-11-23T13:20:05Z`: the UTC time every progress and summary line starts with."""
+    moment = datetime.fromtimestamp(time.time() if epoch is None else epoch, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def spent(snap: Snapshot) -> str:
+    """`spent $0.0120 (ledger $3.4560)`: this run's, and the total beside it."""
+    text = f"spent ${snap.spent_usd:.4f}"
+    if snap.spent_total_usd is not None:
+        text += f" (ledger ${snap.spent_total_usd:.4f})"
+    return text
+
+
 def duration(seconds: float | None) -> str:
     """`12s`, `1m12s` or `5h12m` (`?` when unknown)."""
     if seconds is None:
@@ -79,8 +98,16 @@ def duration(seconds: float | None) -> str:
 class Progress:
     """Shows snapshots as they come; `watch` takes one every interval until cancelled."""
 
-    def __init__(self, out: TextIO, mode: Mode, fmt: Format, interval_s: float) -> None:
+    def __init__(
+        self,
+        out: TextIO,
+        mode: Mode,
+        fmt: Format,
+        interval_s: float,
+        columns: Callable[[], int] | None = None,
+    ) -> None:
         self.out, self.mode, self.fmt = out, mode, fmt
+        self.columns = columns or self._width  # asked at each redraw: a window may be resized
         self.interval_s = LIVE_REFRESH_S if mode == "live" else interval_s
         self.started = time.monotonic()
         self._first: Snapshot | None = None
@@ -113,9 +140,11 @@ class Progress:
         elapsed = snap.at - self.started
         if self.fmt == "json":
             record = {
+                "ts": stamp(),
                 "event": "progress",
                 "elapsed_s": round(elapsed, 1),
                 "spent_usd": round(snap.spent_usd, 6),
+                "spent_total_usd": _rounded(snap.spent_total_usd),
                 "calls_per_min": round(calls_per_min),
                 "eta_s": None if eta is None else round(eta),
                 "waiting_for": snap.waiting_for,
@@ -126,7 +155,7 @@ class Progress:
             return
         waiting = snap.waiting()
         tail = (
-            f"spent ${snap.spent_usd:.4f} · {calls_per_min:.0f} calls/min · "
+            f"{spent(snap)} · {calls_per_min:.0f} calls/min · "
             f"{waiting if waiting else f'ETA {duration(eta)}'} · {duration(elapsed)} elapsed"
         )
         if self.mode == "live":
@@ -138,7 +167,11 @@ class Progress:
                 for name, j in snap.jobs.items()
             ]
             up = f"\x1b[{self._drawn}F" if self._drawn else ""
-            self.out.write(up + "".join(f"{line}\x1b[K\n" for line in [*lines, tail]))
+            # A line wider than the terminal would wrap, and moving up by lines would then
+            # leave copies behind: each is cut to the width (the last column left free).
+            width = max(20, self.columns() - 1)
+            shown = [line[:width] for line in [*lines, f"{stamp()} {tail}"]]
+            self.out.write(up + "".join(f"{line}\x1b[K\n" for line in shown))
             self.out.flush()
             self._drawn = len(lines) + 1
             return
@@ -148,7 +181,7 @@ class Progress:
             + (f", {j.missed} missed" if j.missed else "")
             for name, j in snap.jobs.items()
         )
-        self._write(f"progress: {jobs}; {tail}")
+        self._write(f"{stamp()} progress: {jobs}; {tail}")
 
     def summary(self, reason: str, exit_code: int, snap: Snapshot | None) -> None:
         """One line at the end (JSON: one object), whatever the mode but `off`."""
@@ -158,18 +191,20 @@ class Progress:
         jobs = snap.jobs if snap is not None else {}
         if self.fmt == "json":
             record = {
+                "ts": stamp(),
                 "event": "run_ended",
                 "reason": reason,
                 "exit_code": exit_code,
                 "elapsed_s": round(elapsed, 1),
                 "spent_usd": None if snap is None else round(snap.spent_usd, 6),
+                "spent_total_usd": None if snap is None else _rounded(snap.spent_total_usd),
                 "outstanding": None if snap is None else snap.outstanding,
                 "jobs": {name: asdict(job) for name, job in jobs.items()},
             }
             self._write(json.dumps(record))
             return
         if snap is None:
-            self._write(f"run ended ({reason}) after {duration(elapsed)}")
+            self._write(f"{stamp()} run ended ({reason}) after {duration(elapsed)}")
             return
         collected = sum(j.collected for j in jobs.values())
         failed = sum(j.failed for j in jobs.values())
@@ -178,11 +213,22 @@ class Progress:
             f"{j.label(n)} {j.collected + j.failed}/{j.total}" for n, j in jobs.items()
         )
         self._write(
-            f"run ended ({reason}) after {duration(elapsed)}: {collected} collected, "
+            f"{stamp()} run ended ({reason}) after {duration(elapsed)}: {collected} collected, "
             f"{failed} failed, {snap.outstanding} outstanding, {rejected} rejected, "
-            f"spent ${snap.spent_usd:.4f}; {per_job}"
+            f"{spent(snap)}; {per_job}"
         )
+
+    def _width(self) -> int:
+        """The width of the terminal drawn on (not $COLUMNS, which may be stale or another's)."""
+        try:
+            return os.get_terminal_size(self.out.fileno()).columns
+        except (OSError, ValueError, AttributeError):
+            return shutil.get_terminal_size().columns
 
     def _write(self, line: str) -> None:
         self.out.write(line + "\n")
         self.out.flush()
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)

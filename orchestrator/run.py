@@ -79,6 +79,7 @@ class Run:
         self.jobs = {job.name: job for job in config.jobs}
         self.files: dict[tuple[str, str], JobFiles] = {}
         self.report = RunReport()
+        self.spent_before = ledger.spent()  # the ledger's total when this run began
         self.waiting: Waiting | None = None  # a wait the run chose (next period, id_list)
         self.collect_note: Waiting | None = None  # the poller's: tasks_ready full
         self.last_settled = time.monotonic()  # when results were last settled
@@ -124,10 +125,12 @@ class Run:
             )
         waiting = waiting_now(self, all(j.outstanding == 0 for j in jobs.values()))
         self.note(waiting)
+        total = self.ledger.spent()
         return Snapshot(
             jobs,
-            self.ledger.spent(),
+            total - self.spent_before,
             self.client.calls,
+            spent_total_usd=total,
             waiting_for=None if waiting is None else waiting.what,
             waiting_until=None if waiting is None else waiting.until,
         )

@@ -185,3 +185,31 @@ def test_a_wrong_password_is_found_by_check_account_and_leaves_nothing_posting(
     )
     counts = json.loads(status.stdout)["jobs"]["j"]["counts"]
     assert counts["posting"] == 0 and counts["posted"] == 0
+
+
+def test_credentials_come_from_an_env_file_only_its_owner_can_read(tmp_path: Path) -> None:
+    """The cron line no longer carries the password: `--env-file` reads it from a file, and
+    refuses one that others may read, without showing its content."""
+    (tmp_path / "kw.txt").write_text("pizza\npasta\n")
+    secrets = tmp_path / "dataforseo.env"
+    secrets.write_text("# for cron\nexport DATAFORSEO_LOGIN=sim\nDATAFORSEO_PASSWORD='sim'\n")
+    with running_simulator() as url:
+        config = tmp_path / "jobs.toml"
+        text = config_text(url, "kw.txt").replace('login = "sim"\npassword = "sim"\n', "")
+        config.write_text(text)
+        env = {k: v for k, v in ENV.items() if not k.startswith("DATAFORSEO_")}
+        secrets.chmod(0o644)
+        cmd = [sys.executable, "-m", "orchestrator", "run", "--config", str(config)]
+        shared = subprocess.run(
+            [*cmd, "--env-file", str(secrets)], capture_output=True, text=True, env=env
+        )
+        assert shared.returncode == 2 and f"chmod 600 {secrets}" in shared.stderr
+        assert "sim'" not in shared.stderr and stats(url)["calls_total"] == 0
+        secrets.chmod(0o600)
+        done = subprocess.run(
+            [*cmd, "--env-file", str(secrets)], capture_output=True, text=True, env=env
+        )
+        assert done.returncode == 0, done.stderr
+        assert stats(url)["tasks_created"] == 2
+        missing = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        assert missing.returncode == 2 and "DATAFORSEO_LOGIN is not set" in missing.stderr

@@ -4,14 +4,18 @@ credentials never leaving the environment they were given in."""
 
 import base64
 import csv
+import fcntl
 import io
 import json
 import os
 import pty
+import re
 import select
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +30,8 @@ from tests.test_e2e_run import (
     stats,
     write_job_files,
 )
+
+STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ")
 
 
 @pytest.fixture
@@ -47,12 +53,18 @@ def test_progress_lines_then_one_summary_line_when_not_on_a_terminal(
     done = run(config, "--progress-interval", "0.5")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    progress = [line for line in lines if line.startswith("progress: ")]
+    assert all(STAMP.match(line) for line in lines)  # every line says when, in UTC
+    text = [STAMP.sub("", line) for line in lines]
+    progress = [line for line in text if line.startswith("progress: ")]
     assert len(progress) >= 2
     assert "g " in progress[0] and "calls/min" in progress[0] and "ETA" in progress[0]
-    assert lines[-1].startswith("run ended (done)") and len(lines) == len(progress) + 1
-    assert "350 collected, 0 failed, 0 outstanding, 1 rejected" in lines[-1]
-    assert "g 200/200, n 100/100, i 50/50" in lines[-1]
+    assert text[-1].startswith("run ended (done)") and len(lines) == len(progress) + 1
+    assert "350 collected, 0 failed, 0 outstanding, 1 rejected" in text[-1]
+    assert "g 200/200, n 100/100, i 50/50" in text[-1]
+    spent = re.search(r"spent \$(\d+\.\d+) \(ledger \$(\d+\.\d+)\)", text[-1])
+    assert spent and spent[1] == spent[2] and float(spent[1]) > 0  # the first run: all of it
+    again = run(config)  # a tick with nothing to do spends nothing, and says so
+    assert f"spent $0.0000 (ledger ${spent[2]})" in again.stdout.splitlines()[-1]
 
 
 def test_json_log_format_and_quiet(tmp_path: Path, slow_simulator: str) -> None:
@@ -60,6 +72,8 @@ def test_json_log_format_and_quiet(tmp_path: Path, slow_simulator: str) -> None:
     done = run(config, "--progress-interval", "0.5", "--log-format", "json")
     assert done.returncode == 0, done.stderr
     records = [json.loads(line) for line in done.stdout.splitlines()]  # every line is JSON
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", r["ts"]) for r in records)
+    assert records[-1]["spent_usd"] == records[-1]["spent_total_usd"] > 0
     assert records[-1]["event"] == "run_ended" and records[-1]["reason"] == "done"
     assert records[-1]["exit_code"] == 0 and records[-1]["outstanding"] == 0
     assert records[-1]["jobs"]["n"] == {
@@ -82,7 +96,26 @@ def test_json_log_format_and_quiet(tmp_path: Path, slow_simulator: str) -> None:
 def test_live_display_on_a_terminal(tmp_path: Path, slow_simulator: str) -> None:
     """On a TTY the per-job lines are redrawn in place (cursor movement), then the summary."""
     config = write_job_files(tmp_path, slow_simulator, 100)
+    screen = on_a_terminal(config, columns=200)
+    assert "\x1b[4F" in screen  # three job lines and the totals line, redrawn in place
+    assert "posted 100/100  collected 100" in screen and "ETA" in screen
+    assert "run ended (done)" in screen
+
+
+def test_the_live_display_fits_a_narrow_terminal(tmp_path: Path, slow_simulator: str) -> None:
+    """On a terminal narrower than a job line, each line is cut to the width: a wrapped line
+    made the cursor-up redraw stack copies of the display."""
+    config = write_job_files(tmp_path, slow_simulator, 60)
+    screen = on_a_terminal(config, columns=40)
+    drawn = re.split(r"\x1b\[\d+F", screen.split("run ended")[0])
+    lines = [line for part in drawn for line in part.replace("\x1b[K", "").split("\r\n")]
+    assert len(lines) > 8 and max(len(line) for line in lines) <= 39
+
+
+def on_a_terminal(config: Path, columns: int) -> str:
+    """What `run` writes to a pseudo-terminal `columns` wide."""
     leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
     cmd = [sys.executable, "-m", "orchestrator", "run", "--config", str(config)]
     proc = subprocess.Popen(cmd, stdout=follower, stderr=subprocess.DEVNULL, env=ENV)
     os.close(follower)
@@ -100,10 +133,7 @@ def test_live_display_on_a_terminal(tmp_path: Path, slow_simulator: str) -> None
         chunks.append(chunk)
     assert proc.wait(timeout=60) == 0
     os.close(leader)
-    screen = b"".join(chunks).decode()
-    assert "\x1b[4F" in screen  # three job lines and the totals line, redrawn in place
-    assert "posted 100/100  collected 100" in screen and "ETA" in screen
-    assert "run ended (done)" in screen
+    return b"".join(chunks).decode()
 
 
 def test_status_reads_the_ledger_without_calls_and_while_a_run_holds_the_lock(
@@ -238,7 +268,8 @@ def test_a_signal_ends_the_run_cleanly_and_the_next_one_finishes(
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == code, err
     assert "interrupted; the ledger is consistent" in err and "Traceback" not in err
-    assert out.splitlines()[-1].startswith(f"run ended (stopped by {signal.Signals(signum).name})")
+    last = STAMP.sub("", out.splitlines()[-1])
+    assert last.startswith(f"run ended (stopped by {signal.Signals(signum).name})")
     finished = run(config)
     assert finished.returncode == 0, finished.stderr
     ids = output_ids(tmp_path)
