@@ -144,6 +144,12 @@ def add_simulate(commands: argparse._SubParsersAction) -> None:  # type: ignore[
         help="answer an empty tasks_ready with result null instead of []",
     )
     p.add_argument(
+        "--webhook-fail-rate",
+        type=share,
+        default=d.webhook_fail_rate,
+        help="share of pingback/postback deliveries that fail as if the receiver were down",
+    )
+    p.add_argument(
         "--allow-external-webhooks",
         action="store_true",
         help="deliver pingbacks/postbacks to non-loopback hosts too",
@@ -178,6 +184,7 @@ def simulator_config(args: argparse.Namespace) -> SimulatorConfig:
         limit_http_status=args.limit_http_status,
         empty_tasks_ready_null=args.empty_tasks_ready_null,
         allow_external_webhooks=args.allow_external_webhooks,
+        webhook_fail_rate=args.webhook_fail_rate,
     )
 
 

@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -88,6 +88,20 @@ class BudgetConfig(Base, frozen=True, kw_only=True):
     max_cost_usd_per_month: Usd | None = None  # all jobs, calendar month in `timezone`
 
 
+class PostbackConfig(Base, frozen=True, kw_only=True):
+    """Results pushed to us instead of fetched: only task_post counts against the limit.
+    The receiver listens on `listen`; DataForSEO reaches it at `public_url` (normally a reverse
+    proxy with TLS in front of it). Tasks the receiver misses are collected by polling."""
+
+    public_url: str
+    listen: str = "127.0.0.1:8790"  # host:port
+    # postback: the result comes in the POST; pingback: a GET says it is ready, and it is
+    # fetched by id at once (for those who cannot take large POSTs)
+    mode: Literal["postback", "pingback"] = "postback"
+    postback_data: Literal["advanced"] = "advanced"  # what the sink keeps: task_get/advanced
+    max_body_mb: Annotated[float, msgspec.Meta(gt=0, le=1024)] = 64.0  # decompressed
+
+
 class JobConfig(Base, frozen=True, kw_only=True):
     """One input file posted to one endpoint, with defaults merged into every task."""
 
@@ -117,6 +131,7 @@ class Config(Base, frozen=True, kw_only=True):
     output: OutputConfig = OutputConfig()
     budget: BudgetConfig = BudgetConfig()
     prices: PriceTable = PriceTable()
+    postback: PostbackConfig | None = None  # None: results are collected by polling
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +197,28 @@ def _check_base_url(where: str, url: str) -> None:
         raise ConfigError(where, "api.base_url", f"{url!r}: {exc}") from None
 
 
+def listen_address(listen: str) -> tuple[str, int]:
+    """`host:port` (`[::1]:8790` for IPv6) as (host, port)."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit() or not host or int(port) > 65535:
+        raise ValueError(f"{listen!r} is not host:port")
+    return host.strip("[]"), int(port)
+
+
+def _check_postback(where: str, postback: PostbackConfig) -> None:
+    parts = urlsplit(postback.public_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            where, "postback.public_url", f"{postback.public_url!r} is not an http(s) URL"
+        )
+    if parts.query or parts.fragment:
+        raise ConfigError(where, "postback.public_url", "no query or fragment: the path is ours")
+    try:
+        listen_address(postback.listen)
+    except ValueError as exc:
+        raise ConfigError(where, "postback.listen", str(exc)) from None
+
+
 def _resolve(base: Path, value: str) -> str:
     path = Path(value).expanduser()
     return str(path if path.is_absolute() else base / path)
@@ -206,6 +243,8 @@ def load_config(path: str | Path) -> Config:
     except PeriodError as exc:
         raise ConfigError(where, "timezone", str(exc)) from None
     _check_base_url(where, config.api.base_url)
+    if config.postback is not None:
+        _check_postback(where, config.postback)
     names: set[str] = set()
     base = Path(path).resolve().parent
     jobs = []

@@ -19,6 +19,7 @@ import fcntl
 import json
 import logging
 import os
+import secrets
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
@@ -135,6 +136,17 @@ class Ledger(LedgerReads):
         with self._db:
             self._db.execute("UPDATE meta SET value = ? WHERE name = 'ledger_id'", (ledger_id,))
         self.id = ledger_id
+
+    def webhook_secret(self) -> str:
+        """The secret in this ledger's postback and pingback URLs, made on first use and kept,
+        so that a delivery for a task posted by an earlier run is still recognised."""
+        with self._db:
+            self._db.execute(
+                "INSERT OR IGNORE INTO meta (name, value) VALUES ('webhook_secret', ?)",
+                (secrets.token_urlsafe(24),),
+            )
+            row = self._db.execute("SELECT value FROM meta WHERE name = 'webhook_secret'")
+            return str(row.fetchone()[0])
 
     def _take_lock(self) -> None:
         fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)

@@ -73,6 +73,12 @@ class LedgerReads:
             found.setdefault(int(batch or 0), (float(claimed_at), []))[1].append(str(tag))
         return found
 
+    def task_state(self, task_id: str) -> str | None:
+        """The state of the row that posted `task_id`, or None if no row did."""
+        row = self._db.execute("SELECT state FROM inputs WHERE task_id = ?", (task_id,))
+        found = row.fetchone()
+        return None if found is None else str(found[0])
+
     def posted_jobs(self, task_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
         """task id -> (job, period) for those of `task_ids` this ledger posted and has not
         settled.

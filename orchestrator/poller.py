@@ -1,7 +1,8 @@
 """The poller: walk tasks_ready (and sweep overdue tasks by id) for this ledger's own tasks,
-fetch them with `max_concurrency` workers, and hand what they fetched to one sink writer that
-settles it in batches (one append, one fsync, one transaction for many tasks). A task's result
-goes to the period it was posted for, whichever period is running now.
+fetch them with `max_concurrency` workers, and hand what they fetched to the sink writer
+(`settle.py`) that settles it in batches. A task's result goes to the period it was posted for,
+whichever period is running now. With postbacks on, the poller collects what the receiver
+missed (a failed delivery leaves a task in tasks_ready), and pingbacks queue tasks here.
 
 Collection is write-ahead like posting: the ids handed to the workers are marked in the ledger
 first (one transaction a page), because task_get takes a task off tasks_ready. A task whose
@@ -14,7 +15,6 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 import anyio
@@ -22,8 +22,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from orchestrator.client import first_result
 from orchestrator.config import JobConfig
-from orchestrator.errors import Disposition, classify
-from orchestrator.sink import TASK_GET_HEAD, TASK_HEAD
+from orchestrator.settle import Collected, SinkWriter, collected_of
 from orchestrator.waiting import Waiting
 from schemas.decode import TasksReadyResponse
 
@@ -32,46 +31,38 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 SWEEP_MIN_S: Final = 10.0  # the overdue sweep scans the ledger: not more often than this
-SINK_BATCH: Final = 200  # most tasks settled by one append + fsync + transaction
 READY_LIMIT: Final = 1000  # tasks_ready lists at most this many tasks of the whole account
 PROBE_AFTER_S: Final = 30.0  # with tasks_ready full, a task this old is asked for by id ...
 PROBE_AGAIN_S: Final = 30.0  # ... and asked again this long after an answer "not ready yet"
 Queued = tuple[str, JobConfig, str]  # task id, its job, its period
 
 
-@dataclass(frozen=True, slots=True)
-class Collected:
-    """A fetched task on its way to the sink: its raw bytes and where they go."""
-
-    job: str
-    period: str
-    task_id: str
-    ok: bool  # results.jsonl if true, failed.jsonl if not
-    status_code: int
-    status_message: str
-    raw: bytes
-
-
 class Poller:
     """The collecting half of a run: one poll loop, its fetch workers and the sink writer."""
 
-    def __init__(self, run: "Run") -> None:
-        self.run = run
+    def __init__(self, run: "Run", sink: SinkWriter) -> None:
+        self.run, self.sink = run, sink
         self.queued: set[str] = set()  # task ids handed to the fetch workers, not yet settled
         self.settled = anyio.Event()  # set whenever ids leave `queued`
         self.probed: dict[str, float] = {}  # task id -> when it may be asked for by id again
+        self.queue: MemoryObjectSendStream[Queued] | None = None  # while collecting
+        sink.on_settled.append(self.unqueue)
 
     async def collect(self) -> None:
         fetch_send, fetch_receive = anyio.create_memory_object_stream[Queued](math.inf)
-        sink_send, sink_receive = anyio.create_memory_object_stream[Collected](SINK_BATCH)
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(self.write_sink, sink_receive)
-            async with sink_send, fetch_send, anyio.create_task_group() as workers:
-                for _ in range(self.run.config.api.max_concurrency):
-                    workers.start_soon(self.fetch_worker, fetch_receive.clone(), sink_send.clone())
-                fetch_receive.close()
-                await self.poll(fetch_send)
-                fetch_send.close()  # the workers finish what is queued, then end
+        async with fetch_send, anyio.create_task_group() as workers:
+            for _ in range(self.run.config.api.max_concurrency):
+                workers.start_soon(self.fetch_worker, fetch_receive.clone())
+            fetch_receive.close()
+            self.queue = fetch_send
+            await self.poll(fetch_send)
+            self.queue = None
+            fetch_send.close()  # the workers finish what is queued, then end
+
+    async def fetch_now(self, task_ids: dict[str, tuple[str, str]]) -> None:
+        """Fetch these tasks by id at once (a pingback said they are ready)."""
+        if self.queue is not None:
+            await self.enqueue(self.queue, task_ids)
 
     async def poll(self, queue: MemoryObjectSendStream[Queued]) -> None:
         """Queue our ready tasks, and overdue ones by id, until nothing is in flight.
@@ -154,7 +145,9 @@ class Poller:
         """Hand tasks to the workers, marked in the ledger first (write-ahead)."""
         run = self.run
         chosen = {
-            t: jp for t, jp in ours.items() if jp[0] in run.jobs and t not in self.queued
+            t: jp
+            for t, jp in ours.items()
+            if jp[0] in run.jobs and t not in self.queued and t not in self.sink.settling
         }  # a job since removed from the config: left for a config that has it
         if not chosen:
             return
@@ -165,69 +158,26 @@ class Poller:
             queue.send_nowait((task_id, run.jobs[job], period))
 
     def unqueue(self, task_ids: list[str]) -> None:
+        """These left the workers' hands (settled, by either collector, or not ready)."""
         self.queued.difference_update(task_ids)
+        for task_id in task_ids:
+            self.probed.pop(task_id, None)
         self.settled.set()
 
-    async def fetch_worker(
-        self,
-        queue: MemoryObjectReceiveStream[Queued],
-        sink: MemoryObjectSendStream[Collected],
-    ) -> None:
-        async with queue, sink:
+    async def fetch_worker(self, queue: MemoryObjectReceiveStream[Queued]) -> None:
+        async with queue:
             async for task_id, job, period in queue:
                 collected = await fetch(self.run, task_id, job, period)
                 if collected is None:
                     self.unqueue([task_id])  # not finished after all: a later sweep retries
                 else:
-                    await sink.send(collected)
-
-    async def write_sink(self, receive: MemoryObjectReceiveStream[Collected]) -> None:
-        """Settle what the workers fetched, as much as is waiting (up to SINK_BATCH) at once."""
-        async with receive:
-            async for first in receive:
-                batch = [first]
-                while len(batch) < SINK_BATCH:
-                    try:
-                        batch.append(receive.receive_nowait())
-                    except (anyio.WouldBlock, anyio.EndOfStream):
-                        break
-                await self.run.db(settle, self.run, batch)
-                self.unqueue([c.task_id for c in batch])
-                self.run.last_settled = time.monotonic()
-                for c in batch:
-                    self.probed.pop(c.task_id, None)
-
-
-async def collect(run: "Run") -> None:
-    """Collect until nothing this run posted, or will post, is in flight."""
-    await Poller(run).collect()
+                    await self.sink.put(collected)
 
 
 async def fetch(run: "Run", task_id: str, job: JobConfig, period: str) -> Collected | None:
     """Get one task; its raw bytes, unless it is still pending."""
     raw = await run.client.task_get(job.se, job.se_type, task_id)
-    tasks = TASK_GET_HEAD.decode(raw).tasks or []
-    if not tasks:
-        return None
-    task_raw = bytes(tasks[0])
-    head = TASK_HEAD.decode(task_raw)
-    disposition = classify(head.status_code)
-    if disposition not in (Disposition.SUCCESS, Disposition.TASK_FAILED, Disposition.REJECTED):
-        return None  # still pending, or a transient error: a later poll or sweep retries
-    ok = disposition is Disposition.SUCCESS
-    return Collected(job.name, period, task_id, ok, head.status_code, head.status_message, task_raw)
-
-
-def settle(run: "Run", batch: list[Collected]) -> None:
-    """Append and settle one batch, per job, period and file (runs in the ledger's thread)."""
-    places = dict.fromkeys((c.job, c.period) for c in batch)
-    for job, period in places:
-        files = run.files_for(job, period)
-        mine = [c for c in batch if c.job == job and c.period == period]
-        files.write_results([(c.task_id, c.raw) for c in mine if c.ok])
-        files.write_failures(
-            [(c.task_id, c.status_code, c.status_message, c.raw) for c in mine if not c.ok]
-        )
+    return collected_of(raw, job.name, period, task_id)
 
 
 def _ids(answer: TasksReadyResponse) -> list[str]:

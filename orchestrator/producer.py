@@ -17,6 +17,7 @@ from orchestrator.errors import (
     TransientApiError,
     classify,
 )
+from orchestrator.receiver import with_webhook
 from orchestrator.reconcile import attempt_tag, tagged_body
 from orchestrator.schedule import local_time, plan
 from orchestrator.sink import refusal_line
@@ -124,6 +125,8 @@ async def post_job(run: "Run", job: JobConfig) -> None:
         try:
             lid = run.ledger.id
             posted = [tagged_body(c.body, c.tag, attempt_tag(c.tag, lid, batch)) for c in claimed]
+            if run.config.postback is not None:
+                posted = [with_webhook(b, run.config.postback, run.webhook) for b in posted]
             answer = await run.client.task_post(job.se, job.se_type, posted)
         except AmbiguousPost as exc:
             log.warning("post_answer_lost job=%s error=%s", job.name, exc)

@@ -16,15 +16,18 @@ from typing import Any, Final, TypeVar
 
 import anyio
 
-from orchestrator import poller, producer, reconcile
+from orchestrator import producer, reconcile
 from orchestrator.client import ApiClient
 from orchestrator.config import Config
 from orchestrator.errors import AccountError, ApiError
 from orchestrator.inputs import RejectedRow, read_inputs
 from orchestrator.ledger import InputRow, Ledger
 from orchestrator.periods import month_key, zone
+from orchestrator.poller import Poller
 from orchestrator.progress import JobProgress, Snapshot
+from orchestrator.receiver import Receiver, webhook_url
 from orchestrator.schedule import Plan
+from orchestrator.settle import SinkWriter
 from orchestrator.sink import JobFiles, claim_folder, output_folder
 from orchestrator.waiting import Waiting, waiting_now
 
@@ -80,6 +83,8 @@ class Run:
         self.files: dict[tuple[str, str], JobFiles] = {}
         self.report = RunReport()
         self.spent_before = ledger.spent()  # the ledger's total when this run began
+        self.receiver: Receiver | None = None  # with [postback], while the run collects
+        self.webhook = ""  # the postback/pingback URL each task is posted with, if any
         self.waiting: Waiting | None = None  # a wait the run chose (next period, id_list)
         self.collect_note: Waiting | None = None  # the poller's: tasks_ready full
         self.last_settled = time.monotonic()  # when results were last settled
@@ -246,6 +251,29 @@ class Run:
         """Settle posting rows through id_list (a crash or a lost answer): see reconcile.py."""
         await reconcile.reconcile(self)
 
+    async def post_and_collect(self, follow: bool) -> None:
+        """The wiring: loading, the producer and the collectors (the poller, and the receiver
+        with [postback]) feeding one sink writer, until nothing is left in flight."""
+        sink = SinkWriter(self)
+        collector = Poller(self, sink)
+        async with anyio.create_task_group() as writer:
+            writer.start_soon(sink.write)
+            self.receiver = None
+            if self.config.postback is not None:
+                self.receiver = Receiver(self, sink, collector)
+                self.webhook = webhook_url(self.config.postback, self.receiver.secret)
+                await self.receiver.start()
+            try:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(self.load)
+                    tg.start_soon(producer.follow if follow else producer.produce, self)
+                    tg.start_soon(collector.collect)
+            finally:
+                with anyio.CancelScope(shield=True):
+                    if self.receiver is not None:
+                        await self.receiver.close()
+                    sink.close()
+
     async def execute(self, max_runtime_s: float | None, follow: bool = False) -> RunReport:
         """Reconcile, then post and collect concurrently until done or out of time; with
         `follow`, post each new period's batch when it begins, until cancelled."""
@@ -259,10 +287,7 @@ class Run:
                 await self.check_account()
                 await self.reconcile()
                 await self.db(self.close_periods)
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(self.load)
-                    tg.start_soon(producer.follow if follow else producer.produce, self)
-                    tg.start_soon(poller.collect, self)
+                await self.post_and_collect(follow)
                 notes.cancel_scope.cancel()
         self.report.timed_out = scope.cancelled_caught
         for name, jr in self.report.jobs.items():

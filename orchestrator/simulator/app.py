@@ -11,6 +11,7 @@ import binascii
 import hmac
 import ipaddress
 import logging
+import random
 from array import array
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -53,6 +54,8 @@ class Simulator:
             config.webhook_timeout_real_s,
             config.allow_external_webhooks,
             lambda task: routes.task_get_body(self, task, task.outcome, "postback"),
+            config.webhook_fail_rate,
+            random.Random(config.seed + 2),
         )
         self.calls_total = 0
         self.started_real = self.clock.real()
@@ -234,17 +237,21 @@ async def server_date(request: web.Request, response: web.StreamResponse) -> Non
 
 
 async def sim_faults(request: web.Request) -> web.Response:
-    """Change the share of faulty calls while running (`{"fault_rate": 0}` ends them)."""
+    """Change the share of faulty calls, or of failed webhook deliveries, while running
+    (`{"fault_rate": 0}` ends faults; `{"webhook_fail_rate": 1}` is a receiver gone down)."""
     sim: Simulator = request.app[routes.SIMULATOR_KEY]
     try:
         body = await request.json()
-        rate = float(body["fault_rate"])
-        if not 0 <= rate <= 1:
-            raise ValueError("fault_rate must be within 0..1")
-    except (ValueError, KeyError, TypeError) as exc:
+        rates = {k: float(body[k]) for k in ("fault_rate", "webhook_fail_rate") if k in body}
+        if not rates or not all(0 <= rate <= 1 for rate in rates.values()):
+            raise ValueError("give fault_rate or webhook_fail_rate, within 0..1")
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise web.HTTPBadRequest(text=f'expected {{"fault_rate": 0..1}}: {exc}') from exc
-    sim.faults.rate = rate
-    return web.json_response({"fault_rate": rate})
+    if "fault_rate" in rates:
+        sim.faults.rate = rates["fault_rate"]
+    if "webhook_fail_rate" in rates:
+        sim.webhooks.fail_rate = rates["webhook_fail_rate"]
+    return web.json_response(rates)
 
 
 def build_app(sim: Simulator) -> web.Application:

@@ -67,6 +67,10 @@ class SimulatorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     balance_usd: float = 1000.0
     prices: PriceTable = PriceTable()
     webhook_timeout_real_s: float = 10.0
+    # Share of deliveries that fail as if the receiver were down (not sent; the task goes to
+    # tasks_ready, as after any failed delivery). UNCERTAIN whether the API retries a failed
+    # delivery itself (reference section 9): this simulator does not, it only lists the task.
+    webhook_fail_rate: float = 0.0
     # Deliver pingbacks/postbacks to loopback addresses only, so that a rehearsal never sends
     # traffic to a real server by accident.
     allow_external_webhooks: bool = False

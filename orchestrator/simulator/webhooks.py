@@ -8,6 +8,7 @@ are contacted unless `allow_external_webhooks` is set.
 import gzip
 import ipaddress
 import logging
+import random
 from collections.abc import Callable
 from urllib.parse import quote, urlsplit
 
@@ -43,7 +44,11 @@ class WebhookSender:
         timeout_s: float,
         allow_external: bool,
         postback_body: Callable[[SimTask], bytes],
+        fail_rate: float = 0.0,
+        rng: random.Random | None = None,
     ) -> None:
+        self.fail_rate = fail_rate  # deliveries failed as if the receiver were down
+        self._rng = rng or random.Random(0)
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._allow_external = allow_external
         self._postback_body = postback_body
@@ -60,6 +65,9 @@ class WebhookSender:
 
     async def deliver(self, task: SimTask) -> bool:
         """Send the task's webhook(s); True if every one was accepted with a 2xx."""
+        if self.fail_rate and self._rng.random() < self.fail_rate:
+            self.failed += 1
+            return False
         ok = True
         if task.postback_url:
             body = gzip.compress(self._postback_body(task))

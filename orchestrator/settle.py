@@ -1,0 +1,121 @@
+"""The one sink both collectors feed: the poller (tasks fetched by task_get) and the receiver
+(tasks pushed by postback). Tasks are settled in batches, one append, one fsync and one
+transaction for as many as are waiting, so a burst of deliveries costs one fsync, not one each.
+A collector that must not answer before its task is on disk (the receiver: the API forgets a
+delivery that got its 200) waits for the batch that holds it.
+"""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from orchestrator.errors import Disposition, classify
+from orchestrator.sink import TASK_GET_HEAD, TASK_HEAD
+
+if TYPE_CHECKING:
+    from orchestrator.run import Run
+
+SINK_BATCH: Final = 200  # most tasks settled by one append + fsync + transaction
+
+
+@dataclass(frozen=True, slots=True)
+class Collected:
+    """A task's answer on its way to the sink: its raw bytes and where they go."""
+
+    job: str
+    period: str
+    task_id: str
+    ok: bool  # results.jsonl if true, failed.jsonl if not
+    status_code: int
+    status_message: str
+    raw: bytes
+
+
+def collected_of(raw: bytes, job: str, period: str, task_id: str) -> Collected | None:
+    """A task_get/advanced answer (or a postback, the same envelope) as a Collected: None if
+    the task is not finished, or the answer is not about `task_id`."""
+    tasks = TASK_GET_HEAD.decode(raw).tasks or []
+    if not tasks:
+        return None
+    task_raw = bytes(tasks[0])
+    head = TASK_HEAD.decode(task_raw)
+    if head.id and head.id != task_id:
+        return None
+    disposition = classify(head.status_code)
+    if disposition not in (Disposition.SUCCESS, Disposition.TASK_FAILED, Disposition.REJECTED):
+        return None  # still pending, or a transient error: a later poll or sweep retries
+    ok = disposition is Disposition.SUCCESS
+    return Collected(job, period, task_id, ok, head.status_code, head.status_message, task_raw)
+
+
+def settle(run: "Run", batch: list[Collected]) -> list[Collected]:
+    """Append and settle one batch, per job, period and file (runs in the ledger's thread).
+    Only tasks still *posted* are written: a task both collectors got (a postback while its
+    task_get was under way) is written once. Returns what was written."""
+    open_ = run.ledger.posted_jobs([c.task_id for c in batch])
+    batch = list({c.task_id: c for c in batch if c.task_id in open_}.values())
+    places = dict.fromkeys((c.job, c.period) for c in batch)
+    for job, period in places:
+        files = run.files_for(job, period)
+        mine = [c for c in batch if c.job == job and c.period == period]
+        files.write_results([(c.task_id, c.raw) for c in mine if c.ok])
+        files.write_failures(
+            [(c.task_id, c.status_code, c.status_message, c.raw) for c in mine if not c.ok]
+        )
+    return batch
+
+
+Entry = tuple[Collected, anyio.Event | None]
+
+
+class SinkWriter:
+    """Settles what the collectors hand it, as much as is waiting (up to SINK_BATCH) at once.
+    `on_settled` hears the task ids of each settled batch (the poller unqueues them)."""
+
+    def __init__(self, run: "Run") -> None:
+        self.run = run
+        self.send: MemoryObjectSendStream[Entry]
+        self.receive: MemoryObjectReceiveStream[Entry]
+        self.send, self.receive = anyio.create_memory_object_stream[Entry](SINK_BATCH)
+        self.on_settled: list[Callable[[list[str]], None]] = []
+        self.settling: set[str] = set()  # handed in, not yet on disk: never twice in a batch
+
+    async def put(self, collected: Collected) -> None:
+        """Hand a task over; return once it is queued (the poller's way)."""
+        self.settling.add(collected.task_id)
+        await self.send.send((collected, None))
+
+    async def put_and_wait(self, collected: Collected) -> None:
+        """Hand a task over; return once it is written, fsynced and settled (the receiver's)."""
+        done = anyio.Event()
+        self.settling.add(collected.task_id)
+        await self.send.send((collected, done))
+        await done.wait()
+
+    async def write(self) -> None:
+        """Settle batches until the stream is closed (`close`) and drained."""
+        async with self.receive:
+            async for first in self.receive:
+                entries = [first]
+                while len(entries) < SINK_BATCH:
+                    try:
+                        entries.append(self.receive.receive_nowait())
+                    except (anyio.WouldBlock, anyio.EndOfStream):
+                        break
+                batch = [collected for collected, _ in entries]
+                await self.run.db(settle, self.run, batch)
+                ids = [c.task_id for c in batch]
+                self.settling.difference_update(ids)
+                self.run.last_settled = time.monotonic()
+                for listener in self.on_settled:
+                    listener(ids)
+                for _, done in entries:
+                    if done is not None:
+                        done.set()
+
+    def close(self) -> None:
+        self.send.close()

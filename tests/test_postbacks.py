@@ -1,0 +1,165 @@
+"""Postbacks over real HTTP on loopback: the simulator delivers finished tasks to the run's
+receiver, so collecting costs no task_get; what it misses (failed deliveries, a killed run)
+the poller collects from tasks_ready; forged deliveries write nothing. Real processes."""
+
+import gzip
+import json
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from tests.test_e2e_run import ENV, run, running_simulator, stats
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def postback_config(tmp: Path, url: str, n: int, port: int, extra: str = "") -> Path:
+    (tmp / "kw.txt").write_text("".join(f"keyword {i}\n" for i in range(n)))
+    config = tmp / "jobs.toml"
+    config.write_text(f"""
+[api]
+base_url = "{url}"
+login = "sim"
+password = "sim"
+
+[postback]
+listen = "127.0.0.1:{port}"
+public_url = "http://127.0.0.1:{port}/dfs"
+{extra}
+
+[[jobs]]
+name = "g"
+se = "google"
+se_type = "organic"
+input = "kw.txt"
+[jobs.defaults]
+location_code = 2840
+language_code = "en"
+""")
+    return config
+
+
+def result_ids(tmp: Path) -> list[str]:
+    path = tmp / "out" / "g" / "results.jsonl"
+    lines = path.read_text().splitlines() if path.exists() else []
+    return [json.loads(line)["id"] for line in lines]
+
+
+def test_postbacks_collect_every_task_without_task_get(tmp_path: Path) -> None:
+    """300 tasks delivered by postback: one line each, and the API was asked for none of them
+    (only task_post, user_data and the poller's low-rate tasks_ready)."""
+    with running_simulator("--delay-normal-s", "1:4", "--seed", "8") as url:
+        config = postback_config(tmp_path, url, 300, free_port())
+        done = run(config)
+        assert done.returncode == 0, done.stderr
+        numbers = stats(url)
+    ids = result_ids(tmp_path)
+    assert len(ids) == len(set(ids)) == 300
+    assert numbers["calls_by_function"].get("task_get", 0) == 0
+    assert numbers["webhooks_sent"] == 300 and numbers["duplicate_tags"] == 0
+    assert numbers["rate_limited"] == 0 and numbers["calls_by_function"]["task_post"] == 3
+
+
+def test_failed_deliveries_are_collected_through_tasks_ready(tmp_path: Path) -> None:
+    """A quarter of the deliveries fail (the receiver 'down'): the API lists those tasks in
+    tasks_ready, and the poller fetches exactly those, once each."""
+    flags = ("--delay-normal-s", "1:4", "--seed", "9", "--webhook-fail-rate", "0.25")
+    with running_simulator(*flags) as url:
+        config = postback_config(tmp_path, url, 400, free_port())
+        done = run(config)
+        assert done.returncode == 0, done.stderr
+        numbers = stats(url)
+    ids = result_ids(tmp_path)
+    assert len(ids) == len(set(ids)) == 400
+    failed, fetched = numbers["webhooks_failed"], numbers["calls_by_function"]["task_get"]
+    assert 50 < failed < 150 and fetched == failed  # only what postbacks missed
+    assert numbers["duplicate_tags"] == 0 and numbers["rate_limited"] == 0
+
+
+def test_a_run_killed_while_deliveries_arrive_loses_nothing(tmp_path: Path) -> None:
+    """SIGKILL mid-delivery, twice, then a run to the end: deliveries made while no run was up
+    failed, and the next run finds those tasks in tasks_ready. Every input exactly once."""
+    with running_simulator("--delay-normal-s", "1:6", "--seed", "10") as url:
+        config = postback_config(tmp_path, url, 600, free_port())
+        cmd = [sys.executable, "-m", "orchestrator", "run", "--config", str(config), "--quiet"]
+        for kill_after in (3.0, 2.5):
+            proc = subprocess.Popen(cmd, env=ENV, stderr=subprocess.DEVNULL)
+            time.sleep(kill_after)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+            time.sleep(2)  # deliveries meanwhile hit a closed port and fail
+        done = run(config)
+        assert done.returncode == 0, done.stderr
+        numbers = stats(url)
+    ids = result_ids(tmp_path)
+    assert len(ids) == len(set(ids)) == 600
+    assert numbers["webhooks_failed"] > 0 and numbers["duplicate_tags"] == 0
+    assert numbers["rate_limited"] == 0
+
+
+def _post(url: str, body: bytes, headers: dict[str, str] | None = None) -> int:
+    request = urllib.request.Request(url, data=body, headers=headers or {}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=20) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def test_forged_and_repeated_deliveries_write_nothing(tmp_path: Path) -> None:
+    """While a run waits for its tasks, deliveries with a wrong secret (403), for an unknown
+    task (404), too large or a gzip bomb (413), not gzip or truncated (400) are refused with
+    nothing written; a settled task delivered again gets 200 and stays one line."""
+    port = free_port()
+    with running_simulator("--delay-normal-s", "10:40", "--seed", "11") as url:
+        config = postback_config(tmp_path, url, 20, port, extra="max_body_mb = 1")
+        cmd = [sys.executable, "-m", "orchestrator", "run", "--config", str(config), "--quiet"]
+        proc = subprocess.Popen(cmd, env=ENV, stderr=subprocess.PIPE, text=True)
+        try:
+            time.sleep(4)  # posted; the tasks finish 10-40 s later
+            ledger = sqlite3.connect(tmp_path / "orchestrator-state.sqlite")
+            (secret,) = ledger.execute(
+                "SELECT value FROM meta WHERE name = 'webhook_secret'"
+            ).fetchone()
+            (task_id,) = ledger.execute("SELECT task_id FROM inputs LIMIT 1").fetchone()
+            ledger.close()
+            hook = f"http://127.0.0.1:{port}/dfs/{secret}/postback"
+            envelope = {"status_code": 20000, "tasks": [{"id": task_id, "status_code": 20000,
+                        "status_message": "Ok.", "result": [{"items": []}]}]}  # fmt: skip
+            body = gzip.compress(json.dumps(envelope).encode())
+            gz = {"Content-Encoding": "gzip"}
+            forged = hook.replace(secret, "x" * len(secret))
+            assert _post(f"{forged}?id={task_id}", body, gz) == 403
+            unknown = json.dumps({"tasks": [{"id": "11231326-0000-0000-0000-000000000000",
+                                  "status_code": 20000}]}).encode()  # fmt: skip
+            assert _post(hook, gzip.compress(unknown), gz) == 404
+            bomb = gzip.compress(b" " * (3 << 20))  # 3 KB that expand past 1 MB
+            assert _post(f"{hook}?id={task_id}", bomb, gz) == 413
+            assert _post(f"{hook}?id={task_id}", bomb) == 413  # a raw gzip body, no header
+            assert _post(f"{hook}?id={task_id}", b"\x1f\x8bnot gzip") == 400
+            assert _post(f"{hook}?id={task_id}", body[: len(body) // 2]) == 400  # truncated
+            assert _post(f"{hook}?id={task_id}", b"{not json") == 400
+            assert result_ids(tmp_path) == []  # nothing forged was written
+            while not (settled := result_ids(tmp_path)):
+                assert proc.poll() is None
+                time.sleep(0.2)
+            line = (tmp_path / "out" / "g" / "results.jsonl").read_text().splitlines()[0]
+            again = b'{"status_code": 20000, "tasks": [' + line.encode() + b"]}"
+            assert _post(f"{hook}?id={settled[0]}", gzip.compress(again), gz) == 200
+            _, errors = proc.communicate(timeout=90)
+            assert proc.returncode == 0, errors
+        finally:
+            proc.kill()
+            proc.communicate()
+    ids = result_ids(tmp_path)
+    assert len(ids) == len(set(ids)) == 20
