@@ -26,7 +26,6 @@ from orchestrator.config import PostbackConfig, listen_address
 from orchestrator.ledger import DONE, FAILED, POSTING
 from orchestrator.reconcile import split_attempt_tag
 from orchestrator.settle import SinkWriter, collected_of
-from orchestrator.sink import TASK_GET_HEAD, TASK_HEAD
 
 if TYPE_CHECKING:
     from orchestrator.poller import Poller
@@ -133,24 +132,23 @@ class Receiver:
         except (zlib.error, EOFError):
             return self.refuse(400, "not gzip or truncated")
         try:
-            tasks = TASK_GET_HEAD.decode(raw).tasks or []
-            head = TASK_HEAD.decode(bytes(tasks[0])) if tasks else None
+            collected = collected_of(raw)  # its job and period: the sink asks the ledger
         except (msgspec.DecodeError, msgspec.ValidationError):
             return self.refuse(400, "not a task envelope")
-        if head is None or not head.id or request.query.get("id", head.id) != head.id:
-            return self.refuse(400, "no task id, or not the one in the URL")
-        place = await self.place_of(head.id, request.query.get("tag", ""))
-        if place is None:
-            state = await self.run.db(self.run.ledger.task_state, head.id)
-            if state in (DONE, FAILED):
-                return web.Response(status=200)  # delivered again: written once already
-            return self.refuse(404, "not a task of this ledger")
-        collected = collected_of(raw, place[0], place[1], head.id)
-        if collected is None:
-            return self.refuse(400, "task not finished")
-        await self.sink.put_and_wait(collected)
-        self.received += 1
-        return web.Response(status=200)
+        if collected is None or request.query.get("id", collected.task_id) != collected.task_id:
+            return self.refuse(400, "no finished task, or not the one in the URL")
+        with anyio.move_on_after(EARLY_WAIT_S):
+            while True:
+                if await self.sink.put_and_wait(collected):
+                    self.received += 1
+                    return web.Response(status=200)
+                state = await self.run.db(self.run.ledger.task_state, collected.task_id)
+                if state in (DONE, FAILED):
+                    return web.Response(status=200)  # delivered again: written once already
+                if not self.early(request.query.get("tag", ""), state):
+                    break
+                await anyio.sleep(0.1)
+        return self.refuse(404, "not a task of this ledger")
 
     async def pingback_received(self, request: web.Request) -> web.Response:
         task_id = request.query.get("id", "")
@@ -160,19 +158,21 @@ class Receiver:
         await self.poller.fetch_now({task_id: place})
         return web.Response(status=200)
 
+    def early(self, tag: str, state: str | None) -> bool:
+        """A delivery may beat the recording of its task_post answer: worth waiting for when
+        its tag names this ledger and no row holds its task id yet."""
+        _, owner, batch = split_attempt_tag(tag)
+        return owner == self.run.ledger.id and batch is not None and state in (None, POSTING)
+
     async def place_of(self, task_id: str, tag: str) -> tuple[str, str] | None:
-        """(job, period) of a posted task of ours. A delivery may beat the recording of its
-        task_post answer: when its tag names this ledger, wait a little for the row."""
+        """(job, period) of a posted task of ours, waiting a little for an early one."""
         ledger = self.run.ledger
         with anyio.move_on_after(EARLY_WAIT_S):
             while True:
                 found = await self.run.db(ledger.posted_jobs, [task_id])
                 if task_id in found:
                     return found[task_id]
-                _, owner, batch = split_attempt_tag(tag)
-                if owner != ledger.id or batch is None:
-                    return None
-                if await self.run.db(ledger.task_state, task_id) not in (None, POSTING):
+                if not self.early(tag, await self.run.db(ledger.task_state, task_id)):
                     return None
                 await anyio.sleep(0.1)
         return None

@@ -5,6 +5,7 @@ A collector that must not answer before its task is on disk (the receiver: the A
 delivery that got its 200) waits for the batch that holds it.
 """
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,15 +36,20 @@ class Collected:
     raw: bytes
 
 
-def collected_of(raw: bytes, job: str, period: str, task_id: str) -> Collected | None:
+def collected_of(
+    raw: bytes, job: str = "", period: str = "", task_id: str | None = None
+) -> Collected | None:
     """A task_get/advanced answer (or a postback, the same envelope) as a Collected: None if
-    the task is not finished, or the answer is not about `task_id`."""
+    the task is not finished, or the answer is not about `task_id` (given). A job of ""
+    leaves its job and period for the sink to find in the ledger."""
     tasks = TASK_GET_HEAD.decode(raw).tasks or []
     if not tasks:
         return None
     task_raw = bytes(tasks[0])
     head = TASK_HEAD.decode(task_raw)
-    if head.id and head.id != task_id:
+    if task_id is None:
+        task_id = head.id
+    if not task_id or (head.id and head.id != task_id):
         return None
     disposition = classify(head.status_code)
     if disposition not in (Disposition.SUCCESS, Disposition.TASK_FAILED, Disposition.REJECTED):
@@ -52,12 +58,20 @@ def collected_of(raw: bytes, job: str, period: str, task_id: str) -> Collected |
     return Collected(job, period, task_id, ok, head.status_code, head.status_message, task_raw)
 
 
-def settle(run: "Run", batch: list[Collected]) -> list[Collected]:
+def settle(run: "Run", batch: list[Collected]) -> set[str]:
     """Append and settle one batch, per job, period and file (runs in the ledger's thread).
     Only tasks still *posted* are written: a task both collectors got (a postback while its
-    task_get was under way) is written once. Returns what was written."""
+    task_get was under way) is written once, and one not ours not at all. A task of job ""
+    goes where the ledger says (one query for the batch). Returns the task ids written."""
     open_ = run.ledger.posted_jobs([c.task_id for c in batch])
-    batch = list({c.task_id: c for c in batch if c.task_id in open_}.values())
+    found = {
+        c.task_id: c
+        if c.job
+        else dataclasses.replace(c, job=open_[c.task_id][0], period=open_[c.task_id][1])
+        for c in batch
+        if c.task_id in open_
+    }
+    batch = list(found.values())
     places = dict.fromkeys((c.job, c.period) for c in batch)
     for job, period in places:
         files = run.files_for(job, period)
@@ -66,10 +80,18 @@ def settle(run: "Run", batch: list[Collected]) -> list[Collected]:
         files.write_failures(
             [(c.task_id, c.status_code, c.status_message, c.raw) for c in mine if not c.ok]
         )
-    return batch
+    return set(found)
 
 
-Entry = tuple[Collected, anyio.Event | None]
+class Ack:
+    """A collector's wait for its task's batch, and whether its task was written."""
+
+    def __init__(self) -> None:
+        self.event = anyio.Event()
+        self.written = False
+
+
+Entry = tuple[Collected, Ack | None]
 
 
 class SinkWriter:
@@ -89,12 +111,15 @@ class SinkWriter:
         self.settling.add(collected.task_id)
         await self.send.send((collected, None))
 
-    async def put_and_wait(self, collected: Collected) -> None:
-        """Hand a task over; return once it is written, fsynced and settled (the receiver's)."""
-        done = anyio.Event()
+    async def put_and_wait(self, collected: Collected) -> bool:
+        """Hand a task over; return once its batch is written, fsynced and settled (the
+        receiver's way): True if this task was written, False if it is not an open task of
+        this ledger (unknown, not yet recorded as posted, or settled already)."""
+        ack = Ack()
         self.settling.add(collected.task_id)
-        await self.send.send((collected, done))
-        await done.wait()
+        await self.send.send((collected, ack))
+        await ack.event.wait()
+        return ack.written
 
     async def write(self) -> None:
         """Settle batches until the stream is closed (`close`) and drained."""
@@ -107,15 +132,16 @@ class SinkWriter:
                     except (anyio.WouldBlock, anyio.EndOfStream):
                         break
                 batch = [collected for collected, _ in entries]
-                await self.run.db(settle, self.run, batch)
+                written = await self.run.db(settle, self.run, batch)
                 ids = [c.task_id for c in batch]
                 self.settling.difference_update(ids)
                 self.run.last_settled = time.monotonic()
                 for listener in self.on_settled:
                     listener(ids)
-                for _, done in entries:
-                    if done is not None:
-                        done.set()
+                for collected, ack in entries:
+                    if ack is not None:
+                        ack.written = collected.task_id in written
+                        ack.event.set()
 
     def close(self) -> None:
         self.send.close()

@@ -60,3 +60,10 @@ def test_recovery_bench_runs_through_kills(tmp_path: Path) -> None:
     figures = run_bench("bench.recovery", *args, tmp=tmp_path)
     assert figures["load_rows"] == 2000 and figures["load_rows_per_s"] > 0
     assert figures["restart_vs_clean"] > 0 and figures["restart_rate_limited"] == 0
+
+
+def test_postbacks_bench_runs_both_ways(tmp_path: Path) -> None:
+    args = ["--tasks", "60", "--calls", "600", "--settle-tasks", "100"]
+    figures = run_bench("bench.postbacks", *args, tmp=tmp_path)
+    assert figures["postback_task_get_calls"] == 0 and figures["polling_task_get_calls"] == 60
+    assert figures["postback_vs_polling"] > 0 and figures["postback_settled_per_s"] > 0

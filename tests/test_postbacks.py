@@ -163,3 +163,17 @@ def test_forged_and_repeated_deliveries_write_nothing(tmp_path: Path) -> None:
             proc.communicate()
     ids = result_ids(tmp_path)
     assert len(ids) == len(set(ids)) == 20
+
+
+def test_pingbacks_fetch_each_task_by_id_as_it_finishes(tmp_path: Path) -> None:
+    """mode = "pingback": the API's GET says a task is ready and the run fetches it by id at
+    once: one task_get per task, none found through tasks_ready."""
+    with running_simulator("--delay-normal-s", "1:4", "--seed", "12") as url:
+        config = postback_config(tmp_path, url, 150, free_port(), extra='mode = "pingback"')
+        done = run(config)
+        assert done.returncode == 0, done.stderr
+        numbers = stats(url)
+    ids = result_ids(tmp_path)
+    assert len(ids) == len(set(ids)) == 150
+    assert numbers["webhooks_sent"] == 150 and numbers["webhooks_failed"] == 0
+    assert numbers["calls_by_function"]["task_get"] == 150 and numbers["tasks_ready"] == 0
