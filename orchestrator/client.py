@@ -34,7 +34,7 @@ from orchestrator.errors import (
 )
 from orchestrator.limiter import AccountLimiter
 from schemas.decode import IdListResponse, TaskPostResponse, TasksReadyResponse
-from schemas.envelope import Response, UserData
+from schemas.envelope import ErrorItem, Response, UserData
 
 R = TypeVar("R")
 
@@ -190,6 +190,29 @@ class ApiClient:
         answer = schemas.decode_user_data(await self._call("GET", "/v3/appendix/user_data"))
         found = first_result(answer)
         return found[0] if found else None
+
+    async def webhook_errors(
+        self, function: str, datetime_from: str, datetime_to: str, offset: int = 0
+    ) -> list[ErrorItem]:
+        """One page (1000) of failed `function` deliveries (postback_url, pingback_url)."""
+        query = [
+            {
+                "limit": 1000,
+                "offset": offset,
+                "filtered_function": function,
+                "datetime_from": datetime_from,
+                "datetime_to": datetime_to,
+            }
+        ]
+        raw = await self._call("POST", "/v3/serp/errors", msgspec.json.encode(query))
+        return first_result(schemas.decode_errors(raw))
+
+    async def webhook_resend(self, task_ids: Sequence[str]) -> int:
+        """Ask for up to 100 tasks' webhooks again (free); how many the API took."""
+        body = msgspec.json.encode([{"id": task_id} for task_id in task_ids])
+        raw = await self._call("POST", "/v3/appendix/webhook_resend", body)
+        answer = schemas.decode_task_post(raw)
+        return sum(1 for task in answer.tasks or [] if task.status_code == 20100)
 
     async def id_list(
         self, datetime_from: str, datetime_to: str, offset: int = 0

@@ -100,6 +100,10 @@ class PostbackConfig(Base, frozen=True, kw_only=True):
     mode: Literal["postback", "pingback"] = "postback"
     postback_data: Literal["advanced"] = "advanced"  # what the sink keeps: task_get/advanced
     max_body_mb: Annotated[float, msgspec.Meta(gt=0, le=1024)] = 64.0  # decompressed
+    # At start, failed deliveries of this long are asked of /v3/serp/errors and sent again.
+    # UNCERTAIN how far back the API lists them (24 hours on its newer page, 7 days on the
+    # older one): 24 is within both. Older failures still come through tasks_ready.
+    errors_lookback_h: Annotated[float, msgspec.Meta(gt=0, le=168)] = 24.0
 
 
 class JobConfig(Base, frozen=True, kw_only=True):

@@ -144,11 +144,15 @@ class Poller:
     ) -> None:
         """Hand tasks to the workers, marked in the ledger first (write-ahead)."""
         run = self.run
+        now = time.monotonic()
         chosen = {
             t: jp
             for t, jp in ours.items()
-            if jp[0] in run.jobs and t not in self.queued and t not in self.sink.settling
-        }  # a job since removed from the config: left for a config that has it
+            if jp[0] in run.jobs  # a job since removed from the config: left for one with it
+            and t not in self.queued
+            and t not in self.sink.settling
+            and run.resent.get(t, 0.0) <= now  # a delivery asked for again: give it time
+        }
         if not chosen:
             return
         if mark:

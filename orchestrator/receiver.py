@@ -14,6 +14,7 @@ an error, or took over 10 s) the API leaves in tasks_ready, where the poller fin
 
 import hmac
 import logging
+import time
 import zlib
 from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
@@ -23,8 +24,9 @@ import msgspec
 from aiohttp import web
 
 from orchestrator.config import PostbackConfig, listen_address
+from orchestrator.errors import ApiError
 from orchestrator.ledger import DONE, FAILED, POSTING
-from orchestrator.reconcile import split_attempt_tag
+from orchestrator.reconcile import id_list_time, split_attempt_tag
 from orchestrator.settle import SinkWriter, collected_of
 
 if TYPE_CHECKING:
@@ -34,6 +36,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 EARLY_WAIT_S: Final = 5.0  # a delivery for a batch whose task_post answer is being recorded
 GZIP_MAGIC: Final = b"\x1f\x8b"
+ERRORS_PAGE: Final = 1000  # /v3/serp/errors answers at most this many a call
+RESEND_MAX: Final = 100  # /v3/appendix/webhook_resend takes at most this many ids a call
+ERRORS_SLACK_S: Final = 60.0  # how far past "now" the errors window reaches
+RESEND_GRACE_S: Final = 60.0  # re-sent deliveries have this long before the poller fetches
 
 
 def webhook_url(postback: PostbackConfig, secret: str) -> str:
@@ -50,6 +56,38 @@ def with_webhook(body: bytes, postback: PostbackConfig, url: str) -> bytes:
     else:
         extra = {"pingback_url": url}
     return body[:-1] + b"," + msgspec.json.encode(extra)[1:]
+
+
+async def catch_up(run: "Run") -> None:
+    """Deliveries that failed while no run was up (or answered an error): ask /v3/serp/errors
+    for them and have the API send them again with /v3/appendix/webhook_resend, 100 ids a
+    call (both free), instead of a task_get each. The poller leaves them alone for
+    RESEND_GRACE_S, then fetches whatever has still not arrived."""
+    postback = run.config.postback
+    if postback is None:
+        return
+    function = "postback_url" if postback.mode == "postback" else "pingback_url"
+    now = time.time() + run.client.server_skew_s  # the server's clock, to the second
+    start = id_list_time(now - postback.errors_lookback_h * 3600)
+    end = id_list_time(now + ERRORS_SLACK_S)  # failures of the last second are in too
+    failed: list[str] = []
+    try:
+        while True:
+            page = await run.client.webhook_errors(function, start, end, len(failed))
+            failed += [item.id for item in page]
+            if len(page) < ERRORS_PAGE:
+                break
+        ours = list(await run.db(run.ledger.posted_jobs, list(dict.fromkeys(failed))))
+        deadline = time.monotonic() + RESEND_GRACE_S
+        for at in range(0, len(ours), RESEND_MAX):
+            chunk = ours[at : at + RESEND_MAX]
+            run.resent.update(dict.fromkeys(chunk, deadline))
+            await run.client.webhook_resend(chunk)
+    except ApiError as exc:  # tasks_ready still has them: the poller collects them
+        log.warning("webhook_catch_up_failed error=%s", exc)
+        return
+    if ours:
+        log.info("webhook_resend tasks=%d failed_deliveries=%d", len(ours), len(failed))
 
 
 class TooLarge(Exception):

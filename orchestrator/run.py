@@ -25,7 +25,7 @@ from orchestrator.ledger import InputRow, Ledger
 from orchestrator.periods import month_key, zone
 from orchestrator.poller import Poller
 from orchestrator.progress import JobProgress, Snapshot
-from orchestrator.receiver import Receiver, webhook_url
+from orchestrator.receiver import Receiver, catch_up, webhook_url
 from orchestrator.schedule import Plan
 from orchestrator.settle import SinkWriter
 from orchestrator.sink import JobFiles, claim_folder, output_folder
@@ -85,6 +85,7 @@ class Run:
         self.spent_before = ledger.spent()  # the ledger's total when this run began
         self.receiver: Receiver | None = None  # with [postback], while the run collects
         self.webhook = ""  # the postback/pingback URL each task is posted with, if any
+        self.resent: dict[str, float] = {}  # task id -> when the poller may fetch it itself
         self.waiting: Waiting | None = None  # a wait the run chose (next period, id_list)
         self.collect_note: Waiting | None = None  # the poller's: tasks_ready full
         self.last_settled = time.monotonic()  # when results were last settled
@@ -267,12 +268,19 @@ class Run:
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(self.load)
                     tg.start_soon(producer.follow if follow else producer.produce, self)
-                    tg.start_soon(collector.collect)
+                    tg.start_soon(self.collect, collector)
             finally:
                 with anyio.CancelScope(shield=True):
                     if self.receiver is not None:
                         await self.receiver.close()
                     sink.close()
+
+    async def collect(self, collector: Poller) -> None:
+        """With [postback], deliveries that failed while no run was up are asked for again
+        first, so that the poller does not fetch them one by one meanwhile."""
+        if self.config.postback is not None:
+            await catch_up(self)
+        await collector.collect()
 
     async def execute(self, max_runtime_s: float | None, follow: bool = False) -> RunReport:
         """Reconcile, then post and collect concurrently until done or out of time; with

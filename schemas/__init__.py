@@ -5,6 +5,7 @@ Other code calls exactly these decoders; the structs live in the submodules
 """
 
 from schemas.decode import (
+    decode_errors,
     decode_id_list,
     decode_task_get,
     decode_task_post,
@@ -13,6 +14,7 @@ from schemas.decode import (
 )
 
 __all__ = [
+    "decode_errors",
     "decode_id_list",
     "decode_task_get",
     "decode_task_post",

@@ -12,7 +12,7 @@ from typing import Any, Generic, TypeVar, cast
 
 import msgspec
 
-from schemas.envelope import IdListItem, Response, Task, TasksReadyItem, UserData
+from schemas.envelope import ErrorItem, IdListItem, Response, Task, TasksReadyItem, UserData
 from schemas.google import GoogleOrganicItemUnion, GoogleSearchByImageItemUnion
 from schemas.items import AdvancedResultBase, GenericItem
 from schemas.naver import NaverOrganicItemUnion
@@ -58,6 +58,7 @@ _task_post_decoder = msgspec.json.Decoder(TaskPostResponse)
 _tasks_ready_decoder = msgspec.json.Decoder(TasksReadyResponse)
 _id_list_decoder = msgspec.json.Decoder(IdListResponse)
 _user_data_decoder = msgspec.json.Decoder(Response[UserData])
+_errors_decoder = msgspec.json.Decoder(Response[ErrorItem])
 _wire_task_get_decoder = msgspec.json.Decoder(Response[_WireResult])
 _generic_item_decoder = msgspec.json.Decoder(GenericItem)
 
@@ -161,3 +162,8 @@ __all__ = [
 def decode_user_data(raw: bytes) -> Response[UserData]:
     """Decode a `/v3/appendix/user_data` answer."""
     return _user_data_decoder.decode(raw)
+
+
+def decode_errors(raw: bytes) -> Response[ErrorItem]:
+    """Decode a `/v3/serp/errors` answer."""
+    return _errors_decoder.decode(raw)

@@ -93,3 +93,13 @@ class UserData(msgspec.Struct, kw_only=True):
         minute = ((self.rates or {}).get("limits") or {}).get("minute") or {}
         total = minute.get("total") if isinstance(minute, dict) else None
         return total if isinstance(total, int) else None
+
+
+class ErrorItem(msgspec.Struct, kw_only=True):
+    """One entry of `/v3/serp/errors`: a task whose call (or webhook delivery) failed."""
+
+    id: str
+    datetime: str | None = None
+    function: str | None = None  # "postback_url", "pingback_url", "task_get", ...
+    http_code: int | None = None
+    error_message: str | None = None

@@ -52,6 +52,7 @@ def test_schemas_public_surface_is_the_decoders() -> None:
     """`schemas` exposes exactly the decode functions, sorted."""
     assert schemas.__all__ == sorted(schemas.__all__)
     assert schemas.__all__ == [
+        "decode_errors",
         "decode_id_list",
         "decode_task_get",
         "decode_task_post",

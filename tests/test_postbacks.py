@@ -177,3 +177,31 @@ def test_pingbacks_fetch_each_task_by_id_as_it_finishes(tmp_path: Path) -> None:
     assert len(ids) == len(set(ids)) == 150
     assert numbers["webhooks_sent"] == 150 and numbers["webhooks_failed"] == 0
     assert numbers["calls_by_function"]["task_get"] == 150 and numbers["tasks_ready"] == 0
+
+
+def test_deliveries_missed_while_down_are_sent_again_at_start(tmp_path: Path) -> None:
+    """A run killed right after posting misses every delivery (the port is closed). The next
+    run asks /v3/serp/errors for them and has them sent again with webhook_resend, 100 a
+    call: no task_get at all, every input exactly once."""
+    with running_simulator("--delay-normal-s", "3:5", "--seed", "13") as url:
+        config = postback_config(tmp_path, url, 250, free_port())
+        cmd = [sys.executable, "-m", "orchestrator", "run", "--config", str(config), "--quiet"]
+        proc = subprocess.Popen(cmd, env=ENV, stderr=subprocess.DEVNULL)
+        while stats(url)["tasks_created"] < 250:
+            time.sleep(0.1)
+        time.sleep(0.5)  # the answers recorded
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        while stats(url)["webhooks_failed"] < 250:  # all delivered to nobody
+            time.sleep(0.2)
+        again = [sys.executable, "-m", "orchestrator", "--log-level", "INFO", *cmd[3:]]
+        done = subprocess.run(again, capture_output=True, text=True, env=ENV, timeout=120)
+        assert done.returncode == 0, done.stderr
+        numbers = stats(url)
+    assert "webhook_resend tasks=250 failed_deliveries=250" in done.stderr
+    ids = result_ids(tmp_path)
+    assert len(ids) == len(set(ids)) == 250
+    calls = numbers["calls_by_function"]
+    assert calls.get("task_get", 0) == 0 and calls["webhook_resend"] == 3
+    assert calls["errors"] == 2  # once at each start
+    assert numbers["duplicate_tags"] == 0 and numbers["rate_limited"] == 0

@@ -125,3 +125,41 @@ async def test_external_webhook_targets_are_not_contacted(http: aiohttp.ClientSe
             while await _ready_tags(http, sim.url) != ["ext"]:  # noqa: ASYNC110 - bounded, see above
                 await anyio.sleep(0.02)
         assert json.loads(json.dumps(sim.sim.stats()))["webhooks_failed"] == 1
+
+
+@pytest.mark.parametrize("receiver", [503], indirect=True)
+async def test_errors_lists_a_failed_delivery_and_webhook_resend_sends_it_again(
+    http: aiohttp.ClientSession, receiver: tuple[Receiver, str]
+) -> None:
+    """/v3/serp/errors lists the failed postback (function, URL, HTTP code) and not under
+    another function; webhook_resend delivers it again (20100), refuses an unknown id (40401)
+    and more than 100 ids (40501)."""
+    recv, base = receiver
+    async with serve(fast_config()) as sim:
+        task = {**GOOD, "tag": "again", "postback_url": f"{base}/p", "postback_data": "advanced"}
+        await http.post(f"{sim.url}/v3/serp/google/organic/task_post", json=[task])
+        with anyio.fail_after(5):
+            while not sim.sim.store.webhook_errors:  # noqa: ASYNC110 - bounded, see above
+                await anyio.sleep(0.02)
+
+        async def errors(function: str) -> list[dict[str, Any]]:
+            query = [{"filtered_function": function, "limit": 10}]
+            async with http.post(f"{sim.url}/v3/serp/errors", json=query) as resp:
+                found: list[dict[str, Any]] = (await resp.json())["tasks"][0]["result"]
+            return found
+
+        [failed] = await errors("postback_url")
+        assert failed["http_code"] == 503 and failed["http_url"] == f"{base}/p"
+        assert await errors("pingback_url") == []
+        recv.answer = 200
+        body = [{"id": failed["id"]}, {"id": "11231326-0000-0000-0000-000000000000"}]
+        async with http.post(f"{sim.url}/v3/appendix/webhook_resend", json=body) as resp:
+            codes = [t["status_code"] for t in (await resp.json())["tasks"]]
+        assert codes == [20100, 40401]
+        with anyio.fail_after(5):
+            while len(recv.calls) < 2:  # noqa: ASYNC110 - bounded, see above
+                await anyio.sleep(0.02)
+        assert await _ready_tags(http, sim.url) == []  # delivered now: no longer listed
+        many = [{"id": failed["id"]}] * 101
+        async with http.post(f"{sim.url}/v3/appendix/webhook_resend", json=many) as resp:
+            assert (await resp.json())["tasks"][0]["status_code"] == 40501

@@ -23,7 +23,7 @@ from typing import Any
 import anyio
 from aiohttp import web
 
-from orchestrator.simulator import routes
+from orchestrator.simulator import routes, webhook_routes
 from orchestrator.simulator.clock import SimClock
 from orchestrator.simulator.faults import FaultPlan, drop_connection, truncated
 from orchestrator.simulator.limits import ConcurrencyGate, SlidingWindow
@@ -97,8 +97,16 @@ class Simulator:
                 self._task_group.start_soon(self._deliver, task)
 
     async def _deliver(self, task: SimTask) -> None:
-        if not await self.webhooks.deliver(task):
-            self.store.delivery_failed(task)
+        failure = await self.webhooks.deliver(task)
+        if failure is None:
+            self.store.delivered(task)
+        else:
+            self.store.delivery_failed(task, failure)
+
+    def resend(self, task: SimTask) -> None:
+        """Deliver a finished task's webhook again (`/v3/appendix/webhook_resend`)."""
+        if self._task_group is not None:
+            self._task_group.start_soon(self._deliver, task)
 
     async def tick(
         self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
@@ -266,6 +274,8 @@ def build_app(sim: Simulator) -> web.Application:
     r.add_get("/v3/serp/{se}/{se_type}/tasks_ready", routes.tasks_ready, name="tasks_ready_se_type")
     r.add_get("/v3/serp/{se}/{se_type}/task_get/advanced/{id}", routes.task_get, name="task_get")
     r.add_post("/v3/serp/id_list", routes.id_list, name="id_list")
+    r.add_post("/v3/serp/errors", webhook_routes.errors, name="errors")
+    r.add_post("/v3/appendix/webhook_resend", webhook_routes.webhook_resend, name="webhook_resend")
     r.add_get("/v3/appendix/errors", routes.appendix_errors, name="appendix_errors")
     r.add_get("/v3/appendix/user_data", routes.user_data, name="user_data")
     r.add_get("/_sim/stats", sim_stats, name="sim_stats")

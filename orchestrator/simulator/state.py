@@ -13,6 +13,7 @@ import random
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, Final
 
 import msgspec
@@ -29,6 +30,17 @@ from schemas import status
 _MASK48: Final = (1 << 48) - 1
 _GOLDEN: Final = 0x9E3779B97F4A7C15  # odd multiplier: a bijection mod 2**48, so ids never repeat
 _ENCODER: Final = msgspec.json.Encoder()
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A webhook delivery that failed, as `/v3/serp/errors` lists it."""
+
+    function: str  # "postback_url" or "pingback_url"
+    url: str
+    method: str
+    http_code: int  # 0: no answer (refused, timed out)
+    message: str
 
 
 class SimTask:
@@ -97,6 +109,8 @@ class TaskStore:
         self._post_times: list[float] = []
         self._pending: list[tuple[float, int, SimTask]] = []
         self._ready: OrderedDict[str, SimTask] = OrderedDict()
+        # Failed deliveries, oldest first, for /v3/serp/errors: (when, task, what failed).
+        self.webhook_errors: list[tuple[float, SimTask, Failure]] = []
         self._seq = itertools.count(1)
         self.tag_counts: Counter[str] = Counter()
         self.duplicate_tags = 0
@@ -179,10 +193,20 @@ class TaskStore:
             self._ready.popitem(last=False)
         return webhooks
 
-    def delivery_failed(self, task: SimTask) -> None:
-        """A failed postback leaves the task in tasks_ready, as the API does."""
+    def delivery_failed(self, task: SimTask, failure: Failure) -> None:
+        """A failed postback leaves the task in tasks_ready, as the API does, and every
+        failed delivery is listed by /v3/serp/errors."""
+        self.webhook_errors.append((self.clock.now(), task, failure))
         if not task.collected:
             self._ready[task.id] = task
+
+    def delivered(self, task: SimTask) -> None:
+        """A postback accepted (a re-sent one too): the task is no longer in tasks_ready."""
+        if task.postback_url:
+            self._ready.pop(task.id, None)
+
+    def find(self, task_id: str) -> SimTask | None:
+        return self.tasks.get(task_id)
 
     def ready(self, se: str | None, se_type: str | None) -> Iterator[SimTask]:
         """Completed, uncollected tasks, oldest first, at most one page."""

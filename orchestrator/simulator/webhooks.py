@@ -15,7 +15,7 @@ from urllib.parse import quote, urlsplit
 import aiohttp
 from yarl import URL
 
-from orchestrator.simulator.state import SimTask
+from orchestrator.simulator.state import Failure, SimTask
 
 log = logging.getLogger(__name__)
 
@@ -63,40 +63,44 @@ class WebhookSender:
         if self._session is not None:
             await self._session.close()
 
-    async def deliver(self, task: SimTask) -> bool:
-        """Send the task's webhook(s); True if every one was accepted with a 2xx."""
+    async def deliver(self, task: SimTask) -> Failure | None:
+        """Send the task's webhook (a postback, else a pingback); None if it was accepted with
+        a 2xx, else what failed."""
+        if task.postback_url:
+            url, method, function = substitute(task.postback_url, task), "POST", "postback_url"
+        elif task.pingback_url:
+            url, method, function = substitute(task.pingback_url, task), "GET", "pingback_url"
+        else:
+            return None
         if self.fail_rate and self._rng.random() < self.fail_rate:
             self.failed += 1
-            return False
-        ok = True
-        if task.postback_url:
+            return Failure(function, url, method, 0, "Connection refused (simulated)")
+        body, headers = None, {}
+        if method == "POST":
             body = gzip.compress(self._postback_body(task))
             headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
-            ok &= await self._send("POST", substitute(task.postback_url, task), body, headers)
-        if task.pingback_url:
-            ok &= await self._send("GET", substitute(task.pingback_url, task), None, {})
-        return ok
+        code, message = await self._send(method, url, body, headers)
+        if 200 <= code < 300:
+            self.sent += 1
+            return None
+        self.failed += 1
+        return Failure(function, url, method, code, message)
 
     async def _send(
         self, method: str, url: str, body: bytes | None, headers: dict[str, str]
-    ) -> bool:
+    ) -> tuple[int, str]:
+        """(HTTP status, what went wrong): status 0 when nothing answered."""
         if self._session is None:
             raise RuntimeError("WebhookSender.start() was not awaited")
         if not self._allow_external and not is_loopback_url(url):
             log.warning("webhook_blocked method=%s reason=not_loopback", method)
-            self.failed += 1
-            return False
+            return 0, "not a loopback address (simulator)"
         try:
             async with self._session.request(
                 method, URL(url, encoded=True), data=body, headers=headers
             ) as resp:
                 await resp.read()
-                delivered = 200 <= resp.status < 300
+                return resp.status, resp.reason or ""
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.info("webhook_failed method=%s error=%s", method, type(exc).__name__)
-            delivered = False
-        if delivered:
-            self.sent += 1
-        else:
-            self.failed += 1
-        return delivered
+            return 0, type(exc).__name__
