@@ -150,6 +150,18 @@ def add_simulate(commands: argparse._SubParsersAction) -> None:  # type: ignore[
         help="share of pingback/postback deliveries that fail as if the receiver were down",
     )
     p.add_argument(
+        "--webhook-retries",
+        type=int,
+        default=d.webhook_retries,
+        help="deliver a failed webhook again this many times (the API's behaviour is unclear)",
+    )
+    p.add_argument(
+        "--webhook-retry-after-s",
+        type=float,
+        default=d.webhook_retry_after_s,
+        help="simulated seconds between those deliveries",
+    )
+    p.add_argument(
         "--allow-external-webhooks",
         action="store_true",
         help="deliver pingbacks/postbacks to non-loopback hosts too",
@@ -185,6 +197,8 @@ def simulator_config(args: argparse.Namespace) -> SimulatorConfig:
         empty_tasks_ready_null=args.empty_tasks_ready_null,
         allow_external_webhooks=args.allow_external_webhooks,
         webhook_fail_rate=args.webhook_fail_rate,
+        webhook_retries=max(0, args.webhook_retries),
+        webhook_retry_after_s=args.webhook_retry_after_s,
     )
 
 

@@ -156,6 +156,7 @@ def test_forged_and_repeated_deliveries_write_nothing(tmp_path: Path) -> None:
             line = (tmp_path / "out" / "g" / "results.jsonl").read_text().splitlines()[0]
             again = b'{"status_code": 20000, "tasks": [' + line.encode() + b"]}"
             assert _post(f"{hook}?id={settled[0]}", gzip.compress(again), gz) == 200
+            assert _post(f"{hook}?id={settled[0]}", gzip.compress(again)) == 200  # raw gzip
             _, errors = proc.communicate(timeout=90)
             assert proc.returncode == 0, errors
         finally:

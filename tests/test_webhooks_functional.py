@@ -163,3 +163,24 @@ async def test_errors_lists_a_failed_delivery_and_webhook_resend_sends_it_again(
         many = [{"id": failed["id"]}] * 101
         async with http.post(f"{sim.url}/v3/appendix/webhook_resend", json=many) as resp:
             assert (await resp.json())["tasks"][0]["status_code"] == 40501
+
+
+@pytest.mark.parametrize("receiver", [503], indirect=True)
+async def test_the_retrying_api_is_a_switch_away(
+    http: aiohttp.ClientSession, receiver: tuple[Receiver, str]
+) -> None:
+    """Whether the API delivers a failed webhook again is unclear: by default the simulator
+    does not (the tests above), and with `webhook_retries` it does, after a pause."""
+    recv, base = receiver
+    async with serve(fast_config(webhook_retries=1, webhook_retry_after_s=0.2)) as sim:
+        task = {**GOOD, "tag": "twice", "postback_url": f"{base}/p", "postback_data": "advanced"}
+        await http.post(f"{sim.url}/v3/serp/google/organic/task_post", json=[task])
+        with anyio.fail_after(5):
+            await recv.arrived.wait()
+        recv.answer = 200
+        with anyio.fail_after(5):
+            while len(recv.calls) < 2:  # noqa: ASYNC110 - bounded, see above
+                await anyio.sleep(0.02)
+            while await _ready_tags(http, sim.url) != []:  # noqa: ASYNC110 - bounded
+                await anyio.sleep(0.02)
+        assert len(sim.sim.store.webhook_errors) == 1

@@ -96,12 +96,17 @@ class Simulator:
             if self._task_group is not None:
                 self._task_group.start_soon(self._deliver, task)
 
-    async def _deliver(self, task: SimTask) -> None:
+    async def _deliver(self, task: SimTask, retries: int | None = None) -> None:
+        """One delivery, and the retries `webhook_retries` asks for (none by default)."""
+        left = self.config.webhook_retries if retries is None else retries
         failure = await self.webhooks.deliver(task)
         if failure is None:
             self.store.delivered(task)
-        else:
-            self.store.delivery_failed(task, failure)
+            return
+        self.store.delivery_failed(task, failure)
+        if left > 0:
+            await anyio.sleep(self.clock.real_delay(self.config.webhook_retry_after_s))
+            await self._deliver(task, left - 1)
 
     def resend(self, task: SimTask) -> None:
         """Deliver a finished task's webhook again (`/v3/appendix/webhook_resend`)."""

@@ -71,6 +71,10 @@ class SimulatorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     # tasks_ready, as after any failed delivery). UNCERTAIN whether the API retries a failed
     # delivery itself (reference section 9): this simulator does not, it only lists the task.
     webhook_fail_rate: float = 0.0
+    # The other answer to that UNCERTAIN point: deliver a failed webhook again this many times,
+    # `webhook_retry_after_s` (simulated) apart, before it is left in tasks_ready for good.
+    webhook_retries: int = 0
+    webhook_retry_after_s: float = 60.0
     # Deliver pingbacks/postbacks to loopback addresses only, so that a rehearsal never sends
     # traffic to a real server by accident.
     allow_external_webhooks: bool = False
