@@ -150,6 +150,12 @@ def add_simulate(commands: argparse._SubParsersAction) -> None:  # type: ignore[
         help="share of pingback/postback deliveries that fail as if the receiver were down",
     )
     p.add_argument(
+        "--webhook-timeout-s",
+        type=float,
+        default=d.webhook_timeout_real_s,
+        help="a delivery not answered within this many real seconds fails (the API: 10)",
+    )
+    p.add_argument(
         "--webhook-retries",
         type=int,
         default=d.webhook_retries,
@@ -197,6 +203,7 @@ def simulator_config(args: argparse.Namespace) -> SimulatorConfig:
         empty_tasks_ready_null=args.empty_tasks_ready_null,
         allow_external_webhooks=args.allow_external_webhooks,
         webhook_fail_rate=args.webhook_fail_rate,
+        webhook_timeout_real_s=args.webhook_timeout_s,
         webhook_retries=max(0, args.webhook_retries),
         webhook_retry_after_s=args.webhook_retry_after_s,
     )

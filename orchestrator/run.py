@@ -9,19 +9,18 @@ The account limit, not the producer, sets the pace (100 tasks a call).
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Final, TypeVar
 
 import anyio
 
-from orchestrator import producer, reconcile
+from orchestrator import loader, producer, reconcile
 from orchestrator.client import ApiClient
 from orchestrator.config import Config
 from orchestrator.errors import AccountError, ApiError
-from orchestrator.inputs import RejectedRow, read_inputs
-from orchestrator.ledger import InputRow, Ledger
+from orchestrator.ledger import Ledger
 from orchestrator.periods import month_key, zone
 from orchestrator.poller import Poller
 from orchestrator.progress import JobProgress, Snapshot
@@ -35,7 +34,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 # Inputs go into the ledger this many per transaction: each commit writes every index page
 # it touched to the WAL, and the keys are random, so 10k a commit loads twice as fast as 1k.
-INSERT_CHUNK: Final = 10_000
 NOTE_EVERY_S: Final = 5.0  # how often `status`'s note of what the run waits on is refreshed
 
 
@@ -172,70 +170,14 @@ class Run:
             result = await anyio.to_thread.run_sync(partial(fn, *args), limiter=self._db)
         return result
 
-    def _chunks_of(self, name: str) -> Iterator[list[InputRow]]:
-        """The job's rows of its period in this run's plan, validated, in ledger-sized chunks;
-        rejected rows go to rejected.jsonl on the way. Call in the ledger's thread (it opens
-        the period's files); iterate anywhere."""
-        job = self.jobs[name]
-        period = self.plan.key(name)
-        jr = self.report.jobs[name] = JobReport(period=period)
-        files = self.files_for(name, period)
-        files.start_rejected()
-
-        def chunks() -> Iterator[list[InputRow]]:
-            chunk: list[InputRow] = []
-            for row in read_inputs(job, self.config.prices, period):
-                if isinstance(row, RejectedRow):
-                    jr.rejected += 1
-                    files.write_rejected(row.line, row.reason, row.raw)
-                    continue
-                jr.valid += 1
-                jr.estimated_cost += row.cost
-                chunk.append((row.job, row.period, row.key, row.tag, row.line, row.body, row.cost))
-                if len(chunk) == INSERT_CHUNK:
-                    yield chunk
-                    chunk = []
-            yield chunk
-
-        return chunks()
-
     def load_inputs(self, jobs: Iterable[str] | None = None) -> None:
-        """Stream the rows of each job's period in this run's plan into the ledger (known keys
-        are ignored), all before returning."""
-        for name in self.jobs if jobs is None else jobs:
-            for chunk in self._chunks_of(name):
-                self.ledger.add_inputs(chunk)
-            self.loaded_jobs.add(name)
+        loader.load_inputs(self, jobs)
 
     async def load(self) -> None:
-        """Load the inputs not loaded yet while the producer posts what is in: reading and
-        validating run in a worker thread, each chunk of 10k is one transaction, and the
-        producer is woken after each. A SIGTERM waits for one chunk at most."""
-        for name in self.jobs:
-            if name in self.loaded_jobs:
-                continue
-            chunks = await self.db(self._chunks_of, name)
-            while (chunk := await anyio.to_thread.run_sync(next, chunks, None)) is not None:
-                await self.db(self.ledger.add_inputs, chunk)
-                self.more_inputs.set()
-            self.loaded_jobs.add(name)
-            self.more_inputs.set()
-        await self.db(self.close_periods)  # the newest period now exists: prune as configured
+        await loader.load(self)
 
     def close_periods(self, jobs: Iterable[str] | None = None) -> None:
-        """Pending inputs of periods that are over become *missed*, and old periods are pruned
-        as `[state] keep_periods` says. Called after reconciliation, which may release rows."""
-        keep = self.config.state.keep_periods
-        for name in self.jobs if jobs is None else jobs:
-            if self.jobs[name].every is None:
-                continue
-            missed = self.ledger.mark_missed(name, self.plan.keep(name))
-            if missed:
-                log.warning("period_missed job=%s inputs=%d", name, missed)
-            if keep is not None:
-                pruned = self.ledger.prune(name, keep=keep)
-                if pruned:
-                    log.info("pruned job=%s rows=%d keep_periods=%d", name, pruned, keep)
+        loader.close_periods(self, jobs)
 
     async def check_account(self) -> None:
         """One free call (user_data) before anything is claimed: wrong credentials or a

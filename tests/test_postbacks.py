@@ -159,6 +159,8 @@ def test_forged_and_repeated_deliveries_write_nothing(tmp_path: Path) -> None:
             assert _post(f"{hook}?id={settled[0]}", gzip.compress(again)) == 200  # raw gzip
             _, errors = proc.communicate(timeout=90)
             assert proc.returncode == 0, errors
+            assert "webhook_refused status=413 reason=body over max_body_mb 1 count=1" in errors
+            assert "webhook_refused status=403 reason=secret" in errors
         finally:
             proc.kill()
             proc.communicate()

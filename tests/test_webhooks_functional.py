@@ -184,3 +184,30 @@ async def test_the_retrying_api_is_a_switch_away(
             while await _ready_tags(http, sim.url) != []:  # noqa: ASYNC110 - bounded
                 await anyio.sleep(0.02)
         assert len(sim.sim.store.webhook_errors) == 1
+
+
+async def test_a_slow_receiver_fails_the_delivery(http: aiohttp.ClientSession) -> None:
+    """A receiver that takes longer than the timeout (the API's is 10 s; here 0.2) has failed:
+    the task is listed in tasks_ready and by /v3/serp/errors with no HTTP code."""
+
+    async def slow(request: web.Request) -> web.Response:
+        await anyio.sleep(2)
+        return web.Response(status=200)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", slow)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        async with serve(fast_config(webhook_timeout_real_s=0.2)) as sim:
+            task = {**GOOD, "tag": "slow", "postback_url": f"{base}/p", "postback_data": "advanced"}
+            await http.post(f"{sim.url}/v3/serp/google/organic/task_post", json=[task])
+            with anyio.fail_after(5):
+                while await _ready_tags(http, sim.url) != ["slow"]:  # noqa: ASYNC110 - bounded
+                    await anyio.sleep(0.02)
+            [(_, _, failure)] = sim.sim.store.webhook_errors
+            assert failure.http_code == 0 and failure.message == "TimeoutError"
+    finally:
+        await runner.cleanup()
