@@ -117,6 +117,9 @@ class JobConfig(Base, frozen=True, kw_only=True):
     # Input columns (CSV) or keys (JSONL) left out of every task: notes, owners, ... An input
     # column the endpoint does not know and that is not listed here refuses the whole file.
     ignore_columns: list[str] = []
+    # Fields the endpoint takes that this version's schemas do not know yet (the API adds
+    # some): passed into the tasks unchecked, from the inputs or [jobs.defaults].
+    extra_fields: list[str] = []
     every: Every | None = None  # None: one-shot, each input posted once for the ledger's life
     timezone: str | None = None  # where this job's periods begin; default: the config's
 
@@ -165,15 +168,25 @@ def _check_defaults(where: str, key: str, job: JobConfig) -> None:
     """Each key of `[jobs.defaults]` is a field of the job's endpoint, with a value of its
     type: a typo (`dpeth`) would otherwise reject every row, or be posted."""
     fields = {f.name: f.type for f in msgspec.structs.fields(task_post_type(job.se, job.se_type))}
+    for name in job.extra_fields:
+        if name in fields:
+            raise ConfigError(
+                where, f"{key}.extra_fields", f"{name!r} is a known field (checked): leave it out"
+            )
     for name, value in job.defaults.items():
         where_key = f"{key}.defaults.{name}"
         if name == "tag":
             raise ConfigError(where, where_key, "set by the orchestrator, leave it out")
+        if name in job.extra_fields:
+            continue
         if name not in fields:
             close = difflib.get_close_matches(name, fields, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ConfigError(
-                where, where_key, f"not a field of {job.se}/{job.se_type} tasks{hint}"
+                where,
+                where_key,
+                f"not a field of {job.se}/{job.se_type} tasks{hint}; a field the API added "
+                "since this version goes in the job's extra_fields",
             )
         try:
             msgspec.convert(value, fields[name])

@@ -130,7 +130,7 @@ def check_header(job: JobConfig, first: str) -> None:
         raise InputError(
             job.input, f"columns are separated by {shown}, not commas: save it as CSV", line=1
         )
-    known = task_field_names(job.se, job.se_type) - {"tag"}
+    known = (task_field_names(job.se, job.se_type) | set(job.extra_fields)) - {"tag"}
     if "tag" in names:
         raise InputError(job.input, "column tag: set by the orchestrator, leave it out", line=1)
     unknown = [n for n in names if n not in known and n not in job.ignore_columns]
@@ -234,13 +234,20 @@ def read_inputs(
             yield RejectedRow(job.name, line, "tag: set by the orchestrator, leave it out", raw)
             continue
         task = {**job.defaults, **row}
+        extra = {name: task.pop(name) for name in job.extra_fields if name in task}
         try:
             checked = validate_task(job.se, job.se_type, task, from_strings=from_strings)
         except TaskValidationError as exc:
             yield RejectedRow(job.name, line, str(exc), raw)
             continue
-        key = input_key(msgspec.to_builtins(checked))
-        tag = task_tag(job.name, key, period)
-        body = msgspec.json.encode(msgspec.structs.replace(checked, tag=tag))
+        if extra:  # fields the schemas do not know yet, passed through as given
+            fields = {**msgspec.to_builtins(checked), **extra}
+            key = input_key(fields)
+            tag = task_tag(job.name, key, period)
+            body = msgspec.json.encode({**fields, "tag": tag})
+        else:
+            key = input_key(msgspec.to_builtins(checked))
+            tag = task_tag(job.name, key, period)
+            body = msgspec.json.encode(msgspec.structs.replace(checked, tag=tag))
         cost = task_cost(job.se, job.se_type, checked, prices)
         yield ValidInput(job.name, period, line, key, tag, body, cost)

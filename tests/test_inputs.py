@@ -3,12 +3,13 @@
 import json
 from pathlib import Path
 
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orchestrator.config import JobConfig
-from orchestrator.errors import InputError
+from orchestrator.config import JobConfig, load_config
+from orchestrator.errors import ConfigError, InputError
 from orchestrator.inputs import RejectedRow, ValidInput, check_input, input_key, read_inputs
 from schemas.pricing import PriceTable
 
@@ -145,3 +146,30 @@ def test_a_file_that_would_stop_mid_way_is_refused_before_anything_is_posted(
     headless.write_text(",\nshoes,2840\n")
     with pytest.raises(InputError, match="the first row must name the task fields"):
         check_input(JobConfig(name="j", se="google", se_type="organic", input=str(headless)))
+
+
+def test_extra_fields_pass_what_the_schemas_do_not_know_yet(tmp_path: Path) -> None:
+    """A field the API added since this version: listed in `extra_fields`, it reaches the
+    body as given and is part of the input's key; a known field cannot be listed there (it
+    would skip its checks), and an unlisted one still refuses the file."""
+    path = tmp_path / "news.csv"
+    path.write_text("keyword,sort_by\npizza,date\n")
+    base = JobConfig(name="n", se="google", se_type="news", input=str(path),
+                     defaults={"location_code": 2840, "language_code": "en"})  # fmt: skip
+    with pytest.raises(InputError, match="'sort_by': not a field of google/news"):
+        check_input(base)
+    job = msgspec.structs.replace(base, extra_fields=["sort_by"])
+    check_input(job)
+    [row] = list(read_inputs(job, PriceTable()))
+    assert isinstance(row, ValidInput)
+    body = json.loads(row.body)
+    assert body["sort_by"] == "date" and body["keyword"] == "pizza" and body["tag"] == row.tag
+    assert row.key == input_key({"keyword": "pizza", "location_code": 2840,
+                                 "language_code": "en", "sort_by": "date"})  # fmt: skip
+    config = tmp_path / "jobs.toml"
+    config.write_text(
+        '[[jobs]]\nname = "n"\nse = "google"\nse_type = "news"\ninput = "news.csv"\n'
+        'extra_fields = ["depth"]\n'
+    )
+    with pytest.raises(ConfigError, match=r"jobs\[0\]\.extra_fields: 'depth' is a known field"):
+        load_config(config)
