@@ -18,7 +18,7 @@ import msgspec
 
 from orchestrator.errors import ConfigError
 from orchestrator.periods import Every, PeriodError, zone
-from schemas.catalogue import is_serp_endpoint
+from schemas.catalogue import NO_ADVANCED, is_serp_endpoint
 from schemas.pricing import PriceTable
 from schemas.requests import task_post_type
 
@@ -272,6 +272,13 @@ def load_config(path: str | Path) -> Config:
         names.add(job.name)
         if not is_serp_endpoint(job.se, job.se_type):
             raise ConfigError(where, f"{key}.se_type", f"no SERP endpoint {job.se}/{job.se_type}")
+        if (job.se, job.se_type) in NO_ADVANCED:
+            raise ConfigError(
+                where,
+                f"{key}.se_type",
+                f"{job.se}/{job.se_type} has no task_get/advanced (only regular and html), "
+                "which is what the orchestrator collects",
+            )
         _check_defaults(where, key, job)
         if job.timezone is not None:
             if job.every is None:

@@ -21,6 +21,7 @@ HAS_REGULAR: Final[frozenset[tuple[str, str]]] = frozenset(
     {
         ("google", "organic"),
         ("bing", "organic"),
+        ("bing", "local_pack"),
         ("yahoo", "organic"),
         ("baidu", "organic"),
         ("naver", "organic"),
@@ -42,6 +43,11 @@ NO_HTML: Final[frozenset[str]] = frozenset(
         "video_comments",
     }
 )
+
+
+# The one endpoint whose task_get has no advanced form (regular and html only): the
+# orchestrator collects advanced answers, so it cannot run jobs on it.
+NO_ADVANCED: Final[frozenset[tuple[str, str]]] = frozenset({("bing", "local_pack")})
 
 
 def is_serp_endpoint(se: str, se_type: str) -> bool:

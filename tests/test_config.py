@@ -65,6 +65,11 @@ def test_good_config_loads_with_paths_relative_to_the_file(tmp_path: Path) -> No
             "no SERP endpoint google/organc",
         ),
         (('name = "rank-us"', 'name = "rank us!"'), "jobs[0].name", "matching regex"),
+        (
+            ('se = "google"\nse_type = "organic"', 'se = "bing"\nse_type = "local_pack"'),
+            "jobs[0].se_type",
+            "bing/local_pack has no task_get/advanced",
+        ),
         (('input = "keywords.txt"', ""), "jobs[0]", "missing required field `input`"),
     ],
 )

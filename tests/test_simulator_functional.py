@@ -133,6 +133,22 @@ async def test_unknown_endpoint_is_404(sim: Any, http: aiohttp.ClientSession) ->
     assert status == 404 and body["status_code"] == 40400
 
 
+async def test_bing_local_pack_has_no_advanced_results(
+    sim: Any, http: aiohttp.ClientSession
+) -> None:
+    """bing/local_pack's task_get is regular and html only: advanced is 404, and tasks_ready
+    gives no advanced endpoint for its tasks."""
+    status, body = await post(http, sim.url, [{**GOOD, "tag": "lp"}], se="bing/local_pack")
+    assert status == 200 and body["tasks"][0]["status_code"] == 20100
+    task_id = body["tasks"][0]["id"]
+    url = f"{sim.url}/v3/serp/bing/local_pack/task_get/advanced/{task_id}"
+    async with http.get(url) as resp:
+        assert resp.status == 404 and (await resp.json())["status_code"] == 40400
+    ready = (await get(http, f"{sim.url}/v3/serp/tasks_ready"))["tasks"][0]["result"]
+    [item] = [r for r in ready if r["tag"] == "lp"]
+    assert item["endpoint_advanced"] is None and item["endpoint_regular"].endswith(task_id)
+
+
 async def test_task_life_cycle_queue_handed_done_and_expiry(http: aiohttp.ClientSession) -> None:
     """task_get answers 40602, then 40601, then 20000 with results; after 30 days 40403."""
     config = fast_config(delay_normal=DelayRange(100, 100), queued_share=0.3)

@@ -17,7 +17,7 @@ from orchestrator.simulator.generator import generate_result
 from orchestrator.simulator.settings import ID_LIST_METADATA_WINDOW_S, ID_LIST_PAGE
 from orchestrator.simulator.state import SimTask
 from schemas import status
-from schemas.catalogue import HAS_REGULAR, NO_HTML, is_serp_endpoint
+from schemas.catalogue import HAS_REGULAR, NO_ADVANCED, NO_HTML, is_serp_endpoint
 from schemas.pricing import task_cost
 from schemas.requests import MAX_TASKS_PER_POST, TaskValidationError, decode_task
 
@@ -198,7 +198,7 @@ def _ready_item(task: SimTask) -> dict[str, Any]:
         "date_posted": format_datetime(task.posted_at),
         "tag": task.tag,
         "endpoint_regular": base + "regular/" + task.id if key in HAS_REGULAR else None,
-        "endpoint_advanced": base + "advanced/" + task.id,
+        "endpoint_advanced": None if key in NO_ADVANCED else base + "advanced/" + task.id,
         "endpoint_html": None if task.se_type in NO_HTML else base + "html/" + task.id,
     }
 
@@ -243,6 +243,8 @@ async def task_get(request: web.Request) -> web.Response:
     sim = request.app[SIMULATOR_KEY]
     se, se_type, task_id = (request.match_info[k] for k in ("se", "se_type", "id"))
     path = ["v3", "serp", se, se_type, "task_get", "advanced", task_id]
+    if (se, se_type) in NO_ADVANCED:  # regular and html only, as the API
+        return error_response(status.NOT_FOUND, 404)
     task = sim.store.tasks.get(task_id)
     mismatch = None
     if task is not None and task.se != se:
