@@ -4,19 +4,18 @@ error naming the key and the file, before anything is posted.
 Only this module reads environment variables (for credentials).
 """
 
-import difflib
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 from zoneinfo import ZoneInfo
 
 import msgspec
 
-from orchestrator.errors import ConfigError
+from orchestrator.errors import ConfigError, did_you_mean
 from orchestrator.periods import Every, PeriodError, zone
 from schemas.catalogue import NO_ADVANCED, is_serp_endpoint
 from schemas.pricing import PriceTable
@@ -180,12 +179,11 @@ def _check_defaults(where: str, key: str, job: JobConfig) -> None:
         if name in job.extra_fields:
             continue
         if name not in fields:
-            close = difflib.get_close_matches(name, fields, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ConfigError(
                 where,
                 where_key,
-                f"not a field of {job.se}/{job.se_type} tasks{hint}; a field the API added "
+                f"not a field of {job.se}/{job.se_type} tasks{did_you_mean(name, fields)}; "
+                "a field the API added "
                 "since this version goes in the job's extra_fields",
             )
         try:
@@ -194,24 +192,28 @@ def _check_defaults(where: str, key: str, job: JobConfig) -> None:
             raise ConfigError(where, where_key, str(exc).split(" - at ")[0]) from None
 
 
+def _http_url(where: str, key: str, url: str) -> SplitResult:
+    """An http(s) URL with a host and a valid port, split; a ConfigError naming `key` if not."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(where, key, f"{url!r} is not an http(s) URL (https://host[:port]/...)")
+    try:
+        parts.port  # noqa: B018 (raises on a bad port)
+    except ValueError as exc:
+        raise ConfigError(where, key, f"{url!r}: {exc}") from None
+    return parts
+
+
 def _check_base_url(where: str, url: str) -> None:
     """The API's address: `htp://`, a missing scheme or `.../v3` would fail only once the run
     posts, and a lost answer there reads as money spent. A path prefix (a proxy) is kept."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(
-            where, "api.base_url", f"{url!r} is not an http(s) URL (https://api.dataforseo.com)"
-        )
+    parts = _http_url(where, "api.base_url", url)
     path = parts.path.rstrip("/")
     if path.endswith("/v3") or "/v3/" in path or parts.query or parts.fragment:
         root = f"{parts.scheme}://{parts.netloc}{path.partition('/v3')[0]}"
         raise ConfigError(
             where, "api.base_url", f"{url!r}: leave out /v3 and what follows ({root}); calls add it"
         )
-    try:
-        parts.port  # noqa: B018 (raises on a bad port)
-    except ValueError as exc:
-        raise ConfigError(where, "api.base_url", f"{url!r}: {exc}") from None
 
 
 def listen_address(listen: str) -> tuple[str, int]:
@@ -223,11 +225,7 @@ def listen_address(listen: str) -> tuple[str, int]:
 
 
 def _check_postback(where: str, postback: PostbackConfig) -> None:
-    parts = urlsplit(postback.public_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(
-            where, "postback.public_url", f"{postback.public_url!r} is not an http(s) URL"
-        )
+    parts = _http_url(where, "postback.public_url", postback.public_url)
     if parts.query or parts.fragment:
         raise ConfigError(where, "postback.public_url", "no query or fragment: the path is ours")
     try:

@@ -16,7 +16,9 @@ Facts are attributes; `str()` is the one-line message the CLI prints. No credent
 attribute or part of a message.
 """
 
+import difflib
 import enum
+from collections.abc import Iterable
 from typing import Final
 
 
@@ -143,3 +145,13 @@ def error_for(code: int, message: str, endpoint: str) -> ApiError:
     if disposition is Disposition.TRANSIENT:
         return TransientApiError(code, message, endpoint)
     return RequestRejected(code, message, endpoint)
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """` (did you mean 'keyword'?)` for a misspelt or miscapitalised name, else ''."""
+    known = list(known)
+    lowered = {k.lower(): k for k in known}
+    close = lowered.get(name.lower().replace(" ", "_")) or next(
+        iter(difflib.get_close_matches(name.lower(), known, n=1)), None
+    )
+    return f" (did you mean {close!r}?)" if close else ""

@@ -16,7 +16,6 @@ be opened or decoded, or whose header is wrong, raises `InputError` before anyth
 
 import codecs
 import csv
-import difflib
 import hashlib
 import io
 from collections.abc import Iterator
@@ -27,7 +26,7 @@ from typing import Any, Final
 import msgspec
 
 from orchestrator.config import JobConfig
-from orchestrator.errors import InputError
+from orchestrator.errors import InputError, did_you_mean
 from schemas.pricing import PriceTable, task_cost
 from schemas.requests import TaskValidationError, task_field_names, validate_task
 
@@ -136,7 +135,7 @@ def check_header(job: JobConfig, first: str) -> None:
     unknown = [n for n in names if n not in known and n not in job.ignore_columns]
     if not unknown:
         return
-    hints = [_hint(name, known) for name in unknown]
+    hints = [did_you_mean(name, known) for name in unknown]
     listed = ", ".join(f"{n!r}{h}" for n, h in zip(unknown, hints, strict=True))
     if len(unknown) == len(names):
         raise InputError(
@@ -150,14 +149,6 @@ def check_header(job: JobConfig, first: str) -> None:
         "the column in the job's ignore_columns to leave it out of the tasks",
         line=1,
     )
-
-
-def _hint(name: str, known: frozenset[str]) -> str:
-    lowered = {k.lower(): k for k in known}
-    close = lowered.get(name.lower().replace(" ", "_")) or next(
-        iter(difflib.get_close_matches(name.lower(), known, n=1)), None
-    )
-    return f" (did you mean {close!r}?)" if close else ""
 
 
 def _rows(job: JobConfig) -> Iterator[tuple[int, str, dict[str, Any] | str]]:

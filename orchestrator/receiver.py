@@ -17,7 +17,6 @@ import logging
 import time
 import zlib
 from typing import TYPE_CHECKING, Final
-from urllib.parse import urlsplit
 
 import anyio
 import msgspec
@@ -113,12 +112,10 @@ class Receiver:
         self.run, self.sink, self.poller, self.postback = run, sink, poller, postback
         self.secret = run.ledger.webhook_secret()
         self.limit = int(postback.max_body_mb * 1024 * 1024)
-        self.received = 0  # postbacks settled by this receiver
         self.refused: dict[int, int] = {}  # HTTP status -> requests refused with it
         app = web.Application(client_max_size=self.limit)  # the decompressed body's bound
         app.router.add_route("*", "/{path:.*}", self.handle)
         self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        self.path_prefix = urlsplit(postback.public_url).path.rstrip("/")
 
     async def start(self) -> None:
         host, port = listen_address(self.postback.listen)
@@ -178,7 +175,6 @@ class Receiver:
         with anyio.move_on_after(EARLY_WAIT_S):
             while True:
                 if await self.sink.put_and_wait(collected):
-                    self.received += 1
                     return web.Response(status=200)
                 state = await self.run.db(self.run.ledger.task_state, collected.task_id)
                 if state in (DONE, FAILED):

@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from tests.test_e2e_promises import daily_config
 from tests.test_e2e_run import ENV, run, running_simulator, stats
 
 
@@ -24,29 +25,9 @@ def free_port() -> int:
 
 
 def postback_config(tmp: Path, url: str, n: int, port: int, extra: str = "") -> Path:
-    (tmp / "kw.txt").write_text("".join(f"keyword {i}\n" for i in range(n)))
-    config = tmp / "jobs.toml"
-    config.write_text(f"""
-[api]
-base_url = "{url}"
-login = "sim"
-password = "sim"
-
-[postback]
-listen = "127.0.0.1:{port}"
-public_url = "http://127.0.0.1:{port}/dfs"
-{extra}
-
-[[jobs]]
-name = "g"
-se = "google"
-se_type = "organic"
-input = "kw.txt"
-[jobs.defaults]
-location_code = 2840
-language_code = "en"
-""")
-    return config
+    """daily_config's job of `n` keywords, its results pushed to a receiver on `port`."""
+    receiver = f'listen = "127.0.0.1:{port}"\npublic_url = "http://127.0.0.1:{port}/dfs"'
+    return daily_config(tmp, url, n, extra=f"[postback]\n{receiver}\n{extra}\n")
 
 
 def result_ids(tmp: Path) -> list[str]:
