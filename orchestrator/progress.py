@@ -184,9 +184,13 @@ class Progress:
         self._write(f"{stamp()} progress: {jobs}; {tail}")
 
     def summary(self, reason: str, exit_code: int, snap: Snapshot | None) -> None:
-        """One line at the end (JSON: one object), whatever the mode but `off`."""
+        """One line at the end (JSON: one object), whatever the mode but `off`. On a terminal
+        the live lines are drawn once more first, so they show where the run ended, not where
+        it stood at the last refresh up to a second before."""
         if self.mode == "off":
             return
+        if self.mode == "live" and snap is not None and self._drawn:
+            self.show(snap)
         elapsed = time.monotonic() - self.started
         jobs = snap.jobs if snap is not None else {}
         if self.fmt == "json":
