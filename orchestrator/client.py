@@ -181,9 +181,13 @@ class ApiClient:
         """Completed, uncollected tasks of the whole account (at most 1000)."""
         return schemas.decode_tasks_ready(await self._call("GET", "/v3/serp/tasks_ready"))
 
-    async def task_get(self, se: str, se_type: str, task_id: str) -> bytes:
-        """The raw task_get/advanced answer: the sink keeps the task's bytes as received."""
-        return await self._call("GET", f"/v3/serp/{se}/{se_type}/task_get/advanced/{task_id}")
+    async def task_get(
+        self, se: str, se_type: str, task_id: str, variant: str = "advanced"
+    ) -> bytes:
+        """The raw task_get answer (advanced, regular or html): the sink keeps the task's
+        bytes as received."""
+        path = f"/v3/serp/{se}/{se_type}/task_get/{variant}/{task_id}"
+        return await self._call("GET", path)
 
     async def user_data(self) -> UserData | None:
         """The account: login, balance and limits (free; `validate --check-account`)."""

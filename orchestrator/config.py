@@ -17,7 +17,7 @@ import msgspec
 
 from orchestrator.errors import ConfigError, did_you_mean
 from orchestrator.periods import Every, PeriodError, zone
-from schemas.catalogue import NO_ADVANCED, is_serp_endpoint
+from schemas.catalogue import is_serp_endpoint, task_get_variants
 from schemas.pricing import PriceTable
 from schemas.requests import task_post_type
 
@@ -97,7 +97,9 @@ class PostbackConfig(Base, frozen=True, kw_only=True):
     # postback: the result comes in the POST; pingback: a GET says it is ready, and it is
     # fetched by id at once (for those who cannot take large POSTs)
     mode: Literal["postback", "pingback"] = "postback"
-    postback_data: Literal["advanced"] = "advanced"  # what the sink keeps: task_get/advanced
+    # Kept for configs written before jobs chose their variant: each task is posted with
+    # postback_data = its job's task_get, so a postback carries what polling would fetch.
+    postback_data: Literal["advanced"] = "advanced"
     max_body_mb: Annotated[float, msgspec.Meta(gt=0, le=1024)] = 64.0  # decompressed
     # At start, failed deliveries of this long are asked of /v3/serp/errors and sent again.
     # UNCERTAIN how far back the API lists them (24 hours on its newer page, 7 days on the
@@ -119,6 +121,9 @@ class JobConfig(Base, frozen=True, kw_only=True):
     # Fields the endpoint takes that this version's schemas do not know yet (the API adds
     # some): passed into the tasks unchecked, from the inputs or [jobs.defaults].
     extra_fields: list[str] = []
+    # Which task_get answer is collected and written: advanced (every item type), regular
+    # (the main types, fewer fields) or html (the raw pages). Each endpoint has some of them.
+    task_get: Literal["advanced", "regular", "html"] = "advanced"
     every: Every | None = None  # None: one-shot, each input posted once for the ledger's life
     timezone: str | None = None  # where this job's periods begin; default: the config's
 
@@ -270,12 +275,14 @@ def load_config(path: str | Path) -> Config:
         names.add(job.name)
         if not is_serp_endpoint(job.se, job.se_type):
             raise ConfigError(where, f"{key}.se_type", f"no SERP endpoint {job.se}/{job.se_type}")
-        if (job.se, job.se_type) in NO_ADVANCED:
+        variants = task_get_variants(job.se, job.se_type)
+        if job.task_get not in variants:
             raise ConfigError(
                 where,
-                f"{key}.se_type",
-                f"{job.se}/{job.se_type} has no task_get/advanced (only regular and html), "
-                "which is what the orchestrator collects",
+                f"{key}.task_get",
+                f"{job.se}/{job.se_type} has no task_get/{job.task_get}; it has "
+                + " and ".join(variants)
+                + f' (set task_get = "{variants[0]}")',
             )
         _check_defaults(where, key, job)
         if job.timezone is not None:

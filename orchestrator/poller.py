@@ -180,7 +180,7 @@ class Poller:
 
 async def fetch(run: "Run", task_id: str, job: JobConfig, period: str) -> Collected | None:
     """Get one task; its raw bytes, unless it is still pending."""
-    raw = await run.client.task_get(job.se, job.se_type, task_id)
+    raw = await run.client.task_get(job.se, job.se_type, task_id, job.task_get)
     return collected_of(raw, job.name, period, task_id)
 
 

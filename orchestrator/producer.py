@@ -126,7 +126,9 @@ async def post_job(run: "Run", job: JobConfig) -> None:
             lid = run.ledger.id
             posted = [tagged_body(c.body, c.tag, attempt_tag(c.tag, lid, batch)) for c in claimed]
             if run.config.postback is not None:
-                posted = [with_webhook(b, run.config.postback, run.webhook) for b in posted]
+                posted = [
+                    with_webhook(b, run.config.postback, run.webhook, job.task_get) for b in posted
+                ]
             answer = await run.client.task_post(job.se, job.se_type, posted)
         except AmbiguousPost as exc:
             log.warning("post_answer_lost job=%s error=%s", job.name, exc)

@@ -47,11 +47,12 @@ def webhook_url(postback: PostbackConfig, secret: str) -> str:
     return f"{postback.public_url.rstrip('/')}/{secret}/{kind}?id=$id&tag=$tag"
 
 
-def with_webhook(body: bytes, postback: PostbackConfig, url: str) -> bytes:
+def with_webhook(body: bytes, postback: PostbackConfig, url: str, variant: str) -> bytes:
     """A task body (a JSON object) with the webhook fields added for this post only: the
-    stored body, and with it the input's key, stays the same with postbacks on or off."""
+    stored body, and with it the input's key, stays the same with postbacks on or off. A
+    postback carries the job's task_get variant, the answer polling would fetch."""
     if postback.mode == "postback":
-        extra = {"postback_url": url, "postback_data": postback.postback_data}
+        extra = {"postback_url": url, "postback_data": variant}
     else:
         extra = {"pingback_url": url}
     return body[:-1] + b"," + msgspec.json.encode(extra)[1:]

@@ -16,38 +16,39 @@ SERP_ENDPOINTS: Final[frozenset[tuple[str, str]]] = frozenset(
     | {("youtube", t) for t in ("organic", "video_info", "video_subtitles", "video_comments")}
 )
 
-# task_get variants other than advanced, for the endpoint_* fields of tasks_ready.
-HAS_REGULAR: Final[frozenset[tuple[str, str]]] = frozenset(
-    {
-        ("google", "organic"),
-        ("bing", "organic"),
-        ("bing", "local_pack"),
-        ("yahoo", "organic"),
-        ("baidu", "organic"),
-        ("naver", "organic"),
-        ("seznam", "organic"),
-    }
-)
-NO_HTML: Final[frozenset[str]] = frozenset(
-    {
-        "maps",
-        "events",
-        "autocomplete",
-        "dataset_search",
-        "dataset_info",
-        "ads_advertisers",
-        "ads_search",
-        "finance_ticker_search",
-        "video_info",
-        "video_subtitles",
-        "video_comments",
-    }
-)
+# The task_get variants of each endpoint (reference section 2, the docs' navigation tree):
+# regular (the main item types, fewer fields), advanced (every item type), html (the pages).
+_ALL: Final = ("regular", "advanced", "html")
+_ADVANCED_HTML: Final = ("advanced", "html")
+_ADVANCED: Final = ("advanced",)
+TASK_GET: Final[dict[tuple[str, str], tuple[str, ...]]] = {
+    **{(se, "organic"): _ALL for se in ("google", "bing", "yahoo", "baidu", "naver", "seznam")},
+    ("bing", "local_pack"): ("regular", "html"),
+    **{
+        ("google", t): _ADVANCED_HTML
+        for t in (
+            "ai_mode local_finder news images search_by_image jobs finance_explore "
+            "finance_markets finance_quote"
+        ).split()
+    },
+    **{
+        ("google", t): _ADVANCED
+        for t in (
+            "maps events autocomplete dataset_search dataset_info ads_advertisers ads_search "
+            "finance_ticker_search"
+        ).split()
+    },
+    **{
+        ("youtube", t): _ADVANCED
+        for t in ("organic", "video_info", "video_subtitles", "video_comments")
+    },
+}
+VARIANTS: Final = _ALL
 
 
-# The one endpoint whose task_get has no advanced form (regular and html only): the
-# orchestrator collects advanced answers, so it cannot run jobs on it.
-NO_ADVANCED: Final[frozenset[tuple[str, str]]] = frozenset({("bing", "local_pack")})
+def task_get_variants(se: str, se_type: str) -> tuple[str, ...]:
+    """The task_get variants `/v3/serp/{se}/{se_type}/task_get/...` has (none if unknown)."""
+    return TASK_GET.get((se, se_type), ())
 
 
 def is_serp_endpoint(se: str, se_type: str) -> bool:

@@ -15,7 +15,27 @@ import msgspec
 from schemas.envelope import ErrorItem, IdListItem, Response, Task, TasksReadyItem, UserData
 from schemas.google import GoogleOrganicItemUnion, GoogleSearchByImageItemUnion
 from schemas.items import AdvancedResultBase, GenericItem
+from schemas.local import BingLocalPackItem, GoogleMapsItemUnion, LocalFinderItem
 from schemas.naver import NaverOrganicItemUnion
+from schemas.verticals import (
+    AdsAdvertisersItemUnion,
+    AdsSearchItem,
+    AiModeItemUnion,
+    AutocompleteItem,
+    DatasetItem,
+    EventItem,
+    FinanceItemUnion,
+    GoogleJobsItem,
+    ImagesItemUnion,
+    NewsItemUnion,
+    TickerSearchItemUnion,
+)
+from schemas.video import (
+    YoutubeCommentItem,
+    YoutubeOrganicItemUnion,
+    YoutubeSubtitlesItem,
+    YoutubeVideoInfoItem,
+)
 
 I = TypeVar("I")  # noqa: E741 - the conventional name of an item type parameter
 
@@ -96,13 +116,44 @@ class _Endpoint:
         return self.result_cls(**values, items=items)
 
 
+def _typed(union: Any) -> _Endpoint:
+    return _Endpoint(union, AdvancedResult, _AllKnownResult)
+
+
 _GENERIC = _Endpoint(None, AdvancedResult)
+_FINANCE = _typed(FinanceItemUnion)
 _ENDPOINTS: dict[tuple[str, str], _Endpoint] = {
-    ("google", "organic"): _Endpoint(GoogleOrganicItemUnion, AdvancedResult, _AllKnownResult),
+    ("google", "organic"): _typed(GoogleOrganicItemUnion),
     ("google", "search_by_image"): _Endpoint(
         GoogleSearchByImageItemUnion, SearchByImageResult, _AllKnownByImageResult
     ),
-    ("naver", "organic"): _Endpoint(NaverOrganicItemUnion, AdvancedResult, _AllKnownResult),
+    ("naver", "organic"): _typed(NaverOrganicItemUnion),
+    # Bing, Yahoo, Baidu and Seznam share Google's item types (the client's models do)
+    **{
+        (se, "organic"): _typed(GoogleOrganicItemUnion)
+        for se in ("bing", "yahoo", "baidu", "seznam")
+    },
+    ("bing", "local_pack"): _typed(BingLocalPackItem),
+    ("google", "maps"): _typed(GoogleMapsItemUnion),
+    ("google", "local_finder"): _typed(LocalFinderItem),
+    ("google", "news"): _typed(NewsItemUnion),
+    ("google", "images"): _typed(ImagesItemUnion),
+    ("google", "jobs"): _typed(GoogleJobsItem),
+    ("google", "events"): _typed(EventItem),
+    ("google", "ai_mode"): _typed(AiModeItemUnion),
+    ("google", "autocomplete"): _typed(AutocompleteItem),
+    ("google", "dataset_search"): _typed(DatasetItem),
+    ("google", "dataset_info"): _typed(DatasetItem),
+    ("google", "ads_advertisers"): _typed(AdsAdvertisersItemUnion),
+    ("google", "ads_search"): _typed(AdsSearchItem),
+    ("google", "finance_explore"): _FINANCE,
+    ("google", "finance_markets"): _FINANCE,
+    ("google", "finance_quote"): _FINANCE,
+    ("google", "finance_ticker_search"): _typed(TickerSearchItemUnion),
+    ("youtube", "organic"): _typed(YoutubeOrganicItemUnion),
+    ("youtube", "video_info"): _typed(YoutubeVideoInfoItem),
+    ("youtube", "video_comments"): _typed(YoutubeCommentItem),
+    ("youtube", "video_subtitles"): _typed(YoutubeSubtitlesItem),
 }
 
 
@@ -122,11 +173,8 @@ def decode_id_list(raw: bytes) -> IdListResponse:
 
 
 def decode_task_get(raw: bytes, se: str, se_type: str) -> TaskGetResponse:
-    """Decode a task_get/advanced answer of any SERP se/se_type into typed items.
-
-    google/organic, google/search_by_image and naver/organic get typed items; every other
-    endpoint gets `GenericItem`s through the same envelope.
-    """
+    """Decode a task_get/advanced answer of any SERP se/se_type into typed items: each
+    endpoint's documented item types get their structs, an unknown one a `GenericItem`."""
     endpoint = _ENDPOINTS.get((se, se_type), _GENERIC)
     if endpoint.fast is not None:
         try:

@@ -209,3 +209,13 @@ class AdvancedResultBase(msgspec.Struct, kw_only=True):
     se_results_count: int | None = None
     pages_count: int | None = None
     items_count: int | None = None
+    # Fields only some endpoints' results carry (news; YouTube's video endpoints).
+    includes_non_news_search_results: bool | None = None
+    video_id: str | None = None
+    title: str | None = None
+    comments_count: int | None = None
+    subtitles_count: int | None = None
+    category: str | None = None
+    origin_language: str | None = None
+    translate_language: str | None = None
+    unsupported_language: bool | None = None

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Final, Literal, cast
 import msgspec
 
 from schemas import status
+from schemas.catalogue import task_get_variants
 from schemas.task_fields import ENDPOINT_FIELDS
 
 MAX_TASKS_PER_POST: Final = 100
@@ -272,14 +273,26 @@ def validate_task(
     if not isinstance(task, Mapping):
         raise TaskValidationError("task", "expected a JSON object")
     try:
-        return msgspec.convert(task, task_post_type(se, se_type), strict=not from_strings)
+        checked = msgspec.convert(task, task_post_type(se, se_type), strict=not from_strings)
     except msgspec.ValidationError as exc:
         raise _to_validation_error(exc) from exc
+    return _check_variant(se, se_type, checked)
 
 
 def decode_task(se: str, se_type: str, raw: bytes) -> TaskPostBase:
     """Decode and check one task object straight from its JSON bytes."""
     try:
-        return msgspec.json.decode(raw, type=task_post_type(se, se_type))
+        checked = msgspec.json.decode(raw, type=task_post_type(se, se_type))
     except msgspec.ValidationError as exc:
         raise _to_validation_error(exc) from exc
+    return _check_variant(se, se_type, checked)
+
+
+def _check_variant(se: str, se_type: str, task: TaskPostBase) -> TaskPostBase:
+    """A postback can only carry a task_get variant the endpoint has."""
+    if task.postback_data is not None:
+        variants = task_get_variants(se, se_type)
+        if task.postback_data not in variants:
+            rule = f"{se}/{se_type} answers {' or '.join(variants)}"
+            raise TaskValidationError("postback_data", rule)
+    return task

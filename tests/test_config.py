@@ -67,8 +67,14 @@ def test_good_config_loads_with_paths_relative_to_the_file(tmp_path: Path) -> No
         (('name = "rank-us"', 'name = "rank us!"'), "jobs[0].name", "matching regex"),
         (
             ('se = "google"\nse_type = "organic"', 'se = "bing"\nse_type = "local_pack"'),
-            "jobs[0].se_type",
-            "bing/local_pack has no task_get/advanced",
+            "jobs[0].task_get",
+            "bing/local_pack has no task_get/advanced; it has regular and html"
+            ' (set task_get = "regular")',
+        ),
+        (
+            ('se_type = "organic"', 'se_type = "maps"\ntask_get = "html"'),
+            "jobs[0].task_get",
+            "google/maps has no task_get/html; it has advanced",
         ),
         (('input = "keywords.txt"', ""), "jobs[0]", "missing required field `input`"),
     ],

@@ -1,16 +1,19 @@
 """The simulator's results have the shapes the schemas type, so benchmarks decode real shapes."""
 
+from typing import Any
+
 import msgspec
 import pytest
 
 import schemas
 from orchestrator.simulator.generator import generate_result
+from schemas.catalogue import SERP_ENDPOINTS
 from schemas.google import GoogleOrganicItem
 from schemas.items import GenericItem
 from tests.test_schemas import contained
 
 UNTYPED = {"answer_box"}  # generated on purpose so consumers meet generic items
-PARAMS = {
+PARAMS: dict[tuple[str, str], dict[str, Any]] = {
     ("google", "organic"): {
         "keyword": "iphone",
         "location_code": 2840,
@@ -23,13 +26,31 @@ PARAMS = {
     },
     ("naver", "organic"): {"keyword": "아이폰", "depth": 45},
 }
+_WEB: dict[str, Any] = {"keyword": "pizza near me", "location_code": 2840, "language_code": "en"}
+_VIDEO: dict[str, Any] = {"video_id": "dQw4w9WgXcQ", "location_code": 2840, "language_code": "en"}
+_OWN: dict[tuple[str, str], dict[str, Any]] = {
+    ("google", "dataset_info"): {"dataset_id": "L2cvMTFq", "language_code": "en"},
+    ("google", "ads_search"): {"target": "example.com", "location_code": 2840},
+    ("google", "ads_advertisers"): {"keyword": "pizza", "location_code": 2840},
+}
 
 
-@pytest.mark.parametrize(("se", "se_type"), list(PARAMS))
+def _params(key: tuple[str, str]) -> dict[str, Any]:
+    if key in PARAMS or key in _OWN:
+        return PARAMS.get(key) or _OWN[key]
+    return _VIDEO if key[0] == "youtube" and key[1] != "organic" else _WEB
+
+
+ALL_PARAMS = {key: _params(key) for key in sorted(SERP_ENDPOINTS)}
+
+
+@pytest.mark.parametrize(("se", "se_type"), list(ALL_PARAMS))
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_generated_results_decode_typed_and_losslessly(se: str, se_type: str, seed: int) -> None:
-    """Each generated item of a typed endpoint decodes to its typed struct and re-encodes whole."""
-    result = generate_result(seed, se, se_type, PARAMS[se, se_type], "2026-11-22 10:00:00 +00:00")
+    """Each generated item of every endpoint decodes to its typed struct and re-encodes whole,
+    the result's own fields included."""
+    params = ALL_PARAMS[se, se_type]
+    result = generate_result(seed, se, se_type, params, "2026-11-22 10:00:00 +00:00")
     task = {"id": "x", "status_code": 20000, "result_count": 1, "result": result}
     raw = msgspec.json.encode({"status_code": 20000, "tasks_count": 1, "tasks": [task]})
     decoded = schemas.decode_task_get(raw, se, se_type)
@@ -47,6 +68,9 @@ def test_generated_results_decode_typed_and_losslessly(se: str, se_type: str, se
     assert contained(original, typed) == []
     raws = [msgspec.json.decode(i.raw) for i in items if isinstance(i, GenericItem)]
     assert raws == [i for i in result[0]["items"] if i["type"] in UNTYPED]
+    head = msgspec.json.decode(msgspec.json.encode(decoded.tasks[0].result[0]))
+    head.pop("items")
+    assert contained({k: v for k, v in result[0].items() if k != "items"}, head) == []
 
 
 def test_google_depth_100_is_about_100_items_and_tens_of_kb() -> None:

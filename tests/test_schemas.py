@@ -125,12 +125,18 @@ def test_new_fields_and_changed_types_never_fail_a_decode() -> None:
     assert msgspec.json.decode(items[1].raw)["domain"] == {"now": "an object"}
 
 
-def test_other_endpoints_decode_through_the_same_envelope_as_generic_items() -> None:
-    """bing/organic has no typed items: every item is generic, nothing fails."""
-    items = [{"type": "organic", "rank_group": 1, "rank_absolute": 1, "url": "https://b"}]
-    result = schemas.decode_task_get(_answer(items, "bing"), "bing", "organic").tasks[0].result[0]
+def test_an_item_type_the_endpoint_does_not_have_is_kept_as_a_generic_item() -> None:
+    """An `organic` item in a google/maps answer (maps has maps_search and maps_paid_item
+    only) is kept whole as a generic item; the place beside it is typed."""
+    items = [
+        {"type": "organic", "rank_group": 1, "rank_absolute": 1, "url": "https://b"},
+        {"type": "maps_search", "rank_group": 1, "rank_absolute": 2, "cid": "123"},
+    ]
+    answer = _answer(items, "google", "maps")
+    result = schemas.decode_task_get(answer, "google", "maps").tasks[0].result[0]
     assert isinstance(result.items[0], GenericItem)
     assert msgspec.json.decode(result.items[0].raw)["url"] == "https://b"
+    assert type(result.items[1]).__name__ == "MapsSearchItem" and result.items[1].cid == "123"
 
 
 def test_search_by_image_keeps_image_url_and_types_its_items() -> None:

@@ -277,7 +277,11 @@ def build_app(sim: Simulator) -> web.Application:
     r.add_get("/v3/serp/tasks_ready", routes.tasks_ready, name="tasks_ready")
     r.add_get("/v3/serp/{se}/tasks_ready", routes.tasks_ready, name="tasks_ready_se")
     r.add_get("/v3/serp/{se}/{se_type}/tasks_ready", routes.tasks_ready, name="tasks_ready_se_type")
-    r.add_get("/v3/serp/{se}/{se_type}/task_get/advanced/{id}", routes.task_get, name="task_get")
+    r.add_get(
+        "/v3/serp/{se}/{se_type}/task_get/{variant:regular|advanced|html}/{id}",
+        routes.task_get,
+        name="task_get",
+    )
     r.add_post("/v3/serp/id_list", routes.id_list, name="id_list")
     r.add_post("/v3/serp/errors", webhook_routes.errors, name="errors")
     r.add_post("/v3/appendix/webhook_resend", webhook_routes.webhook_resend, name="webhook_resend")

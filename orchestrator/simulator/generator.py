@@ -1,32 +1,26 @@
 """Deterministic SERP results: the same task parameters always give the same result.
 
-Shapes follow the reference (section 8) and the seed's real Naver answer; sizes are realistic
-(Google organic at depth 100: ~100 items, ~100-200 KB). Each call seeds its own generator from
-a hash of the parameters (never Python's salted `hash`), so results survive a restart.
+Every endpoint of the catalogue answers with its own item types and result fields
+(docs/endpoint-sources.md: the official client's models and the docs' pages); sizes are
+realistic (Google organic at depth 100: ~100 items, ~100-200 KB). Each call seeds its own
+generator from a hash of the parameters (never Python's salted `hash`), so results survive a
+restart. `regular_of` and `html_of` turn an advanced result into the other task_get variants.
 """
 
 import hashlib
 import random
-from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any, Final
-from urllib.parse import quote_plus
+from urllib.parse import quote, quote_plus, unquote_plus
 
 import msgspec
 
+from orchestrator.simulator import other, verticals, web, youtube
 from orchestrator.simulator.clock import parse_datetime
+from orchestrator.simulator.markets import language_of, location_of
+from orchestrator.simulator.serp import Market, Serp
+from schemas.pricing import depth_of, depth_rule
 
-WORDS: Final = (
-    "best cheap online review price buy guide top new free near me official store compare "
-    "how to what is vs deals sale shop 2026 fast local service repair rent hire used "
-    "아이폰 가격 추천 후기 구매 서울 강남 최신 리뷰"
-).split()
-DOMAINS: Final = (
-    "www.apple.com en.wikipedia.org www.amazon.com www.bestbuy.com www.reddit.com "
-    "www.youtube.com www.theverge.com www.cnet.com www.nytimes.com www.bbc.co.uk "
-    "blog.naver.com www.coupang.com www.gsmarena.com support.google.com www.ebay.com "
-    "medium.com www.forbes.com www.techradar.com www.walmart.com www.target.com"
-).split()
-_XPATH: Final = "/html[1]/body[1]/div[3]/div[2]/div[1]/div[1]/div[{}]/div[1]"
 _ENCODER: Final = msgspec.json.Encoder()
 _SHAPING_PARAMS: Final = (
     "keyword",
@@ -41,6 +35,9 @@ _SHAPING_PARAMS: Final = (
     "depth",
     "max_crawl_pages",
     "se_domain",
+    "video_id",
+    "dataset_id",
+    "block_depth",
 )
 
 
@@ -89,317 +86,151 @@ def ranked_candidates(pool_seed: int, day: int, count: int) -> list[int]:
     return sorted(alive, key=scores.__getitem__)
 
 
-class _Serp:
-    """Builds the items of one SERP, keeping rank_group per type and rank_absolute."""
-
-    def __init__(
-        self,
-        rng: random.Random,
-        keyword: str,
-        rectangles: bool,
-        per_page: int,
-        pool: list[tuple[str, str]] | None = None,
-    ) -> None:
-        self.rng = rng
-        self.keyword = keyword
-        self.rectangles = rectangles
-        self.per_page = per_page
-        self.items: list[dict[str, Any]] = []
-        self._groups: dict[str, int] = {}
-        self._pool = list(reversed(pool or []))  # popped from the end: best first
-
-    def candidate(self) -> tuple[str, str]:
-        """The next organic result of the day's ranking: (domain, url)."""
-        if self._pool:
-            return self._pool.pop()
-        domain = self.rng.choice(DOMAINS)
-        return domain, self.url(domain)
-
-    def text(self, low: int, high: int) -> str:
-        words = self.rng.choices(WORDS, k=self.rng.randint(low, high))
-        return " ".join([self.keyword, *words]).capitalize()
-
-    def url(self, domain: str) -> str:
-        slug = "-".join(self.rng.choices(WORDS[:30], k=3))
-        return f"https://{domain}/{slug}/{self.rng.randint(1, 99999)}"
-
-    def add(self, kind: str, fields: dict[str, Any], position: str = "left") -> None:
-        group = self._groups.get(kind, 0) + 1
-        self._groups[kind] = group
-        absolute = len(self.items) + 1
-        rect = None
-        if self.rectangles:
-            rect = {"x": 20.0, "y": 120.0 * absolute, "width": 600.0, "height": 110.0}
-        page = 1 + (group - 1) // self.per_page if kind == "organic" else 1
-        self.items.append(
-            {
-                "type": kind,
-                "rank_group": group,
-                "rank_absolute": absolute,
-                "page": page,
-                "position": position,
-                "xpath": _XPATH.format(absolute),
-                **fields,
-                "rectangle": rect,
-            }
-        )
-
-    def links(self, domain: str, count: int) -> list[dict[str, Any]] | None:
-        if count == 0:
-            return None
-        return [
-            {
-                "type": "link_element",
-                "title": self.text(1, 2),
-                "description": None,
-                "url": self.url(domain),
-            }
-            for _ in range(count)
-        ]
-
-    def organic(self, google: bool) -> dict[str, Any]:
-        rng = self.rng
-        domain, url = self.candidate()
-        fields: dict[str, Any] = {
-            "domain": domain,
-            "title": self.text(4, 9),
-            "url": url,
-            "cache_url": None,
-            "breadcrumb": f"https://{domain} › {rng.choice(WORDS)}",  # noqa: RUF001 - as Google shows it
-            "is_image": False,
-            "is_video": rng.random() < 0.05,
-            "is_featured_snippet": False,
-            "is_malicious": False,
-            "is_web_story": False,
-            "description": self.text(18, 40),
-            "pre_snippet": None,
-            "extended_snippet": None,
-            "amp_version": False,
-            "rating": None,
-            "highlighted": [self.keyword],
-            "links": self.links(domain, rng.choice((0, 0, 2, 4))),
-            "faq": None,
-            "extended_people_also_search": None,
-            "timestamp": None,
-        }
-        if rng.random() < 0.15:
-            fields["rating"] = {
-                "rating_type": "Max5",
-                "value": round(rng.uniform(3, 5), 1),
-                "votes_count": rng.randint(3, 9000),
-                "rating_max": 5,
-            }
-        if google:
-            fields.update(
-                related_search_url=None,
-                website_name=domain.removeprefix("www.").split(".")[0].title(),
-                images=None,
-                price=None,
-                about_this_result={
-                    "type": "about_this_result_element",
-                    "url": fields["url"],
-                    "source": domain,
-                    "source_info": self.text(10, 25),
-                    "source_url": f"https://{domain}/about",
-                    "language": "English",
-                    "location": "United States",
-                    "search_terms": [self.keyword],
-                    "related_terms": self.rng.choices(WORDS, k=3),
-                },
-                related_result=None,
-            )
-        return fields
-
-    def paid(self) -> dict[str, Any]:
-        domain = self.rng.choice(DOMAINS)
-        return {
-            "domain": domain,
-            "title": self.text(3, 7),
-            "url": self.url(domain),
-            "breadcrumb": domain,
-            "description": self.text(10, 20),
-            "highlighted": None,
-            "extra": {"ad_aclk": None},
-            "description_rows": None,
-            "links": None,
-        }
-
-    def images(self, count: int, image_url: bool) -> dict[str, Any]:
-        elements = []
-        for _ in range(count):
-            element = {
-                "type": "images_element",
-                "alt": self.text(1, 3),
-                "url": self.url(self.rng.choice(DOMAINS)),
-            }
-            if image_url:
-                element["image_url"] = f"data:image/jpeg;base64,{self.rng.getrandbits(64):x}"
-            elements.append(element)
-        return {"title": None, "url": None, "items": elements}
-
-    def video(self) -> dict[str, Any]:
-        return {
-            "items": [
-                {
-                    "type": "video_element",
-                    "source": "YouTube",
-                    "title": self.text(3, 8),
-                    "timestamp": "2026-01-15 00:00:00 +00:00",
-                    "url": f"https://www.youtube.com/watch?v={self.rng.getrandbits(40):x}",
-                }
-                for _ in range(self.rng.randint(2, 4))
-            ]
-        }
-
-    def local_pack(self) -> dict[str, Any]:
-        return {
-            "title": self.text(1, 3),
-            "description": self.text(3, 8),
-            "domain": None,
-            "phone": f"+1 555-{self.rng.randint(1000, 9999)}",
-            "url": None,
-            "is_paid": False,
-            "rating": {"rating_type": "Max5", "value": 4.5, "votes_count": 120, "rating_max": 5},
-            "cid": str(self.rng.getrandbits(60)),
-        }
-
-    def related(self) -> dict[str, Any]:
-        return {"items": [self.text(1, 3).lower() for _ in range(8)]}
+_SE_DOMAIN: Final[dict[str, str]] = {
+    "bing": "bing.com",
+    "yahoo": "search.yahoo.com",
+    "baidu": "baidu.com",
+    "naver": "search.naver.com",
+    "seznam": "search.seznam.cz",
+    "youtube": "youtube.com",
+}
+_GOOGLE_HOSTS: Final[dict[str, str]] = {
+    "search_by_image": "lens.google.com",
+    "dataset_search": "datasetsearch.research.google.com",
+    "dataset_info": "datasetsearch.research.google.com",
+    "ads_advertisers": "adstransparency.google.com",
+    "ads_search": "adstransparency.google.com",
+}
+_GOOGLE_SEARCH_PARAMS: Final[dict[str, str]] = {
+    "news": "&tbm=nws",
+    "images": "&tbm=isch",
+    "local_finder": "&tbm=lcl",
+    "jobs": "&ibp=htl;jobs",
+    "events": "&ibp=htl;events",
+    "ai_mode": "&udm=50",
+}
+# Result fields beyond the common ones, and the common ones an endpoint leaves out
+# (the official client's result models, docs/endpoint-sources.md).
+_PAGED: Final = frozenset({"organic"})
+_NO_LOCATION: Final = frozenset({"dataset_search", "dataset_info"})
+_DEPTH_PARAMS: Final = ("depth", "block_depth", "device")
+_ID_PARAMS: Final = ("image_url", "dataset_id", "video_id")
 
 
-def _google_organic(s: _Serp, depth: int) -> None:
-    rng = s.rng
-    for _ in range(rng.choice((0, 0, 1, 2, 3))):
-        s.add("paid", s.paid())
-    if rng.random() < 0.4:
-        ai = {
-            "asynchronous_ai_overview": False,
-            "markdown": s.text(40, 80),
-            "items": [{"type": "ai_overview_element", "title": None, "text": s.text(20, 40)}],
-            "references": [
-                {
-                    "type": "ai_overview_reference",
-                    "source": d,
-                    "domain": d,
-                    "url": s.url(d),
-                    "title": s.text(3, 6),
-                    "text": None,
-                }
-                for d in rng.choices(DOMAINS, k=3)
-            ],
-        }
-        s.add("ai_overview", ai)
-    if rng.random() < 0.3:
-        d = rng.choice(DOMAINS)
-        s.add(
-            "featured_snippet",
-            {
-                "domain": d,
-                "title": s.text(3, 6),
-                "description": s.text(20, 40),
-                "url": s.url(d),
-                "breadcrumb": d,
-                "featured_title": None,
-                "timestamp": None,
-                "images": None,
-                "table": None,
-            },
-        )
-    features: dict[int, tuple[str, float, Callable[[], dict[str, Any]]]] = {
-        3: (
-            "people_also_ask",
-            0.6,
-            lambda: {
-                "items": [
-                    {
-                        "type": "people_also_ask_element",
-                        "title": s.text(4, 7) + "?",
-                        "seed_question": None,
-                        "xpath": None,
-                        "expanded_element": None,
-                    }
-                    for _ in range(4)
-                ]
-            },
-        ),
-        4: ("local_pack", 0.2, s.local_pack),
-        5: ("images", 0.3, lambda: {**s.images(8, True), "related_image_searches": None}),
-        6: ("video", 0.3, s.video),
-        7: (
-            "top_stories",
-            0.2,
-            lambda: {
-                "title": "Top stories",
-                "items": [
-                    {
-                        "type": "top_stories_element",
-                        "source": d,
-                        "domain": d,
-                        "title": s.text(4, 8),
-                        "date": "2 hours ago",
-                        "url": s.url(d),
-                    }
-                    for d in rng.choices(DOMAINS, k=3)
-                ],
-            },
-        ),
-        9: ("answer_box", 0.1, lambda: {"text": [s.text(10, 20)], "links": None}),
-    }
-    for n in range(depth):
-        s.add("organic", s.organic(google=True))
-        if n in features and rng.random() < features[n][1]:
-            kind, _, build = features[n]
-            s.add(kind, build())
-    if rng.random() < 0.15:
-        s.add(
-            "knowledge_graph",
-            {
-                "title": s.keyword.title(),
-                "subtitle": None,
-                "description": s.text(20, 40),
-                "card_id": f"/g/{rng.getrandbits(32):x}",
-                "url": None,
-                "image_url": None,
-                "logo_url": None,
-                "cid": None,
-                "items": [{"type": "knowledge_graph_row_item", "title": "Founded", "text": "1976"}],
-            },
-            position="right",
-        )
-    s.add("related_searches", s.related())
+def se_domain(se: str, se_type: str, market: Market, given: object) -> str:
+    """The search engine's host the task ran on: as given, else the engine's (Google's of the
+    location's country for its web types: INFERRED from the docs' examples)."""
+    if isinstance(given, str) and given:
+        return given
+    if se != "google":
+        return _SE_DOMAIN.get(se, f"{se}.com")
+    return _GOOGLE_HOSTS.get(se_type, market.location.google)
 
 
-def _naver_organic(s: _Serp, depth: int) -> None:
-    rng = s.rng
-    s.add("paid", s.paid())
-    if rng.random() < 0.5:
-        s.add("map", {"title": "서울특별시", "url": "https://map.naver.com/v5/directions"})
-    for n in range(depth):
-        s.add("organic", s.organic(google=False))
-        if n == 2:
-            s.add("local_pack", {**s.local_pack(), "domain": "map.naver.com"})
-        if n == 4 and rng.random() < 0.5:
-            s.add("images", s.images(3, False))
-        if n == 6 and rng.random() < 0.5:
-            s.add("video", s.video())
-    s.add("related_searches", s.related())
+def check_url(
+    se: str,
+    se_type: str,
+    market: Market,
+    host: str,
+    keyword: str,
+    params: dict[str, Any],
+    depth: int,
+) -> str:
+    """The URL of the same search on the engine, with its own parameters (INFERRED forms)."""
+    q = quote_plus(keyword)
+    hl, gl = market.language, market.location.country
+    image, dataset, video = (quote_plus(str(params.get(k) or "")) for k in _ID_PARAMS)
+    if se == "google":
+        if se_type == "maps":
+            return f"https://www.{host}/maps/search/{quote(keyword)}/?hl={hl}&gl={gl}"
+        if se_type == "search_by_image":
+            return f"https://lens.google.com/uploadbyurl?url={image}&hl={hl}&gl={gl}"
+        if se_type == "autocomplete":
+            client = params.get("client") or "gws-wiz"
+            return f"https://www.{host}/complete/search?q={q}&client={client}&hl={hl}&gl={gl}"
+        if se_type in ("dataset_search", "dataset_info"):
+            if se_type == "dataset_info":
+                return f"https://{host}/search?docid={dataset}&hl={hl}"
+            return f"https://{host}/search?query={q}&hl={hl}"
+        if se_type.startswith("ads_"):
+            return f"https://{host}/?region={gl}"
+        if se_type.startswith("finance_"):
+            page = f"quote/{quote(keyword)}" if se_type == "finance_quote" else ""
+            return f"https://www.{host}/finance/{page}?hl={hl}&gl={gl}"
+        extra = _GOOGLE_SEARCH_PARAMS.get(se_type, "")
+        num = f"&num={depth}" if se_type != "ai_mode" else ""
+        return f"https://www.{host}/search?q={q}{num}&hl={hl}&gl={gl}&gws_rd=cr{extra}"
+    if se == "bing":
+        return f"https://www.bing.com/search?q={q}&count={depth}&setlang={hl}&cc={gl}"
+    if se == "yahoo":
+        return f"https://search.yahoo.com/search?p={q}&n={depth}"
+    if se == "baidu":
+        return f"https://www.baidu.com/s?wd={q}&rn={depth}"
+    if se == "naver":
+        return f"https://search.naver.com/search.naver?where=nexearch&query={q}"
+    if se == "seznam":
+        return f"https://search.seznam.cz/?q={q}&count={depth}"
+    if se_type == "organic":
+        return f"https://www.youtube.com/results?search_query={q}&hl={hl}&gl={gl}"
+    return f"https://www.youtube.com/watch?v={video}&hl={hl}&gl={gl}"
 
 
-def _search_by_image(s: _Serp, count: int) -> None:
-    s.add("images", {**s.images(10, True), "related_image_searches": None})
-    for _ in range(count):
-        fields = s.organic(google=True)
-        fields["images"] = s.images(1, True)["items"]
-        s.add("organic", fields)
-
-
-def _generic(s: _Serp, depth: int) -> None:
-    for _ in range(depth):
-        d, url = s.candidate()
-        s.add(
-            "organic",
-            {"domain": d, "title": s.text(4, 9), "url": url, "description": s.text(15, 30)},
-        )
+def _items(
+    s: Serp, se: str, se_type: str, params: dict[str, Any], depth: int, datetime: str
+) -> dict[str, Any]:
+    """Fill `s` with the endpoint's items; return the result fields it adds."""
+    if se == "google":
+        if se_type == "organic":
+            web.google_organic(s, depth)
+        elif se_type == "search_by_image":
+            web.search_by_image(s, 10 * int(params.get("max_crawl_pages") or 6))
+            return {"image_url": params.get("image_url")}
+        elif se_type == "ai_mode":
+            web.ai_mode(s, depth)
+        elif se_type == "maps":
+            verticals.maps(s, depth)
+        elif se_type == "local_finder":
+            verticals.local_finder(s, depth)
+        elif se_type == "news":
+            verticals.news(s, depth, datetime)
+            return {"includes_non_news_search_results": False}
+        elif se_type == "images":
+            verticals.images(s, depth)
+        elif se_type == "jobs":
+            verticals.jobs(s, depth, datetime)
+        elif se_type == "events":
+            verticals.events(s, depth)
+        elif se_type == "autocomplete":
+            other.autocomplete(s, params)
+        elif se_type == "dataset_search":
+            other.dataset_search(s, depth)
+        elif se_type == "dataset_info":
+            other.dataset_info(s, params)
+        elif se_type == "ads_advertisers":
+            other.ads_advertisers(s)
+        elif se_type == "ads_search":
+            other.ads_search(s, depth)
+        elif se_type == "finance_ticker_search":
+            other.ticker_search(s, datetime)
+        else:
+            other.finance(s, se_type, datetime)
+        return {}
+    if se == "naver":
+        web.naver_organic(s, depth)
+    elif se == "bing" and se_type == "local_pack":
+        web.bing_local_pack(s, depth)
+    elif se == "youtube":
+        if se_type == "organic":
+            youtube.organic(s, depth, datetime)
+        elif se_type == "video_info":
+            return youtube.video_info(s, params, datetime)
+        elif se_type == "video_comments":
+            return youtube.video_comments(s, params, depth)
+        else:
+            return youtube.video_subtitles(s, params)
+    else:
+        web.other_organic(s, depth)
+    return {}
 
 
 def generate_result(
@@ -407,68 +238,134 @@ def generate_result(
 ) -> list[dict[str, Any]]:
     """The `result` array of task_get/advanced for a task with these parameters, as the SERP
     stood on the simulated day of `datetime`: the same parameters and day give the same result,
-    and from one day to the next the organic ranking moves as real ones do (mostly stable, some
-    small moves, a few big jumps, new and lost URLs)."""
+    and from one day to the next the ranked results move as real ones do (mostly stable, some
+    small moves, a few big jumps, new and lost results)."""
     pool_seed = result_seed(seed, se, se_type, params)
     day = int(parse_datetime(datetime) // 86400)
     rng = random.Random(pool_seed ^ day)  # features and snippets: the day's own
-    keyword = str(params.get("keyword") or "")
-    per_page = 15 if se == "naver" else 10
-    depth = int(params.get("depth") or per_page)
+    keyword = unquote_plus(str(params.get("keyword") or ""))  # the docs: returned decoded
+    location = location_of(params, se)
+    market = Market(se, location, language_of(params, location))
+    device = params.get("device")
+    rule = depth_rule(se, se_type, device if isinstance(device, str) else None)
+    depth = depth_of(se, se_type, SimpleNamespace(**{k: params.get(k) for k in _DEPTH_PARAMS}))
     crawl = params.get("max_crawl_pages")
     if crawl:
-        depth = min(depth, int(crawl) * per_page)
-    pool_rng = random.Random(pool_seed)
+        depth = min(depth, int(crawl) * rule.unit)
     size = int(depth * 1.4) + 6  # more candidates than places: some enter, some drop out
-    pool = []
-    for _ in range(size):
-        domain = pool_rng.choice(DOMAINS)
-        slug = "-".join(pool_rng.choices(WORDS[:30], k=3))
-        pool.append((domain, f"https://{domain}/{slug}/{pool_rng.randint(1, 99999)}"))
-    depth = max(1, depth - rng.randint(0, max(0, depth // 20)))  # SERPs come a little short
     order = ranked_candidates(pool_seed, day, size)
-    s = _Serp(
+    asked = depth
+    depth = max(1, depth - rng.randint(0, max(0, depth // 20)))  # SERPs come a little short
+    s = Serp(
         rng,
         keyword,
-        bool(params.get("calculate_rectangles")),
-        per_page,
-        [pool[i] for i in order],
+        market,
+        rectangles=bool(params.get("calculate_rectangles")),
+        per_page=rule.unit if se_type == "organic" else 10,
+        pool_seed=pool_seed,
+        order=order,
     )
-    location_code = params.get("location_code") or 0
+    host = se_domain(se, se_type, market, params.get("se_domain"))
     result: dict[str, Any] = {
         "keyword": keyword or None,
         "type": se_type,
-        "se_domain": params.get("se_domain") or f"{'search.' if se == 'naver' else ''}{se}.com",
-        "location_code": location_code if se != "naver" else 0,
-        "language_code": params.get("language_code") or "",
-        "check_url": f"https://www.{se}.com/search?q={quote_plus(keyword)}",
+        "se_domain": host,
+        "location_code": 0 if se == "naver" else location.code,
+        "language_code": "" if se == "naver" else market.language,
+        "check_url": check_url(se, se_type, market, host, keyword, params, asked),
         "datetime": datetime,
         "spell": None,
         "refinement_chips": None,
     }
-    if (se, se_type) == ("google", "organic"):
-        _google_organic(s, depth)
-    elif (se, se_type) == ("naver", "organic"):
-        _naver_organic(s, depth)
-    elif (se, se_type) == ("google", "search_by_image"):
-        result = {
-            "image_url": params.get("image_url"),
-            **result,
-            "keyword": None,
-            "se_domain": "lens.google.com",
-        }
-        _search_by_image(s, 10 * int(crawl or 6))
-    else:
-        _generic(s, depth)
-    kinds = list(dict.fromkeys(item["type"] for item in s.items))
-    pages = max(item["page"] for item in s.items)
-    result.update(
-        item_types=kinds,
-        se_results_count=rng.randint(10_000, 90_000_000)
-        if se == "google" and se_type == "organic"
-        else 0,
-        pages_count=pages,
-        items_count=len(s.items),
-        items=s.items,
-    )
+    extra = _items(s, se, se_type, params, depth, datetime)
+    if se_type == "search_by_image":
+        result = {"image_url": extra.pop("image_url"), **result, "keyword": None}
+    if se_type in _NO_LOCATION:
+        del result["type"], result["location_code"], result["refinement_chips"]
+    if se == "youtube":
+        del result["type"], result["refinement_chips"]
+        if se_type != "organic":
+            del result["keyword"]
+    items = s.items
+    result.update(extra)
+    result["item_types"] = list(dict.fromkeys(item["type"] for item in items))
+    if not (se == "youtube" and se_type != "organic"):
+        result["se_results_count"] = (
+            rng.randint(10_000, 90_000_000)
+            if se_type in ("organic", "news", "images") and se != "naver"
+            else 0
+        )
+    if se_type in _PAGED and se != "youtube":
+        result["pages_count"] = max((item.get("page", 1) for item in items), default=1)
+    result["items_count"] = len(items)
+    result["items"] = items
     return [result]
+
+
+# task_get/regular keeps the main types with their basic fields (reference 8.1, RS regular).
+_REGULAR_TYPES: Final = frozenset({"organic", "paid", "featured_snippet", "local_pack"})
+_REGULAR_FIELDS: Final = (
+    "type rank_group rank_absolute page position xpath domain title description url "
+    "breadcrumb phone is_paid rating cid rectangle"
+).split()
+
+
+def regular_of(result: list[dict[str, Any]], se: str, se_type: str) -> list[dict[str, Any]]:
+    """The task_get/regular form of an advanced result: the main item types only, each with
+    its basic fields, ranks counted again among what is left (INFERRED from the docs' regular
+    example; UNCERTAIN for bing/local_pack, whose regular answer we have not seen)."""
+    out = []
+    for r in result:
+        kept: list[dict[str, Any]] = []
+        groups: dict[str, int] = {}
+        for item in r["items"]:
+            if item["type"] not in _REGULAR_TYPES:
+                continue
+            slim = {k: item[k] for k in _REGULAR_FIELDS if k in item}
+            groups[item["type"]] = groups.get(item["type"], 0) + 1
+            slim.update(rank_group=groups[item["type"]], rank_absolute=len(kept) + 1)
+            kept.append(slim)
+        regular = {k: v for k, v in r.items() if k != "items"}
+        regular.update(
+            item_types=list(dict.fromkeys(i["type"] for i in kept)),
+            items_count=len(kept),
+            items=kept,
+        )
+        out.append(regular)
+    return out
+
+
+def html_of(result: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The task_get/html form: the result's head and one HTML page per SERP page (reference
+    8.1: `items: [{page, date, html}]`)."""
+    out = []
+    for r in result:
+        pages = max((i.get("page", 1) for i in r["items"]), default=1)
+        head = {
+            k: r.get(k)
+            for k in ("keyword", "type", "se_domain", "location_code", "language_code", "datetime")
+        }
+        items = []
+        for page in range(1, pages + 1):
+            rows = "".join(
+                f'<div class="g"><a href="{_escape(i.get("url"))}">'
+                f"<h3>{_escape(i.get('title'))}</h3></a></div>"
+                for i in r["items"]
+                if i.get("page", 1) == page
+            )
+            title = _escape(r.get("keyword"))
+            head_html = f"<head><title>{title}</title></head>"
+            html = f"<!doctype html><html>{head_html}<body>{rows}</body></html>"
+            items.append({"page": page, "date": r["datetime"], "html": html})
+        out.append({**head, "items_count": len(items), "items": items})
+    return out
+
+
+def _escape(text: object) -> str:
+    return (
+        str(text or "")
+        .replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+    )

@@ -1,4 +1,5 @@
-"""The simulated v3 endpoints: task_post, tasks_ready, task_get/advanced, id_list, appendix.
+"""The simulated v3 endpoints: task_post, tasks_ready, task_get (regular, advanced, html),
+id_list, appendix.
 
 Each handler reads the shared `Simulator` from the app and answers with the API's envelope.
 Admission (auth, rate limit, concurrency, faults) happens before, in `app.py`'s middleware.
@@ -13,11 +14,11 @@ import msgspec
 from aiohttp import web
 
 from orchestrator.simulator.clock import format_datetime, parse_datetime
-from orchestrator.simulator.generator import generate_result
+from orchestrator.simulator.generator import generate_result, html_of, regular_of
 from orchestrator.simulator.settings import ID_LIST_METADATA_WINDOW_S, ID_LIST_PAGE
 from orchestrator.simulator.state import SimTask
 from schemas import status
-from schemas.catalogue import HAS_REGULAR, NO_ADVANCED, NO_HTML, is_serp_endpoint
+from schemas.catalogue import is_serp_endpoint, task_get_variants
 from schemas.pricing import task_cost
 from schemas.requests import MAX_TASKS_PER_POST, TaskValidationError, decode_task
 
@@ -190,16 +191,17 @@ async def task_post(request: web.Request) -> web.Response:
 
 def _ready_item(task: SimTask) -> dict[str, Any]:
     base = f"/v3/serp/{task.se}/{task.se_type}/task_get/"
-    key = (task.se, task.se_type)
+    has = task_get_variants(task.se, task.se_type)
     return {
         "id": task.id,
         "se": task.se,
         "se_type": task.se_type,
         "date_posted": format_datetime(task.posted_at),
         "tag": task.tag,
-        "endpoint_regular": base + "regular/" + task.id if key in HAS_REGULAR else None,
-        "endpoint_advanced": None if key in NO_ADVANCED else base + "advanced/" + task.id,
-        "endpoint_html": None if task.se_type in NO_HTML else base + "html/" + task.id,
+        **{
+            f"endpoint_{v}": base + f"{v}/" + task.id if v in has else None
+            for v in ("regular", "advanced", "html")
+        },
     }
 
 
@@ -220,19 +222,30 @@ async def tasks_ready(request: web.Request) -> web.Response:
 
 
 @lru_cache(maxsize=512)
-def _result_json(seed: int, se: str, se_type: str, params: bytes, done_at: float) -> bytes:
+def _result_json(
+    seed: int, se: str, se_type: str, params: bytes, done_at: float, variant: str
+) -> bytes:
     """Encoded `result` of a completed task; cached because clients may fetch twice."""
     values = _OBJECT_DECODER.decode(params)
-    return _ENCODER.encode(generate_result(seed, se, se_type, values, format_datetime(done_at)))
+    result = generate_result(seed, se, se_type, values, format_datetime(done_at))
+    if variant == "regular":
+        result = regular_of(result, se, se_type)
+    elif variant == "html":
+        result = html_of(result)
+    return _ENCODER.encode(result)
 
 
-def task_get_body(sim: "Simulator", task: SimTask, code: int, function: str = "task_get") -> bytes:
-    """The task_get (or postback) envelope of one known task with status `code`."""
-    path = ["v3", "serp", task.se, task.se_type, "task_get", "advanced", task.id]
+def task_get_body(
+    sim: "Simulator", task: SimTask, code: int, function: str = "task_get", variant: str = ""
+) -> bytes:
+    """The task_get (or postback) envelope of one known task with status `code`: the
+    variant asked for, or for a postback the task's `postback_data`."""
+    variant = variant or task.postback_data or "advanced"
+    path = ["v3", "serp", task.se, task.se_type, "task_get", variant, task.id]
     result, count = None, 0
     if code == status.OK:
         encoded = _result_json(
-            sim.config.seed, task.se, task.se_type, task.params, task.complete_at
+            sim.config.seed, task.se, task.se_type, task.params, task.complete_at, variant
         )
         result, count = msgspec.Raw(encoded), 1
     obj = task_object(task.id, code, path, task.data(function), result=result, result_count=count)
@@ -242,8 +255,9 @@ def task_get_body(sim: "Simulator", task: SimTask, code: int, function: str = "t
 async def task_get(request: web.Request) -> web.Response:
     sim = request.app[SIMULATOR_KEY]
     se, se_type, task_id = (request.match_info[k] for k in ("se", "se_type", "id"))
-    path = ["v3", "serp", se, se_type, "task_get", "advanced", task_id]
-    if (se, se_type) in NO_ADVANCED:  # regular and html only, as the API
+    variant = request.match_info["variant"]
+    path = ["v3", "serp", se, se_type, "task_get", variant, task_id]
+    if variant not in task_get_variants(se, se_type):  # e.g. bing/local_pack: no advanced
         return error_response(status.NOT_FOUND, 404)
     task = sim.store.tasks.get(task_id)
     mismatch = None
@@ -255,11 +269,11 @@ async def task_get(request: web.Request) -> web.Response:
         code = mismatch or status.TASK_NOT_FOUND
         return json_response(envelope([task_object(task_id, code, path, None)]))
     if request.get(FAULT_KEY) == "task_error":
-        return json_response(task_get_body(sim, task, status.INTERNAL_TIMEOUT))
-    code = task.status_at(sim.store.clock.now())
+        return json_response(task_get_body(sim, task, status.INTERNAL_TIMEOUT, variant=variant))
+    code = task.status_at(sim.store.clock.now(), variant)
     if not status.is_pending(code) and code != status.RESULTS_EXPIRED:
         sim.store.collect(task)
-    return json_response(task_get_body(sim, task, code))
+    return json_response(task_get_body(sim, task, code, variant=variant))
 
 
 async def id_list(request: web.Request) -> web.Response:

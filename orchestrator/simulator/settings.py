@@ -13,6 +13,7 @@ from schemas.pricing import PriceTable
 DAY_S: Final = 86_400.0
 TASKS_READY_RETENTION_S: Final = 3 * DAY_S
 RESULTS_RETENTION_S: Final = 30 * DAY_S
+HTML_RETENTION_S: Final = 7 * DAY_S  # reference section 3.5
 ID_LIST_METADATA_WINDOW_S: Final = 31 * DAY_S
 TASKS_READY_PAGE: Final = 1000
 ID_LIST_PAGE: Final = 1000

@@ -20,6 +20,7 @@ import msgspec
 
 from orchestrator.simulator.clock import SimClock
 from orchestrator.simulator.settings import (
+    HTML_RETENTION_S,
     RESULTS_RETENTION_S,
     TASKS_READY_PAGE,
     TASKS_READY_RETENTION_S,
@@ -86,13 +87,14 @@ class SimTask:
         head = b'{"api":"serp","function":"' + function.encode() + b'",'
         return msgspec.Raw(head + self.params[1:])
 
-    def status_at(self, now: float) -> int:
-        """The task_get status code at simulated time `now`."""
+    def status_at(self, now: float, variant: str = "advanced") -> int:
+        """The task_get status code at simulated time `now` (HTML is kept for less long)."""
         if now < self.handed_at:
             return status.TASK_IN_QUEUE
         if not self.done:
             return status.TASK_HANDED
-        if now - self.complete_at > RESULTS_RETENTION_S:
+        kept = HTML_RETENTION_S if variant == "html" else RESULTS_RETENTION_S
+        if now - self.complete_at > kept:
             return status.RESULTS_EXPIRED
         return self.outcome
 

@@ -1,0 +1,221 @@
+"""Markets: where a task searches, in which language, and what that market's results look
+like. The simulator resolves `location_name`/`language_name` to codes as the API's answer
+carries them, and draws words and domains that fit the market (docs/simulator-sources.md).
+
+Location and language codes are DataForSEO's (its /v3/serp/google/locations and languages
+lists use Google Ads geo target ids: 2840 United States, 2276 Germany, ...). A name this table
+does not hold is refused as the API refuses an unknown one (40501), except a city given as
+"City,Region,Country" whose country is known: it gets the country's code (the API has its own
+city codes, which this table does not hold: UNCERTAIN, an approximation of the simulator).
+"""
+
+from dataclasses import dataclass
+from typing import Final
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    code: int
+    name: str
+    country: str  # ISO 3166-1 alpha-2, as in `gl=` of a Google URL
+    google: str  # the Google domain of the country
+    language: str  # the country's main language code
+
+
+LOCATIONS: Final = tuple(
+    Location(*row)
+    for row in (
+        (2840, "United States", "US", "google.com", "en"),
+        (2826, "United Kingdom", "GB", "google.co.uk", "en"),
+        (2124, "Canada", "CA", "google.ca", "en"),
+        (2036, "Australia", "AU", "google.com.au", "en"),
+        (2356, "India", "IN", "google.co.in", "en"),
+        (2276, "Germany", "DE", "google.de", "de"),
+        (2040, "Austria", "AT", "google.at", "de"),
+        (2756, "Switzerland", "CH", "google.ch", "de"),
+        (2250, "France", "FR", "google.fr", "fr"),
+        (2724, "Spain", "ES", "google.es", "es"),
+        (2484, "Mexico", "MX", "google.com.mx", "es"),
+        (2380, "Italy", "IT", "google.it", "it"),
+        (2528, "Netherlands", "NL", "google.nl", "nl"),
+        (2076, "Brazil", "BR", "google.com.br", "pt"),
+        (2620, "Portugal", "PT", "google.pt", "pt"),
+        (2616, "Poland", "PL", "google.pl", "pl"),
+        (2203, "Czechia", "CZ", "google.cz", "cs"),
+        (2752, "Sweden", "SE", "google.se", "sv"),
+        (2410, "South Korea", "KR", "google.co.kr", "ko"),
+        (2392, "Japan", "JP", "google.co.jp", "ja"),
+        (2156, "China", "CN", "google.com.hk", "zh-CN"),
+        (1023191, "New York,New York,United States", "US", "google.com", "en"),
+        (1006886, "London,England,United Kingdom", "GB", "google.co.uk", "en"),
+        (1003854, "Berlin,Berlin,Germany", "DE", "google.de", "de"),
+    )
+)
+LANGUAGES: Final[dict[str, str]] = {
+    "en": "English",
+    "de": "German",
+    "fr": "French",
+    "es": "Spanish",
+    "it": "Italian",
+    "nl": "Dutch",
+    "pt": "Portuguese",
+    "pl": "Polish",
+    "cs": "Czech",
+    "sv": "Swedish",
+    "ko": "Korean",
+    "ja": "Japanese",
+    "zh-CN": "Chinese (Simplified)",
+}
+_BY_CODE: Final = {loc.code: loc for loc in LOCATIONS}
+_BY_NAME: Final = {loc.name.lower(): loc for loc in LOCATIONS}
+_COUNTRY_BY_NAME: Final = {loc.name.lower(): loc for loc in LOCATIONS if loc.code < 3000}
+_LANGUAGE_BY_NAME: Final = {name.lower(): code for code, name in LANGUAGES.items()}
+# Where an engine is not tied to a location (Naver, Baidu, Seznam) it has its market's own.
+ENGINE_MARKET: Final[dict[str, int]] = {"naver": 2410, "baidu": 2156, "seznam": 2203}
+
+
+class UnknownMarket(ValueError):
+    """A location or language name the API would refuse; args[0] names the field."""
+
+
+def location_of(params: dict[str, object], se: str) -> Location:
+    """The location a task searches from (its code, name or coordinate; else the engine's)."""
+    code, name = params.get("location_code"), params.get("location_name")
+    if isinstance(code, int):
+        return _BY_CODE.get(code) or Location(code, str(code), "US", "google.com", "en")
+    if isinstance(name, str):
+        found = _BY_NAME.get(name.strip().lower())
+        if found is None:
+            country = _COUNTRY_BY_NAME.get(name.rsplit(",", 1)[-1].strip().lower())
+            if country is None:
+                raise UnknownMarket("location_name")
+            return country
+        return found
+    return _BY_CODE[ENGINE_MARKET.get(se, 2840)]
+
+
+def language_of(params: dict[str, object], location: Location) -> str:
+    """The language code of a task: given as a code, a name, or the location's own."""
+    code, name = params.get("language_code"), params.get("language_name")
+    if isinstance(code, str):
+        return code
+    if isinstance(name, str):
+        found = _LANGUAGE_BY_NAME.get(name.strip().lower())
+        if found is None:
+            raise UnknownMarket("language_name")
+        return found
+    return location.language
+
+
+def base_language(code: str) -> str:
+    return code.split("-")[0].lower()
+
+
+# Words of each language's results, beside the keyword: what titles and snippets are made of.
+WORDS: Final[dict[str, tuple[str, ...]]] = {
+    lang: tuple(text.split())
+    for lang, text in {
+        "en": "best cheap online review price buy guide top new free near official store "
+        "compare how what deals sale shop fast local service repair rent used tips list "
+        "open today reviews prices rated",
+        "de": "beste günstig online test preis kaufen ratgeber neu kostenlos in der nähe "
+        "offiziell shop vergleich wie was angebote jetzt schnell lokal service reparatur "
+        "miete gebraucht tipps liste heute bewertungen preise",
+        "fr": "meilleur pas cher en ligne avis prix acheter guide nouveau gratuit près de "
+        "officiel boutique comparer comment quoi offres soldes rapide local service "
+        "réparation location occasion conseils liste aujourd'hui",
+        "es": "mejor barato en línea opiniones precio comprar guía nuevo gratis cerca "
+        "oficial tienda comparar cómo qué ofertas rápido local servicio reparación "
+        "alquiler usado consejos lista hoy precios",
+        "it": "migliore economico online recensioni prezzo comprare guida nuovo gratis vicino "
+        "ufficiale negozio confronto come cosa offerte veloce locale servizio riparazione "
+        "noleggio usato consigli oggi prezzi",
+        "nl": "beste goedkoop online review prijs kopen gids nieuw gratis in de buurt "
+        "officieel winkel vergelijken hoe wat aanbiedingen snel lokaal service reparatie "
+        "huren tweedehands tips vandaag prijzen",
+        "pt": "melhor barato online avaliação preço comprar guia novo grátis perto oficial "
+        "loja comparar como que ofertas rápido local serviço reparo aluguel usado dicas "
+        "hoje preços",
+        "pl": "najlepszy tani online opinie cena kupić poradnik nowy darmowy w pobliżu "
+        "oficjalny sklep porównanie jak co promocje szybko lokalny serwis naprawa "
+        "wynajem używany porady dzisiaj ceny",
+        "cs": "nejlepší levné online recenze cena koupit průvodce nový zdarma poblíž "
+        "oficiální obchod srovnání jak co akce rychle místní servis oprava pronájem "
+        "použité tipy dnes ceny",
+        "sv": "bästa billig online recension pris köpa guide ny gratis nära officiell butik "
+        "jämför hur vad erbjudanden snabbt lokal service reparation hyra begagnad tips "
+        "idag priser",
+        "ko": "추천 가격 후기 구매 최신 리뷰 비교 할인 무료 공식 매장 방법 정보 순위 "
+        "인기 근처 저렴한 새로운 서비스 수리 중고 오늘 판매 사용법 장점 단점",
+        "ja": "おすすめ 価格 口コミ 購入 最新 レビュー 比較 セール 無料 公式 店舗 方法 "
+        "情報 ランキング 人気 近く 安い 新しい サービス 修理 中古 今日 評判",
+        "zh": "推荐 价格 评测 购买 最新 评论 对比 优惠 免费 官方 商店 方法 信息 排行 "
+        "热门 附近 便宜 新款 服务 维修 二手 今天 口碑",
+    }.items()
+}
+# Sites that rank in each country's results (public, well-known sites of that market).
+DOMAINS: Final[dict[str, tuple[str, ...]]] = {
+    country: tuple(text.split())
+    for country, text in {
+        "US": "www.amazon.com en.wikipedia.org www.reddit.com www.bestbuy.com www.youtube.com "
+        "www.nytimes.com www.cnet.com www.walmart.com www.target.com www.forbes.com "
+        "www.theverge.com www.yelp.com www.ebay.com medium.com www.techradar.com",
+        "GB": "www.amazon.co.uk en.wikipedia.org www.bbc.co.uk www.theguardian.com "
+        "www.argos.co.uk www.currys.co.uk www.which.co.uk www.reddit.com www.ebay.co.uk "
+        "www.johnlewis.com www.techradar.com www.youtube.com www.tesco.com",
+        "DE": "www.amazon.de de.wikipedia.org www.idealo.de www.otto.de www.chip.de "
+        "www.computerbild.de www.spiegel.de www.zeit.de www.mediamarkt.de www.check24.de "
+        "www.gutefrage.net www.heise.de www.youtube.com www.ebay.de",
+        "FR": "www.amazon.fr fr.wikipedia.org www.fnac.com www.leboncoin.fr www.lemonde.fr "
+        "www.cdiscount.com www.darty.com www.boulanger.com www.lefigaro.fr "
+        "www.01net.com www.youtube.com www.quechoisir.org",
+        "ES": "www.amazon.es es.wikipedia.org www.elcorteingles.es www.elpais.com "
+        "www.pccomponentes.com www.mediamarkt.es www.xataka.com www.milanuncios.com "
+        "www.youtube.com www.elmundo.es",
+        "IT": "www.amazon.it it.wikipedia.org www.corriere.it www.repubblica.it "
+        "www.mediaworld.it www.subito.it www.trovaprezzi.it www.youtube.com www.hdblog.it",
+        "NL": "www.bol.com nl.wikipedia.org www.coolblue.nl www.marktplaats.nl www.nu.nl "
+        "www.tweakers.net www.youtube.com www.mediamarkt.nl",
+        "BR": "www.mercadolivre.com.br pt.wikipedia.org www.amazon.com.br www.magazineluiza.com.br "
+        "www.globo.com www.tecmundo.com.br www.youtube.com www.americanas.com.br",
+        "PL": "allegro.pl pl.wikipedia.org www.ceneo.pl www.mediaexpert.pl www.onet.pl "
+        "www.wp.pl www.youtube.com www.x-kom.pl",
+        "CZ": "www.alza.cz cs.wikipedia.org www.heureka.cz www.seznam.cz www.novinky.cz "
+        "www.idnes.cz www.mall.cz www.youtube.com www.bazos.cz",
+        "SE": "www.prisjakt.nu sv.wikipedia.org www.elgiganten.se www.blocket.se "
+        "www.aftonbladet.se www.youtube.com www.komplett.se",
+        "KR": "blog.naver.com namu.wiki www.coupang.com www.danawa.com news.naver.com "
+        "www.11st.co.kr www.youtube.com cafe.naver.com www.gmarket.co.kr",
+        "JP": "www.amazon.co.jp ja.wikipedia.org kakaku.com www.rakuten.co.jp "
+        "www.yodobashi.com www.youtube.com news.yahoo.co.jp",
+        "CN": "www.baidu.com baike.baidu.com www.zhihu.com www.jd.com www.taobao.com "
+        "www.sohu.com www.163.com www.bilibili.com",
+    }.items()
+}
+_LANGUAGE_COUNTRY: Final = {
+    "en": "US",
+    "de": "DE",
+    "fr": "FR",
+    "es": "ES",
+    "it": "IT",
+    "nl": "NL",
+    "pt": "BR",
+    "pl": "PL",
+    "cs": "CZ",
+    "sv": "SE",
+    "ko": "KR",
+    "ja": "JP",
+    "zh": "CN",
+}
+
+
+def words_for(language: str) -> tuple[str, ...]:
+    return WORDS.get(base_language(language), WORDS["en"])
+
+
+def domains_for(country: str, language: str) -> tuple[str, ...]:
+    """The sites of a country's results; a country without a list borrows its language's."""
+    found = DOMAINS.get(country)
+    if found is None:
+        found = DOMAINS[_LANGUAGE_COUNTRY.get(base_language(language), "US")]
+    return found

@@ -1,0 +1,215 @@
+"""Google's other SERPs: autocomplete, dataset search and info, the ads transparency center
+and finance, with the item types their task_get/advanced documents
+(docs/endpoint-sources.md). Fewer fields are realistic here; every field is present."""
+
+from typing import Any
+from urllib.parse import quote_plus
+
+from orchestrator.simulator.serp import Serp, site_name
+
+_BARE = ("page", "position", "xpath", "rectangle")
+
+
+def _bare(s: Serp, kind: str, fields: dict[str, Any], keep: tuple[str, ...] = ()) -> None:
+    """An item without the page/position/xpath/rectangle its type does not have."""
+    item = s.add(kind, fields)
+    for gone in _BARE:
+        if gone not in keep:
+            item.pop(gone)
+
+
+def autocomplete(s: Serp, params: dict[str, Any]) -> None:
+    keyword = s.keyword
+    for n in range(10):
+        suggestion = f"{keyword} {s.words(1, 2)}".strip()
+        _bare(
+            s,
+            "autocomplete",
+            {
+                "relevance": 1250 - 50 * n if params.get("client") == "chrome" else None,
+                "suggestion": suggestion,
+                "suggestion_type": None,
+                "search_query_url": f"https://www.google.com/search?q={quote_plus(suggestion)}",
+                "thumbnail_url": None,
+                "highlighted": None,
+            },
+        )
+
+
+def _dataset(s: Serp, dataset_id: str | None = None) -> dict[str, Any]:
+    ident = s.entity()
+    provider = s.domain(ident)
+    return {
+        "dataset_id": dataset_id or f"L2cvMTFq{ident.getrandbits(48):x}",
+        "title": s.text(3, 8, ident),
+        "image_url": None,
+        "scholarly_citations_count": ident.randint(0, 300),
+        "scholarly_articles_url": None,
+        "unique_identifier": f"doi:10.{ident.randint(1000, 9999)}/{ident.getrandbits(24):x}",
+        "related_article": None,
+        "links": [
+            {"type": "link_element", "title": site_name(provider), "url": s.url(provider, ident)}
+        ],
+        "dataset_providers": [{"type": "dataset_provider", "title": site_name(provider)}],
+        "formats": [{"type": "formats_element", "format": "csv", "size": None}],
+        "authors": [{"type": "authors_element", "name": s.words(2, 2, ident).title(), "url": None}],
+        "licenses": [{"type": "license", "title": "CC BY 4.0"}],
+        "updated_date": "2025-10-01 00:00:00 +00:00",
+        "area_covered": [s.market.location.name.rsplit(",", 1)[-1]],
+        "period_covered": {"start_date": "2010-01-01", "end_date": "2025-12-31"},
+        "dataset_description": {"text": s.words(20, 40, ident).capitalize(), "links": None},
+    }
+
+
+def dataset_search(s: Serp, depth: int) -> None:
+    for _ in range(depth):
+        _bare(s, "dataset", _dataset(s), keep=("position", "xpath"))
+
+
+def dataset_info(s: Serp, params: dict[str, Any]) -> None:
+    _bare(
+        s, "dataset", _dataset(s, str(params.get("dataset_id") or "")), keep=("position", "xpath")
+    )
+
+
+def ads_advertisers(s: Serp) -> None:
+    country = s.market.location.name.rsplit(",", 1)[-1]
+    for _ in range(s.rng.randint(3, 8)):
+        ident = s.entity()
+        _bare(
+            s,
+            "ads_advertiser",
+            {
+                "title": f"{site_name(s.domain(ident))} Inc.",
+                "advertiser_id": f"AR{ident.getrandbits(64):020d}"[:22],
+                "location": country,
+                "verified": ident.random() < 0.8,
+                "approx_ads_count": ident.randint(1, 20000),
+            },
+        )
+    _bare(s, "ads_domain", {"domain": s.domain()})
+
+
+def ads_search(s: Serp, depth: int) -> None:
+    for _ in range(depth):
+        ident = s.entity()
+        domain = s.domain(ident)
+        creative = f"CR{ident.getrandbits(64):020d}"[:22]
+        _bare(
+            s,
+            "ads_search",
+            {
+                "advertiser_id": f"AR{ident.getrandbits(64):020d}"[:22],
+                "creative_id": creative,
+                "title": f"{site_name(domain)} Inc.",
+                "url": f"https://adstransparency.google.com/advertiser/creative/{creative}",
+                "verified": True,
+                "format": ident.choice(("text", "image", "video")),
+                "preview_image": {"url": None, "height": 250, "width": 300},
+                "preview_url": None,
+                "first_shown": "2026-01-10 00:00:00 +00:00",
+                "last_shown": "2026-11-20 00:00:00 +00:00",
+            },
+        )
+
+
+def _instrument(s: Serp, kind: str, datetime: str) -> dict[str, Any]:
+    ident = s.entity()
+    ticker = "".join(ident.choices("ABCDEFGHIJKLMNOPQRSTUVWXYZ", k=ident.randint(2, 4)))
+    price = round(ident.uniform(5, 900), 2)
+    delta = round(s.rng.uniform(-5, 5), 2)
+    common = {
+        "identifier": f"{ticker}:NASDAQ",
+        "displayed_name": f"{site_name(s.domain(ident))} Inc",
+        "url": f"https://www.google.com/finance/quote/{ticker}:NASDAQ",
+        "location": "US",
+        "trend": "up" if delta >= 0 else "down",
+        "timestamp": datetime,
+        "percentage_delta": round(delta / price * 100, 2),
+    }
+    if kind.startswith("google_finance_market_index"):
+        return {
+            **common,
+            "ticker": ticker,
+            "market_identifier": "INDEXNASDAQ",
+            "index_value": price * 40,
+            "index_value_delta": delta * 40,
+        }
+    return {
+        **common,
+        "ticker": ticker,
+        "price": price,
+        "price_delta": delta,
+        "price_currency": "USD",
+    }
+
+
+def finance(s: Serp, se_type: str, datetime: str) -> None:
+    """Finance pages: groups of instruments and news around the quote or the market."""
+    element = "google_finance_market_instrument_element"
+    _bare(
+        s,
+        "google_finance_hero_groups",
+        {
+            "markets": [
+                {
+                    "type": "google_finance_markets",
+                    "title": "US",
+                    "items": [
+                        {"type": element, **_instrument(s, element, datetime)} for _ in range(3)
+                    ],
+                }
+            ]
+        },
+    )
+    if se_type == "finance_quote":
+        _bare(
+            s,
+            "google_finance_quote",
+            {"quote": {"type": element, **_instrument(s, element, datetime)}, "graph_items": None},
+        )
+        _bare(
+            s,
+            "google_finance_about",
+            {
+                "displayed_name": s.keyword.title(),
+                "description": s.words(20, 40).capitalize(),
+                "description_source_url": None,
+                "ceo": None,
+                "founded": None,
+                "headquarters": None,
+                "website": None,
+                "employees": None,
+            },
+        )
+    for kind in ("google_finance_interested", "google_finance_most_followed"):
+        if se_type != "finance_quote":
+            _bare(
+                s,
+                kind,
+                {
+                    "items": [
+                        {"type": element, **_instrument(s, element, datetime)} for _ in range(4)
+                    ]
+                },
+            )
+    news = []
+    for _ in range(4):
+        d = s.domain()
+        news.append(
+            {
+                "type": "google_finance_news_element",
+                "title": s.text(5, 10),
+                "source": site_name(d),
+                "url": s.url(d),
+                "image_url": None,
+                "timestamp": datetime,
+            }
+        )
+    _bare(s, "google_finance_news", {"title": "Top news", "sub_title": None, "items": news})
+
+
+def ticker_search(s: Serp, datetime: str) -> None:
+    for kind in ("google_finance_market_instrument", "google_finance_market_index"):
+        for _ in range(3 if kind.endswith("instrument") else 1):
+            _bare(s, kind, _instrument(s, kind, datetime))

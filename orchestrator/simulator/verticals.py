@@ -1,0 +1,267 @@
+"""Google's vertical SERPs: maps, local finder, news, images, jobs and events, each with the
+item types and fields its task_get/advanced documents (docs/endpoint-sources.md). Places,
+articles and pictures are ranked entities: the same place keeps its name, cid and address
+from day to day while its rank moves."""
+
+import random
+from typing import Any
+
+from orchestrator.simulator.serp import Serp, site_name
+
+_DAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
+_CATEGORIES = (
+    "Restaurant",
+    "Cafe",
+    "Pizza restaurant",
+    "Hardware store",
+    "Dentist",
+    "Hotel",
+    "Car repair and maintenance service",
+    "Electronics store",
+    "Bakery",
+    "Gym",
+)
+
+
+def _work_hours(rng: random.Random) -> dict[str, Any]:
+    opens, closes = rng.choice((7, 8, 9, 10)), rng.choice((17, 18, 20, 22))
+    slot = [{"open": {"hour": opens, "minute": 0}, "close": {"hour": closes, "minute": 0}}]
+    return {
+        "timetable": {day: None if day == "sunday" else slot for day in _DAYS},
+        "current_status": rng.choice(("open", "close")),
+    }
+
+
+def _place(s: Serp, ident: random.Random) -> dict[str, Any]:
+    """A business on the map: the fields that last (name, ids, address) come from `ident`."""
+    loc = s.market.location
+    name = f"{s.words(1, 2, ident).title()} {s.keyword.title()}".strip()
+    domain = f"www.{name.lower().replace(' ', '')[:18] or 'place'}.com"
+    address, address_info = s.address(ident)
+    lat = round(40.0 + ident.uniform(-0.2, 0.2), 7)
+    lng = (
+        round(-74.0 + ident.uniform(-0.2, 0.2), 7)
+        if loc.country == "US"
+        else round(13.4 + ident.uniform(-0.2, 0.2), 7)
+    )
+    cid = str(ident.getrandbits(63))
+    category = ident.choice(_CATEGORIES)
+    return {
+        "domain": domain if ident.random() < 0.7 else None,
+        "title": name,
+        "url": f"https://{domain}/" if ident.random() < 0.7 else None,
+        "rating": s.rating(ident),
+        "rating_distribution": {str(k): ident.randint(0, 400) for k in range(1, 6)},
+        "original_title": None,
+        "contact_url": None,
+        "contributor_url": None,
+        "book_online_url": None,
+        "hotel_rating": None,
+        "price_level": ident.choice((None, "inexpensive", "moderate", "expensive")),
+        "snippet": address,
+        "address": address,
+        "address_info": address_info,
+        "place_id": "ChIJ" + "".join(ident.choices("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij", k=23)),
+        "phone": s.phone(ident),
+        "main_image": f"https://lh5.googleusercontent.com/p/AF1Qip{ident.getrandbits(64):x}",
+        "total_photos": ident.randint(0, 900),
+        "category": category,
+        "additional_categories": None,
+        "category_ids": [category.lower().replace(" ", "_")],
+        "work_hours": _work_hours(ident),
+        "feature_id": f"0x{ident.getrandbits(60):x}:0x{int(cid):x}",
+        "cid": cid,
+        "latitude": lat,
+        "longitude": lng,
+        "is_claimed": ident.random() < 0.7,
+        "local_justifications": None,
+        "is_directory_item": False,
+    }
+
+
+def maps(s: Serp, depth: int) -> None:
+    """maps_search places in rank order, an ad or two first (maps_paid_item)."""
+    for _ in range(s.rng.choice((0, 1, 2))):
+        ad = _place(s, random.Random(s.rng.getrandbits(64)))
+        keep = ("domain", "title", "url", "rating", "rating_distribution")
+        s.add("maps_paid_item", {k: ad[k] for k in keep})
+    for _ in range(depth):
+        item = s.add("maps_search", _place(s, s.entity()), paged=True)
+        for gone in ("page", "position", "xpath", "rectangle"):  # not maps_search fields
+            item.pop(gone)
+
+
+def local_finder(s: Serp, depth: int) -> None:
+    """local_pack places of Google's local finder, in rank order."""
+    for _ in range(depth):
+        place = _place(s, ident := s.entity())
+        s.add(
+            "local_pack",
+            {
+                "title": place["title"],
+                "description": f"{place['category']} · {place['address']}",
+                "domain": place["domain"],
+                "phone": place["phone"],
+                "booking_url": None,
+                "url": place["url"],
+                "is_paid": ident.random() < 0.05,
+                "rating": place["rating"],
+                "cid": place["cid"],
+            },
+            paged=True,
+        )
+
+
+def _published(rng: random.Random, datetime: str) -> tuple[str, str]:
+    hours = rng.randint(1, 240)
+    ago = f"{hours} hours ago" if hours < 24 else f"{hours // 24} days ago"
+    return ago, datetime  # the timestamp is the day's crawl time: close enough for the simulator
+
+
+def news(s: Serp, depth: int, datetime: str) -> None:
+    """news_search articles in rank order, a top_stories block on the first page sometimes."""
+    if s.rng.random() < 0.4:
+        stories = []
+        for _ in range(3):
+            d = s.domain()
+            ago, stamp = _published(s.rng, datetime)
+            stories.append(
+                {
+                    "type": "top_stories_element",
+                    "source": site_name(d),
+                    "domain": d,
+                    "title": s.text(5, 10),
+                    "date": ago,
+                    "amp_version": False,
+                    "timestamp": stamp,
+                    "url": s.url(d),
+                    "image_url": None,
+                    "badges": None,
+                }
+            )
+        s.add("top_stories", {"title": "Top stories", "items": stories})
+    for _ in range(depth):
+        ident = s.entity()
+        d = s.domain(ident)
+        ago, stamp = _published(ident, datetime)
+        item = s.add(
+            "news_search",
+            {
+                "title": s.text(5, 11, ident),
+                "domain": d,
+                "url": s.url(d, ident),
+                "image_url": f"https://{d}/images/{ident.getrandbits(40):x}.jpg",
+                "snippet": s.text(12, 25),
+                "time_published": ago,
+                "timestamp": stamp,
+            },
+            paged=True,
+        )
+        item.pop("page")
+        item.pop("position")
+
+
+def images(s: Serp, depth: int) -> None:
+    """images_search pictures in rank order; a carousel and related searches around them."""
+    if s.rng.random() < 0.5:
+        elements = [
+            {
+                "type": "carousel_element",
+                "title": s.words(1, 2),
+                "subtitle": None,
+                "image_url": f"https://encrypted-tbn0.gstatic.com/images?q=tbn:{s.rng.getrandbits(48):x}",
+            }
+            for _ in range(6)
+        ]
+        s.add("carousel", {"title": None, "items": elements})
+    for _ in range(depth):
+        ident = s.entity()
+        d = s.domain(ident)
+        page = s.url(d, ident)
+        item = s.add(
+            "images_search",
+            {
+                "title": s.text(3, 8, ident),
+                "subtitle": site_name(d),
+                "alt": s.text(2, 5, ident),
+                "url": page,
+                "source_url": f"{page}.jpg",
+                "encoded_url": f"https://encrypted-tbn0.gstatic.com/images?q=tbn:{ident.getrandbits(48):x}",
+            },
+            paged=True,
+        )
+        for gone in ("page", "position", "rectangle"):
+            item.pop(gone)
+    s.add("related_searches", s.related())
+
+
+def jobs(s: Serp, depth: int, datetime: str) -> None:
+    """google_jobs_item postings in rank order."""
+    contracts = ("Full-time", "Part-time", "Contractor", "Internship")
+    for _ in range(depth):
+        ident = s.entity()
+        employer = s.domain(ident)
+        ago, stamp = _published(ident, datetime)
+        item = s.add(
+            "google_jobs_item",
+            {
+                "job_id": f"eyJqb2JfdGl0bGUi{ident.getrandbits(64):x}",
+                "title": s.text(2, 4, ident),
+                "employer_name": site_name(employer),
+                "employer_url": f"https://{employer}/",
+                "employer_image_url": None,
+                "location": s.market.location.name.split(",")[0],
+                "source_name": ident.choice(
+                    ("LinkedIn", "Indeed", "Glassdoor", site_name(employer))
+                ),
+                "source_url": s.url(employer, ident),
+                "salary": ident.choice((None, f"{ident.randint(40, 160)}K a year")),
+                "contract_type": ident.choice(contracts),
+                "timestamp": stamp,
+                "time_ago": ago,
+            },
+            paged=True,
+        )
+        item.pop("page")
+
+
+def events(s: Serp, depth: int) -> None:
+    """event_item events in date order."""
+    for n in range(depth):
+        ident = s.entity()
+        venue = s.words(1, 2, ident).title()
+        address, _ = s.address(ident)
+        day = 1 + n % 28
+        item = s.add(
+            "event_item",
+            {
+                "title": s.text(2, 5, ident),
+                "description": s.text(8, 16),
+                "url": s.url(s.domain(ident), ident),
+                "image_url": None,
+                "event_dates": {
+                    "start_datetime": f"2026-12-{day:02d} 19:00:00 +00:00",
+                    "end_datetime": f"2026-12-{day:02d} 22:00:00 +00:00",
+                    "displayed_dates": f"Dec {day}, 7 – 10 PM",  # noqa: RUF001 - as Google shows it
+                },
+                "location_info": {
+                    "name": venue,
+                    "address": address,
+                    "url": None,
+                    "cid": str(ident.getrandbits(63)),
+                    "feature_id": None,
+                },
+                "information_and_tickets": [
+                    {
+                        "type": "link_element",
+                        "title": "Tickets",
+                        "description": None,
+                        "url": s.url(s.domain(ident), ident),
+                        "domain": None,
+                    }
+                ],
+            },
+            paged=True,
+        )
+        item.pop("page")
+        item.pop("rectangle")
