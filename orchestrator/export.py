@@ -22,162 +22,18 @@ import msgspec
 
 from orchestrator.config import Config, JobConfig
 from orchestrator.errors import ConfigError, LedgerError, OrchestratorError
-from orchestrator.inputs import key_of_tag
+from orchestrator.export_rows import COLUMNS, FLOAT_COLUMNS, INT_COLUMNS, Row, rows_of_task
 from orchestrator.ledger import Ledger
 from orchestrator.sink import PARTITION, RESULTS
 from schemas.items import Item
 
-COLUMNS: Final = (
-    "job",
-    "input_key",
-    "task_id",
-    "se",
-    "se_type",
-    "keyword",
-    "image_url",
-    "location",
-    "language",
-    "device",
-    "datetime",
-    "type",
-    "rank_group",
-    "rank_absolute",
-    "page",
-    "domain",
-    "url",
-    "title",
-    "description",
-    "period",  # last, so that the columns of earlier versions keep their places
-)
-INT_COLUMNS: Final = frozenset({"rank_group", "rank_absolute", "page", "location"})
 FORMATS: Final = ("csv", "jsonl", "parquet")
 EXTENSIONS: Final = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 CHUNK_ROWS: Final = 10_000
-Row = dict[str, str | int | None]
-_API_TIME: Final = "%Y-%m-%d %H:%M:%S %z"  # the API writes 2026-11-23 07:30:34 +00:00
 
 
 class ExportError(OrchestratorError):
     """The export cannot be written (unknown job, missing extra, unwritable path)."""
-
-
-class _Item(msgspec.Struct):
-    """The columns of any item type; a field of an unexpected shape stays as it came."""
-
-    type: str = ""
-    rank_group: Any = None
-    rank_absolute: Any = None
-    page: Any = None
-    domain: Any = None
-    url: Any = None
-    title: Any = None
-    description: Any = None
-
-
-class _Result(msgspec.Struct):
-    keyword: Any = None
-    image_url: Any = None
-    datetime: Any = None
-    location_code: Any = None
-    language_code: Any = None
-    items: list[_Item] | None = None
-
-
-class _Task(msgspec.Struct):
-    id: str = ""
-    data: dict[str, Any] = {}
-    result: list[_Result] | None = None
-
-
-_TASK = msgspec.json.Decoder(_Task)
-
-
-def _text(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, bool | int | float):
-        return str(value)
-    return msgspec.json.encode(value).decode()  # a nested shape: keep it as JSON
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _first(*values: Any) -> str | None:
-    for value in values:
-        if value is not None:
-            return _text(value)
-    return None
-
-
-def _iso_time(value: Any) -> str | None:
-    """The API's `2026-11-23 07:30:34 +00:00` as ISO 8601, `2026-11-23T07:30:34+00:00`, which
-    DuckDB, Polars and pandas read as a timestamp; anything else is kept as it came."""
-    if not isinstance(value, str):
-        return _text(value)
-    try:
-        return datetime.strptime(value, _API_TIME).isoformat()
-    except ValueError:
-        return value
-
-
-def _location(result: Any, data: dict[str, Any]) -> int | None:
-    """The location code the task ran for: the result's echo (the API turns a location_name
-    into its code there), else the posted code; 0 (Naver has no locations) is no location."""
-    for value in (result.location_code, data.get("location_code")):
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            return value
-    return None
-
-
-def _language(result: Any, data: dict[str, Any]) -> str | None:
-    for value in (result.language_code, data.get("language_code")):
-        if isinstance(value, str) and value:
-            return value
-    return None
-
-
-def _label(value: Any, fallback: str) -> str:
-    return value if isinstance(value, str) and value else fallback
-
-
-def rows_of_task(
-    job: JobConfig, line: bytes, types: frozenset[str] | None, period: str = ""
-) -> Iterator[Row]:
-    """The rows of one results.jsonl line (a task object as the API sent it)."""
-    task = _TASK.decode(line)
-    data = task.data
-    tag = data.get("tag")
-    key = key_of_tag(tag) if isinstance(tag, str) else None
-    for result in task.result or []:
-        base: Row = {
-            "job": job.name,
-            "period": period or None,
-            "input_key": key,
-            "task_id": task.id,
-            "se": _label(data.get("se"), job.se),  # the task's own, not today's config
-            "se_type": _label(data.get("se_type"), job.se_type),
-            "keyword": _first(data.get("keyword"), result.keyword),
-            "image_url": _first(data.get("image_url"), result.image_url),
-            "location": _location(result, data),
-            "language": _language(result, data),
-            "device": _first(data.get("device"), "desktop"),
-            "datetime": _iso_time(result.datetime),
-        }
-        for item in result.items or []:
-            if types is not None and item.type not in types:
-                continue
-            yield base | {
-                "type": item.type,
-                "rank_group": _int(item.rank_group),
-                "rank_absolute": _int(item.rank_absolute),
-                "page": _int(item.page),
-                "domain": _text(item.domain),
-                "url": _text(item.url),
-                "title": _text(item.title),
-                "description": _text(item.description),
-            }
 
 
 class _Prefix(io.RawIOBase):
@@ -312,7 +168,9 @@ def write_parquet(source: Iterable[Row], path: str) -> int:
     def kind(column: str) -> Any:
         if column == "datetime":
             return pa.timestamp("s", tz="UTC")
-        return pa.int64() if column in INT_COLUMNS else pa.string()
+        if column in INT_COLUMNS:
+            return pa.int64()
+        return pa.float64() if column in FLOAT_COLUMNS else pa.string()
 
     schema = pa.schema([(c, kind(c)) for c in COLUMNS])
     count = 0
@@ -326,7 +184,7 @@ def write_parquet(source: Iterable[Row], path: str) -> int:
     return count
 
 
-def _timestamp(value: str | int | None) -> datetime | None:
+def _timestamp(value: str | int | float | None) -> datetime | None:
     try:
         return datetime.fromisoformat(value) if isinstance(value, str) else None
     except ValueError:

@@ -15,6 +15,7 @@ import msgspec
 
 from schemas import status
 from schemas.catalogue import task_get_variants
+from schemas.depths import depth_rule
 from schemas.task_fields import ENDPOINT_FIELDS
 
 MAX_TASKS_PER_POST: Final = 100
@@ -276,7 +277,7 @@ def validate_task(
         checked = msgspec.convert(task, task_post_type(se, se_type), strict=not from_strings)
     except msgspec.ValidationError as exc:
         raise _to_validation_error(exc) from exc
-    return _check_variant(se, se_type, checked)
+    return _check_endpoint_rules(se, se_type, checked)
 
 
 def decode_task(se: str, se_type: str, raw: bytes) -> TaskPostBase:
@@ -285,14 +286,69 @@ def decode_task(se: str, se_type: str, raw: bytes) -> TaskPostBase:
         checked = msgspec.json.decode(raw, type=task_post_type(se, se_type))
     except msgspec.ValidationError as exc:
         raise _to_validation_error(exc) from exc
-    return _check_variant(se, se_type, checked)
+    return _check_endpoint_rules(se, se_type, checked)
 
 
-def _check_variant(se: str, se_type: str, task: TaskPostBase) -> TaskPostBase:
-    """A postback can only carry a task_get variant the endpoint has."""
+# What each endpoint requires (the "required field" notes of its task_post fields in the
+# official client's models; YouTube's from its docs pages). `url` (a direct SE URL), where the
+# endpoint takes it, stands in for keyword, location and language.
+_NEEDS_LOCATION: Final = frozenset(
+    {(se, "organic") for se in ("google", "bing", "yahoo", "baidu", "seznam", "youtube")}
+    | {("bing", "local_pack")}
+    | {("youtube", t) for t in ("video_info", "video_subtitles", "video_comments")}
+    | {
+        ("google", t)
+        for t in (
+            "ai_mode autocomplete events finance_explore finance_markets finance_quote "
+            "finance_ticker_search images jobs local_finder maps news search_by_image"
+        ).split()
+    }
+)
+_NO_LANGUAGE_NEEDED: Final = frozenset({("google", "events")})
+_NEEDS: Final[dict[tuple[str, str], tuple[str, ...]]] = {
+    ("google", "dataset_info"): ("dataset_id",),
+    **{("youtube", t): ("video_id",) for t in ("video_info", "video_subtitles", "video_comments")},
+}
+_LOCATIONS: Final = ("location_code", "location_name", "location_coordinate")
+_LANGUAGES: Final = ("language_code", "language_name")
+
+
+def _check_endpoint_rules(se: str, se_type: str, task: TaskPostBase) -> TaskPostBase:
+    """The rules that differ by endpoint: what it requires, how deep it goes, and which
+    task_get variant a postback may carry."""
+    key = (se, se_type)
+    names = ENDPOINT_FIELDS.get(key)
+    if names is not None:  # the hand-written structs check their own requirements
+        for field in _NEEDS.get(key, ("keyword",) if "keyword" in names else ()):
+            if getattr(task, field, None) is None and getattr(task, "url", None) is None:
+                raise TaskValidationError(field, "required field is missing")
+        if key in _NEEDS_LOCATION and getattr(task, "url", None) is None:
+            try:
+                task.require_one(tuple(n for n in _LOCATIONS if n in names))
+                if key not in _NO_LANGUAGE_NEEDED:
+                    task.require_one(_LANGUAGES)
+            except ValueError as exc:
+                field, _, rule = str(exc).partition(": ")
+                raise TaskValidationError(field, rule) from None
+        if key == ("google", "ads_search"):
+            _check_ads_search(task)
+    depth = getattr(task, "depth", None) or getattr(task, "block_depth", None)
+    if depth is not None:
+        most = depth_rule(se, se_type, getattr(task, "device", None)).most
+        if depth > most:
+            field = "depth" if getattr(task, "depth", None) else "block_depth"
+            raise TaskValidationError(field, f"at most {most} on {se}/{se_type}")
     if task.postback_data is not None:
         variants = task_get_variants(se, se_type)
         if task.postback_data not in variants:
             rule = f"{se}/{se_type} answers {' or '.join(variants)}"
             raise TaskValidationError("postback_data", rule)
     return task
+
+
+def _check_ads_search(task: TaskPostBase) -> None:
+    """ads_search needs a target or advertiser ids, and a whole date range or none."""
+    if getattr(task, "target", None) is None and getattr(task, "advertiser_ids", None) is None:
+        raise TaskValidationError("target", "required unless advertiser_ids is set")
+    if (getattr(task, "date_from", None) is None) != (getattr(task, "date_to", None) is None):
+        raise TaskValidationError("date_from", "date_from and date_to go together")

@@ -2,6 +2,8 @@
 process: each period posts each input once (kills and restarts included), results land in
 their period's partition, and export and status show the periods."""
 
+import csv
+import io
 import json
 import random
 import signal
@@ -94,7 +96,7 @@ def test_each_period_posts_each_input_once_through_kills_and_restarts(tmp_path: 
     periods = {json.loads(line)["period"] for line in exported.stdout.splitlines()}
     assert periods == {DAY1, DAY2}
     since = cli("export", "--config", str(config), "--job", "rank", "--since", DAY2, "--out", "-")
-    assert {row.split(",")[-1] for row in since.stdout.splitlines()[1:]} == {DAY2}
+    assert {row["period"] for row in csv.DictReader(io.StringIO(since.stdout))} == {DAY2}
     status = json.loads(cli("status", "--config", str(config), "--json").stdout)
     shown = {p["period"]: p for p in status["jobs"]["rank"]["periods"]}
     assert shown[DAY1]["counts"]["done"] + shown[DAY1]["counts"]["failed"] == 300
@@ -158,7 +160,7 @@ def test_a_one_shot_job_turned_daily_keeps_its_results_and_posts_each_day(tmp_pa
         assert len(period_lines(tmp_path, DAY3)) == 30
         assert stats(url)["tasks_created"] == 60 and stats(url)["duplicate_tags"] == 0
     exported = cli("export", "--config", str(config), "--job", "rank", "--out", "-")
-    periods = [row.split(",")[-1] for row in exported.stdout.splitlines()[1:]]
+    periods = [row["period"] for row in csv.DictReader(io.StringIO(exported.stdout))]
     assert set(periods) == {"", DAY3}  # the old rows have no period
 
 

@@ -23,6 +23,7 @@ PARAMS: dict[tuple[str, str], dict[str, Any]] = {
     ("google", "search_by_image"): {
         "image_url": "https://example.com/a.jpg",
         "location_code": 2840,
+        "language_code": "en",
     },
     ("naver", "organic"): {"keyword": "아이폰", "depth": 45},
 }
@@ -32,6 +33,9 @@ _OWN: dict[tuple[str, str], dict[str, Any]] = {
     ("google", "dataset_info"): {"dataset_id": "L2cvMTFq", "language_code": "en"},
     ("google", "ads_search"): {"target": "example.com", "location_code": 2840},
     ("google", "ads_advertisers"): {"keyword": "pizza", "location_code": 2840},
+    ("google", "dataset_search"): {"keyword": "pizza sales", "language_code": "en"},
+    ("google", "finance_explore"): {"location_code": 2840, "language_code": "en"},
+    ("google", "finance_markets"): {"location_code": 2840, "language_code": "en"},
 }
 
 

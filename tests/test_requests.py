@@ -137,6 +137,8 @@ def test_every_field_an_endpoint_documents_reaches_the_posted_body(
             continue  # alternatives to keyword/location_code/language_code, tried below
         task = {f.name: _sample(f.name, f.type) for f in fields if f.name in REQUIRED}
         task[field.name] = _sample(field.name, field.type)
+        if field.name in ("date_from", "date_to"):  # a range is given whole
+            task.update(date_from="2026-01-01", date_to="2026-02-01")
         if field.name in ("postback_url", "postback_data"):
             task["postback_data"] = task_get_variants(se, se_type)[0]
         body = msgspec.json.decode(msgspec.json.encode(validate_task(se, se_type, task)))
@@ -146,7 +148,15 @@ def test_every_field_an_endpoint_documents_reaches_the_posted_body(
     assert (caught.value.field, caught.value.code) == ("notes", 40506)
 
 
-REQUIRED = {"keyword", "location_code", "language_code", "image_url"}
+REQUIRED = {
+    "keyword",
+    "location_code",
+    "language_code",
+    "image_url",
+    "video_id",
+    "dataset_id",
+    "target",
+}
 
 
 def test_maps_rows_from_a_csv_keep_their_market() -> None:
@@ -188,3 +198,60 @@ def test_naver_pages_hold_15_results_and_operators_cost_five_times() -> None:
     assert task_cost("naver", "organic", naver, prices) == pytest.approx(0.0006 * 1.75)
     site = validate_task("google", "organic", {**GOOD, "keyword": "site:example.com shoes"})
     assert task_cost("google", "organic", site, prices) == pytest.approx(0.003)
+
+
+_MARKET = {"location_code": 2840, "language_code": "en"}
+
+
+@pytest.mark.parametrize(
+    ("se", "se_type", "task", "field"),
+    [
+        ("google", "maps", {"keyword": "pizza", "language_code": "en"}, "location_code"),
+        ("google", "news", {"keyword": "pizza", "location_code": 2840}, "language_code"),
+        ("bing", "organic", {"keyword": "pizza", "language_code": "en"}, "location_code"),
+        ("youtube", "video_info", _MARKET, "video_id"),
+        ("google", "dataset_info", {"language_code": "en"}, "dataset_id"),
+        ("google", "ads_search", {"location_code": 2840}, "target"),
+        ("google", "ads_search", {"target": "a.com", "date_from": "2026-01-01"}, "date_from"),
+        ("google", "jobs", {"keyword": "nurse", **_MARKET, "depth": 201}, "depth"),
+        ("seznam", "organic", {"keyword": "x", **_MARKET, "depth": 501}, "depth"),
+        (
+            "google",
+            "local_finder",
+            {"keyword": "x", **_MARKET, "device": "mobile", "depth": 351},
+            "depth",
+        ),
+        (
+            "google",
+            "maps",
+            {"keyword": "x", **_MARKET, "postback_url": "https://h/p", "postback_data": "html"},
+            "postback_data",
+        ),
+    ],
+)
+def test_each_endpoint_refuses_what_its_docs_refuse(
+    se: str, se_type: str, task: dict[str, Any], field: str
+) -> None:
+    """Per-endpoint rules: location and language where the endpoint needs them, its own
+    required ids, its depth limit (by device), and only the task_get variants it has."""
+    with pytest.raises(TaskValidationError) as caught:
+        validate_task(se, se_type, task)
+    assert caught.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("se", "se_type", "task"),
+    [
+        ("google", "events", {"keyword": "concerts", "location_code": 2840}),  # no language
+        ("google", "maps", {"url": "https://www.google.com/maps/search/pizza"}),
+        ("google", "local_finder", {"keyword": "x", **_MARKET, "depth": 500}),
+        ("google", "ads_search", {"advertiser_ids": ["AR1"]}),
+        (
+            "bing",
+            "local_pack",
+            {"keyword": "x", **_MARKET, "postback_url": "https://h/p", "postback_data": "regular"},
+        ),
+    ],
+)
+def test_what_an_endpoint_allows_passes(se: str, se_type: str, task: dict[str, Any]) -> None:
+    validate_task(se, se_type, task)

@@ -19,7 +19,7 @@ from orchestrator.simulator import other, verticals, web, youtube
 from orchestrator.simulator.clock import parse_datetime
 from orchestrator.simulator.markets import language_of, location_of
 from orchestrator.simulator.serp import Market, Serp
-from schemas.pricing import depth_of, depth_rule
+from schemas.depths import depth_of, depth_rule
 
 _ENCODER: Final = msgspec.json.Encoder()
 _SHAPING_PARAMS: Final = (

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from orchestrator.simulator.clock import format_datetime, parse_datetime
 from orchestrator.simulator.generator import generate_result, html_of, regular_of
+from orchestrator.simulator.markets import UnknownMarket, language_of, location_of
 from orchestrator.simulator.settings import ID_LIST_METADATA_WINDOW_S, ID_LIST_PAGE
 from orchestrator.simulator.state import SimTask
 from schemas import status
@@ -122,6 +123,14 @@ def _read_body(raw: bytes) -> list[msgspec.Raw] | int:
     return parsed if parsed else status.POST_DATA_EMPTY
 
 
+def _check_market(se: str, given: dict[str, Any]) -> None:
+    """A location or language name the API does not know is refused, as the API does."""
+    try:
+        language_of(given, location_of(given, se))
+    except UnknownMarket as exc:
+        raise TaskValidationError(exc.args[0], "no such location or language") from None
+
+
 async def task_post(request: web.Request) -> web.Response:
     sim = request.app[SIMULATOR_KEY]
     se, se_type = request.match_info["se"], request.match_info["se_type"]
@@ -158,6 +167,7 @@ async def task_post(request: web.Request) -> web.Response:
             if given is None:
                 raise TaskValidationError("task", "expected a JSON object")
             checked = decode_task(se, se_type, raw)
+            _check_market(se, given)
         except TaskValidationError as exc:
             what = (
                 "Unknown Fields in POST Data"
