@@ -2,7 +2,8 @@
 process with what a user would otherwise reach for.
 
 The corpus is real wire bytes: answers the simulator (its own process) serves for google/organic
-(depth 100), naver/organic and google/search_by_image, plus the seed's real Naver answer.
+(depth 100), naver/organic, google/search_by_image, google/maps (its default depth, 100
+places), google/news, google/images and youtube/organic, plus the seed's real Naver answer.
 Each decoder runs over the whole corpus in turns (interleaved rounds, best round kept).
 
     decode_schemas_mb_s          schemas.decode_task_get: typed msgspec structs
@@ -15,6 +16,7 @@ Each decoder runs over the whole corpus in turns (interleaved rounds, best round
 
 import argparse
 import base64
+import importlib
 import json
 import time
 import urllib.request
@@ -26,10 +28,15 @@ from bench.common import ROOT, Figures, emit, simulator
 
 SEED = ROOT / "tests" / "fixtures" / "naver_organic_task_get_advanced.json"
 AUTH = "Basic " + base64.b64encode(b"sim:sim").decode()
+_US: dict[str, object] = {"location_code": 2840, "language_code": "en"}
 ENDPOINTS: dict[tuple[str, str], dict[str, object]] = {
-    ("google", "organic"): {"location_code": 2840, "language_code": "en", "depth": 100},
+    ("google", "organic"): {**_US, "depth": 100},
     ("naver", "organic"): {"depth": 100},
-    ("google", "search_by_image"): {"location_code": 2840, "language_code": "en"},
+    ("google", "search_by_image"): _US,
+    ("google", "maps"): _US,
+    ("google", "news"): {**_US, "depth": 50},
+    ("google", "images"): _US,
+    ("youtube", "organic"): _US,
 }
 Sample = tuple[str, str, bytes]
 
@@ -65,21 +72,13 @@ def build_corpus(per_endpoint: int) -> list[Sample]:
 
 def official_decoders() -> dict[tuple[str, str], Callable[[str], Any]]:
     """The official client's response models, by endpoint (what its API methods return)."""
-    from dataforseo_client.models.serp_google_organic_task_get_advanced_response_info import (
-        SerpGoogleOrganicTaskGetAdvancedResponseInfo as GoogleOrganic,
-    )
-    from dataforseo_client.models.serp_google_search_by_image_task_get_advanced_response_info import (  # noqa: E501
-        SerpGoogleSearchByImageTaskGetAdvancedResponseInfo as GoogleByImage,
-    )
-    from dataforseo_client.models.serp_naver_organic_task_get_advanced_response_info import (
-        SerpNaverOrganicTaskGetAdvancedResponseInfo as NaverOrganic,
-    )
-
-    return {
-        ("google", "organic"): GoogleOrganic.from_json,
-        ("naver", "organic"): NaverOrganic.from_json,
-        ("google", "search_by_image"): GoogleByImage.from_json,
-    }
+    decoders = {}
+    for se, se_type in ENDPOINTS:
+        name = f"serp_{se}_{se_type}_task_get_advanced_response_info"
+        module = importlib.import_module(f"dataforseo_client.models.{name}")
+        model = getattr(module, "".join(part.title() for part in name.split("_")))
+        decoders[(se, se_type)] = model.from_json
+    return decoders
 
 
 def check_official(corpus: list[Sample], decoders: dict[tuple[str, str], Any]) -> None:
@@ -89,8 +88,11 @@ def check_official(corpus: list[Sample], decoders: dict[tuple[str, str], Any]) -
         theirs = decoders[(se, se_type)](raw.decode())
         mine = ours.tasks[0].result[0].items or []
         other = theirs.tasks[0].result[0].items or []
-        if len(mine) != len(other):
-            raise SystemExit(f"decode: official client read {len(other)} items, not {len(mine)}")
+        if len(mine) != len(other) or any(item is None for item in other):
+            read = sum(item is not None for item in other)
+            raise SystemExit(
+                f"decode: official client read {read} {se}/{se_type} items, not {len(mine)}"
+            )
 
 
 def measure(per_endpoint: int, seconds: float) -> Figures:
