@@ -263,6 +263,14 @@ def load_config(path: str | Path) -> Config:
     except PeriodError as exc:
         raise ConfigError(where, "timezone", str(exc)) from None
     _check_base_url(where, config.api.base_url)
+    for endpoint, price in config.prices.endpoint_base_usd.items():
+        se, _, se_type = endpoint.partition("/")
+        if not is_serp_endpoint(se, se_type) or not price >= 0:
+            raise ConfigError(
+                where,
+                f"prices.endpoint_base_usd.{endpoint}",
+                "expected a SERP endpoint as se/se_type (google/ai_mode) and a price >= 0",
+            )
     if config.postback is not None:
         _check_postback(where, config.postback)
     names: set[str] = set()

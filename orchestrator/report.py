@@ -5,8 +5,9 @@ the top 3/10/100; the domains that gained and lost the most visibility; and the 
 average rank per period, for a chart. Everything is read from the results files (streamed,
 one task at a time), not from the ledger.
 
-Rank: the `rank_group` of `organic` items (the organic position a person sees); for an answer
-with no organic items (maps, news, ...), the `rank_absolute` of every item.
+Rank: the `rank_group` of the endpoint's ranked items (the position a person sees among them:
+`organic`, or maps' `maps_search` places, the local finder's `local_pack`, `news_search`,
+`images_search`, ...); for an answer with none of them, the `rank_absolute` of every item.
 Visibility of a domain in a period: the share of the period's keywords for which the domain
 ranks in the top 10.
 """
@@ -52,6 +53,18 @@ def _bare(domain: str) -> str:
     return domain.lower().removeprefix("www.")
 
 
+# The item type that is the ranked list of each endpoint (ads and boxes are not ranked).
+RANKED_TYPES: Final = (
+    "organic",
+    "maps_search",
+    "local_pack",
+    "news_search",
+    "images_search",
+    "google_jobs_item",
+    "event_item",
+)
+
+
 def best_ranks(line: bytes) -> tuple[str | None, str, dict[str, int]]:
     """(input key, keyword, {domain: best rank}) of one results line."""
     task = _TASK.decode(line)
@@ -60,9 +73,10 @@ def best_ranks(line: bytes) -> tuple[str | None, str, dict[str, int]]:
     best: dict[str, int] = {}
     for result in task.result or []:
         items = result.items or []
-        organic = [i for i in items if i.type == "organic"]
-        for item in organic or items:
-            rank = item.rank_group if organic else item.rank_absolute
+        kind = next((k for k in RANKED_TYPES if any(i.type == k for i in items)), None)
+        ranked = [i for i in items if i.type == kind]
+        for item in ranked or items:
+            rank = item.rank_group if ranked else item.rank_absolute
             if not isinstance(item.domain, str) or not isinstance(rank, int):
                 continue
             domain = _bare(item.domain)

@@ -60,6 +60,11 @@ def test_good_config_loads_with_paths_relative_to_the_file(tmp_path: Path) -> No
         ),
         (("calls_per_minute = 600", "calls_per_minute = 0"), "api.calls_per_minute", ">= 1"),
         (
+            ("[state]", '[prices]\nendpoint_base_usd = {"google/ai_mod" = 0.002}\n[state]'),
+            "prices.endpoint_base_usd.google/ai_mod",
+            "expected a SERP endpoint as se/se_type",
+        ),
+        (
             ('se_type = "organic"', 'se_type = "organc"'),
             "jobs[0].se_type",
             "no SERP endpoint google/organc",

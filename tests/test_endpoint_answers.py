@@ -213,3 +213,21 @@ async def test_the_official_client_reads_every_item_and_field(
     answer = msgspec.json.decode(raw)
     model = model_cls.from_dict(answer)
     assert _lost(model.tasks[0].result[0], answer["tasks"][0]["result"][0]) == []
+
+
+def test_a_maps_report_ranks_places_among_places_not_behind_the_ads() -> None:
+    """The report's rank of a business on maps is its place among maps_search items: two
+    ads above it do not push it from 1 to 3."""
+    from orchestrator.report import best_ranks
+
+    items = [
+        {"type": "maps_paid_item", "rank_group": 1, "rank_absolute": 1, "domain": "ad.com"},
+        {"type": "maps_paid_item", "rank_group": 2, "rank_absolute": 2, "domain": "ad2.com"},
+        {"type": "maps_search", "rank_group": 1, "rank_absolute": 3, "domain": "www.joe.com"},
+        {"type": "maps_search", "rank_group": 2, "rank_absolute": 4, "domain": "ann.com"},
+    ]
+    line = msgspec.json.encode(
+        {"id": "t", "data": {"keyword": "pizza"}, "result": [{"items": items}]}
+    )
+    _, keyword, best = best_ranks(line)
+    assert keyword == "pizza" and best == {"joe.com": 1, "ann.com": 2}

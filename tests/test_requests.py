@@ -255,3 +255,22 @@ def test_each_endpoint_refuses_what_its_docs_refuse(
 )
 def test_what_an_endpoint_allows_passes(se: str, se_type: str, task: dict[str, Any]) -> None:
     validate_task(se, se_type, task)
+
+
+def test_each_endpoint_bills_by_its_own_depth_rule() -> None:
+    """Maps bills per 100 results, local finder per 20 (10 on mobile), Naver per 15; an
+    endpoint's own base price (ai_mode) applies where the config gives one."""
+    prices = PriceTable()
+    maps = validate_task("google", "maps", {"keyword": "x", **_MARKET, "depth": 200})
+    assert task_cost("google", "maps", maps, prices) == pytest.approx(0.0006 * 1.75)
+    finder = {"keyword": "x", **_MARKET, "depth": 20}
+    desktop = validate_task("google", "local_finder", finder)
+    mobile = validate_task("google", "local_finder", {**finder, "device": "mobile"})
+    assert task_cost("google", "local_finder", desktop, prices) == pytest.approx(0.0006)
+    assert task_cost("google", "local_finder", mobile, prices) == pytest.approx(0.0006 * 1.75)
+    naver = validate_task("naver", "organic", {"keyword": "x", "depth": 30})
+    assert task_cost("naver", "organic", naver, prices) == pytest.approx(0.0006 * 1.75)
+    ai = validate_task("google", "ai_mode", {"keyword": "x", **_MARKET})
+    own = PriceTable(endpoint_base_usd={"google/ai_mode": 0.002})
+    assert task_cost("google", "ai_mode", ai, own) == pytest.approx(0.002)
+    assert task_cost("google", "ai_mode", ai, prices) == pytest.approx(0.0006)
