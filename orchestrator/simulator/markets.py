@@ -192,6 +192,30 @@ DOMAINS: Final[dict[str, tuple[str, ...]]] = {
         "www.sohu.com www.163.com www.bilibili.com",
     }.items()
 }
+# Where a country-wide search's places are: its largest city (name, latitude, longitude).
+CITIES: Final[dict[str, tuple[str, float, float]]] = {
+    "US": ("New York", 40.7128, -74.006),
+    "GB": ("London", 51.5072, -0.1276),
+    "CA": ("Toronto", 43.6532, -79.3832),
+    "AU": ("Sydney", -33.8688, 151.2093),
+    "IN": ("Mumbai", 19.076, 72.8777),
+    "DE": ("Berlin", 52.52, 13.405),
+    "AT": ("Wien", 48.2082, 16.3738),
+    "CH": ("Zürich", 47.3769, 8.5417),
+    "FR": ("Paris", 48.8566, 2.3522),
+    "ES": ("Madrid", 40.4168, -3.7038),
+    "MX": ("Ciudad de México", 19.4326, -99.1332),
+    "IT": ("Roma", 41.9028, 12.4964),
+    "NL": ("Amsterdam", 52.3676, 4.9041),
+    "BR": ("São Paulo", -23.5558, -46.6396),
+    "PT": ("Lisboa", 38.7223, -9.1393),
+    "PL": ("Warszawa", 52.2297, 21.0122),
+    "CZ": ("Praha", 50.0755, 14.4378),
+    "SE": ("Stockholm", 59.3293, 18.0686),
+    "KR": ("서울", 37.5665, 126.978),
+    "JP": ("東京", 35.6762, 139.6503),
+    "CN": ("北京", 39.9042, 116.4074),
+}
 _LANGUAGE_COUNTRY: Final = {
     "en": "US",
     "de": "DE",
@@ -207,6 +231,14 @@ _LANGUAGE_COUNTRY: Final = {
     "ja": "JP",
     "zh": "CN",
 }
+
+
+def city_of(location: Location) -> tuple[str, float, float]:
+    """The city a search's places are in: the location's own, else its country's largest."""
+    found = CITIES.get(location.country, CITIES["US"])
+    if "," in location.name:
+        return location.name.split(",")[0], found[1], found[2]
+    return found
 
 
 def words_for(language: str) -> tuple[str, ...]:

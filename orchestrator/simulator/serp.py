@@ -10,7 +10,7 @@ import random
 from dataclasses import dataclass
 from typing import Any, Final
 
-from orchestrator.simulator.markets import Location, domains_for, words_for
+from orchestrator.simulator.markets import Location, city_of, domains_for, words_for
 
 XPATH: Final = "/html[1]/body[1]/div[3]/div[2]/div[1]/div[1]/div[{}]/div[1]"
 PHONE: Final[dict[str, str]] = {
@@ -159,7 +159,7 @@ class Serp:
         lang = self.market.language.split("-")[0]
         street = rng.choice(STREETS.get(lang, STREETS["en"]))
         number = rng.randint(1, 400)
-        city = self.market.location.name.split(",")[0]
+        city = city_of(self.market.location)[0]
         zip_code = f"{rng.randint(10000, 99999)}"
         line = f"{street} {number}" if lang == "de" else f"{number} {street}"
         info = {

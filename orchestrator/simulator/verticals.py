@@ -6,6 +6,7 @@ from day to day while its rank moves."""
 import random
 from typing import Any
 
+from orchestrator.simulator.markets import city_of
 from orchestrator.simulator.serp import Serp, site_name
 
 _DAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
@@ -34,18 +35,16 @@ def _work_hours(rng: random.Random) -> dict[str, Any]:
 
 def _place(s: Serp, ident: random.Random) -> dict[str, Any]:
     """A business on the map: the fields that last (name, ids, address) come from `ident`."""
-    loc = s.market.location
     name = f"{s.words(1, 2, ident).title()} {s.keyword.title()}".strip()
     domain = f"www.{name.lower().replace(' ', '')[:18] or 'place'}.com"
     address, address_info = s.address(ident)
-    lat = round(40.0 + ident.uniform(-0.2, 0.2), 7)
-    lng = (
-        round(-74.0 + ident.uniform(-0.2, 0.2), 7)
-        if loc.country == "US"
-        else round(13.4 + ident.uniform(-0.2, 0.2), 7)
-    )
+    _, lat0, lng0 = city_of(s.market.location)
+    lat = round(lat0 + ident.uniform(-0.1, 0.1), 7)
+    lng = round(lng0 + ident.uniform(-0.1, 0.1), 7)
     cid = str(ident.getrandbits(63))
-    category = ident.choice(_CATEGORIES)
+    # the business is of the kind searched for when the keyword names one of the categories
+    fitting = [c for c in _CATEGORIES if c.split()[0].lower() in s.keyword.lower()]
+    category = ident.choice(fitting or _CATEGORIES)
     return {
         "domain": domain if ident.random() < 0.7 else None,
         "title": name,
