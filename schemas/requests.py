@@ -165,6 +165,8 @@ class NaverOrganicTaskPost(_SearchEngineParams, kw_only=True, forbid_unknown_fie
 
 # The rule of each field wherever an endpoint of `task_fields` takes it.
 _Text = Annotated[str, msgspec.Meta(min_length=1)]
+_DAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+_TIME_FILTER = rf"^(open_now|24_hours|({_DAYS})(;([01]\d|2[0-3]))?)$"
 FIELD_TYPES: Final[dict[str, Any]] = {
     "keyword": Keyword,
     "url": Url,
@@ -187,20 +189,72 @@ FIELD_TYPES: Final[dict[str, Any]] = {
     "get_website_url": bool,
     "search_this_area": bool,
     "search_places": bool,
-    "min_rating": float,
     "is_free": bool,
     "cursor_pointer": Annotated[int, msgspec.Meta(ge=0)],
     "block_depth": Annotated[int, msgspec.Meta(ge=1)],
-    "employment_type": list[str],
-    "file_formats": list[str],
-    "topics": list[str],
     "advertiser_ids": list[str],
+    # The values each field's docs list (the official client's request models, 2.1.5).
+    "min_rating": Annotated[float, msgspec.Meta(ge=2, le=4.5, multiple_of=0.5)],  # 3.5+ desktop
+    "time_filter": Annotated[str, msgspec.Meta(pattern=_TIME_FILTER)],
+    "location_radius": Annotated[str, msgspec.Meta(pattern=r"^\d+(\.\d+)?$")],  # km, <= 300
+    "employment_type": list[Literal["fulltime", "partime", "contractor", "intern"]],
+    "date_range": Literal[
+        "today", "tomorrow", "week", "weekend", "next_week", "month", "next_month"
+    ],
+    "client": Literal[
+        "chrome",
+        "chrome-omni",
+        "gws-wiz",
+        "gws-wiz-serp",
+        "safari",
+        "firefox",
+        "psy-ab",
+        "toolbar",
+        "youtube",
+        "gws-wiz-local",
+        "img",
+        "products-cc",
+    ],
+    "last_updated": Literal["1m", "1y", "3y"],
+    "file_formats": list[Literal["other", "archive", "text", "image", "document", "tabular"]],
+    "usage_rights": Literal["commercial", "noncommercial"],
+    "topics": list[
+        Literal[
+            "humanities",
+            "social_sciences",
+            "life_sciences",
+            "agriculture",
+            "natural_sciences",
+            "geo",
+            "computer",
+            "architecture_and_urban_planning",
+            "engineering",
+        ]
+    ],
+    "news_type": Literal["top_stories", "local_market", "world_markets"],
+    "market_type": Literal[
+        "most-active",
+        "indexes",
+        "indexes/americas",
+        "indexes/europe-middle-east-africa",
+        "indexes/asia-pacific",
+        "gainers",
+        "losers",
+        "climate-leaders",
+        "cryptocurrencies",
+        "currencies",
+    ],
+    "window": Literal["1D", "5D", "1M", "6M", "YTD", "1Y", "5Y", "MAX"],
+    "category": Literal["all", "stock", "index", "mutual_fund", "currency", "futures"],
+    "platform": Literal[
+        "all", "google_play", "google_maps", "google_search", "google_shopping", "youtube"
+    ],
+    "format": Literal["all", "text", "image", "video"],
     **{
         name: _Text
         for name in (
-            "time_filter date_range location_radius client dataset_id last_updated "
-            "usage_rights news_type market_type window category target platform format "
-            "date_from date_to video_id subtitles_language subtitles_translate_language"
+            "dataset_id target date_from date_to video_id subtitles_language "
+            "subtitles_translate_language"
         ).split()
     },
 }

@@ -1,6 +1,6 @@
 """task_post validation names the field and the rule, as the API's 40501 would."""
 
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 import msgspec
 import pytest
@@ -103,14 +103,31 @@ SAMPLE_VALUES = {
     "browser_screen_height": 1080,
     "browser_screen_resolution_ratio": 1.5,
     "min_rating": 4.5,
+    "time_filter": "tuesday;18",
+    "location_radius": "50",
     "people_also_ask_click_depth": 2,
     "target_search_mode": "any",
 }
 
 
+def _first_literal(kind: object) -> object:
+    """The first value a Literal field allows ([it] for a list of them), else None."""
+    origin = get_origin(kind)
+    if origin is Literal:
+        return get_args(kind)[0]
+    for arg in get_args(kind):
+        found = _first_literal(arg)
+        if found is not None:
+            return [found] if origin is list else found
+    return None
+
+
 def _sample(name: str, kind: object) -> object:
     if name in SAMPLE_VALUES:
         return SAMPLE_VALUES[name]
+    allowed = _first_literal(kind)
+    if allowed is not None:
+        return allowed
     text = str(kind)
     if "bool" in text:
         return True
@@ -214,6 +231,26 @@ _MARKET = {"location_code": 2840, "language_code": "en"}
         ("google", "ads_search", {"location_code": 2840}, "target"),
         ("google", "ads_search", {"target": "a.com", "date_from": "2026-01-01"}, "date_from"),
         ("google", "jobs", {"keyword": "nurse", **_MARKET, "depth": 201}, "depth"),
+        (
+            "google",
+            "jobs",
+            {"keyword": "x", **_MARKET, "employment_type": ["full"]},
+            "employment_type[0]",
+        ),
+        (
+            "google",
+            "local_finder",
+            {"keyword": "x", **_MARKET, "time_filter": "noon"},
+            "time_filter",
+        ),
+        ("google", "local_finder", {"keyword": "x", **_MARKET, "min_rating": 5}, "min_rating"),
+        (
+            "google",
+            "events",
+            {"keyword": "x", "location_code": 2840, "date_range": "yesterday"},
+            "date_range",
+        ),
+        ("google", "finance_quote", {"keyword": "AAPL", **_MARKET, "window": "2D"}, "window"),
         ("seznam", "organic", {"keyword": "x", **_MARKET, "depth": 501}, "depth"),
         (
             "google",

@@ -355,6 +355,8 @@ async def test_id_list_finds_tasks_by_tag_in_metadata(
     async with http.post(f"{sim.url}/v3/serp/id_list", json=query) as resp:
         listed = schemas.decode_id_list(await resp.read()).tasks[0].result
     assert [item.metadata["tag"] for item in listed] == ["job:1", "job:2", "job:3"]
+    # the docs' format: the path without a leading slash, the status code as a string
+    assert {(i.url, i.status) for i in listed} == {("v3/serp/google/organic/task_post", "20000")}
     old = [{**query[0], "datetime_from": "2020-01-01 00:00:00 +00:00"}]
     async with http.post(f"{sim.url}/v3/serp/id_list", json=old) as resp:
         assert (await resp.json())["tasks"][0]["status_code"] == 40501

@@ -318,10 +318,12 @@ async def id_list(request: web.Request) -> web.Response:
     result = [
         {
             "id": t.id,
-            "url": f"/v3/serp/{t.se}/{t.se_type}/task_post",
+            # as the docs' example: the path without its leading slash, the status code as a
+            # string (INFERRED for a task still running: its task_get code, 40602 or 40601)
+            "url": f"v3/serp/{t.se}/{t.se_type}/task_post",
             "datetime_posted": format_datetime(t.posted_at),
             "datetime_done": format_datetime(t.complete_at) if t.done else None,
-            "status": "completed" if t.done else "in_progress",
+            "status": str(t.status_at(now)),
             "cost": t.cost,
             "metadata": t.data("task_post") if query.include_metadata else None,
         }
