@@ -57,4 +57,8 @@ def task_cost(se: str, se_type: str, task: TaskPostBase, prices: PriceTable) -> 
     keyword = getattr(task, "keyword", None)
     if keyword and _OPERATOR.search(keyword.lower()):
         cost *= prices.operator_multiplier
+    # finance: news other than top stories, and a quote graph longer than a day, cost double
+    news, window = getattr(task, "news_type", None), getattr(task, "window", None)
+    if news in ("local_market", "world_markets") or window not in (None, "1D"):
+        cost *= 2
     return round(cost, 8)

@@ -311,3 +311,14 @@ def test_each_endpoint_bills_by_its_own_depth_rule() -> None:
     own = PriceTable(endpoint_base_usd={"google/ai_mode": 0.002})
     assert task_cost("google", "ai_mode", ai, own) == pytest.approx(0.002)
     assert task_cost("google", "ai_mode", ai, prices) == pytest.approx(0.0006)
+
+
+def test_finance_options_the_docs_bill_double_cost_double() -> None:
+    prices = PriceTable()
+    quote = {"keyword": "AAPL", **_MARKET}
+    day = validate_task("google", "finance_quote", {**quote, "window": "1D"})
+    year = validate_task("google", "finance_quote", {**quote, "window": "1Y"})
+    assert task_cost("google", "finance_quote", day, prices) == pytest.approx(0.0006)
+    assert task_cost("google", "finance_quote", year, prices) == pytest.approx(0.0012)
+    world = validate_task("google", "finance_explore", {**_MARKET, "news_type": "world_markets"})
+    assert task_cost("google", "finance_explore", world, prices) == pytest.approx(0.0012)
