@@ -27,7 +27,7 @@ import msgspec
 
 from orchestrator.config import JobConfig
 from orchestrator.errors import InputError, did_you_mean
-from schemas.pricing import PriceTable, task_cost
+from schemas.pricing import CostCache, PriceTable
 from schemas.requests import TaskValidationError, task_field_names, validate_task
 
 FORMATS: Final = (".txt", ".csv", ".jsonl")
@@ -217,6 +217,7 @@ def read_inputs(
     """Every row of the job's file, validated: a ValidInput to post (in `period`, '' for a
     one-shot job) or a RejectedRow."""
     from_strings = Path(job.input).suffix.lower() != ".jsonl"
+    costs = CostCache(job.se, job.se_type, prices)
     for line, raw, row in _rows(job):
         if isinstance(row, str):
             yield RejectedRow(job.name, line, row, raw)
@@ -239,6 +240,7 @@ def read_inputs(
         else:
             key = input_key(msgspec.to_builtins(checked))
             tag = task_tag(job.name, key, period)
-            body = msgspec.json.encode(msgspec.structs.replace(checked, tag=tag))
-        cost = task_cost(job.se, job.se_type, checked, prices)
+            checked.tag = tag  # set in place: `replace` would check the whole task again
+            body = msgspec.json.encode(checked)
+        cost = costs.cost(checked)
         yield ValidInput(job.name, period, line, key, tag, body, cost)

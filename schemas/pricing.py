@@ -12,11 +12,13 @@ the docs we read do not give (ai_mode, YouTube, finance, ...: the standard base 
 
 import math
 import re
+from operator import attrgetter
+from typing import Final
 
 import msgspec
 
 from schemas.depths import depth_of, depth_rule
-from schemas.requests import TaskPostBase
+from schemas.requests import TaskPostBase, task_field_names
 
 _OPERATOR = re.compile(r"(^|\s)(site|intitle|inurl|intext|allinurl|allintitle|filetype|related):")
 
@@ -62,3 +64,37 @@ def task_cost(se: str, se_type: str, task: TaskPostBase, prices: PriceTable) -> 
     if news in ("local_market", "world_markets") or window not in (None, "1D"):
         cost *= 2
     return round(cost, 8)
+
+
+# What a task's cost depends on besides its endpoint (and its keyword's operators).
+_COST_FIELDS: Final = (
+    "priority",
+    "depth",
+    "block_depth",
+    "device",
+    "max_crawl_pages",
+    "calculate_rectangles",
+    "news_type",
+    "window",
+)
+
+
+class CostCache:
+    """`task_cost` of many tasks of one endpoint, computed once per combination of the few
+    fields it depends on: loading a million inputs prices each in a dict lookup."""
+
+    def __init__(self, se: str, se_type: str, prices: PriceTable) -> None:
+        self.se, self.se_type, self.prices = se, se_type, prices
+        self._known: dict[object, float] = {}
+        names = task_field_names(se, se_type)
+        # the endpoint's own cost fields, read in one C call (with "tag" there are always two)
+        self._fields = attrgetter("tag", *(f for f in _COST_FIELDS if f in names))
+
+    def cost(self, task: TaskPostBase) -> float:
+        keyword = getattr(task, "keyword", None)
+        operator = bool(keyword and ":" in keyword and _OPERATOR.search(keyword.lower()))
+        signature = (self._fields(task)[1:], operator)
+        found = self._known.get(signature)
+        if found is None:
+            found = self._known[signature] = task_cost(self.se, self.se_type, task, self.prices)
+        return found

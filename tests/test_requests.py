@@ -322,3 +322,45 @@ def test_finance_options_the_docs_bill_double_cost_double() -> None:
     assert task_cost("google", "finance_quote", year, prices) == pytest.approx(0.0012)
     world = validate_task("google", "finance_explore", {**_MARKET, "news_type": "world_markets"})
     assert task_cost("google", "finance_explore", world, prices) == pytest.approx(0.0012)
+
+
+@given(
+    endpoint=st.sampled_from(
+        [
+            ("google", "organic"),
+            ("google", "maps"),
+            ("google", "local_finder"),
+            ("naver", "organic"),
+        ]
+    ),
+    depth=st.one_of(st.none(), st.integers(1, 200)),
+    priority=st.sampled_from([None, 1, 2]),
+    device=st.sampled_from([None, "desktop", "mobile"]),
+    operator=st.booleans(),
+)
+def test_the_cost_cache_prices_every_task_as_task_cost_does(
+    endpoint: tuple[str, str],
+    depth: int | None,
+    priority: int | None,
+    device: str | None,
+    operator: bool,
+) -> None:
+    """Loading prices each input through CostCache (a dict lookup); it must agree with
+    task_cost on every combination, tasks priced before it included."""
+    from schemas.pricing import CostCache
+
+    se, se_type = endpoint
+    cache = CostCache(se, se_type, PriceTable())
+    given: dict[str, Any] = {"keyword": "site:a.com x" if operator else "x"}
+    if se != "naver":
+        given.update(_MARKET)
+    for name, value in (("depth", depth), ("priority", priority), ("device", device)):
+        if value is not None:
+            given[name] = value
+    try:
+        task = validate_task(se, se_type, given)
+    except TaskValidationError:
+        return  # a depth past this endpoint's limit on this device
+    plain = validate_task(se, se_type, {**given, "keyword": "plain words"})
+    assert cache.cost(plain) == task_cost(se, se_type, plain, PriceTable())
+    assert cache.cost(task) == task_cost(se, se_type, task, PriceTable())
