@@ -189,3 +189,24 @@ def test_deliveries_missed_while_down_are_sent_again_at_start(tmp_path: Path) ->
     assert calls.get("task_get", 0) == 0 and calls["webhook_resend"] == 3
     assert calls["errors"] == 2  # once at each start
     assert numbers["duplicate_tags"] == 0 and numbers["rate_limited"] == 0
+
+
+def test_a_job_on_the_regular_variant_is_delivered_regular_answers(tmp_path: Path) -> None:
+    """A bing/local_pack job (task_get = "regular": it has no advanced answer) with postbacks:
+    each task asks for regular results, and they arrive and are written, no task_get made."""
+    with running_simulator("--delay-normal-s", "1:3", "--seed", "12") as url:
+        config = postback_config(tmp_path, url, 50, free_port())
+        text = config.read_text().replace(
+            'se = "google"\nse_type = "organic"',
+            'se = "bing"\nse_type = "local_pack"\ntask_get = "regular"',
+        )
+        config.write_text(text)
+        done = run(config)
+        assert done.returncode == 0, done.stderr
+        numbers = stats(url)
+    lines = (tmp_path / "out" / "g" / "results.jsonl").read_text().splitlines()
+    tasks = [json.loads(line) for line in lines]
+    assert len({t["id"] for t in tasks}) == len(tasks) == 50
+    assert all(t["data"]["postback_data"] == "regular" for t in tasks)
+    assert all(t["path"][-2] == "regular" for t in tasks)
+    assert numbers["calls_by_function"].get("task_get", 0) == 0

@@ -90,6 +90,27 @@ async def test_postback_sends_gzip_results_and_leaves_tasks_ready(
             assert (await resp.json())["webhooks_sent"] == 1
 
 
+@pytest.mark.parametrize(("variant", "kinds"), [("regular", {"local_pack"}), ("html", None)])
+async def test_a_postback_carries_the_variant_postback_data_names(
+    http: aiohttp.ClientSession, receiver: tuple[Receiver, str], variant: str, kinds: Any
+) -> None:
+    """bing/local_pack has no advanced answer: its postbacks carry regular or html, as asked."""
+    recv, base = receiver
+    async with serve(fast_config()) as sim:
+        task = {**GOOD, "tag": "lp", "postback_url": f"{base}/p", "postback_data": variant}
+        async with http.post(f"{sim.url}/v3/serp/bing/local_pack/task_post", json=[task]) as resp:
+            assert (await resp.json())["tasks"][0]["status_code"] == 20100
+        with anyio.fail_after(5):
+            await recv.arrived.wait()
+        delivered = json.loads(recv.calls[0][2])["tasks"][0]
+        assert delivered["path"][-2] == variant
+        items = delivered["result"][0]["items"]
+        if kinds is None:
+            assert items[0]["html"].startswith("<!doctype html>")
+        else:
+            assert {i["type"] for i in items} == kinds
+
+
 @pytest.mark.parametrize("receiver", [500], indirect=True)
 async def test_failed_postback_leaves_the_task_in_tasks_ready(
     http: aiohttp.ClientSession, receiver: tuple[Receiver, str]
