@@ -22,7 +22,7 @@ from orchestrator.reconcile import attempt_tag, tagged_body
 from orchestrator.schedule import local_time, plan
 from orchestrator.sink import refusal_line
 from orchestrator.waiting import Waiting
-from schemas.requests import MAX_TASKS_PER_POST
+from schemas.field_rules import MAX_TASKS_PER_POST
 
 if TYPE_CHECKING:
     from orchestrator.run import Run

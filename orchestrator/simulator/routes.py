@@ -20,8 +20,9 @@ from orchestrator.simulator.settings import ID_LIST_METADATA_WINDOW_S, ID_LIST_P
 from orchestrator.simulator.state import SimTask
 from schemas import status
 from schemas.catalogue import is_serp_endpoint, task_get_variants
+from schemas.field_rules import MAX_TASKS_PER_POST
 from schemas.pricing import task_cost
-from schemas.requests import MAX_TASKS_PER_POST, TaskValidationError, decode_task
+from schemas.requests import TaskValidationError, decode_task
 
 if TYPE_CHECKING:
     from orchestrator.simulator.app import Simulator
