@@ -226,6 +226,8 @@ def rows_of_task(
             "datetime": _iso_time(result.datetime),
         }
         for item in result.items or []:
+            if not item.type:  # an html page (task_get = "html"): no ranked item to list
+                continue
             if types is not None and item.type not in types:
                 continue
             yield (

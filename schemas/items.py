@@ -177,7 +177,7 @@ class GenericItem(msgspec.Struct, kw_only=True):
     `raw` holds the exact bytes of the item; `msgspec.json.decode(item.raw)` gives every field.
     """
 
-    type: str
+    type: str = ""  # an item with no type at all (an html page) is kept too
     rank_group: int | None = None
     rank_absolute: int | None = None
     page: int | None = None

@@ -302,30 +302,43 @@ def generate_result(
     return [result]
 
 
-# task_get/regular keeps the main types with their basic fields (reference 8.1, RS regular).
-_REGULAR_TYPES: Final = frozenset({"organic", "paid", "featured_snippet", "local_pack"})
-_REGULAR_FIELDS: Final = (
-    "type rank_group rank_absolute page position xpath domain title description url "
-    "breadcrumb phone is_paid rating cid rectangle"
+# task_get/regular keeps the main types with their basic fields, as the docs' example of
+# google/organic task_get/regular shows them (no page, position, xpath or rectangle).
+_REGULAR_FIELDS: Final[dict[str, tuple[str, ...]]] = {
+    kind: (
+        "type",
+        "rank_group",
+        "rank_absolute",
+        "domain",
+        "title",
+        "description",
+        "url",
+        "breadcrumb",
+    )
+    for kind in ("organic", "paid", "featured_snippet")
+}
+_REGULAR_FIELDS["local_pack"] = (
+    "type rank_group rank_absolute title description domain phone url is_paid rating cid is_claimed"
 ).split()
 
 
 def regular_of(result: list[dict[str, Any]], se: str, se_type: str) -> list[dict[str, Any]]:
     """The task_get/regular form of an advanced result: the main item types only, each with
-    its basic fields, ranks counted again among what is left (INFERRED from the docs' regular
+    its basic fields, ranks counted again among what is left, no pages_count (the docs'
     example; UNCERTAIN for bing/local_pack, whose regular answer we have not seen)."""
     out = []
     for r in result:
         kept: list[dict[str, Any]] = []
         groups: dict[str, int] = {}
         for item in r["items"]:
-            if item["type"] not in _REGULAR_TYPES:
+            fields = _REGULAR_FIELDS.get(item["type"])
+            if fields is None:
                 continue
-            slim = {k: item[k] for k in _REGULAR_FIELDS if k in item}
+            slim = {k: item[k] for k in fields if k in item}
             groups[item["type"]] = groups.get(item["type"], 0) + 1
             slim.update(rank_group=groups[item["type"]], rank_absolute=len(kept) + 1)
             kept.append(slim)
-        regular = {k: v for k, v in r.items() if k != "items"}
+        regular = {k: v for k, v in r.items() if k not in ("items", "pages_count")}
         regular.update(
             item_types=list(dict.fromkeys(i["type"] for i in kept)),
             items_count=len(kept),

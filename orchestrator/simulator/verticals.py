@@ -138,7 +138,7 @@ def news(s: Serp, depth: int, datetime: str) -> None:
                     "badges": None,
                 }
             )
-        s.add("top_stories", {"title": "Top stories", "items": stories})
+        s.add("top_stories", {"title": "Top stories", "items": stories}).pop("page")
     for _ in range(depth):
         ident = s.entity()
         d = s.domain(ident)
@@ -172,7 +172,7 @@ def images(s: Serp, depth: int) -> None:
             }
             for _ in range(6)
         ]
-        s.add("carousel", {"title": None, "items": elements})
+        s.add("carousel", {"title": None, "items": elements}).pop("page")
     for _ in range(depth):
         ident = s.entity()
         d = s.domain(ident)
@@ -191,7 +191,7 @@ def images(s: Serp, depth: int) -> None:
         )
         for gone in ("page", "position", "rectangle"):
             item.pop(gone)
-    s.add("related_searches", s.related())
+    s.add("related_searches", s.related()).pop("page")  # as the docs' example has it
 
 
 def jobs(s: Serp, depth: int, datetime: str) -> None:
