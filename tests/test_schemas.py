@@ -245,6 +245,8 @@ def test_an_html_answer_decodes_its_pages_as_generic_items() -> None:
     """task_get/html items have no `type` ({page, date, html}): kept whole, never a failure."""
     page = {"page": 1, "date": "2026-11-23 10:00:00 +00:00", "html": "<html></html>"}
     decoded = schemas.decode_task_get(_answer([page]), "google", "organic")
-    [item] = decoded.tasks[0].result[0].items
+    items = decoded.tasks[0].result[0].items
+    assert items is not None and len(items) == 1
+    item = items[0]
     assert isinstance(item, GenericItem) and item.type == ""
     assert msgspec.json.decode(item.raw) == page

@@ -317,9 +317,10 @@ _REGULAR_FIELDS: Final[dict[str, tuple[str, ...]]] = {
     )
     for kind in ("organic", "paid", "featured_snippet")
 }
-_REGULAR_FIELDS["local_pack"] = (
-    "type rank_group rank_absolute title description domain phone url is_paid rating cid is_claimed"
-).split()
+_REGULAR_FIELDS["local_pack"] = tuple(
+    "type rank_group rank_absolute title description domain phone url is_paid rating cid"
+    " is_claimed".split()
+)
 
 
 def regular_of(result: list[dict[str, Any]], se: str, se_type: str) -> list[dict[str, Any]]:
