@@ -46,7 +46,6 @@ from orchestrator.cli_validate import (
 )
 from orchestrator.client import ApiClient
 from orchestrator.config import Config, Credentials, credentials, load_config
-from orchestrator.demo import prepare, run_demo
 from orchestrator.errors import (
     AccountError,
     ConfigError,
@@ -250,6 +249,8 @@ def command_demo(args: argparse.Namespace) -> int:
     folder = Path(args.out)
     say(f"demo: simulator started in-process; writing config, inputs and results to {folder}/")
     started = time.monotonic()
+    from orchestrator.demo import prepare, run_demo  # the simulator: only the demo needs it
+
     prepare(folder)
     with _unwrap_errors():
         reports, stats = anyio.run(run_demo, folder)

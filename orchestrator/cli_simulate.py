@@ -8,7 +8,6 @@ import signal
 import anyio
 
 from orchestrator.cli_common import ExitCode, positive_float, positive_int, say, share
-from orchestrator.simulator.app import serve
 from orchestrator.simulator.settings import FAULT_KINDS, DelayRange, SimulatorConfig
 from schemas.pricing import PriceTable
 
@@ -212,6 +211,8 @@ def simulator_config(args: argparse.Namespace) -> SimulatorConfig:
 async def run_simulator(config: SimulatorConfig) -> int:
     """Serve until SIGINT or SIGTERM; print where, never the password."""
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        from orchestrator.simulator.app import serve  # here: `run` needs none of it
+
         async with serve(config, port=config.port) as running:
             say(
                 f"simulator listening on {running.url} (login {config.login!r}; "
