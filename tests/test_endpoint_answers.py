@@ -231,3 +231,43 @@ def test_a_maps_report_ranks_places_among_places_not_behind_the_ads() -> None:
     )
     _, keyword, best = best_ranks(line)
     assert keyword == "pizza" and best == {"joe.com": 1, "ann.com": 2}
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "task", "field"),
+    [
+        (
+            "google/jobs",
+            {"keyword": "nurse", "location_code": 2840, "language_code": "en", "depth": 201},
+            "depth",
+        ),
+        ("youtube/video_info", {"location_code": 2840, "language_code": "en"}, "video_id"),
+        (
+            "google/maps",
+            {
+                "keyword": "x",
+                "location_code": 2840,
+                "language_code": "en",
+                "postback_url": "http://127.0.0.1:9/p",
+                "postback_data": "html",
+            },
+            "postback_data",
+        ),
+        (
+            "google/local_finder",
+            {"keyword": "x", "location_code": 2840, "language_code": "en", "time_filter": "noon"},
+            "time_filter",
+        ),
+    ],
+)
+async def test_the_simulator_refuses_what_each_endpoint_refuses(
+    sim: Any, http: aiohttp.ClientSession, endpoint: str, task: dict[str, Any], field: str
+) -> None:
+    """Over HTTP, task_post applies each endpoint's own rules: 40501 naming the field, and
+    nothing created or charged."""
+    _, body = await post(http, sim.url, [task], se=endpoint)
+    answer = body["tasks"][0]
+    assert answer["status_code"] == 40501 and f"'{field}'" in answer["status_message"]
+    async with aiohttp.ClientSession() as plain, plain.get(f"{sim.url}/_sim/stats") as resp:
+        numbers = await resp.json()
+    assert numbers["tasks_created"] == 0 and numbers["cost_total"] == 0
