@@ -7,23 +7,12 @@ from urllib.parse import quote_plus
 
 from orchestrator.simulator.serp import Serp, site_name
 
-_BARE = ("page", "position", "xpath", "rectangle")
-
-
-def _bare(s: Serp, kind: str, fields: dict[str, Any], keep: tuple[str, ...] = ()) -> None:
-    """An item without the page/position/xpath/rectangle its type does not have."""
-    item = s.add(kind, fields)
-    for gone in _BARE:
-        if gone not in keep:
-            item.pop(gone)
-
 
 def autocomplete(s: Serp, params: dict[str, Any]) -> None:
     keyword = s.keyword
     for n in range(10):
         suggestion = f"{keyword} {s.words(1, 2)}".strip()
-        _bare(
-            s,
+        s.add(
             "autocomplete",
             {
                 "relevance": 1250 - 50 * n if params.get("client") == "chrome" else None,
@@ -63,21 +52,18 @@ def _dataset(s: Serp, dataset_id: str | None = None) -> dict[str, Any]:
 
 def dataset_search(s: Serp, depth: int) -> None:
     for _ in range(depth):
-        _bare(s, "dataset", _dataset(s), keep=("position", "xpath"))
+        s.add("dataset", _dataset(s))
 
 
 def dataset_info(s: Serp, params: dict[str, Any]) -> None:
-    _bare(
-        s, "dataset", _dataset(s, str(params.get("dataset_id") or "")), keep=("position", "xpath")
-    )
+    s.add("dataset", _dataset(s, str(params.get("dataset_id") or "")))
 
 
 def ads_advertisers(s: Serp) -> None:
     country = s.market.location.name.rsplit(",", 1)[-1]
     for _ in range(s.rng.randint(3, 8)):
         ident = s.entity()
-        _bare(
-            s,
+        s.add(
             "ads_advertiser",
             {
                 "title": f"{site_name(s.domain(ident))} Inc.",
@@ -87,7 +73,7 @@ def ads_advertisers(s: Serp) -> None:
                 "approx_ads_count": ident.randint(1, 20000),
             },
         )
-    _bare(s, "ads_domain", {"domain": s.domain()})
+    s.add("ads_domain", {"domain": s.domain()})
 
 
 def ads_search(s: Serp, depth: int) -> None:
@@ -95,8 +81,7 @@ def ads_search(s: Serp, depth: int) -> None:
         ident = s.entity()
         domain = s.domain(ident)
         creative = f"CR{ident.getrandbits(64):020d}"[:22]
-        _bare(
-            s,
+        s.add(
             "ads_search",
             {
                 "advertiser_id": f"AR{ident.getrandbits(64):020d}"[:22],
@@ -147,8 +132,7 @@ def _instrument(s: Serp, kind: str, datetime: str) -> dict[str, Any]:
 def finance(s: Serp, se_type: str, datetime: str) -> None:
     """Finance pages: groups of instruments and news around the quote or the market."""
     element = "google_finance_market_instrument_element"
-    _bare(
-        s,
+    s.add(
         "google_finance_hero_groups",
         {
             "markets": [
@@ -163,13 +147,11 @@ def finance(s: Serp, se_type: str, datetime: str) -> None:
         },
     )
     if se_type == "finance_quote":
-        _bare(
-            s,
+        s.add(
             "google_finance_quote",
             {"quote": {"type": element, **_instrument(s, element, datetime)}, "graph_items": None},
         )
-        _bare(
-            s,
+        s.add(
             "google_finance_about",
             {
                 "displayed_name": s.keyword.title(),
@@ -184,8 +166,7 @@ def finance(s: Serp, se_type: str, datetime: str) -> None:
         )
     for kind in ("google_finance_interested", "google_finance_most_followed"):
         if se_type != "finance_quote":
-            _bare(
-                s,
+            s.add(
                 kind,
                 {
                     "items": [
@@ -206,10 +187,10 @@ def finance(s: Serp, se_type: str, datetime: str) -> None:
                 "timestamp": datetime,
             }
         )
-    _bare(s, "google_finance_news", {"title": "Top news", "sub_title": None, "items": news})
+    s.add("google_finance_news", {"title": "Top news", "sub_title": None, "items": news})
 
 
 def ticker_search(s: Serp, datetime: str) -> None:
     for kind in ("google_finance_market_instrument", "google_finance_market_index"):
         for _ in range(3 if kind.endswith("instrument") else 1):
-            _bare(s, kind, _instrument(s, kind, datetime))
+            s.add(kind, _instrument(s, kind, datetime))

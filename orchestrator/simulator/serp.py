@@ -13,6 +13,24 @@ from typing import Any, Final
 from orchestrator.simulator.markets import Location, city_of, domains_for, words_for
 
 XPATH: Final = "/html[1]/body[1]/div[3]/div[2]/div[1]/div[1]/div[{}]/div[1]"
+_BARE: Final = ("page", "position", "xpath", "rectangle")
+# The common item fields each type does not have (the official client's models): `add`
+# leaves them out.
+LACKS: Final[dict[str, tuple[str, ...]]] = {
+    **dict.fromkeys(
+        (
+            "maps_search maps_paid_item autocomplete ads_search ads_advertiser ads_domain "
+            "ads_multi_account_advertiser youtube_video youtube_video_paid youtube_channel "
+            "youtube_playlist youtube_video_info youtube_comment youtube_subtitles"
+        ).split(),
+        _BARE,
+    ),
+    "images_search": ("page", "position", "rectangle"),
+    "news_search": ("page", "position"),
+    "dataset": ("page", "rectangle"),
+    "event_item": ("page", "rectangle"),
+    "google_jobs_item": ("page",),
+}
 PHONE: Final[dict[str, str]] = {
     "US": "+1 {a:03d}-{b:03d}-{c:04d}",
     "CA": "+1 {a:03d}-{b:03d}-{c:04d}",
@@ -100,10 +118,16 @@ class Serp:
         return f"https://{domain}/{slug}/{rng.randint(1, 99999)}"
 
     def add(
-        self, kind: str, fields: dict[str, Any], position: str = "left", paged: bool = False
+        self,
+        kind: str,
+        fields: dict[str, Any],
+        position: str = "left",
+        paged: bool = False,
+        omit: tuple[str, ...] = (),
     ) -> dict[str, Any]:
         """Append an item; `paged` items (the ranked list) count pages, others sit on the
-        page the ranked list has reached."""
+        page the ranked list has reached. The common fields its type lacks are left out, and
+        those in `omit` (where an endpoint's example shows fewer than the type's model)."""
         group = self._groups.get(kind, 0) + 1
         self._groups[kind] = group
         absolute = len(self.items) + 1
@@ -123,6 +147,10 @@ class Serp:
             **fields,
             "rectangle": rect,
         }
+        if kind.startswith("google_finance_"):
+            omit = _BARE
+        for name in (*LACKS.get(kind, ()), *omit):
+            item.pop(name, None)
         self.items.append(item)
         return item
 

@@ -85,9 +85,7 @@ def maps(s: Serp, depth: int) -> None:
         keep = ("domain", "title", "url", "rating", "rating_distribution")
         s.add("maps_paid_item", {k: ad[k] for k in keep})
     for _ in range(depth):
-        item = s.add("maps_search", _place(s, s.entity()), paged=True)
-        for gone in ("page", "position", "xpath", "rectangle"):  # not maps_search fields
-            item.pop(gone)
+        s.add("maps_search", _place(s, s.entity()), paged=True)
 
 
 def local_finder(s: Serp, depth: int) -> None:
@@ -138,12 +136,12 @@ def news(s: Serp, depth: int, datetime: str) -> None:
                     "badges": None,
                 }
             )
-        s.add("top_stories", {"title": "Top stories", "items": stories}).pop("page")
+        s.add("top_stories", {"title": "Top stories", "items": stories}, omit=("page",))
     for _ in range(depth):
         ident = s.entity()
         d = s.domain(ident)
         ago, stamp = _published(ident, datetime)
-        item = s.add(
+        s.add(
             "news_search",
             {
                 "title": s.text(5, 11, ident),
@@ -156,8 +154,6 @@ def news(s: Serp, depth: int, datetime: str) -> None:
             },
             paged=True,
         )
-        item.pop("page")
-        item.pop("position")
 
 
 def images(s: Serp, depth: int) -> None:
@@ -172,12 +168,12 @@ def images(s: Serp, depth: int) -> None:
             }
             for _ in range(6)
         ]
-        s.add("carousel", {"title": None, "items": elements}).pop("page")
+        s.add("carousel", {"title": None, "items": elements}, omit=("page",))
     for _ in range(depth):
         ident = s.entity()
         d = s.domain(ident)
         page = s.url(d, ident)
-        item = s.add(
+        s.add(
             "images_search",
             {
                 "title": s.text(3, 8, ident),
@@ -189,9 +185,7 @@ def images(s: Serp, depth: int) -> None:
             },
             paged=True,
         )
-        for gone in ("page", "position", "rectangle"):
-            item.pop(gone)
-    s.add("related_searches", s.related()).pop("page")  # as the docs' example has it
+    s.add("related_searches", s.related(), omit=("page",))  # as the docs' example has it
 
 
 def jobs(s: Serp, depth: int, datetime: str) -> None:
@@ -201,7 +195,7 @@ def jobs(s: Serp, depth: int, datetime: str) -> None:
         ident = s.entity()
         employer = s.domain(ident)
         ago, stamp = _published(ident, datetime)
-        item = s.add(
+        s.add(
             "google_jobs_item",
             {
                 "job_id": f"eyJqb2JfdGl0bGUi{ident.getrandbits(64):x}",
@@ -221,7 +215,6 @@ def jobs(s: Serp, depth: int, datetime: str) -> None:
             },
             paged=True,
         )
-        item.pop("page")
 
 
 def events(s: Serp, depth: int) -> None:
@@ -231,7 +224,7 @@ def events(s: Serp, depth: int) -> None:
         venue = s.words(1, 2, ident).title()
         address, _ = s.address(ident)
         day = 1 + n % 28
-        item = s.add(
+        s.add(
             "event_item",
             {
                 "title": s.text(2, 5, ident),
@@ -262,5 +255,3 @@ def events(s: Serp, depth: int) -> None:
             },
             paged=True,
         )
-        item.pop("page")
-        item.pop("rectangle")

@@ -104,9 +104,6 @@ def organic(s: Serp, depth: int, datetime: str) -> None:
                 },
             )
         s.add("youtube_video", {**_video(s, ident, datetime), "block_rank": n + 1}, paged=True)
-    for item in s.items:
-        for gone in ("page", "position", "xpath", "rectangle"):
-            item.pop(gone, None)
 
 
 def _video_of(s: Serp, params: dict[str, Any]) -> tuple[str, random.Random]:
@@ -119,7 +116,7 @@ def video_info(s: Serp, params: dict[str, Any], datetime: str) -> dict[str, Any]
     vid, ident = _video_of(s, params)
     seconds = ident.randint(60, 3600)
     channel = _channel(s, ident)
-    item = s.add(
+    s.add(
         "youtube_video_info",
         {
             "video_id": vid,
@@ -157,8 +154,6 @@ def video_info(s: Serp, params: dict[str, Any], datetime: str) -> dict[str, Any]
             ],
         },
     )
-    for gone in ("page", "position", "xpath", "rectangle"):
-        item.pop(gone)
     return {"video_id": vid}
 
 
@@ -167,7 +162,7 @@ def video_comments(s: Serp, params: dict[str, Any], depth: int) -> dict[str, Any
     vid, ident = _video_of(s, params)
     for _ in range(depth):
         author = s.words(1, 2).title() or "Viewer"
-        item = s.add(
+        s.add(
             "youtube_comment",
             {
                 "author_name": f"@{author.replace(' ', '')}",
@@ -180,8 +175,6 @@ def video_comments(s: Serp, params: dict[str, Any], depth: int) -> dict[str, Any
                 "reply_count": s.rng.randint(0, 40),
             },
         )
-        for gone in ("page", "position", "xpath", "rectangle"):
-            item.pop(gone)
     title = s.words(3, 8, ident).capitalize()
     return {"video_id": vid, "title": title, "comments_count": depth + ident.randint(0, 900)}
 
@@ -192,7 +185,7 @@ def video_subtitles(s: Serp, params: dict[str, Any]) -> dict[str, Any]:
     start = 0.0
     for _ in range(ident.randint(20, 60)):
         length = round(ident.uniform(1.5, 6.0), 2)
-        item = s.add(
+        s.add(
             "youtube_subtitles",
             {
                 "text": s.words(3, 12, ident),
@@ -201,8 +194,6 @@ def video_subtitles(s: Serp, params: dict[str, Any]) -> dict[str, Any]:
                 "duration_time": length,
             },
         )
-        for gone in ("page", "position", "xpath", "rectangle"):
-            item.pop(gone)
         start += length
     return {
         "video_id": vid,
