@@ -1,7 +1,8 @@
 """msgspec structs for the DataForSEO v3 SERP wire format.
 
-Other code calls exactly these decoders; the structs live in the submodules
-(`schemas.envelope`, `schemas.items`, `schemas.google`, `schemas.naver`, `schemas.requests`).
+Other code calls exactly these decoders; the structs live in the submodules: the envelope
+(`schemas.envelope`), items by family (`items`, `google`, `naver`, `local`, `video`,
+`verticals`), and task_post requests (`requests`, `field_rules`, `task_fields`).
 """
 
 from schemas.decode import (
