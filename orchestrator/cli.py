@@ -59,8 +59,9 @@ from orchestrator.export import ExportError, find_job
 from orchestrator.inputs import check_input
 from orchestrator.ledger import Ledger
 from orchestrator.limiter import AccountLimiter, CallLog
+from orchestrator.outcome import RunReport
 from orchestrator.progress import Format, Mode, Progress
-from orchestrator.run import Run, RunReport
+from orchestrator.run import Run
 from orchestrator.schedule import plan
 
 log = logging.getLogger("orchestrator")

@@ -12,7 +12,7 @@ from orchestrator.client import ApiClient
 from orchestrator.config import Config, credentials, load_config
 from orchestrator.errors import AccountError, ApiError
 from orchestrator.limiter import AccountLimiter
-from orchestrator.run import RunReport
+from orchestrator.outcome import RunReport
 from orchestrator.validate import dry_run, monthly_cost
 
 

@@ -15,7 +15,8 @@ from orchestrator.client import ApiClient
 from orchestrator.config import credentials, load_config
 from orchestrator.ledger import Ledger
 from orchestrator.limiter import AccountLimiter
-from orchestrator.run import Run, RunReport
+from orchestrator.outcome import RunReport
+from orchestrator.run import Run
 from orchestrator.schedule import plan
 from orchestrator.simulator import DelayRange, SimulatorConfig, serve
 from orchestrator.sink import MARKER

@@ -10,6 +10,7 @@ import anyio
 
 from orchestrator.inputs import RejectedRow, read_inputs
 from orchestrator.ledger import InputRow
+from orchestrator.outcome import JobReport
 
 if TYPE_CHECKING:
     from orchestrator.run import Run
@@ -24,8 +25,6 @@ def chunks_of(run: "Run", name: str) -> Iterator[list[InputRow]]:
     the period's files); iterate anywhere."""
     job = run.jobs[name]
     period = run.plan.key(name)
-    from orchestrator.run import JobReport  # run.py wires this module in: imported here
-
     jr = run.report.jobs[name] = JobReport(period=period)
     files = run.files_for(name, period)
     files.start_rejected()

@@ -10,7 +10,6 @@ The account limit, not the producer, sets the pace (100 tasks a call).
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Final, TypeVar
 
@@ -21,6 +20,7 @@ from orchestrator.client import ApiClient
 from orchestrator.config import Config
 from orchestrator.errors import AccountError, ApiError
 from orchestrator.ledger import Ledger
+from orchestrator.outcome import RunReport
 from orchestrator.periods import month_key, zone
 from orchestrator.poller import Poller
 from orchestrator.progress import JobProgress, Snapshot
@@ -35,30 +35,6 @@ T = TypeVar("T")
 # Inputs go into the ledger this many per transaction: each commit writes every index page
 # it touched to the WAL, and the keys are random, so 10k a commit loads twice as fast as 1k.
 NOTE_EVERY_S: Final = 5.0  # how often `status`'s note of what the run waits on is refreshed
-
-
-@dataclass
-class JobReport:
-    """What happened to one job's inputs (in the period this run loaded for it)."""
-
-    valid: int = 0
-    rejected: int = 0
-    estimated_cost: float = 0.0
-    counts: dict[str, int] = field(default_factory=dict)
-    examples: list[tuple[int, str]] = field(default_factory=list)  # first rejected rows
-    period: str = ""
-    periods_per_month: int | None = None  # recurring jobs: batches in the current month
-
-
-@dataclass
-class RunReport:
-    """The outcome of a run, for the summary and the exit code."""
-
-    jobs: dict[str, JobReport] = field(default_factory=dict)
-    spent: float = 0.0
-    outstanding: int = 0
-    timed_out: bool = False
-    budget_stopped: str | None = None  # the cap that stopped posting, if one did
 
 
 class Run:

@@ -7,8 +7,8 @@ from typing import Final
 
 from orchestrator.config import Config
 from orchestrator.inputs import RejectedRow, check_input, read_inputs
+from orchestrator.outcome import JobReport, RunReport
 from orchestrator.periods import periods_in_month
-from orchestrator.run import JobReport, RunReport
 
 MAX_EXAMPLES: Final = 5  # rejected rows a dry run shows per job (all are in rejected.jsonl)
 
