@@ -43,7 +43,6 @@ TASK_GET: Final[dict[tuple[str, str], tuple[str, ...]]] = {
         for t in ("organic", "video_info", "video_subtitles", "video_comments")
     },
 }
-VARIANTS: Final = _ALL
 
 
 def task_get_variants(se: str, se_type: str) -> tuple[str, ...]:

@@ -50,10 +50,12 @@ def depth_rule(se: str, se_type: str, device: str | None = None) -> DepthRule:
     return DEPTH_RULES.get((se, se_type), _ONE)
 
 
+def depth_field(se: str, se_type: str) -> str:
+    """The field that sets a task's depth: YouTube's search calls it block_depth."""
+    return "block_depth" if (se, se_type) == ("youtube", "organic") else "depth"
+
+
 def depth_of(se: str, se_type: str, task: object) -> int:
     """The depth a task asks for (its own, else the endpoint's default)."""
     rule = depth_rule(se, se_type, getattr(task, "device", None))
-    given = getattr(
-        task, "block_depth" if se_type == "organic" and se == "youtube" else "depth", None
-    )
-    return int(given or rule.default)
+    return int(getattr(task, depth_field(se, se_type), None) or rule.default)

@@ -17,7 +17,7 @@ import msgspec
 
 from schemas import status
 from schemas.catalogue import task_get_variants
-from schemas.depths import depth_rule
+from schemas.depths import depth_field, depth_of, depth_rule
 from schemas.field_rules import (
     FIELD_TYPES,
     Coordinate,
@@ -281,12 +281,9 @@ def _check_endpoint_rules(se: str, se_type: str, task: TaskPostBase) -> TaskPost
                 raise TaskValidationError(field, rule) from None
         if key == ("google", "ads_search"):
             _check_ads_search(task)
-    depth = getattr(task, "depth", None) or getattr(task, "block_depth", None)
-    if depth is not None:
-        most = depth_rule(se, se_type, getattr(task, "device", None)).most
-        if depth > most:
-            field = "depth" if getattr(task, "depth", None) else "block_depth"
-            raise TaskValidationError(field, f"at most {most} on {se}/{se_type}")
+    most = depth_rule(se, se_type, getattr(task, "device", None)).most
+    if depth_of(se, se_type, task) > most:
+        raise TaskValidationError(depth_field(se, se_type), f"at most {most} on {se}/{se_type}")
     if task.postback_data is not None:
         variants = task_get_variants(se, se_type)
         if task.postback_data not in variants:

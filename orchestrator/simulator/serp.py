@@ -21,7 +21,11 @@ LACKS: Final[dict[str, tuple[str, ...]]] = {
         (
             "maps_search maps_paid_item autocomplete ads_search ads_advertiser ads_domain "
             "ads_multi_account_advertiser youtube_video youtube_video_paid youtube_channel "
-            "youtube_playlist youtube_video_info youtube_comment youtube_subtitles"
+            "youtube_playlist youtube_video_info youtube_comment youtube_subtitles "
+            "google_finance_hero_groups google_finance_interested google_finance_most_followed "
+            "google_finance_news google_finance_quote google_finance_about "
+            "google_finance_market_instrument google_finance_market_index "
+            "google_finance_asset_pair"
         ).split(),
         _BARE,
     ),
@@ -147,8 +151,6 @@ class Serp:
             **fields,
             "rectangle": rect,
         }
-        if kind.startswith("google_finance_"):
-            omit = _BARE
         for name in (*LACKS.get(kind, ()), *omit):
             item.pop(name, None)
         self.items.append(item)
