@@ -1,6 +1,19 @@
 """orchestrator: run large batches of DataForSEO SERP tasks safely (see README.md).
 
-The batch pipeline is not here yet; `orchestrator.simulator` is the local API simulator.
+The stages of a run are one module each: inputs, loader (with load_worker), ledger, producer,
+poller (and receiver for postbacks), sink, export and report; `orchestrator.simulator` is the
+local API simulator.
 """
 
-__all__: list[str] = []
+from importlib import metadata
+
+
+def version() -> str:
+    """The installed version, as `--version` shows it."""
+    try:
+        return metadata.version("serp-orchestrator")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
+__all__ = ["version"]

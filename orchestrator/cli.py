@@ -18,12 +18,11 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 
 import anyio
 
-from orchestrator import report, report_html
+from orchestrator import report, report_html, version
 from orchestrator.cli_common import ExitCode, add_env_file, positive_float, say
 from orchestrator.cli_recover import add_recover, command_recover
 from orchestrator.cli_reports import (
@@ -302,16 +301,9 @@ def _guarded(args: argparse.Namespace, handler: Callable[[argparse.Namespace], i
     return code
 
 
-def _version() -> str:
-    try:
-        return metadata.version("serp-orchestrator")
-    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
-        return "unknown (not installed)"
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="orchestrator", description=__doc__.splitlines()[0])
-    parser.add_argument("--version", action="version", version=f"orchestrator {_version()}")
+    parser.add_argument("--version", action="version", version=f"orchestrator {version()}")
     parser.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING, ERROR")
     commands = parser.add_subparsers(dest="command", required=True)
     add_simulate(commands)

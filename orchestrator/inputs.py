@@ -212,13 +212,16 @@ def _csv_rows(
 
 
 def read_inputs(
-    job: JobConfig, prices: PriceTable, period: str = ""
+    job: JobConfig, prices: PriceTable, period: str = "", after_line: int = 0
 ) -> Iterator[ValidInput | RejectedRow]:
-    """Every row of the job's file, validated: a ValidInput to post (in `period`, '' for a
-    one-shot job) or a RejectedRow."""
+    """Every row of the job's file after `after_line`, validated: a ValidInput to post (in
+    `period`, '' for a one-shot job) or a RejectedRow. Rows up to `after_line` are read past
+    unchecked (a load that a crash cut short goes on from there)."""
     from_strings = Path(job.input).suffix.lower() != ".jsonl"
     costs = CostCache(job.se, job.se_type, prices)
     for line, raw, row in _rows(job):
+        if line <= after_line:
+            continue
         if isinstance(row, str):
             yield RejectedRow(job.name, line, row, raw)
             continue

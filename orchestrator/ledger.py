@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Final
 
 from orchestrator.errors import LedgerError, LockHeld, OrchestratorError
+from orchestrator.ledger_loads import InputRow, LedgerLoads, LoadRecord, Progress, Restored
 from orchestrator.ledger_reads import (
     DONE,
     FAILED,
@@ -42,12 +43,8 @@ from orchestrator.migrations import VERSION, migrate, version
 
 log = logging.getLogger(__name__)
 
-InputRow = tuple[str, str, str, str, int, bytes, float]  # job, period, key, tag, line, body, cost
-# job, period, key, tag, state, task id, cost, status code, error: a row rebuilt by `recover`
-Restored = tuple[str, str, str, str, str, str | None, float, int | None, str | None]
-
-
-BY_TAG: Final = "job = ? AND period = ? AND key = ?"  # the primary key a tag spells
+# A posting row, by its row tag: `inputs_posting` indexes the few rows in flight.
+POSTING_TAG: Final = f"tag = ? AND state = '{POSTING}'"
 
 
 def row_of(tag: str) -> tuple[str, str, str]:
@@ -70,9 +67,9 @@ class Claimed:
     est_cost: float
 
 
-class Ledger(LedgerReads):
+class Ledger(LedgerReads, LedgerLoads):
     """The state database of one config; `open` takes an exclusive lock on it. Reads are in
-    ledger_reads.py."""
+    ledger_reads.py, new rows in ledger_loads.py."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
@@ -179,63 +176,6 @@ class Ledger(LedgerReads):
         except sqlite3.Error as exc:
             raise LedgerError(f"{self.path}: {exc}") from exc
 
-    def add_inputs(self, rows: Sequence[InputRow]) -> int:
-        """Record (job, period, key, tag, line, body, est_cost) as pending; rows already known
-        for that job and period stay as they are. One transaction, the tally included."""
-        now = time.time()
-        sql = (
-            "INSERT OR IGNORE INTO inputs"
-            " (job, period, key, tag, line, body, est_cost, state, updated_at)"
-            f" VALUES (?, ?, ?, ?, ?, ?, ?, '{PENDING}', ?)"
-        )
-        groups: dict[tuple[str, str], list[InputRow]] = {}
-        for row in rows:
-            groups.setdefault((row[0], row[1]), []).append(row)
-        added = 0
-        try:
-            with self._db:
-                self._db.execute("BEGIN IMMEDIATE")
-                for (job, period), group in groups.items():
-                    new = self._db.executemany(sql, ((*row, now) for row in group)).rowcount
-                    self._db.execute(
-                        "INSERT INTO tally (job, period, state, n) VALUES (?, ?, ?, ?)"
-                        " ON CONFLICT (job, period, state) DO UPDATE SET n = n + excluded.n",
-                        (job, period, PENDING, new),
-                    )
-                    added += new
-        except sqlite3.Error as exc:
-            raise LedgerError(f"{self.path}: {exc}") from exc
-        return added
-
-    def restore(self, rows: Sequence[Restored]) -> int:
-        """Rows rebuilt from outputs and id_list (`recover`), in their settled or posted state;
-        rows already known stay as they are. One transaction, the tally included."""
-        now = time.time()
-        sql = (
-            "INSERT OR IGNORE INTO inputs (job, period, key, tag, line, body, est_cost, state,"
-            " task_id, cost, status_code, error, posted_at, updated_at)"
-            " VALUES (?, ?, ?, ?, 0, '{}', ?, ?, ?, ?, ?, ?, ?, ?)"
-        )
-        added = 0
-        try:
-            with self._db:
-                self._db.execute("BEGIN IMMEDIATE")
-                for row in rows:
-                    job, period, key, tag, state, task_id, cost, code, error = row
-                    values = (job, period, key, tag, cost, state, task_id, cost, code, error)
-                    if not self._db.execute(sql, (*values, now, now)).rowcount:
-                        continue
-                    added += 1
-                    self._db.execute(
-                        "INSERT INTO tally (job, period, state, n, cost) VALUES (?, ?, ?, 1, ?)"
-                        " ON CONFLICT (job, period, state)"
-                        " DO UPDATE SET n = n + 1, cost = cost + excluded.cost",
-                        (job, period, state, cost),
-                    )
-        except sqlite3.Error as exc:
-            raise LedgerError(f"{self.path}: {exc}") from exc
-        return added
-
     def claim_batch(self, job: str, period: str, limit: int) -> tuple[int, list[Claimed]]:
         """Move up to `limit` pending inputs of one job and period to posting under a new
         batch id (write-ahead)."""
@@ -243,7 +183,7 @@ class Ledger(LedgerReads):
             with self._db:
                 self._db.execute("BEGIN IMMEDIATE")
                 rows = self._db.execute(
-                    "SELECT rowid, tag, body, est_cost FROM inputs"
+                    "SELECT id, tag, body, est_cost FROM inputs"
                     f" WHERE state = '{PENDING}' AND job = ? AND period = ? ORDER BY line LIMIT ?",
                     (job, period, limit),
                 ).fetchall()
@@ -254,8 +194,8 @@ class Ledger(LedgerReads):
                     "INSERT INTO batches (job, created_at) VALUES (?, ?)", (job, now)
                 ).lastrowid
                 self._db.executemany(
-                    "UPDATE inputs SET state = ?, batch_id = ?, updated_at = ? WHERE rowid = ?",
-                    ((POSTING, batch, now, rowid) for rowid, *_ in rows),
+                    "UPDATE inputs SET state = ?, batch_id = ?, updated_at = ? WHERE id = ?",
+                    ((POSTING, batch, now, row_id) for row_id, *_ in rows),
                 )
         except sqlite3.Error as exc:
             raise LedgerError(f"{self.path}: {exc}") from exc
@@ -284,16 +224,14 @@ class Ledger(LedgerReads):
         now = time.time()
         sql = (
             "UPDATE inputs SET state = ?, task_id = ?, cost = ?, posted_at = ?, updated_at = ?"
-            f" WHERE {BY_TAG} AND state = ?"
+            f" WHERE {POSTING_TAG}"
         )
         try:
             with self._db:
                 self._db.execute("BEGIN IMMEDIATE")
                 changed = 0
                 for tag, tid, cost in created:
-                    cursor = self._db.execute(
-                        sql, (POSTED, tid, cost, now, now, *row_of(tag), POSTING)
-                    )
+                    cursor = self._db.execute(sql, (POSTED, tid, cost, now, now, tag))
                     if cursor.rowcount:
                         changed += 1
                         self._db.execute(
@@ -308,11 +246,8 @@ class Ledger(LedgerReads):
     def release(self, tags: Iterable[str]) -> int:
         """posting -> pending for tasks known not to be created (the API refused the call)."""
         now = time.time()
-        sql = (
-            "UPDATE inputs SET state = ?, batch_id = NULL, updated_at = ?"
-            f" WHERE {BY_TAG} AND state = ?"
-        )
-        return self._tx(sql, ((PENDING, now, *row_of(tag), POSTING) for tag in tags))
+        sql = f"UPDATE inputs SET state = ?, batch_id = NULL, updated_at = ? WHERE {POSTING_TAG}"
+        return self._tx(sql, ((PENDING, now, tag) for tag in tags))
 
     def settle(
         self,
@@ -345,8 +280,8 @@ class Ledger(LedgerReads):
                 )
                 self._db.executemany(
                     "UPDATE inputs SET state = ?, status_code = ?, error = ?, updated_at = ?"
-                    f" WHERE {BY_TAG} AND state = ?",
-                    ((FAILED, code, msg, now, *row_of(tag), POSTING) for tag, code, msg in refused),
+                    f" WHERE {POSTING_TAG}",
+                    ((FAILED, code, msg, now, tag) for tag, code, msg in refused),
                 )
                 self._db.execute(
                     "INSERT INTO files (path, size) VALUES (?, ?)"
@@ -424,4 +359,17 @@ class Ledger(LedgerReads):
             )
 
 
-__all__ = ["DONE", "FAILED", "MISSED", "PENDING", "POSTED", "POSTING", "STATES", "Ledger"]
+__all__ = [
+    "DONE",
+    "FAILED",
+    "MISSED",
+    "PENDING",
+    "POSTED",
+    "POSTING",
+    "STATES",
+    "InputRow",
+    "Ledger",
+    "LoadRecord",
+    "Progress",
+    "Restored",
+]

@@ -1,75 +1,195 @@
-"""Loading: stream each job's input file into the ledger, validated, in chunks of
-INSERT_CHUNK rows (one transaction each) while the producer posts what is in already; and
-close the periods that are over (their pending inputs are missed, old ones pruned)."""
+"""Loading: each job's input file goes into the ledger while the producer posts what is in
+already, and the periods that are over are closed (their pending inputs missed, old ones
+pruned).
 
+The file is read and validated by a worker process (load_worker.py) and written here, chunk
+by chunk, each chunk one transaction with the load's progress (`loads`). So a load cut short
+by a crash goes on after its last committed line, and a file loaded in full is not read again
+while it and the job's recipe are unchanged (`source_of`). Rows already in the ledger, or given
+twice, are left out by the period's key set (ledger_loads.py).
+"""
+
+import hashlib
 import logging
-from collections.abc import Iterable, Iterator
+import os
+import subprocess
+import sys
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Final
 
 import anyio
+import msgspec
+from anyio.streams.buffered import BufferedByteReceiveStream
 
-from orchestrator.inputs import RejectedRow, read_inputs
-from orchestrator.ledger import InputRow
+from orchestrator import version
+from orchestrator.errors import InputError, OrchestratorError
+from orchestrator.ledger import Progress
+from orchestrator.load_worker import FRAME, FRAME_HEADER, MAX_FRAME, Chunk, End, Failed, Request
+from orchestrator.load_worker import chunks as read_chunks
 from orchestrator.outcome import JobReport
 
 if TYPE_CHECKING:
+    from orchestrator.config import JobConfig
     from orchestrator.run import Run
 
 log = logging.getLogger(__name__)
-INSERT_CHUNK: Final = 10_000  # rows a transaction: the producer is woken after each
+WORKER: Final = [sys.executable, "-m", "orchestrator.load_worker"]
+READ_AHEAD: Final = 2  # chunks the worker's reader may hold while the ledger writes one
 
 
-def chunks_of(run: "Run", name: str) -> Iterator[list[InputRow]]:
-    """The job's rows of its period in this run's plan, validated, in ledger-sized chunks;
-    rejected rows go to rejected.jsonl on the way. Call in the ledger's thread (it opens
-    the period's files); iterate anywhere."""
-    job = run.jobs[name]
-    period = run.plan.key(name)
+class LoadFailed(OrchestratorError):
+    """The load worker stopped without saying why (it crashed, or was killed)."""
+
+
+def source_of(run: "Run", job: "JobConfig") -> str:
+    """What a load reads: the file (size, modification time, inode) and the recipe that
+    turns its rows into tasks (the job's settings, the prices, this version's rules). A load
+    of the same source is not done twice."""
+    try:
+        stat = os.stat(job.input)
+    except OSError as exc:
+        raise InputError(job.input, f"cannot read: {exc.strerror or exc}") from exc
+    recipe = hashlib.blake2b(
+        msgspec.json.encode([job, run.config.prices, version()]), digest_size=10
+    ).hexdigest()
+    return f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ino}:{recipe}"
+
+
+def begin(run: "Run", name: str) -> Request | None:
+    """Start (or go on with) the load of the job's period in this run's plan: what to read,
+    or None when that file is in the ledger already. Ledger's thread."""
+    job, period = run.jobs[name], run.plan.key(name)
     jr = run.report.jobs[name] = JobReport(period=period)
     files = run.files_for(name, period)
+    source = source_of(run, job)
+    record = run.ledger.load_record(name, period)
+    has_rows = sum(run.ledger.counts(name, period).values()) > 0
+    ledger = run.ledger.path if has_rows else None
+    if record is not None and record.source == source:
+        jr.valid, jr.rejected, jr.estimated_cost = record.valid, record.rejected, record.est_cost
+        if record.done:
+            log.info("inputs_loaded_before job=%s period=%s valid=%d", name, period, jr.valid)
+            return None
+        files.cut_rejected(record.rejected_size)
+        log.info("load_resumed job=%s period=%s after_line=%d", name, period, record.through_line)
+        return Request(job, run.config.prices, period, record.through_line, ledger)
     files.start_rejected()
+    run.ledger.start_load(name, period, source)
+    return Request(job, run.config.prices, period, 0, ledger)
 
-    def chunks() -> Iterator[list[InputRow]]:
-        chunk: list[InputRow] = []
-        for row in read_inputs(job, run.config.prices, period):
-            if isinstance(row, RejectedRow):
-                jr.rejected += 1
-                files.write_rejected(row.line, row.reason, row.raw)
-                continue
-            jr.valid += 1
-            jr.estimated_cost += row.cost
-            chunk.append((row.job, row.period, row.key, row.tag, row.line, row.body, row.cost))
-            if len(chunk) == INSERT_CHUNK:
-                yield chunk
-                chunk = []
-        yield chunk
 
-    return chunks()
+def store(run: "Run", name: str, chunk: Chunk) -> None:
+    """Write one chunk: its rejected rows to rejected.jsonl, then its rows and the load's
+    progress in one transaction. Ledger's thread."""
+    jr = run.report.jobs[name]
+    files = run.files_for(name, jr.period)
+    size = files.write_rejected_rows(chunk.rejected)
+    rows = [(name, jr.period, *row) for row in chunk.rows]
+    progress = Progress(
+        name,
+        jr.period,
+        chunk.through_line,
+        chunk.valid,
+        len(chunk.rejected),
+        chunk.est_cost,
+        size,
+    )
+    run.ledger.add_inputs(rows, progress)
+    jr.valid += chunk.valid
+    jr.rejected += len(chunk.rejected)
+    jr.estimated_cost += chunk.est_cost
+
+
+def finish(run: "Run", name: str) -> None:
+    run.ledger.finish_load(name, run.report.jobs[name].period)
 
 
 def load_inputs(run: "Run", jobs: Iterable[str] | None = None) -> None:
-    """Stream the rows of each job's period in this run's plan into the ledger (known keys
-    are ignored), all before returning."""
+    """Load the inputs of each job's period in this run's plan, in this thread and process,
+    all before returning."""
     for name in run.jobs if jobs is None else jobs:
-        for chunk in chunks_of(run, name):
-            run.ledger.add_inputs(chunk)
+        request = begin(run, name)
+        if request is not None:
+            job, period = request.job, request.period
+            known = run.ledger.keys_of(name, period) if request.ledger else ()
+            for chunk in read_chunks(job, request.prices, period, request.after_line, known):
+                store(run, name, chunk)
+            finish(run, name)
         run.loaded_jobs.add(name)
 
 
 async def load(run: "Run") -> None:
-    """Load the inputs not loaded yet while the producer posts what is in: reading and
-    validating run in a worker thread, each chunk of 10k is one transaction, and the
-    producer is woken after each. A SIGTERM waits for one chunk at most."""
+    """Load the inputs not loaded yet while the producer posts what is in: the producer is
+    woken after each chunk. A SIGTERM waits for the chunk being written at most."""
     for name in run.jobs:
         if name in run.loaded_jobs:
             continue
-        chunks = await run.db(chunks_of, run, name)
-        while (chunk := await anyio.to_thread.run_sync(next, chunks, None)) is not None:
-            await run.db(run.ledger.add_inputs, chunk)
-            run.more_inputs.set()
+        request = await run.db(begin, run, name)
+        if request is not None:
+            await from_worker(run, name, request)
+            await run.db(finish, run, name)
         run.loaded_jobs.add(name)
         run.more_inputs.set()
     await run.db(close_periods, run)  # the newest period now exists: prune as configured
+
+
+async def from_worker(run: "Run", name: str, request: Request) -> None:
+    """Run the load worker on one job and store its chunks as they come."""
+    send, receive = anyio.create_memory_object_stream[Chunk | End | Failed](READ_AHEAD)
+    last: Chunk | End | Failed | None = None
+    async with await anyio.open_process(
+        WORKER, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as worker:
+        assert worker.stdin is not None and worker.stdout is not None
+        try:
+            await worker.stdin.send(msgspec.msgpack.encode(request))
+            await worker.stdin.aclose()
+            async with anyio.create_task_group() as tg, receive:
+                tg.start_soon(_read_frames, worker, send)
+                async for last in receive:
+                    if not isinstance(last, Chunk):
+                        break
+                    await run.db(store, run, name, last)
+                    run.more_inputs.set()
+                tg.cancel_scope.cancel()
+            if isinstance(last, Failed):
+                raise InputError(last.path, last.message, last.line)
+            if not isinstance(last, End):
+                raise LoadFailed(await _died(worker, request.job.input))
+        finally:
+            if worker.returncode is None:
+                worker.kill()
+
+
+async def _read_frames(
+    worker: anyio.abc.Process, send: anyio.abc.ObjectSendStream[Chunk | End | Failed]
+) -> None:
+    """Frames from the worker's stdout, until its End, a Failed, or its output ends."""
+    assert worker.stdout is not None
+    stream = BufferedByteReceiveStream(worker.stdout)
+    async with send:
+        while True:
+            try:
+                (size,) = FRAME_HEADER.unpack(await stream.receive_exactly(FRAME_HEADER.size))
+                if size > MAX_FRAME:
+                    return
+                frame = FRAME.decode(await stream.receive_exactly(size))
+            except (anyio.EndOfStream, anyio.IncompleteRead, msgspec.DecodeError):
+                return  # the receiver sees the stream end without an End
+            await send.send(frame)
+            if not isinstance(frame, Chunk):
+                return
+
+
+async def _died(worker: anyio.abc.Process, path: str) -> str:
+    """Why the worker stopped: the last line it wrote on stderr, or its exit status."""
+    errors = b""
+    if worker.stderr is not None:
+        async for block in worker.stderr:
+            errors += block
+    code = await worker.wait()
+    last = errors.decode("utf-8", "replace").strip().splitlines()[-1:] or [f"exit status {code}"]
+    return f"{path}: the load worker stopped ({last[0]}); run again to go on from its last line"
 
 
 def close_periods(run: "Run", jobs: Iterable[str] | None = None) -> None:

@@ -216,7 +216,17 @@ class JobFiles:
         """Rejected rows are found anew on every read of the inputs: start the file afresh."""
         self.rejected_path.write_bytes(b"")
 
-    def write_rejected(self, line: int, reason: str, raw: str) -> None:
-        record = msgspec.json.encode({"line": line, "reason": reason, "input": raw})
+    def cut_rejected(self, size: int) -> None:
+        """A load goes on after a crash: drop the rejected rows it wrote past its last
+        committed chunk (they are read and written again)."""
+        if self.rejected_path.exists() and self.rejected_path.stat().st_size > size:
+            with self.rejected_path.open("r+b") as handle:
+                handle.truncate(size)
+
+    def write_rejected_rows(self, rows: list[tuple[int, str, str]]) -> int:
+        """Append (line, reason, raw) records; returns the file's size."""
         with self.rejected_path.open("ab") as handle:
-            handle.write(record + b"\n")
+            for line, reason, raw in rows:
+                record = {"line": line, "reason": reason, "input": raw}
+                handle.write(msgspec.json.encode(record) + b"\n")
+            return handle.tell()
