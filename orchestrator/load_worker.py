@@ -21,7 +21,7 @@ import msgspec
 
 from orchestrator.config import JobConfig
 from orchestrator.errors import InputError
-from orchestrator.inputs import RejectedRow, read_inputs
+from orchestrator.inputs import KEY_BYTES, RejectedRow, read_inputs
 from schemas.pricing import PriceTable
 
 CHUNK_ROWS: Final = 10_000  # rows read per chunk (one ledger transaction)
@@ -75,7 +75,7 @@ def chunks(
     The keys seen are held as 80-bit ints in a set (about 70 bytes each: 70 MB for a million
     inputs, for the length of one load): exact, and a tenth of the cost of any on-disk set.
     """
-    seen = {int(key, 16) for key in known}
+    seen: set[int | str] = {_compact(key) for key in known}
     rows: list[tuple[str, str, int, bytes, float]] = []
     rejected: list[tuple[int, str, str]] = []
     valid, cost, line, read = 0, 0.0, after_line, 0
@@ -95,6 +95,17 @@ def chunks(
             rows, rejected, valid, cost, read = [], [], 0, 0.0, 0
     if read:
         yield Chunk(rows, valid, rejected, line, cost)
+
+
+def _compact(key: str) -> int | str:
+    """An input key as the int it spells (keys made by `input_key`), or as it is (a key of
+    another form, from an older version or a test, is never equal to an int)."""
+    if len(key) == KEY_BYTES * 2:
+        try:
+            return int(key, 16)
+        except ValueError:
+            pass
+    return key
 
 
 def known_keys(request: Request) -> Iterator[str]:

@@ -262,3 +262,59 @@ language_code = "en"
         lines = (tmp_path / "out" / "g" / "results.jsonl").read_text().splitlines()
         assert len(lines) == 2 and json.loads(lines[0]) == {"id": "id-1"}
         assert json.loads(lines[1])["data"]["keyword"] == "pizza"
+
+
+def test_a_version_2_ledger_keeps_its_rows_and_a_load_adds_only_new_inputs(
+    tmp_path: Path,
+) -> None:
+    """Version 3 drops the (job, period, key) primary key. A version-2 ledger mid-life keeps
+    every row, state, tally and order; its posting row is still found by tag; and a load of
+    the same file adds only the keyword it did not hold."""
+    from orchestrator.inputs import ValidInput, read_inputs
+    from tests.test_loading import new_run, write_config
+
+    (tmp_path / "kw.txt").write_text("pizza\nsushi\nramen\n")
+    config = write_config(tmp_path)
+    first = new_run(config)  # only to read the job as a run would
+    job, prices = first.config.jobs[0], first.config.prices
+    first.ledger.close()
+    (tmp_path / "state.sqlite").unlink()
+    made = [r for r in read_inputs(job, prices) if isinstance(r, ValidInput)]
+    db = sqlite3.connect(tmp_path / "state.sqlite", isolation_level=None)
+    db.executescript(migrations.INPUTS + migrations.DERIVED + migrations.OTHERS)
+    db.execute("BEGIN")
+    migrations.STEPS[2](db)  # version 2, exactly as that version's step made it
+    db.execute("PRAGMA user_version = 2")
+    db.execute("COMMIT")
+    states = [("done", "id-1", 0.0006), ("posting", None, None), ("pending", None, None)]
+    for row, (state, task_id, cost) in zip(made[:2], states, strict=False):
+        db.execute(
+            "INSERT INTO inputs (job, period, key, tag, line, body, est_cost, state, batch_id,"
+            " task_id, cost, updated_at) VALUES ('g', '', ?, ?, ?, ?, ?, ?, 7, ?, ?, 0)",
+            (row.key, row.tag, row.line, row.body, row.cost, state, task_id, cost),
+        )
+    db.execute("INSERT INTO tally (job, period, state, n, cost) VALUES ('g', '', 'done', 1, 6e-4)")
+    db.execute("INSERT INTO tally (job, period, state, n) VALUES ('g', '', 'posting', 1)")
+    db.close()
+
+    ledger = Ledger(tmp_path / "state.sqlite")
+    try:
+        assert ledger._db.execute("PRAGMA user_version").fetchone() == (VERSION,)
+        assert ledger._db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        found = ledger._db.execute("SELECT id, key, state FROM inputs ORDER BY id").fetchall()
+        assert found == [(1, made[0].key, "done"), (2, made[1].key, "posting")]
+        assert ledger.counts("g")[DONE] == 1 and ledger.spent() == pytest.approx(0.0006)
+        assert ledger.posting_batches() == {7: (0.0, [made[1].tag])}
+        assert ledger.mark_posted([(made[1].tag, "id-2", 0.0006)], "2026-11") == 1
+        indexes = {r[1] for r in ledger._db.execute("PRAGMA index_list(inputs)")}
+        assert indexes == {"inputs_by_state", "inputs_by_task", "inputs_posting"}
+    finally:
+        ledger.close()
+
+    run = new_run(config)
+    run.load_inputs()
+    run.ledger.close()
+    db = sqlite3.connect(tmp_path / "state.sqlite")
+    rows = db.execute("SELECT key, state FROM inputs ORDER BY id").fetchall()
+    db.close()
+    assert rows == [(made[0].key, "done"), (made[1].key, "posted"), (made[2].key, "pending")]

@@ -53,9 +53,13 @@ def test_rejected_rows_are_rewritten_each_run(tmp_path: Path) -> None:
     for _ in range(2):
         files = JobFiles(tmp_path / "out" / "j", ledger, False)
         files.start_rejected()
-        files.write_rejected(3, "depth: Expected `int` <= 700", "shoes,9000")
+        size = files.write_rejected_rows([(3, "depth: Expected `int` <= 700", "shoes,9000")])
     lines = files.rejected_path.read_text().splitlines()
     assert lines == ['{"line":3,"reason":"depth: Expected `int` <= 700","input":"shoes,9000"}']
+    assert size == files.rejected_path.stat().st_size
+    files.write_rejected_rows([(4, "keyword: required", "")])
+    files.cut_rejected(size)  # a load resumed after a crash drops what it had not committed
+    assert files.rejected_path.read_text().splitlines() == lines
     ledger.close()
 
 

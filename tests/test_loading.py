@@ -1,0 +1,202 @@
+"""Loading inputs into the ledger: each input is one row however often it is given or loaded,
+an unchanged file is not read again, and a load cut short goes on from its last committed
+line. The load worker runs as the real process a run starts."""
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+
+from orchestrator import load_worker, loader
+from orchestrator.config import load_config
+from orchestrator.errors import InputError
+from orchestrator.ledger import Ledger
+from orchestrator.loader import LoadFailed
+from orchestrator.run import Run
+from orchestrator.schedule import plan
+from tests.test_e2e_run import ENV
+
+LONG = "x" * 701  # over the keyword limit: rejected
+
+
+def write_config(tmp: Path, defaults: str = 'location_code = 2840\nlanguage_code = "en"') -> Path:
+    config = tmp / "jobs.toml"
+    config.write_text(f"""
+[api]
+base_url = "http://127.0.0.1:9"
+login = "sim"
+password = "sim"
+[state]
+path = "state.sqlite"
+[output]
+dir = "out"
+[[jobs]]
+name = "g"
+se = "google"
+se_type = "organic"
+input = "kw.txt"
+[jobs.defaults]
+{defaults}
+""")
+    return config
+
+
+def new_run(config_path: Path) -> Run:
+    config = load_config(config_path)
+    ledger = Ledger(config.state.path)
+    return Run(config, ledger, None, plan(config, time.time(), None, str(config_path)))  # type: ignore[arg-type]
+
+
+def load(config_path: Path) -> Run:
+    """One load through the worker process, as `orchestrator run` loads; the ledger closed."""
+    run = new_run(config_path)
+    try:
+        anyio.run(run.load)
+    finally:
+        run.ledger.close()
+    return run
+
+
+def table(config_path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(config_path.parent / "state.sqlite")
+
+
+def keys(config_path: Path) -> tuple[int, int]:
+    """(rows, distinct keys) of the ledger."""
+    with table(config_path) as db:
+        rows, distinct = db.execute("SELECT COUNT(*), COUNT(DISTINCT key) FROM inputs").fetchone()
+    return int(rows), int(distinct)
+
+
+def test_an_input_given_twice_is_one_row(tmp_path: Path) -> None:
+    (tmp_path / "kw.txt").write_text(f"pizza\nsushi\npizza\n  sushi \nramen\n{LONG}\n")
+    config = write_config(tmp_path)
+    run = load(config)
+    assert keys(config) == (3, 3)
+    report = run.report.jobs["g"]
+    assert (report.valid, report.rejected) == (5, 1)  # every valid row counts, repeats too
+    rejected = (tmp_path / "out" / "g" / "rejected.jsonl").read_text().splitlines()
+    assert len(rejected) == 1 and '"line":6' in rejected[0]
+
+
+def test_a_changed_file_adds_only_its_new_inputs(tmp_path: Path) -> None:
+    (tmp_path / "kw.txt").write_text("pizza\nsushi\n")
+    config = write_config(tmp_path)
+    load(config)
+    with (tmp_path / "kw.txt").open("a") as handle:
+        handle.write("ramen\npizza\n")
+    load(config)
+    assert keys(config) == (3, 3)
+    with table(config) as db:
+        assert db.execute("SELECT SUM(n) FROM tally").fetchone() == (3,)
+        assert db.execute("SELECT done, valid FROM loads").fetchall() == [(1, 4)]
+
+
+def test_an_unchanged_file_is_not_read_again_but_a_changed_recipe_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A one-shot job's file is read by every run; once it is in, the next run with the same
+    file and settings reads nothing (its counts come from the ledger). New defaults make new
+    tasks: that file is read again."""
+    (tmp_path / "kw.txt").write_text(f"pizza\nsushi\n{LONG}\n")
+    config = write_config(tmp_path)
+    first = new_run(config)
+    first.load_inputs()
+    first.ledger.close()
+
+    def no_reading(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the file was read again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(load_worker, "read_inputs", no_reading)
+        again = new_run(config)
+        again.load_inputs()
+        again.ledger.close()
+    assert (again.report.jobs["g"].valid, again.report.jobs["g"].rejected) == (2, 1)
+    assert (tmp_path / "out" / "g" / "rejected.jsonl").read_text().count("\n") == 1
+
+    write_config(tmp_path, 'location_code = 2826\nlanguage_code = "en"')
+    load(config)
+    assert keys(config) == (4, 4)
+
+
+DRIVER = """
+import sys, time, anyio
+from orchestrator.config import load_config
+from orchestrator.ledger import Ledger
+from orchestrator.run import Run
+from orchestrator.schedule import plan
+config = load_config(sys.argv[1])
+run = Run(config, Ledger(config.state.path), None, plan(config, time.time(), None, sys.argv[1]))
+anyio.run(run.load)
+"""
+
+
+def test_a_load_killed_midway_goes_on_from_its_last_committed_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SIGKILL while 300k rows (50k repeats, 300 rejected) load: the next load reads on from
+    the last committed line. Every input ends as one row, every rejected row as one line."""
+    lines = [LONG if i % 1000 == 999 else f"keyword {i % 250_000}" for i in range(300_000)]
+    (tmp_path / "kw.txt").write_text("\n".join(lines) + "\n")
+    config = write_config(tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", DRIVER, str(config)], env=ENV, stderr=subprocess.PIPE
+    )
+    deadline = time.monotonic() + 60
+    through = 0
+    while through == 0:
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+        try:
+            with table(config) as db:
+                found = db.execute("SELECT through_line FROM loads").fetchone()
+        except sqlite3.OperationalError:  # not made yet
+            found = None
+        through = found[0] if found else 0
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=10)
+    with table(config) as db:
+        through, done = db.execute("SELECT through_line, done FROM loads").fetchone()
+    assert 0 < through < 300_000 and not done
+
+    with caplog.at_level("INFO", logger="orchestrator.loader"):
+        run = load(config)
+    assert f"after_line={through}" in caplog.text
+    assert keys(config) == (250_000 - 250, 250_000 - 250)  # the rejected numbers never load
+    with table(config) as db:
+        assert db.execute("SELECT done, valid, rejected FROM loads").fetchone() == (
+            1,
+            300_000 - 300,
+            300,
+        )
+        assert db.execute("SELECT SUM(n) FROM tally").fetchone() == (250_000 - 250,)
+    rejected = (tmp_path / "out" / "g" / "rejected.jsonl").read_text().splitlines()
+    assert [int(r.split(",")[0].removeprefix('{"line":')) for r in rejected] == list(
+        range(1000, 300_001, 1000)
+    )
+    assert run.report.jobs["g"].rejected == 300
+
+
+def test_a_worker_that_dies_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "kw.txt").write_text("pizza\n")
+    config = write_config(tmp_path)
+    dies = "import sys; sys.stderr.write('Traceback ...\\nMemoryError\\n'); sys.exit(1)"
+    monkeypatch.setattr(loader, "WORKER", [sys.executable, "-c", dies])
+    with pytest.raises(LoadFailed, match=r"kw.txt: the load worker stopped \(MemoryError\)"):
+        load(config)
+
+
+def test_a_file_the_worker_cannot_decode_is_an_input_error_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "kw.txt").write_bytes(b"pizza\n" + "caf\u00e9\n".encode("latin-1"))
+    config = write_config(tmp_path)
+    with pytest.raises(InputError, match=r"kw.txt: not UTF-8 text"):
+        load(config)
+    assert keys(config) == (0, 0)
