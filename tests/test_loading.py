@@ -7,6 +7,8 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import anyio
@@ -62,8 +64,13 @@ def load(config_path: Path) -> Run:
     return run
 
 
-def table(config_path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(config_path.parent / "state.sqlite")
+@contextmanager
+def table(config_path: Path) -> Iterator[sqlite3.Connection]:
+    db = sqlite3.connect(config_path.parent / "state.sqlite")
+    try:
+        yield db
+    finally:
+        db.close()
 
 
 def keys(config_path: Path) -> tuple[int, int]:
