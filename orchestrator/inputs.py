@@ -36,7 +36,7 @@ _ENCODER: Final = msgspec.json.Encoder(order="sorted")
 _OBJECT: Final = msgspec.json.Decoder(dict[str, Any])
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ is 3x slower, per row
 class ValidInput:
     """A task ready to post: its JSON body, stable key, tag and price."""
 

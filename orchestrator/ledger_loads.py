@@ -129,6 +129,34 @@ class LedgerLoads:
             raise LedgerError(f"{self.path}: {exc}") from exc
         return len(rows)
 
+    def add_chunk(self, rows: str, count: int, progress: Progress) -> None:
+        """Record a chunk of new rows of a load as pending: `rows` is a JSON array of `count`
+        [key, tag, line, body text, cost] (load_worker.py). One statement, so SQLite inserts
+        the whole chunk with the interpreter's lock released once, not once a row (the event
+        loop's thread would make each row wait for it); one transaction with the tally and
+        the load's progress."""
+        sql = (
+            "INSERT INTO inputs (job, period, key, tag, line, body, est_cost, state, updated_at)"
+            " SELECT ?, ?, json_extract(value, '$[0]'), json_extract(value, '$[1]'),"
+            " json_extract(value, '$[2]'), CAST(json_extract(value, '$[3]') AS BLOB),"
+            f" json_extract(value, '$[4]'), '{PENDING}', ? FROM json_each(?)"
+        )
+        job, period = progress.job, progress.period
+        try:
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                added = self._db.execute(sql, (job, period, time.time(), rows)).rowcount
+                if added != count:
+                    raise LedgerError(f"{self.path}: a chunk of {count} rows inserted {added}")
+                self._db.execute(
+                    "INSERT INTO tally (job, period, state, n) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (job, period, state) DO UPDATE SET n = n + excluded.n",
+                    (job, period, PENDING, count),
+                )
+                self._note_progress(progress)
+        except sqlite3.Error as exc:
+            raise LedgerError(f"{self.path}: {exc}") from exc
+
     def _note_progress(self, progress: Progress) -> None:
         self._db.execute(
             "UPDATE loads SET through_line = ?, valid = valid + ?, rejected = rejected + ?,"

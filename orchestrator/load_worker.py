@@ -38,11 +38,13 @@ class Request(msgspec.Struct, frozen=True):
 
 
 class Chunk(msgspec.Struct, tag="chunk", array_like=True):
-    """Rows read up to `through_line`: the new valid ones (key, tag, line, body, cost), the
-    count of valid ones (repeats of a known key included), the rejected ones (line, reason,
+    """Rows read up to `through_line`: the new valid ones, as one JSON array of [key, tag,
+    line, body text, cost] (the ledger inserts it in one statement), how many those are and
+    how many were valid (repeats of a known key included), the rejected ones (line, reason,
     raw text), and what the valid ones cost."""
 
-    rows: list[tuple[str, str, int, bytes, float]]
+    rows: str
+    new: int
     valid: int
     rejected: list[tuple[int, str, str]]
     through_line: int
@@ -76,7 +78,7 @@ def chunks(
     inputs, for the length of one load): exact, and a tenth of the cost of any on-disk set.
     """
     seen: set[int | str] = {_compact(key) for key in known}
-    rows: list[tuple[str, str, int, bytes, float]] = []
+    rows: list[tuple[str, str, int, str, float]] = []
     rejected: list[tuple[int, str, str]] = []
     valid, cost, line, read = 0, 0.0, after_line, 0
     for item in read_inputs(job, prices, period, after_line):
@@ -89,12 +91,16 @@ def chunks(
             number = int(item.key, 16)
             if number not in seen:
                 seen.add(number)
-                rows.append((item.key, item.tag, item.line, item.body, item.cost))
+                rows.append((item.key, item.tag, item.line, item.body.decode(), item.cost))
         if read == CHUNK_ROWS:
-            yield Chunk(rows, valid, rejected, line, cost)
+            yield Chunk(_json(rows), len(rows), valid, rejected, line, cost)
             rows, rejected, valid, cost, read = [], [], 0, 0.0, 0
     if read:
-        yield Chunk(rows, valid, rejected, line, cost)
+        yield Chunk(_json(rows), len(rows), valid, rejected, line, cost)
+
+
+def _json(rows: list[tuple[str, str, int, str, float]]) -> str:
+    return msgspec.json.encode(rows).decode()
 
 
 def _compact(key: str) -> int | str:

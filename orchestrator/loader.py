@@ -84,7 +84,6 @@ def store(run: "Run", name: str, chunk: Chunk) -> None:
     jr = run.report.jobs[name]
     files = run.files_for(name, jr.period)
     size = files.write_rejected_rows(chunk.rejected)
-    rows = [(name, jr.period, *row) for row in chunk.rows]
     progress = Progress(
         name,
         jr.period,
@@ -94,7 +93,7 @@ def store(run: "Run", name: str, chunk: Chunk) -> None:
         chunk.est_cost,
         size,
     )
-    run.ledger.add_inputs(rows, progress)
+    run.ledger.add_chunk(chunk.rows, chunk.new, progress)
     jr.valid += chunk.valid
     jr.rejected += len(chunk.rejected)
     jr.estimated_cost += chunk.est_cost

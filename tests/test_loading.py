@@ -6,6 +6,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,10 +14,13 @@ from pathlib import Path
 
 import anyio
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from orchestrator import load_worker, loader
 from orchestrator.config import load_config
 from orchestrator.errors import InputError
+from orchestrator.inputs import ValidInput, read_inputs
 from orchestrator.ledger import Ledger
 from orchestrator.loader import LoadFailed
 from orchestrator.run import Run
@@ -207,3 +211,34 @@ def test_a_file_the_worker_cannot_decode_is_an_input_error_naming_it(tmp_path: P
     with pytest.raises(InputError, match=r"kw.txt: not UTF-8 text"):
         load(config)
     assert keys(config) == (0, 0)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.text(st.characters(codec="utf-8"), min_size=1, max_size=40)
+        .map(lambda t: " ".join(t.split()))  # one line each, as a .txt holds them
+        .filter(bool),
+        min_size=1,
+        max_size=20,
+    )
+)
+@example(["nul \x00 inside", 'say "hi" \\ ok', "\u2028 \U0001f389 \u0627\u0644 \ud55c"])
+def test_each_body_is_stored_byte_for_byte(tmp_path: Path, keywords: list[str]) -> None:
+    """Chunks travel as JSON text into one INSERT: any keyword (quotes, backslashes, control
+    characters, emoji, any script) comes out of the ledger exactly as validation made it."""
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))
+    (folder / "kw.txt").write_text("\n".join(keywords) + "\n", encoding="utf-8")
+    config = write_config(folder)
+    run = new_run(config)
+    run.load_inputs()
+    stored = dict(run.ledger._db.execute("SELECT key, body FROM inputs").fetchall())
+    run.ledger.close()
+    made = {
+        r.key: r.body
+        for r in read_inputs(run.config.jobs[0], run.config.prices)
+        if isinstance(r, ValidInput)
+    }
+    assert stored == made
