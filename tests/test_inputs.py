@@ -5,7 +5,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orchestrator.config import JobConfig, load_config
@@ -173,3 +173,79 @@ def test_extra_fields_pass_what_the_schemas_do_not_know_yet(tmp_path: Path) -> N
     )
     with pytest.raises(ConfigError, match=r"jobs\[0\]\.extra_fields: 'depth' is a known field"):
         load_config(config)
+
+
+# Endpoints and defaults a keyword list (.txt) is used with, valid and not.
+TXT_JOBS = [
+    ("google", "organic", {"location_code": 2840, "language_code": "en"}),
+    ("google", "organic", {"location_name": "Germany", "language_code": "de", "device": "mobile"}),
+    ("google", "organic", {"location_code": 2840, "language_code": "en", "depth": 700}),
+    ("google", "organic", {"location_code": 2840, "language_code": "en", "depth": 701}),
+    ("google", "organic", {"location_code": 2840}),  # no language: every row refused
+    (
+        "google",
+        "organic",
+        {
+            "location_code": 2840,
+            "language_code": "en",
+            "priority": 2,
+            "postback_url": "https://example.com/p?id=$id",
+            "postback_data": "regular",
+            "stop_crawl_on_match": [{"match_value": "example.com", "match_type": "domain"}],
+        },
+    ),
+    ("google", "maps", {"location_code": 2840, "language_code": "en", "device": "mobile"}),
+    ("google", "local_finder", {"location_code": 2840, "language_code": "en", "depth": 400}),
+    ("google", "news", {"location_code": 2276, "language_code": "de", "depth": 100}),
+    ("google", "autocomplete", {"location_code": 2840, "language_code": "en", "client": "chrome"}),
+    ("google", "search_by_image", {"location_code": 2840, "language_code": "en"}),
+    ("google", "ads_search", {"location_code": 2840}),  # no keyword field: every row refused
+    ("bing", "organic", {"location_code": 2840, "language_code": "en"}),
+    ("youtube", "organic", {"location_code": 2840, "language_code": "en", "block_depth": 40}),
+    ("naver", "organic", {}),
+    ("baidu", "organic", {"location_code": 2156, "language_code": "zh_CN"}),
+]
+KEYWORDS = st.one_of(
+    st.text(st.characters(codec="utf-8", exclude_characters="\r\n"), max_size=30),
+    st.sampled_from(
+        [
+            "cache:example.com",
+            "  Cache:Example.com",
+            "site:example.com shoes",
+            "shoes intitle:cheap",
+            'say "hi" \\ there',
+            "\x00\x1f control",
+            "https://example.com/a.png",
+            "x" * 700,
+            "x" * 701,
+            "y" * 2000,
+        ]
+    ),
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    endpoint=st.sampled_from(TXT_JOBS),
+    keywords=st.lists(KEYWORDS, min_size=1, max_size=12),
+    period=st.sampled_from(["", "2026-11-23"]),
+)
+def test_the_fast_way_makes_exactly_what_the_whole_check_makes(
+    tmp_path_factory: pytest.TempPathFactory,
+    endpoint: tuple[str, str, dict[str, object]],
+    keywords: list[str],
+    period: str,
+) -> None:
+    """A keyword list's rows after the first valid one take keyword_rows.py's way. Row for
+    row, both ways give the same key, tag, body and price, and the same rejections with the
+    same reasons, on any keyword and on endpoints with and without the field."""
+    se, se_type, defaults = endpoint
+    path = tmp_path_factory.mktemp("kw") / "kw.txt"
+    path.write_text("\n".join(keywords) + "\n", encoding="utf-8")
+    the_job = JobConfig(name="j", se=se, se_type=se_type, input=str(path), defaults=defaults)
+    prices = PriceTable(endpoint_base_usd={"google/maps": 0.002})
+    fast = list(read_inputs(the_job, prices, period))
+    whole = list(read_inputs(the_job, prices, period, fast=False))
+    assert fast == whole
