@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 WORKER: Final = [sys.executable, "-m", "orchestrator.load_worker"]
-READ_AHEAD: Final = 2  # chunks the worker's reader may hold while the ledger writes one
+READ_AHEAD: Final = 1  # chunks read ahead while the ledger writes one (a few MB each)
 
 
 class LoadFailed(OrchestratorError):
