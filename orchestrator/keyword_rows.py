@@ -28,6 +28,7 @@ from schemas.requests import TaskPostBase, task_post_type
 _VALUE: Final = "\x00orchestrator value\x00"  # JSON-encoded as \\u0000...: in no real task
 _TAG: Final = "\x00orchestrator tag\x00"
 _SORTED: Final = msgspec.json.Encoder(order="sorted")  # as inputs.input_key encodes
+_ENCODE: Final = msgspec.json.Encoder().encode
 
 
 def _split(encoded: bytes, *values: str) -> list[bytes] | None:
@@ -93,26 +94,27 @@ class OneFieldRows:
     def made(self, value: str) -> tuple[str, str, bytes, float] | None:
         """(key, tag, body, cost) of the row whose field is `value`, or None when the row
         must take the whole check (no template yet, or a rule refuses it)."""
-        if self.template is None:
+        template, field = self.template, self.field
+        if template is None:
             return None
         try:
-            msgspec.convert({self.field: value}, self.only, strict=False)
+            msgspec.convert({field: value}, self.only, strict=False)
         except msgspec.ValidationError:
             return None
-        task = cast(TaskPostBase, self.template.__copy__())  # type: ignore[attr-defined]
-        setattr(task, self.field, value)
+        task = cast(TaskPostBase, template.__copy__())  # type: ignore[attr-defined]
+        setattr(task, field, value)
         try:
             task.__post_init__()
         except ValueError:
             return None
-        encoded = msgspec.json.encode(value)
+        encoded = _ENCODE(value)
         head, tail = self.key_parts
-        key = hashlib.blake2b(head + encoded + tail, digest_size=self.key_bytes).hexdigest()
-        tag = self.tag_of(key)
+        key = hashlib.blake2b(b"".join((head, encoded, tail)), digest_size=self.key_bytes)
+        hexkey = key.hexdigest()
+        tag = self.tag_of(hexkey)
         first, middle, last = self.body_parts
-        tagged = msgspec.json.encode(tag)
         if self.tag_first:
-            body = first + tagged + middle + encoded + last
+            body = b"".join((first, _ENCODE(tag), middle, encoded, last))
         else:
-            body = first + encoded + middle + tagged + last
-        return key, tag, body, self.costs.cost(task)
+            body = b"".join((first, encoded, middle, _ENCODE(tag), last))
+        return hexkey, tag, body, self.costs.cost(task)

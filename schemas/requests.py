@@ -89,10 +89,6 @@ class _LocatedTask(_SearchEngineParams, kw_only=True):
     browser_screen_height: ScreenSize | None = None
     browser_screen_resolution_ratio: ScreenRatio | None = None
 
-    def require_location_and_language(self) -> None:
-        self.require_one(("location_code", "location_name", "location_coordinate"))
-        self.require_one(("language_code", "language_name"))
-
 
 class GoogleOrganicTaskPost(_LocatedTask, kw_only=True, forbid_unknown_fields=True):
     """POST /v3/serp/google/organic/task_post."""
@@ -121,7 +117,7 @@ class GoogleOrganicTaskPost(_LocatedTask, kw_only=True, forbid_unknown_fields=Tr
             raise ValueError("keyword: required unless url is set")
         if self.keyword.lstrip().lower().startswith("cache:"):
             raise ValueError("keyword: the cache: operator is not supported")
-        self.require_location_and_language()
+        # location and language: the endpoint's rules, as for every endpoint
 
 
 class GoogleSearchByImageTaskPost(_LocatedTask, kw_only=True, forbid_unknown_fields=True):
@@ -131,9 +127,7 @@ class GoogleSearchByImageTaskPost(_LocatedTask, kw_only=True, forbid_unknown_fie
     max_crawl_pages: CrawlPages | None = None
     postback_data: Literal["advanced", "html"] | None = None
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.require_location_and_language()
+    # location and language: the endpoint's rules, as for every endpoint
 
 
 class NaverOrganicTaskPost(_SearchEngineParams, kw_only=True, forbid_unknown_fields=True):
@@ -260,6 +254,10 @@ _NEEDS: Final[dict[tuple[str, str], tuple[str, ...]]] = {
 }
 _LOCATIONS: Final = ("location_code", "location_name", "location_coordinate")
 _LANGUAGES: Final = ("language_code", "language_name")
+# The location fields each endpoint that needs a location has (all three on most).
+_LOCATIONS_OF: Final = {
+    key: tuple(n for n in _LOCATIONS if n in task_field_names(*key)) for key in _NEEDS_LOCATION
+}
 
 
 def _check_endpoint_rules(se: str, se_type: str, task: TaskPostBase) -> TaskPostBase:
@@ -273,16 +271,16 @@ def _check_endpoint_rules(se: str, se_type: str, task: TaskPostBase) -> TaskPost
         for field in _NEEDS.get(key, ("keyword",) if "keyword" in names else ()):
             if getattr(task, field, None) is None and getattr(task, "url", None) is None:
                 raise TaskValidationError(field, "required field is missing")
-        if key in _NEEDS_LOCATION and getattr(task, "url", None) is None:
-            try:
-                task.require_one(tuple(n for n in _LOCATIONS if n in names))
-                if key not in _NO_LANGUAGE_NEEDED:
-                    task.require_one(_LANGUAGES)
-            except ValueError as exc:
-                field, _, rule = str(exc).partition(": ")
-                raise TaskValidationError(field, rule) from None
-        if key == ("google", "ads_search"):
-            _check_ads_search(task)
+    if key in _NEEDS_LOCATION and getattr(task, "url", None) is None:
+        try:
+            task.require_one(_LOCATIONS_OF[key])
+            if key not in _NO_LANGUAGE_NEEDED:
+                task.require_one(_LANGUAGES)
+        except ValueError as exc:
+            field, _, rule = str(exc).partition(": ")
+            raise TaskValidationError(field, rule) from None
+    if key == ("google", "ads_search"):
+        _check_ads_search(task)
     most = depth_rule(se, se_type, getattr(task, "device", None)).most
     if depth_of(se, se_type, task) > most:
         raise TaskValidationError(depth_field(se, se_type), f"at most {most} on {se}/{se_type}")

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from schemas.catalogue import task_get_variants
 from schemas.pricing import PriceTable, task_cost
-from schemas.requests import TASK_POST_TYPES, TaskValidationError, validate_task
+from schemas.requests import TASK_POST_TYPES, TaskValidationError, decode_task, validate_task
 
 GOOD = {"keyword": "running shoes", "location_code": 2840, "language_code": "en"}
 
@@ -364,3 +364,44 @@ def test_the_cost_cache_prices_every_task_as_task_cost_does(
     plain = validate_task(se, se_type, {**given, "keyword": "plain words"})
     assert cache.cost(plain) == task_cost(se, se_type, plain, PriceTable())
     assert cache.cost(task) == task_cost(se, se_type, task, PriceTable())
+
+
+@pytest.mark.parametrize(
+    ("se_type", "task", "message"),
+    [
+        (
+            "organic",
+            {"keyword": "a", "language_code": "en"},
+            "location_code: exactly one of location_code, location_name, location_coordinate"
+            " is required (got none)",
+        ),
+        (
+            "organic",
+            {
+                "keyword": "a",
+                "location_code": 2840,
+                "location_name": "France",
+                "language_code": "en",
+            },
+            "location_code: exactly one of location_code, location_name, location_coordinate"
+            " is required (got location_code, location_name)",
+        ),
+        (
+            "search_by_image",
+            {"image_url": "https://example.com/a.png", "location_code": 2840},
+            "language_code: exactly one of language_code, language_name is required (got none)",
+        ),
+        ("organic", {"keyword": "cache:a"}, "keyword: the cache: operator is not supported"),
+    ],
+)
+def test_a_task_needs_one_location_and_one_language_and_says_which(
+    se_type: str, task: dict[str, object], message: str
+) -> None:
+    """The hand-written structs (Google organic, search by image) give the same refusals as
+    every other endpoint, whether the task comes as fields or as JSON."""
+    with pytest.raises(TaskValidationError) as raised:
+        validate_task("google", se_type, task)
+    assert str(raised.value) == message
+    with pytest.raises(TaskValidationError) as decoded:
+        decode_task("google", se_type, msgspec.json.encode(task))
+    assert str(decoded.value) == message
