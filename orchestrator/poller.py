@@ -155,10 +155,13 @@ class Poller:
         }
         if not chosen:
             return
+        # Taken before the ledger call, which yields: meanwhile the poller's start may read
+        # the tasks a pingback has just marked, or tasks_ready may list them, and must find
+        # them queued, not fetch them a second time.
+        self.queued.update(chosen)
         if mark:
             await run.db(run.ledger.mark_fetching, list(chosen))
         for task_id, (job, period) in chosen.items():
-            self.queued.add(task_id)
             queue.send_nowait((task_id, run.jobs[job], period))
 
     def unqueue(self, task_ids: list[str]) -> None:
