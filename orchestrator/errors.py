@@ -10,6 +10,7 @@
     ├── LedgerError        the SQLite ledger failed
     ├── ForeignOutput      an output folder holds files this ledger did not write
     ├── ReconcileFailed    id_list could not tell whether lost posts created tasks
+    ├── LoadFailed         the load worker stopped without saying why
     └── LockHeld           another run holds the state lock
 
 Facts are attributes; `str()` is the one-line message the CLI prints. No credential is ever an
@@ -41,6 +42,10 @@ class InputError(OrchestratorError):
         where = f"{path}:{line}" if line is not None else path
         super().__init__(f"{where}: {message}")
         self.path, self.line, self.message = path, line, message
+
+
+class LoadFailed(OrchestratorError):
+    """The load worker process stopped without saying why (it crashed, or was killed)."""
 
 
 class ApiError(OrchestratorError):

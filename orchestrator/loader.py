@@ -22,7 +22,7 @@ import msgspec
 from anyio.streams.buffered import BufferedByteReceiveStream
 
 from orchestrator import version
-from orchestrator.errors import InputError, OrchestratorError
+from orchestrator.errors import InputError, LoadFailed
 from orchestrator.ledger import Progress
 from orchestrator.load_worker import FRAME, FRAME_HEADER, MAX_FRAME, Chunk, End, Failed, Request
 from orchestrator.load_worker import chunks as read_chunks
@@ -35,10 +35,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 WORKER: Final = [sys.executable, "-m", "orchestrator.load_worker"]
 READ_AHEAD: Final = 1  # chunks read ahead while the ledger writes one (a few MB each)
-
-
-class LoadFailed(OrchestratorError):
-    """The load worker stopped without saying why (it crashed, or was killed)."""
 
 
 def source_of(run: "Run", job: "JobConfig") -> str:

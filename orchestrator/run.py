@@ -32,8 +32,6 @@ from orchestrator.waiting import Waiting, waiting_now
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-# Inputs go into the ledger this many per transaction: each commit writes every index page
-# it touched to the WAL, and the keys are random, so 10k a commit loads twice as fast as 1k.
 NOTE_EVERY_S: Final = 5.0  # how often `status`'s note of what the run waits on is refreshed
 
 

@@ -19,10 +19,9 @@ from hypothesis import strategies as st
 
 from orchestrator import load_worker, loader
 from orchestrator.config import load_config
-from orchestrator.errors import InputError
+from orchestrator.errors import InputError, LoadFailed
 from orchestrator.inputs import ValidInput, read_inputs
 from orchestrator.ledger import Ledger
-from orchestrator.loader import LoadFailed
 from orchestrator.run import Run
 from orchestrator.schedule import plan
 from tests.test_e2e_run import ENV
