@@ -154,6 +154,11 @@ def check_header(job: JobConfig, first: str) -> None:
     )
 
 
+def txt_field(job: JobConfig) -> str:
+    """The task field a `.txt` line fills: an image URL for search_by_image, else a keyword."""
+    return "image_url" if job.se_type == "search_by_image" else "keyword"
+
+
 def _rows(job: JobConfig) -> Iterator[tuple[int, str, dict[str, Any] | str]]:
     """(line, raw text, row or error message) for each data row of the file."""
     path = Path(job.input)
@@ -170,7 +175,7 @@ def _rows(job: JobConfig) -> Iterator[tuple[int, str, dict[str, Any] | str]]:
             if suffix == ".csv":
                 yield from _csv_rows(job, text)
                 return
-            field = "image_url" if job.se_type == "search_by_image" else "keyword"
+            field = txt_field(job)
             for number, line in enumerate(text, start=1):
                 stripped = line.strip()
                 if not stripped:
@@ -224,8 +229,13 @@ def read_inputs(
     suffix = Path(job.input).suffix.lower()
     costs = CostCache(job.se, job.se_type, prices)
     one_field = None
-    if fast and suffix == ".txt" and not job.extra_fields:
-        field = "image_url" if job.se_type == "search_by_image" else "keyword"
+    field = txt_field(job)
+    if (
+        fast
+        and suffix == ".txt"
+        and not job.extra_fields
+        and field in task_field_names(job.se, job.se_type)  # else every row is refused
+    ):
         tag_of = partial(task_tag, job.name, period=period)
         one_field = OneFieldRows(job, field, costs, tag_of, KEY_BYTES)
     for line, raw, row in _rows(job):

@@ -59,13 +59,11 @@ class OneFieldRows:
         self.job, self.field, self.costs, self.tag_of = job, field, costs, tag_of
         self.key_bytes = key_bytes
         struct = task_post_type(job.se, job.se_type)
-        annotation = {f.name: f.type for f in msgspec.structs.fields(struct)}.get(field)
+        annotation = {f.name: f.type for f in msgspec.structs.fields(struct)}[field]
         self.only: Any = msgspec.defstruct(
             "OneField", [(field, annotation)], forbid_unknown_fields=True
         )
         self.template: TaskPostBase | None = None
-        self.usable = annotation is not None  # an endpoint without the field: every row
-        # takes the whole check (and is rejected there, naming the field)
         self.key_parts: list[bytes] = []
         self.body_parts: list[bytes] = []
         self.tag_first = True
@@ -85,7 +83,7 @@ class OneFieldRows:
         )
         order = (_TAG, _VALUE) if self.tag_first else (_VALUE, _TAG)
         body_parts = _split(body, *order)
-        if key_parts is None or body_parts is None or not self.usable:
+        if key_parts is None or body_parts is None:
             return
         self.key_parts, self.body_parts = key_parts, body_parts
         self.template = copy.copy(checked)

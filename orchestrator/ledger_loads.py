@@ -100,34 +100,36 @@ class LedgerLoads:
         except sqlite3.Error as exc:
             raise LedgerError(f"{self.path}: {exc}") from exc
 
-    def add_inputs(self, rows: Sequence[InputRow], progress: Progress | None = None) -> int:
-        """Record new (job, period, key, tag, line, body, est_cost) rows as pending: the caller
-        has left out the keys the ledger holds (load_worker.py). One transaction, with the
-        tally and, for a load, its `progress` (rows of that load only). Returns rows added."""
+    def add_inputs(self, rows: Sequence[InputRow]) -> int:
+        """Record new (job, period, key, tag, line, body, est_cost) rows as pending, in one
+        transaction with the tally: the caller has left out the keys the ledger holds. A load
+        goes through `add_chunk`; this is for rows made one by one. Returns rows added."""
         groups: dict[tuple[str, str], int] = {}
         for row in rows:
             groups[row[0], row[1]] = groups.get((row[0], row[1]), 0) + 1
-        if progress is not None and set(groups) - {(progress.job, progress.period)}:
-            raise LedgerError(f"{self.path}: a chunk holds rows of another load")
+        now = time.time()
         sql = (
             "INSERT INTO inputs (job, period, key, tag, line, body, est_cost, state, updated_at)"
-            f" VALUES (?, ?, ?, ?, ?, ?, ?, '{PENDING}', {time.time()!r})"
+            f" VALUES (?, ?, ?, ?, ?, ?, ?, '{PENDING}', ?)"
         )
         try:
             with self._db:
                 self._db.execute("BEGIN IMMEDIATE")
-                self._db.executemany(sql, rows)
+                self._db.executemany(sql, ((*row, now) for row in rows))
                 for (job, period), n in groups.items():
-                    self._db.execute(
-                        "INSERT INTO tally (job, period, state, n) VALUES (?, ?, ?, ?)"
-                        " ON CONFLICT (job, period, state) DO UPDATE SET n = n + excluded.n",
-                        (job, period, PENDING, n),
-                    )
-                if progress is not None:
-                    self._note_progress(progress)
+                    self._tally_pending(job, period, n)
         except sqlite3.Error as exc:
             raise LedgerError(f"{self.path}: {exc}") from exc
         return len(rows)
+
+    def _tally_pending(self, job: str, period: str, n: int) -> None:
+        """Count `n` new pending rows (in the caller's transaction): new rows are tallied
+        once a chunk, not by a trigger per row."""
+        self._db.execute(
+            "INSERT INTO tally (job, period, state, n) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (job, period, state) DO UPDATE SET n = n + excluded.n",
+            (job, period, PENDING, n),
+        )
 
     def add_chunk(self, rows: str, count: int, progress: Progress) -> None:
         """Record a chunk of new rows of a load as pending: `rows` is a JSON array of `count`
@@ -148,11 +150,7 @@ class LedgerLoads:
                 added = self._db.execute(sql, (job, period, time.time(), rows)).rowcount
                 if added != count:
                     raise LedgerError(f"{self.path}: a chunk of {count} rows inserted {added}")
-                self._db.execute(
-                    "INSERT INTO tally (job, period, state, n) VALUES (?, ?, ?, ?)"
-                    " ON CONFLICT (job, period, state) DO UPDATE SET n = n + excluded.n",
-                    (job, period, PENDING, count),
-                )
+                self._tally_pending(job, period, count)
                 self._note_progress(progress)
         except sqlite3.Error as exc:
             raise LedgerError(f"{self.path}: {exc}") from exc
