@@ -20,6 +20,7 @@ import csv
 import hashlib
 import io
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -50,6 +51,9 @@ class ValidInput:
     tag: str
     body: bytes
     cost: float
+
+
+Made = tuple[int, str, str, bytes, float]  # a valid row: line, key, tag, body, cost
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,39 +163,45 @@ def txt_field(job: JobConfig) -> str:
     return "image_url" if job.se_type == "search_by_image" else "keyword"
 
 
-def _rows(job: JobConfig) -> Iterator[tuple[int, str, dict[str, Any] | str]]:
-    """(line, raw text, row or error message) for each data row of the file."""
-    path = Path(job.input)
-    suffix = path.suffix.lower()
-    if suffix not in FORMATS:
-        raise InputError(job.input, f"unknown input format {suffix!r} (use {', '.join(FORMATS)})")
+@contextmanager
+def _text(job: JobConfig) -> Iterator[io.TextIOWrapper]:
+    """The job's file as text, its errors (it cannot be opened, it is not UTF-8) as
+    InputError, those met while reading it in the `with` block too."""
     try:
-        handle = path.open("rb")
+        handle = Path(job.input).open("rb")
     except OSError as exc:
         raise InputError(job.input, f"cannot read: {exc.strerror or exc}") from exc
     with handle:
-        text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
         try:
-            if suffix == ".csv":
-                yield from _csv_rows(job, text)
-                return
-            field = txt_field(job)
-            for number, line in enumerate(text, start=1):
-                stripped = line.strip()
-                if not stripped:
-                    continue
-                if suffix == ".txt":
-                    yield number, stripped, {field: stripped}
-                    continue
-                try:
-                    row = _OBJECT.decode(stripped)
-                    for name in job.ignore_columns:
-                        row.pop(name, None)
-                    yield number, stripped, row
-                except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                    yield number, stripped, f"not a JSON object: {exc}"
+            yield io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
         except UnicodeDecodeError as exc:
             raise InputError(job.input, f"not UTF-8 text ({exc.reason}): {UTF8_HINT}") from exc
+
+
+def _rows(job: JobConfig) -> Iterator[tuple[int, str, dict[str, Any] | str]]:
+    """(line, raw text, row or error message) for each data row of the file."""
+    suffix = Path(job.input).suffix.lower()
+    if suffix not in FORMATS:
+        raise InputError(job.input, f"unknown input format {suffix!r} (use {', '.join(FORMATS)})")
+    with _text(job) as text:
+        if suffix == ".csv":
+            yield from _csv_rows(job, text)
+            return
+        field = txt_field(job)
+        for number, line in enumerate(text, start=1):
+            stripped = line.strip()
+            if not stripped:
+                continue
+            if suffix == ".txt":
+                yield number, stripped, {field: stripped}
+                continue
+            try:
+                row = _OBJECT.decode(stripped)
+                for name in job.ignore_columns:
+                    row.pop(name, None)
+                yield number, stripped, row
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                yield number, stripped, f"not a JSON object: {exc}"
 
 
 def _csv_rows(
@@ -226,9 +236,16 @@ def read_inputs(
     `period`, '' for a one-shot job) or a RejectedRow. Rows up to `after_line` are read past
     unchecked (a load that a crash cut short goes on from there). The rows of a `.txt` file
     take the fast way of keyword_rows.py (`fast=False`: every row the whole way)."""
+    for row in input_rows(job, prices, period, after_line, fast):
+        yield row if isinstance(row, RejectedRow) else ValidInput(job.name, period, *row)
+
+
+def input_rows(
+    job: JobConfig, prices: PriceTable, period: str = "", after_line: int = 0, fast: bool = True
+) -> Iterator[Made | RejectedRow]:
+    """`read_inputs` as the load worker takes it: each valid row a plain tuple."""
     suffix = Path(job.input).suffix.lower()
     costs = CostCache(job.se, job.se_type, prices)
-    one_field = None
     field = txt_field(job)
     if (
         fast
@@ -236,22 +253,38 @@ def read_inputs(
         and not job.extra_fields
         and field in task_field_names(job.se, job.se_type)  # else every row is refused
     ):
-        tag_of = partial(task_tag, job.name, period=period)
-        one_field = OneFieldRows(job, field, costs, tag_of, KEY_BYTES)
+        yield from _one_field_rows(job, costs, period, after_line, field)
+        return
     for line, raw, row in _rows(job):
-        if line <= after_line:
-            continue
-        if one_field is not None and not isinstance(row, str):
-            made = one_field.made(row[one_field.field])
-            if made is not None:
-                key, tag, body, cost = made
-                yield ValidInput(job.name, period, line, key, tag, body, cost)
+        if line > after_line:
+            yield _checked(job, costs, period, (line, raw, row), suffix)[0]
+
+
+def _one_field_rows(
+    job: JobConfig, costs: CostCache, period: str, after_line: int, field: str
+) -> Iterator[Made | RejectedRow]:
+    """The rows of a `.txt` file (each sets `field`): the way of `_rows` and `_checked`, in
+    one loop, with every row after the first valid one made by keyword_rows.py."""
+    tag_of = partial(task_tag, job.name, period=period)
+    one_field = OneFieldRows(job, field, costs, tag_of, KEY_BYTES)
+    made = one_field.made
+    with _text(job) as text:
+        for number, line in enumerate(text, start=1):
+            if number <= after_line:
                 continue
-        learning = one_field is not None and one_field.template is None
-        result, checked = _checked(job, costs, period, (line, raw, row), suffix, learning)
-        if one_field is not None and checked is not None:
-            one_field.learn(checked)
-        yield result
+            value = line.strip()
+            if not value:
+                continue
+            row = made(number, value)
+            if row is not None:
+                yield row
+                continue
+            learning = one_field.template is None
+            read = (number, value, {field: value})
+            checked_row, checked = _checked(job, costs, period, read, ".txt", learning)
+            if checked is not None:
+                one_field.learn(checked)
+            yield checked_row
 
 
 def _checked(
@@ -261,7 +294,7 @@ def _checked(
     read: tuple[int, str, dict[str, Any] | str],
     suffix: str,
     untagged: bool = False,
-) -> tuple[ValidInput | RejectedRow, TaskPostBase | None]:
+) -> tuple[Made | RejectedRow, TaskPostBase | None]:
     """One row the whole way: the row and, with `untagged` and when valid, a copy of its task
     before its tag was set."""
     line, raw, row = read
@@ -288,4 +321,4 @@ def _checked(
         checked.tag = tag  # set in place: `replace` would check the whole task again
         body = msgspec.json.encode(checked)
     cost = costs.cost(checked)
-    return ValidInput(job.name, period, line, key, tag, body, cost), before
+    return (line, key, tag, body, cost), before

@@ -4,25 +4,26 @@ the task from a dict, every field's type, the key and the body encoded from the 
 about 12 µs a row, most of a million-row load.
 
 Once one row has passed the whole check, it is the template. Each later row runs only what
-its value can change, with the same rules: that field's own type rule (a one-field struct of
-the endpoint's own annotation), then the struct's `__post_init__` on a copy of the template
-holding the value (the rules that read the value, such as the `cache:` operator; the
-endpoint's rules read it only for being set, see schemas/requests.py), and the price. Its
-key and body are the template's bytes with the value's JSON (and the tag's) spliced in where
-the template holds a sentinel. A row any of these rules refuses goes the whole way instead,
-so its reason is word for word the whole check's. tests/test_inputs.py holds both ways equal
-on random keywords across endpoints.
+its value can change, with the same rules: that field's own type rule (a decoder of the
+endpoint's own annotation, run on the value's JSON, which the row needs anyway), then the
+struct's `__post_init__` on the template holding the value (the rules that read the value,
+such as the `cache:` operator; the endpoint's rules read it only for being set, see
+schemas/requests.py), and the price (looked up only when the value can change it, see
+`price_reads`). Its key and body are the template's bytes with the value's JSON (and the
+tag's) spliced in where the template holds a sentinel. A row any of these rules refuses goes
+the whole way instead, so its reason is word for word the whole check's. tests/test_inputs.py
+holds both ways equal on random keywords across endpoints.
 """
 
 import copy
 import hashlib
 from collections.abc import Callable
-from typing import Any, Final, cast
+from typing import Any, Final
 
 import msgspec
 
 from orchestrator.config import JobConfig
-from schemas.pricing import CostCache
+from schemas.pricing import CostCache, price_reads
 from schemas.requests import TaskPostBase, task_post_type
 
 _VALUE: Final = "\x00orchestrator value\x00"  # JSON-encoded as \\u0000...: in no real task
@@ -60,13 +61,13 @@ class OneFieldRows:
         self.key_bytes = key_bytes
         struct = task_post_type(job.se, job.se_type)
         annotation = {f.name: f.type for f in msgspec.structs.fields(struct)}[field]
-        self.only: Any = msgspec.defstruct(
-            "OneField", [(field, annotation)], forbid_unknown_fields=True
-        )
-        self.template: TaskPostBase | None = None
-        self.key_parts: list[bytes] = []
+        self.check_value: Callable[[bytes], Any] = msgspec.json.Decoder(annotation).decode
+        self.template: TaskPostBase | None = None  # takes each row's value in turn
+        self.key_start = hashlib.blake2b(digest_size=key_bytes)  # the key's bytes before the value
+        self.key_tail = b""
         self.body_parts: list[bytes] = []
         self.tag_first = True
+        self.plain_cost = 0.0  # the price of a row whose value the price does not read
 
     def learn(self, checked: TaskPostBase) -> None:
         """Take a task the whole check passed (its tag not set yet) as the template, if its
@@ -85,29 +86,30 @@ class OneFieldRows:
         body_parts = _split(body, *order)
         if key_parts is None or body_parts is None:
             return
-        self.key_parts, self.body_parts = key_parts, body_parts
+        self.key_start = hashlib.blake2b(key_parts[0], digest_size=self.key_bytes)
+        self.key_tail, self.body_parts = key_parts[1], body_parts
+        probe.tag = None
+        self.plain_cost = self.costs.cost(probe)  # the sentinel holds no search operator
         self.template = copy.copy(checked)
         self.template.tag = None
 
-    def made(self, value: str) -> tuple[str, str, bytes, float] | None:
-        """(key, tag, body, cost) of the row whose field is `value`, or None when the row
-        must take the whole check (no template yet, or a rule refuses it)."""
+    def made(self, line: int, value: str) -> tuple[int, str, str, bytes, float] | None:
+        """(line, key, tag, body, cost) of the row whose field is `value`, or None when the
+        row must take the whole check (no template yet, or a rule refuses it). A million
+        keywords pass here: each step is one C call where it can be."""
         template, field = self.template, self.field
         if template is None:
             return None
-        try:
-            msgspec.convert({field: value}, self.only, strict=False)
-        except msgspec.ValidationError:
-            return None
-        task = cast(TaskPostBase, template.__copy__())  # type: ignore[attr-defined]
-        setattr(task, field, value)
-        try:
-            task.__post_init__()
-        except ValueError:
-            return None
         encoded = _ENCODE(value)
-        head, tail = self.key_parts
-        key = hashlib.blake2b(b"".join((head, encoded, tail)), digest_size=self.key_bytes)
+        try:
+            self.check_value(encoded)
+            setattr(template, field, value)
+            template.__post_init__()
+        except (msgspec.ValidationError, ValueError):
+            return None
+        key = self.key_start.copy()
+        key.update(encoded)
+        key.update(self.key_tail)
         hexkey = key.hexdigest()
         tag = self.tag_of(hexkey)
         first, middle, last = self.body_parts
@@ -115,4 +117,5 @@ class OneFieldRows:
             body = b"".join((first, _ENCODE(tag), middle, encoded, last))
         else:
             body = b"".join((first, encoded, middle, _ENCODE(tag), last))
-        return hexkey, tag, body, self.costs.cost(task)
+        cost = self.costs.cost(template) if price_reads(field, value) else self.plain_cost
+        return line, hexkey, tag, body, cost

@@ -22,7 +22,7 @@ import msgspec
 
 from orchestrator.config import JobConfig
 from orchestrator.errors import InputError
-from orchestrator.inputs import KEY_BYTES, RejectedRow, read_inputs
+from orchestrator.inputs import KEY_BYTES, RejectedRow, input_rows
 from schemas.pricing import PriceTable
 
 CHUNK_ROWS: Final = 10_000  # rows read per chunk (one ledger transaction)
@@ -82,17 +82,19 @@ def chunks(
     rows: list[tuple[str, str, int, str, float]] = []
     rejected: list[tuple[int, str, str]] = []
     valid, cost, line, read = 0, 0.0, after_line, 0
-    for item in read_inputs(job, prices, period, after_line):
-        line, read = item.line, read + 1
+    for item in input_rows(job, prices, period, after_line):
+        read += 1
         if isinstance(item, RejectedRow):
-            rejected.append((item.line, item.reason, item.raw))
+            line = item.line
+            rejected.append((line, item.reason, item.raw))
         else:
+            line, key, tag, body, row_cost = item
             valid += 1
-            cost += item.cost
-            number = int(item.key, 16)
+            cost += row_cost
+            number = int(key, 16)
             if number not in seen:
                 seen.add(number)
-                rows.append((item.key, item.tag, item.line, item.body.decode(), item.cost))
+                rows.append((key, tag, line, body.decode(), row_cost))
         if read == CHUNK_ROWS:
             yield Chunk(_json(rows), len(rows), valid, rejected, line, cost)
             rows, rejected, valid, cost, read = [], [], 0, 0.0, 0

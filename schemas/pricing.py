@@ -79,6 +79,13 @@ _COST_FIELDS: Final = (
 )
 
 
+def price_reads(field: str, value: str) -> bool:
+    """Whether a task's price can change when `field` holds `value` rather than a value
+    without ':' (a cost field, or a keyword with a search operator, `site:` and the like): the
+    price of tasks that differ in no other field is looked up once for all the others."""
+    return field in _COST_FIELDS or (field == "keyword" and ":" in value)
+
+
 class CostCache:
     """`task_cost` of many tasks of one endpoint, computed once per combination of the few
     fields it depends on: loading a million inputs prices each in a dict lookup."""

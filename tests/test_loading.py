@@ -123,7 +123,7 @@ def test_an_unchanged_file_is_not_read_again_but_a_changed_recipe_is(
         raise AssertionError("the file was read again")
 
     with monkeypatch.context() as patched:
-        patched.setattr(load_worker, "read_inputs", no_reading)
+        patched.setattr(load_worker, "input_rows", no_reading)
         again = new_run(config)
         again.load_inputs()
         again.ledger.close()
