@@ -5,11 +5,12 @@ poller (and receiver for postbacks), sink, export and report; `orchestrator.simu
 local API simulator.
 """
 
-from importlib import metadata
-
 
 def version() -> str:
-    """The installed version, as `--version` shows it."""
+    """The installed version, as `--version` shows it. (importlib.metadata is imported here:
+    it takes half of the time before `__main__` can catch a Ctrl-C.)"""
+    from importlib import metadata
+
     try:
         return metadata.version("serp-orchestrator")
     except metadata.PackageNotFoundError:  # run from a checkout that was never installed

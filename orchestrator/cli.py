@@ -219,6 +219,9 @@ def command_run(args: argparse.Namespace) -> int:
     except AccountError as exc:
         code, reason = ExitCode.ACCOUNT, f"account problem: {exc}"
         raise
+    except KeyboardInterrupt:  # outside the run's own signal watch (main says it)
+        code, reason = ExitCode.SIGINT, "stopped by SIGINT"
+        raise
     except OrchestratorError as exc:
         reason = f"error: {exc}"
         raise
@@ -328,6 +331,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # so the flush at exit has nowhere to fail
         return ExitCode.BROKEN_PIPE
+    except KeyboardInterrupt:  # a Ctrl-C before a run watches for signals, or after
+        say("orchestrator: interrupted (SIGINT)", error=True)
+        return ExitCode.SIGINT
 
 
 def _main(argv: Sequence[str] | None = None) -> int:

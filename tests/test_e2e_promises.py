@@ -12,6 +12,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from tests.test_e2e_run import ENV, run, running_simulator, stats
 
 
@@ -262,6 +264,7 @@ def test_a_full_tasks_ready_does_not_stall_our_tasks(tmp_path: Path) -> None:
         assert stats(url)["tasks_ready"] == 1000  # theirs are left alone
 
 
+@pytest.mark.timeout(300)  # its last run may take --max-runtime 240; alone it takes ~35 s
 def test_restarts_after_kills_finish_promptly_with_default_timers(tmp_path: Path) -> None:
     """Done when: after any number of SIGKILLs, the next run with the product's default
     timers and limits (the simulator's the same) finishes promptly, every input once, and no
