@@ -53,7 +53,7 @@ def build(path: Path, rows: int, per_day: int) -> float:
                 for i, k in enumerate(keys)
             ),
         )
-        db.execute(  # the tally Ledger.add_inputs keeps for the rows it adds
+        db.execute(  # the tally Ledger.add_chunk keeps for the rows it adds
             "INSERT INTO tally (job, period, state, n, cost) VALUES ('bench', ?, 'done', ?, ?)",
             (period, len(keys), 0.0006 * len(keys)),
         )

@@ -179,7 +179,8 @@ def _text(job: JobConfig) -> Iterator[io.TextIOWrapper]:
 
 
 def _rows(job: JobConfig) -> Iterator[tuple[int, str, dict[str, Any] | str]]:
-    """(line, raw text, row or error message) for each data row of the file."""
+    """(line, raw text, row or error message) for each data row of a `.csv` or `.jsonl`
+    file (`.txt` files are read by `_txt_rows`)."""
     suffix = Path(job.input).suffix.lower()
     if suffix not in FORMATS:
         raise InputError(job.input, f"unknown input format {suffix!r} (use {', '.join(FORMATS)})")
@@ -187,13 +188,9 @@ def _rows(job: JobConfig) -> Iterator[tuple[int, str, dict[str, Any] | str]]:
         if suffix == ".csv":
             yield from _csv_rows(job, text)
             return
-        field = txt_field(job)
         for number, line in enumerate(text, start=1):
             stripped = line.strip()
             if not stripped:
-                continue
-            if suffix == ".txt":
-                yield number, stripped, {field: stripped}
                 continue
             try:
                 row = _OBJECT.decode(stripped)
@@ -246,28 +243,25 @@ def input_rows(
     """`read_inputs` as the load worker takes it: each valid row a plain tuple."""
     suffix = Path(job.input).suffix.lower()
     costs = CostCache(job.se, job.se_type, prices)
-    field = txt_field(job)
-    if (
-        fast
-        and suffix == ".txt"
-        and not job.extra_fields
-        and field in task_field_names(job.se, job.se_type)  # else every row is refused
-    ):
-        yield from _one_field_rows(job, costs, period, after_line, field)
+    if suffix == ".txt":
+        yield from _txt_rows(job, costs, period, after_line, fast)
         return
     for line, raw, row in _rows(job):
         if line > after_line:
             yield _checked(job, costs, period, (line, raw, row), suffix)[0]
 
 
-def _one_field_rows(
-    job: JobConfig, costs: CostCache, period: str, after_line: int, field: str
+def _txt_rows(
+    job: JobConfig, costs: CostCache, period: str, after_line: int, fast: bool
 ) -> Iterator[Made | RejectedRow]:
-    """The rows of a `.txt` file (each sets `field`): the way of `_rows` and `_checked`, in
-    one loop, with every row after the first valid one made by keyword_rows.py."""
-    tag_of = partial(task_tag, job.name, period=period)
-    one_field = OneFieldRows(job, field, costs, tag_of, KEY_BYTES)
-    made = one_field.made
+    """The rows of a `.txt` file, each line the value of `txt_field`. With `fast`, every row
+    after the first valid one is made by keyword_rows.py, unless the job passes extra fields
+    through or the endpoint has no such field (then every row is refused, the whole way)."""
+    field = txt_field(job)
+    one_field = None
+    if fast and not job.extra_fields and field in task_field_names(job.se, job.se_type):
+        tag_of = partial(task_tag, job.name, period=period)
+        one_field = OneFieldRows(job, field, costs, tag_of, KEY_BYTES)
     with _text(job) as text:
         for number, line in enumerate(text, start=1):
             if number <= after_line:
@@ -275,16 +269,15 @@ def _one_field_rows(
             value = line.strip()
             if not value:
                 continue
-            row = made(number, value)
-            if row is not None:
-                yield row
+            if one_field is not None and (made := one_field.made(number, value)) is not None:
+                yield made
                 continue
-            learning = one_field.template is None
+            learning = one_field is not None and one_field.template is None
             read = (number, value, {field: value})
-            checked_row, checked = _checked(job, costs, period, read, ".txt", learning)
-            if checked is not None:
+            row, checked = _checked(job, costs, period, read, ".txt", learning)
+            if one_field is not None and checked is not None:
                 one_field.learn(checked)
-            yield checked_row
+            yield row
 
 
 def _checked(

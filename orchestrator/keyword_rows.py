@@ -57,7 +57,7 @@ class OneFieldRows:
         tag_of: Callable[[str], str],
         key_bytes: int,
     ) -> None:
-        self.job, self.field, self.costs, self.tag_of = job, field, costs, tag_of
+        self.field, self.costs, self.tag_of = field, costs, tag_of
         self.key_bytes = key_bytes
         struct = task_post_type(job.se, job.se_type)
         annotation = {f.name: f.type for f in msgspec.structs.fields(struct)}[field]

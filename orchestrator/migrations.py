@@ -8,8 +8,8 @@ transaction, so a crash mid-migration leaves the old ledger intact.
 
 Why the schema looks as it does (a ledger of a daily 100k-keyword job grows to 36M rows a year):
 - `tally` keeps counts and spend per (job, period, state), in the same transaction as every
-  change (triggers, and `add_inputs` for new rows), so status, progress and budgets never
-  scan `inputs`.
+  change (triggers, and `add_chunk` or `add_inputs` for new rows), so status, progress and
+  budgets never scan `inputs`.
 - `inputs_by_state` leads with the state, so the run's queries for rows still in flight
   (pending, posting, posted) seek straight to them, however many settled rows there are. (A
   partial index of open rows would be smaller, but SQLite uses one only when a query repeats
@@ -161,8 +161,8 @@ CREATE TABLE inputs (
 );
 """
 
-# The tally of new rows is kept by `Ledger.add_inputs`, once per chunk: a trigger per row was
-# a fifth of the cost of loading inputs.
+# The tally of new rows is kept by `Ledger.add_chunk` (and `add_inputs`), once per chunk: a
+# trigger per row was a fifth of the cost of loading inputs.
 DERIVED_V2: Final = """
 CREATE INDEX inputs_by_state ON inputs (state, job, period, line);
 CREATE UNIQUE INDEX inputs_by_task ON inputs (task_id) WHERE task_id IS NOT NULL;
