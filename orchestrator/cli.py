@@ -23,7 +23,7 @@ from pathlib import Path
 import anyio
 
 from orchestrator import report, report_html, version
-from orchestrator.cli_common import ExitCode, add_env_file, positive_float, say
+from orchestrator.cli_common import ExitCode, add_env_file, ctrl_c_taken, positive_float, say
 from orchestrator.cli_recover import add_recover, command_recover
 from orchestrator.cli_reports import (
     add_export,
@@ -146,7 +146,11 @@ async def _run_async(
         log.info(
             "limiter_inherits calls=%d (the previous run's, still in the window)", limiter.inherited
         )
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals, _unwrap_errors():
+    with (
+        anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals,
+        _unwrap_errors(),
+        ctrl_c_taken(),  # a Ctrl-C held since the start is received by `watch`
+    ):
         async with (
             anyio.create_task_group() as tg,
             ApiClient(config.api, creds, limiter) as client,
@@ -197,7 +201,8 @@ def command_run(args: argparse.Namespace) -> int:
     """`orchestrator run`: load, check, then post and collect, recording the run's outcome."""
     config = load_config(args.config)
     if args.dry_run:
-        return validation(config, args)
+        with ctrl_c_taken():
+            return validation(config, args)
     plan(config, time.time(), args.period, args.config)  # a bad --period: exit 2 before anything
     if args.follow and not any(job.every for job in config.jobs):
         raise ConfigError(args.config, "--follow", "no job has `every`: nothing would recur")
@@ -219,7 +224,7 @@ def command_run(args: argparse.Namespace) -> int:
     except AccountError as exc:
         code, reason = ExitCode.ACCOUNT, f"account problem: {exc}"
         raise
-    except KeyboardInterrupt:  # outside the run's own signal watch (main says it)
+    except KeyboardInterrupt:  # a caller that did not hold Ctrl-C (main says it)
         code, reason = ExitCode.SIGINT, "stopped by SIGINT"
         raise
     except OrchestratorError as exc:
@@ -331,7 +336,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # so the flush at exit has nowhere to fail
         return ExitCode.BROKEN_PIPE
-    except KeyboardInterrupt:  # a Ctrl-C before a run watches for signals, or after
+    except KeyboardInterrupt:  # taken by a command with no signal watch (validate, export, ...)
         say("orchestrator: interrupted (SIGINT)", error=True)
         return ExitCode.SIGINT
 
@@ -344,32 +349,34 @@ def _main(argv: Sequence[str] | None = None) -> int:
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
-    handlers = {
-        "run": command_run,
-        "validate": command_validate,
-        "status": command_status,
-        "export": command_export,
-        "prune": command_prune,
-        "report": command_report,
-        "recover": command_recover,
-    }
-    if args.command in handlers:
-        return _guarded(args, handlers[args.command])
-    if args.command == "demo":
-        try:
-            return command_demo(args)
-        except OrchestratorError as exc:
-            say(f"orchestrator demo: {exc}", error=True)
-            return ExitCode.ERROR
-    if args.command == "simulate":
-        try:
-            config = simulator_config(args)
-            return anyio.run(run_simulator, config)
-        except OSError as exc:
-            reason = exc.strerror or exc
-            say(
-                f"orchestrator simulate: cannot listen on {args.host}:{args.port}: {reason}",
-                error=True,
-            )
-            return ExitCode.BAD_CONFIG
+    if args.command == "run":  # it takes a Ctrl-C once its run watches for signals
+        return _guarded(args, command_run)
+    with ctrl_c_taken():
+        handlers = {
+            "validate": command_validate,
+            "status": command_status,
+            "export": command_export,
+            "prune": command_prune,
+            "report": command_report,
+            "recover": command_recover,
+        }
+        if args.command in handlers:
+            return _guarded(args, handlers[args.command])
+        if args.command == "demo":
+            try:
+                return command_demo(args)
+            except OrchestratorError as exc:
+                say(f"orchestrator demo: {exc}", error=True)
+                return ExitCode.ERROR
+        if args.command == "simulate":
+            try:
+                config = simulator_config(args)
+                return anyio.run(run_simulator, config)
+            except OSError as exc:
+                reason = exc.strerror or exc
+                say(
+                    f"orchestrator simulate: cannot listen on {args.host}:{args.port}: {reason}",
+                    error=True,
+                )
+                return ExitCode.BAD_CONFIG
     return ExitCode.ERROR

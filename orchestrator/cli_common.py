@@ -3,7 +3,10 @@ prints, and the argument types. Only the cli modules print."""
 
 import argparse
 import enum
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 class ExitCode(enum.IntEnum):
@@ -18,6 +21,20 @@ class ExitCode(enum.IntEnum):
     SIGINT = 130
     SIGTERM = 143
     BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a filter whose reader went away
+
+
+@contextmanager
+def ctrl_c_taken() -> Iterator[None]:
+    """Let Ctrl-C through inside this block; the thread's mask is as it was after. The command
+    holds it from its first line (orchestrator/__main__.py) to where it can be taken cleanly:
+    a KeyboardInterrupt cut imports and the event loop's set-up short (a segfault, a TypeError
+    out of `_ssl`, a half-made loop's error at exit). One that came meanwhile arrives on entry,
+    raised here or received by a signal watch set up before."""
+    previous = signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def say(text: str, *, error: bool = False) -> None:
