@@ -10,6 +10,7 @@ from orchestrator.migrations import OPEN_STATES_SQL
 
 PENDING, POSTING, POSTED, DONE, FAILED = "pending", "posting", "posted", "done", "failed"
 MISSED: Final = "missed"
+SPEND_DIGITS: Final = 9  # prices have at most 6 decimals (0.0006, 0.00075 a task)
 STATES: Final = (PENDING, POSTING, POSTED, DONE, FAILED, MISSED)
 
 
@@ -158,8 +159,11 @@ class LedgerReads:
         return None if row is None else (str(row[0]), float(row[1]))
 
     def spent(self) -> float:
-        """Actual cost charged so far (task_post costs of created tasks, pruned ones too)."""
-        return float(self._db.execute("SELECT COALESCE(SUM(cost), 0) FROM tally").fetchone()[0])
+        """Actual cost charged so far (task_post costs of created tasks, pruned ones too),
+        to SPEND_DIGITS: the tally's per-state sums drift in the last bits as rows change
+        state, and a run that spent nothing must not read as having spent -0.0000."""
+        row = self._db.execute("SELECT COALESCE(SUM(cost), 0) FROM tally").fetchone()
+        return round(float(row[0]), SPEND_DIGITS)
 
     def month_spent(self, month: str) -> float:
         """Cost charged for tasks posted in a calendar month (`2026-11`)."""

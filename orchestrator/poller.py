@@ -8,7 +8,9 @@ Collection is write-ahead like posting: the ids handed to the workers are marked
 first (one transaction a page), because task_get takes a task off tasks_ready. A task whose
 answer a crash lost is fetched by id as soon as the next run starts. When tasks_ready is full
 (1000 tasks, most of them other tools'), our tasks old enough to be done are fetched by id
-instead of waiting for the overdue sweep.
+instead of waiting for the overdue sweep, and so is a task whose task_get answered a
+transient error: an earlier answer may have taken it off tasks_ready (a crash, a dropped
+connection the client retried), so only asking by id again finds it.
 """
 
 import logging
@@ -22,7 +24,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from orchestrator.client import first_result
 from orchestrator.config import JobConfig
-from orchestrator.settle import Collected, SinkWriter, collected_of
+from orchestrator.settle import Collected, SinkWriter, collected_of, still_queued
 from orchestrator.waiting import Waiting
 from schemas.decode import TasksReadyResponse
 
@@ -34,6 +36,8 @@ SWEEP_MIN_S: Final = 10.0  # the overdue sweep scans the ledger: not more often 
 READY_LIMIT: Final = 1000  # tasks_ready lists at most this many tasks of the whole account
 PROBE_AFTER_S: Final = 30.0  # with tasks_ready full, a task this old is asked for by id ...
 PROBE_AGAIN_S: Final = 30.0  # ... and asked again this long after an answer "not ready yet"
+AGAIN_FIRST_S: Final = 2.0  # a task_get answered with a transient error is asked again after
+AGAIN_MOST_S: Final = 60.0  # this long, doubling each time up to this
 Queued = tuple[str, JobConfig, str]  # task id, its job, its period
 
 
@@ -45,8 +49,10 @@ class Poller:
         self.queued: set[str] = set()  # task ids handed to the fetch workers, not yet settled
         self.settled = anyio.Event()  # set whenever ids leave `queued`
         self.probed: dict[str, float] = {}  # task id -> when it may be asked for by id again
+        self.again: dict[str, tuple[float, str, str]] = {}  # task id -> (when, job, period)
+        self.errors: dict[str, int] = {}  # task id -> transient task_get answers so far
         self.queue: MemoryObjectSendStream[Queued] | None = None  # while collecting
-        sink.on_settled.append(self.unqueue)
+        sink.on_settled.append(self.settled_ids)
 
     async def collect(self) -> None:
         fetch_send, fetch_receive = anyio.create_memory_object_stream[Queued](math.inf)
@@ -85,16 +91,10 @@ class Poller:
             fresh = [task_id for task_id in ready if task_id not in self.queued]
             ours = await run.db(run.ledger.posted_jobs, fresh) if fresh else {}
             saturated = len(ready) >= READY_LIMIT
-            run.collect_note = (
-                Waiting(
-                    f"tasks_ready, full with {len(ready)} of the account's tasks"
-                    f" ({len(ours)} ours): asking for ours by id"
-                )
-                if saturated
-                else None
-            )
+            run.collect_note = self.note(len(ready), len(ours))
             if saturated:
                 ours.update(await self.probes(len(ours)))
+            ours.update(self.due_again())
             if time.monotonic() - last_sweep > min(api.overdue_s, max(SWEEP_MIN_S, 5 * interval)):
                 last_sweep = time.monotonic()
                 overdue = await run.db(run.ledger.posted, time.time() - api.overdue_s)
@@ -115,6 +115,39 @@ class Poller:
                     await self.settled.wait()
             else:
                 await anyio.sleep(interval)
+
+    def note(self, listed: int, ours: int) -> Waiting | None:
+        """What the poller waits on, if anything a progress line should say."""
+        if listed >= READY_LIMIT:
+            return Waiting(
+                f"tasks_ready, full with {listed} of the account's tasks"
+                f" ({ours} ours): asking for ours by id"
+            )
+        if self.again and not self.queued:
+            first = min(when for when, _, _ in self.again.values())
+            return Waiting(
+                f"{len(self.again)} tasks whose task_get answered an error:"
+                " asking for them by id again",
+                time.time() + max(0.0, first - time.monotonic()),
+            )
+        return None
+
+    def due_again(self) -> dict[str, tuple[str, str]]:
+        """The tasks whose task_get erred that are due to be asked for again."""
+        now = time.monotonic()
+        due = {t: (j, p) for t, (when, j, p) in self.again.items() if when <= now}
+        for task_id in due:
+            del self.again[task_id]
+        return due
+
+    def ask_again(self, task_id: str, job: str, period: str) -> None:
+        """A task_get answered a transient error: ask for this task by id again, after a pause
+        that doubles with each such answer. Not left to tasks_ready, which may no longer list
+        it, nor to the overdue sweep, which comes only after `overdue_s`."""
+        errors = self.errors[task_id] = self.errors.get(task_id, 0) + 1
+        pause = min(AGAIN_MOST_S, AGAIN_FIRST_S * 2 ** (errors - 1))
+        self.again[task_id] = (time.monotonic() + pause, job, period)
+        log.info("task_get_again task=%s errors=%d pause_s=%.0f", task_id, errors, pause)
 
     async def probes(self, found: int) -> dict[str, tuple[str, str]]:
         """With tasks_ready full, our posted tasks old enough to be done, asked for by id:
@@ -171,20 +204,30 @@ class Poller:
             self.probed.pop(task_id, None)
         self.settled.set()
 
+    def settled_ids(self, task_ids: list[str]) -> None:
+        """These are settled: nothing more is asked for them."""
+        for task_id in task_ids:
+            self.again.pop(task_id, None)
+            self.errors.pop(task_id, None)
+        self.unqueue(task_ids)
+
     async def fetch_worker(self, queue: MemoryObjectReceiveStream[Queued]) -> None:
         async with queue:
             async for task_id, job, period in queue:
                 collected = await fetch(self.run, task_id, job, period)
-                if collected is None:
-                    self.unqueue([task_id])  # not finished after all: a later sweep retries
-                else:
+                if isinstance(collected, Collected):
                     await self.sink.put(collected)
+                    continue
+                self.unqueue([task_id])
+                if not collected:  # an error, not "in queue": tasks_ready may not list it
+                    self.ask_again(task_id, job.name, period)
 
 
-async def fetch(run: "Run", task_id: str, job: JobConfig, period: str) -> Collected | None:
-    """Get one task; its raw bytes, unless it is still pending."""
+async def fetch(run: "Run", task_id: str, job: JobConfig, period: str) -> Collected | bool:
+    """Get one task: its raw bytes; True if it is still in the API's queue (tasks_ready lists
+    it once it is done); False if the answer was an error or not about it."""
     raw = await run.client.task_get(job.se, job.se_type, task_id, job.task_get)
-    return collected_of(raw, job.name, period, task_id)
+    return collected_of(raw, job.name, period, task_id) or still_queued(raw)
 
 
 def _ids(answer: TasksReadyResponse) -> list[str]:

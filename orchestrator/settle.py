@@ -58,6 +58,15 @@ def collected_of(
     return Collected(job, period, task_id, ok, head.status_code, head.status_message, task_raw)
 
 
+def still_queued(raw: bytes) -> bool:
+    """Whether a task_get answer says the task is not finished yet (40601, 40602): unlike an
+    error, that answer cannot have taken it off tasks_ready."""
+    tasks = TASK_GET_HEAD.decode(raw).tasks or []
+    if not tasks:
+        return False
+    return classify(TASK_HEAD.decode(bytes(tasks[0])).status_code) is Disposition.PENDING
+
+
 def settle(run: "Run", batch: list[Collected]) -> set[str]:
     """Append and settle one batch, per job, period and file (runs in the ledger's thread).
     Only tasks still *posted* are written: a task both collectors got (a postback while its

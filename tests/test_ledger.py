@@ -60,6 +60,23 @@ def test_full_life_and_spend(ledger: Ledger) -> None:
     assert ledger.month_spent(MONTH) == pytest.approx(0.0018)
 
 
+def test_spend_does_not_drift_as_tasks_are_settled(ledger: Ledger) -> None:
+    """700 tasks at $0.0006 posted, then settled: the spend reads the same before and after
+    (a run that posted nothing spent exactly 0, not -0.0000)."""
+    ledger.add_inputs(rows(700))
+    created = []
+    for _ in range(7):
+        _, claimed = ledger.claim_batch("j", "", 100)
+        created += [(c.tag, f"id-{c.tag}", 0.0006) for c in claimed]
+    ledger.mark_posted(created, MONTH)
+    before = ledger.spent()
+    for start in range(0, 700, 37):  # settled in uneven batches, as the sink does
+        ids = [task_id for _, task_id, _ in created[start : start + 37]]
+        ledger.settle("results.jsonl", start, ids, [])
+    assert ledger.counts("j")[DONE] == 700
+    assert ledger.spent() - before == 0.0 and before == 0.42
+
+
 def test_reconcile_after_a_crash_posts_nothing_twice(tmp_path: Path) -> None:
     """After a crash between POST and commit, id_list's tags settle every posting row of the
     batches it answered for; another batch's rows stay posting."""

@@ -326,6 +326,38 @@ async def test_drop_before_creates_nothing_but_drop_after_charges(
         assert listed is not None and len(listed) == 1 and listed[0].metadata is None
 
 
+async def test_scripted_faults_come_in_order_and_a_bad_script_changes_nothing(
+    sim: Any, http: aiohttp.ClientSession
+) -> None:
+    """`next` gives a function's next calls exactly these faults, then none; a script with an
+    unknown kind, a function that cannot have it, or an unknown function is refused whole."""
+    _, body = await post(http, sim.url, [{**GOOD, "tag": "scripted"}])
+    task_id = body["tasks"][0]["id"]
+    await advance(sim.url, 10)  # done: tasks_ready lists it
+    url = f"{sim.url}/v3/serp/google/organic/task_get/advanced/{task_id}"
+    async with aiohttp.ClientSession() as plain:
+        for refused in (
+            {"next": {"task_get": ["drop_after", "fire"]}},
+            {"next": {"tasks_ready": ["task_error"]}},
+            {"next": {"_sim_stats": ["drop"]}},
+            {"next": ["drop"]},
+        ):
+            async with plain.post(f"{sim.url}/_sim/faults", json=refused) as resp:
+                assert resp.status == 400, refused
+        assert sim.sim.faults.scripted == {}
+        script = {"next": {"task_get": ["drop_after", "task_error"]}}
+        async with plain.post(f"{sim.url}/_sim/faults", json=script) as resp:
+            assert resp.status == 200
+    # aiohttp re-sends a GET whose connection dropped: the answer is the second attempt's
+    errored = await get(http, url)
+    assert errored["tasks"][0]["status_code"] == 50401 and errored["tasks"][0]["result"] is None
+    numbers = await stats(sim.url)
+    assert numbers["tasks_collected"] == 1 and numbers["tasks_ready"] == 0  # the first did
+    fine = await get(http, url)
+    assert fine["tasks"][0]["status_code"] == 20000 and fine["tasks"][0]["result"]
+    assert (await stats(sim.url))["faults_injected"] == {"drop_after": 1, "task_error": 1}
+
+
 async def test_truncated_body_is_a_payload_error(http: aiohttp.ClientSession) -> None:
     """A truncated answer fails the client's read."""
     async with serve(fast_config(fault_rate=1.0, fault_weights={"truncate": 1.0})) as sim:

@@ -251,20 +251,30 @@ async def server_date(request: web.Request, response: web.StreamResponse) -> Non
 
 async def sim_faults(request: web.Request) -> web.Response:
     """Change the share of faulty calls, or of failed webhook deliveries, while running
-    (`{"fault_rate": 0}` ends faults; `{"webhook_fail_rate": 1}` is a receiver gone down)."""
+    (`{"fault_rate": 0}` ends faults; `{"webhook_fail_rate": 1}` is a receiver gone down), or
+    script the next faults of a function (`{"next": {"task_get": ["drop_after"]}}`)."""
     sim: Simulator = request.app[routes.SIMULATOR_KEY]
     try:
         body = await request.json()
         rates = {k: float(body[k]) for k in ("fault_rate", "webhook_fail_rate") if k in body}
-        if not rates or not all(0 <= rate <= 1 for rate in rates.values()):
-            raise ValueError("give fault_rate or webhook_fail_rate, within 0..1")
+        script = body.get("next", {})
+        if not (rates or script) or not all(0 <= rate <= 1 for rate in rates.values()):
+            raise ValueError("give fault_rate or webhook_fail_rate within 0..1, or next")
+        functions = sorted(
+            str(r.name) for r in request.app.router.routes() if not str(r.name).startswith("sim_")
+        )
+        if not isinstance(script, dict) or not all(
+            name in functions and isinstance(kinds, list) for name, kinds in script.items()
+        ):
+            raise ValueError(f"next maps a function ({', '.join(functions)}) to fault kinds")
+        sim.faults.script(script)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise web.HTTPBadRequest(text=f'expected {{"fault_rate": 0..1}}: {exc}') from exc
     if "fault_rate" in rates:
         sim.faults.rate = rates["fault_rate"]
     if "webhook_fail_rate" in rates:
         sim.webhooks.fail_rate = rates["webhook_fail_rate"]
-    return web.json_response(rates)
+    return web.json_response({**rates, "next": script})
 
 
 def build_app(sim: Simulator) -> web.Application:

@@ -13,9 +13,15 @@ Faults are never 40202: `rate_limited` counts real limit violations only.
 
 A weight's key is a kind, for every function, or `function:kind` for one function only
 (`task_post:drop_after`): then functions no key names get no fault.
+
+A test that needs one exact sequence scripts it (`script`, or `POST /_sim/faults` with
+`{"next": {"task_get": ["drop_after", "task_error"]}}`): the next calls of that function get
+those faults in order, whatever the rate, before any drawn one.
 """
 
 import random
+from collections import deque
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 from aiohttp import web
@@ -23,6 +29,7 @@ from aiohttp import web
 from orchestrator.simulator.settings import FAULT_KINDS, FaultKind, SimulatorConfig
 
 TASK_ERROR_FUNCTIONS: Final = frozenset({"task_post", "task_get", "id_list"})
+SCRIPT_MAX: Final = 10_000  # scripted faults held at once, over all functions
 
 
 def fault_kind(key: str) -> str:
@@ -40,9 +47,31 @@ class FaultPlan:
         self.rate = config.fault_rate
         self.weights = {k: w for k, w in config.fault_weights.items() if w > 0}
         self.rng = random.Random(config.seed ^ 0xFA17)
+        self.scripted: dict[str, deque[FaultKind]] = {}
+
+    def script(self, kinds_by_function: Mapping[str, Sequence[str]]) -> None:
+        """The next calls of each function get these faults, in order. ValueError, and
+        nothing scripted, if a kind is unknown or not possible there, or the script would
+        grow past SCRIPT_MAX."""
+        for function, kinds in kinds_by_function.items():
+            for kind in kinds:
+                if kind not in FAULT_KINDS:
+                    raise ValueError(f"unknown fault kind {kind!r}")
+                if kind == "task_error" and function not in TASK_ERROR_FUNCTIONS:
+                    known = ", ".join(sorted(TASK_ERROR_FUNCTIONS))
+                    raise ValueError(f"task_error is for {known} only, not {function}")
+        held = sum(map(len, self.scripted.values()))
+        if held + sum(map(len, kinds_by_function.values())) > SCRIPT_MAX:
+            raise ValueError(f"at most {SCRIPT_MAX} scripted faults at once")
+        for function, kinds in kinds_by_function.items():
+            queue = self.scripted.setdefault(function, deque())
+            queue.extend(kinds)  # type: ignore[arg-type]  # checked against FAULT_KINDS
 
     def draw(self, function: str) -> FaultKind | None:
         """The fault for one call of `function`, or None."""
+        queue = self.scripted.get(function)
+        if queue:
+            return queue.popleft()
         if self.rate <= 0 or self.rng.random() >= self.rate:
             return None
         keys = [

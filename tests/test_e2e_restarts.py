@@ -1,0 +1,148 @@
+"""Collection across crashes and errors, the way users meet them: a task whose task_get was
+answered and whose answer was lost, by a SIGKILL or a dropped connection, is asked for by id at
+once, never left to the overdue sweep (`overdue_s` = 600 by default). Real processes against the
+simulator, the product's default timers."""
+
+import json
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.test_e2e_promises import daily_config, ledger_states, result_ids, set_fault_rate
+from tests.test_e2e_run import ENV, run, running_simulator, stats
+
+
+def script_faults(url: str, kinds_by_function: dict[str, list[str]]) -> None:
+    """The simulator's next calls of each function get these faults, in order."""
+    body = json.dumps({"next": kinds_by_function}).encode()
+    request = urllib.request.Request(f"{url}/_sim/faults", data=body)
+    urllib.request.urlopen(request, timeout=10).close()
+
+
+def fetch_marks(path: Path) -> int:
+    """Rows whose task_get was asked for (the poller's write-ahead mark)."""
+    db = sqlite3.connect(path)
+    try:
+        return int(
+            db.execute("SELECT COUNT(*) FROM inputs WHERE fetch_at IS NOT NULL").fetchone()[0]
+        )
+    except sqlite3.OperationalError:  # the run is creating the schema right now
+        return 0
+    finally:
+        db.close()
+
+
+def test_a_fetch_answered_before_a_kill_is_fetched_again_at_once(tmp_path: Path) -> None:
+    """Item 4: task_get answered (so tasks_ready no longer lists the task), then the process
+    is killed before the result is written. With default timers (overdue_s = 600) the next
+    run fetches those tasks by id at once instead of waiting ten minutes."""
+    flags = ["--seed", "3", "--fault-rate", "1", "--fault-kinds", "task_get:drop_after=1"]
+    with running_simulator(*flags) as url:
+        config = daily_config(tmp_path, url, 20)
+        cmd = [sys.executable, "-m", "orchestrator", "run", "--config", str(config)]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+        deadline = time.monotonic() + 60
+        while stats(url)["tasks_collected"] < 20 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        assert stats(url)["tasks_collected"] == 20  # answered, and every answer lost
+        assert ledger_states(tmp_path / "orchestrator-state.sqlite") == {"posted": 20}
+        set_fault_rate(url, 0)
+        done = run(config, "--max-runtime", "120")
+        assert done.returncode == 0, done.stderr
+        assert "run ended (done)" in done.stdout
+        ids = result_ids(tmp_path / "out" / "g")
+        assert len(ids) == len(set(ids)) == 20
+
+
+def test_an_error_after_a_lost_answer_is_asked_again_by_id_not_after_overdue_s(
+    tmp_path: Path,
+) -> None:
+    """A task_get carried out and its connection dropped (the task is off tasks_ready), and the
+    re-sent request answered 50401: the task is asked for by id again within seconds, so the
+    run ends done well inside a --max-runtime shorter than overdue_s. One keyword, so that the
+    scripted faults meet the same task's two requests."""
+    with running_simulator("--seed", "8") as url:
+        config = daily_config(tmp_path, url, 1)
+        script_faults(url, {"task_get": ["drop_after", "task_error"]})
+        cmd = [sys.executable, "-m", "orchestrator", "--log-level", "INFO", "run"]
+        cmd += ["--config", str(config), "--max-runtime", "90"]
+        done = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=150)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert "run ended (done)" in done.stdout, done.stdout[-3000:]
+        assert "task_get_again" in done.stderr
+        assert len(result_ids(tmp_path / "out" / "g")) == 1
+        numbers = stats(url)
+        assert numbers["faults_injected"] == {"drop_after": 1, "task_error": 1}
+        assert numbers["calls_by_function"]["task_get"] == 3
+        assert numbers["tasks_created"] == 1 and numbers["rate_limited"] == 0
+
+
+def test_an_error_on_the_restart_fetch_of_a_lost_answer_is_asked_again_by_id(
+    tmp_path: Path,
+) -> None:
+    """The run is killed while its task_get is being answered (so the task leaves
+    tasks_ready), and the next run's fetch of that task by id answers 50401: that run asks
+    again by id within seconds and ends done, with the product's default timers."""
+    with running_simulator("--seed", "10", "--slow-s", "3") as url:
+        config = daily_config(tmp_path, url, 1)
+        state = tmp_path / "orchestrator-state.sqlite"
+        script_faults(url, {"task_get": ["slow"]})
+        cmd = [sys.executable, "-m", "orchestrator", "run", "--config", str(config)]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+        deadline = time.monotonic() + 60
+        while stats(url)["calls_by_function"].get("task_get", 0) < 1:
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGKILL)  # its task_get is in the server's hands
+        proc.wait(timeout=10)
+        while stats(url)["tasks_collected"] < 1:  # the server answers a closed connection
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert ledger_states(state) == {"posted": 1} and fetch_marks(state) == 1
+        assert stats(url)["tasks_ready"] == 0
+        script_faults(url, {"task_get": ["task_error"]})
+        done = run(config, "--max-runtime", "60", timeout=120)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert "run ended (done)" in done.stdout, done.stdout[-3000:]
+        assert len(result_ids(tmp_path / "out" / "g")) == 1
+        numbers = stats(url)
+        assert numbers["faults_injected"] == {"slow": 1, "task_error": 1}
+        assert numbers["tasks_created"] == 1
+
+
+@pytest.mark.timeout(330)  # its last run may take --max-runtime 240; alone it takes ~35 s
+def test_restarts_after_kills_finish_promptly_with_default_timers(tmp_path: Path) -> None:
+    """Done when: after any number of SIGKILLs, the next run with the product's default
+    timers and limits (the simulator's the same) finishes promptly, every input once, and no
+    call, general or tasks_ready, refused for the rate."""
+    flags = ["--calls-per-minute", "2000", "--rate-period-s", "60", "--fault-rate", "0.05"]
+    with running_simulator(*flags, "--seed", "12") as url:
+        config = daily_config(tmp_path, url, 700)
+        rng = random.Random(5)
+        cmd = [sys.executable, "-m", "orchestrator", "run", "--config", str(config)]
+        for _ in range(6):
+            proc = subprocess.Popen(
+                cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV
+            )
+            time.sleep(rng.uniform(0.5, 4.0))
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=10)
+        # Its own limit ends a stalled run before the process timeout, so that a failure shows
+        # the progress lines that say what it waited on (seen twice under a loaded full suite).
+        done = run(config, "--max-runtime", "240", timeout=300)
+        shown = "\n".join(done.stdout.splitlines()[-15:]) + "\n" + done.stderr[-3000:]
+        assert done.returncode == 0, shown
+        assert "run ended (done)" in done.stdout, shown
+        numbers = stats(url)
+        ids = result_ids(tmp_path / "out" / "g")
+        assert len(ids) == len(set(ids)) == 700
+        assert numbers["tasks_created"] == 700 and numbers["rate_limited"] == 0
