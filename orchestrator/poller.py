@@ -90,8 +90,7 @@ class Poller:
             ready = _ids(await run.client.tasks_ready())
             fresh = [task_id for task_id in ready if task_id not in self.queued]
             ours = await run.db(run.ledger.posted_jobs, fresh) if fresh else {}
-            saturated = len(ready) >= READY_LIMIT
-            run.collect_note = self.note(len(ready), len(ours))
+            saturated, listed_ours = len(ready) >= READY_LIMIT, len(ours)
             if saturated:
                 ours.update(await self.probes(len(ours)))
             ours.update(self.due_again())
@@ -100,6 +99,7 @@ class Poller:
                 overdue = await run.db(run.ledger.posted, time.time() - api.overdue_s)
                 ours.update((t, (j, p)) for t, j, p in overdue if t not in self.queued)
             await self.enqueue(queue, ours)
+            run.collect_note = self.note(len(ready), listed_ours)
             if not self.queued:
                 posted = run.posted = anyio.Event()  # before the count: a post during it sets it
                 if await run.db(run.ledger.in_flight, list(run.jobs)) == 0:

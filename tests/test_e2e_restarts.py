@@ -67,22 +67,27 @@ def test_an_error_after_a_lost_answer_is_asked_again_by_id_not_after_overdue_s(
     tmp_path: Path,
 ) -> None:
     """A task_get carried out and its connection dropped (the task is off tasks_ready), and the
-    re-sent request answered 50401: the task is asked for by id again within seconds, so the
-    run ends done well inside a --max-runtime shorter than overdue_s. One keyword, so that the
-    scripted faults meet the same task's two requests."""
+    re-sent request and two more answered 50401: the task is asked for by id again after 2, 4
+    and 8 s, the progress says so meanwhile, and the run ends done well inside a --max-runtime
+    shorter than overdue_s. One keyword, so that the scripted faults meet one task's requests."""
     with running_simulator("--seed", "8") as url:
         config = daily_config(tmp_path, url, 1)
-        script_faults(url, {"task_get": ["drop_after", "task_error"]})
+        script_faults(url, {"task_get": ["drop_after", "task_error", "task_error", "task_error"]})
         cmd = [sys.executable, "-m", "orchestrator", "--log-level", "INFO", "run"]
         cmd += ["--config", str(config), "--max-runtime", "90"]
+        cmd += ["--log-format", "json", "--progress-interval", "1"]
         done = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=150)
         assert done.returncode == 0, done.stderr[-3000:]
-        assert "run ended (done)" in done.stdout, done.stdout[-3000:]
-        assert "task_get_again" in done.stderr
+        events = [json.loads(line) for line in done.stdout.splitlines()]
+        assert events[-1]["event"] == "run_ended" and events[-1]["reason"] == "done", events[-1]
+        notes = {e.get("waiting_for") or "" for e in events if e["event"] == "progress"}
+        said = "1 tasks whose task_get answered an error: asking for them by id again"
+        assert said in notes, notes
+        assert done.stderr.count("task_get_again") == 3
         assert len(result_ids(tmp_path / "out" / "g")) == 1
         numbers = stats(url)
-        assert numbers["faults_injected"] == {"drop_after": 1, "task_error": 1}
-        assert numbers["calls_by_function"]["task_get"] == 3
+        assert numbers["faults_injected"] == {"drop_after": 1, "task_error": 3}
+        assert numbers["calls_by_function"]["task_get"] == 5
         assert numbers["tasks_created"] == 1 and numbers["rate_limited"] == 0
 
 
