@@ -130,8 +130,17 @@ class ApiClient:
     ) -> aiohttp.ClientResponse:
         """Every attempt on the wire passes the limiter: aiohttp runs client middlewares for
         each, its own re-send of a GET on a dropped keep-alive connection included."""
-        await self._limiter.admit(tasks_ready=request.url.path.endswith("/tasks_ready"))
+        path = request.url.path
+        await self._limiter.admit(
+            tasks_ready=path.endswith("/tasks_ready"), post=path.endswith("/task_post")
+        )
         return await handler(request)
+
+    @property
+    def last_post_wall(self) -> float:
+        """When the last task_post went on the wire, by this process or, as the call log
+        says, a killed one before it (epoch seconds; 0 if none is known)."""
+        return self._limiter.last_post_wall
 
     def paused_until(self) -> float | None:
         """When a 40202 pause of every call ends (epoch seconds), while one lasts."""

@@ -51,7 +51,7 @@ class ApiConfig(Base, frozen=True, kw_only=True):
     # only 1000, and other tools on the account may fill it). Normal priority takes up to 5 min.
     overdue_s: Positive = 600.0
     # After a lost task_post answer, id_list is asked which tasks exist. UNCERTAIN how soon a
-    # created task appears there: it is asked once the batch is this old.
+    # created task appears there: it is asked this long after the last task_post went out.
     reconcile_after_s: Annotated[float, msgspec.Meta(ge=0)] = 5.0
     # UNCERTAIN how far the server's `datetime_posted` may stray from its `Date` header and
     # ours: the id_list window reaches this far either side of the lost batches.

@@ -70,33 +70,40 @@ def shape_bucket(
 
 class CallLog:
     """When recent calls were made, in a ring of fixed records in a file, so that the next
-    process counts them against the window. Each record is written with one pwrite and no
-    fsync: a killed process's writes are in the page cache, and only a machine crash loses
+    process counts them against the window, and knows when the last task_post went out (a
+    lost answer's tasks may be created up to then). Each record is written with one pwrite and
+    no fsync: a killed process's writes are in the page cache, and only a machine crash loses
     them (a reboot takes longer than the window)."""
 
-    RECORD: Final = struct.Struct("<dB7x")  # epoch seconds, 1 for a tasks_ready call
+    RECORD: Final = struct.Struct("<dB7x")  # epoch seconds, its kind
+    CALL, READY, POST = 0, 1, 2  # the kinds: a call, a tasks_ready call, a task_post
+    # A file written before POST records: its task_posts are CALLs. A version before them
+    # reads a POST as a tasks_ready call, which only makes it more careful.
 
     def __init__(self, path: str, slots: int) -> None:
         self.path, self.slots = path, slots
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         self.pos = 0
+        self.last_post = 0.0  # epoch seconds of the newest task_post in the file at start
         newest = -1.0
-        for index, (at, _) in enumerate(self._records()):
+        for index, (at, kind) in enumerate(self._records()):
             if at > newest:
                 newest, self.pos = at, (index + 1) % slots  # the oldest is overwritten next
+            if kind == self.POST:
+                self.last_post = max(self.last_post, at)
 
-    def _records(self) -> list[tuple[float, bool]]:
+    def _records(self) -> list[tuple[float, int]]:
         """Every record in the file (a ring made for a larger limit included)."""
         raw = os.pread(self._fd, os.fstat(self._fd).st_size, 0)
         usable = len(raw) - len(raw) % self.RECORD.size
-        return [(at, bool(kind)) for at, kind in self.RECORD.iter_unpack(raw[:usable])]
+        return list(self.RECORD.iter_unpack(raw[:usable]))
 
     def since(self, start: float) -> list[tuple[float, bool]]:
         """(epoch seconds, tasks_ready) of the calls recorded after `start`, oldest first."""
-        return sorted(r for r in self._records() if r[0] > start)
+        return sorted((at, kind == self.READY) for at, kind in self._records() if at > start)
 
-    def record(self, at: float, tasks_ready: bool) -> None:
-        os.pwrite(self._fd, self.RECORD.pack(at, int(tasks_ready)), self.pos * self.RECORD.size)
+    def record(self, at: float, kind: int) -> None:
+        os.pwrite(self._fd, self.RECORD.pack(at, kind), self.pos * self.RECORD.size)
         self.pos = (self.pos + 1) % self.slots
 
     def close(self) -> None:
@@ -147,6 +154,9 @@ class AccountLimiter:
         self._ready_log = SlidingLog(max(1, tasks_ready_per_window - 1), shaped_window)
         self._history = history
         self.inherited = 0  # calls of a previous process still in the window at start
+        # When the last task_post was let onto the wire, by this process or one before it
+        # (epoch seconds): tasks of a lost answer may have been created until a while after.
+        self.last_post_wall = 0.0 if history is None else history.last_post
         if history is not None:
             wall, mono = time.time(), clock()
             for at, was_ready in history.since(wall - shaped_window):
@@ -173,8 +183,9 @@ class AccountLimiter:
                 await anyio.sleep(pause)
             yield
 
-    async def admit(self, tasks_ready: bool = False) -> None:
-        """Take the tokens of one request, right before it goes on the wire."""
+    async def admit(self, tasks_ready: bool = False, post: bool = False) -> None:
+        """Take the tokens of one request (a task_post if `post`), right before it goes on
+        the wire."""
         if tasks_ready:
             await self._ready.acquire()
         await self._general.acquire()
@@ -190,8 +201,12 @@ class AccountLimiter:
         if tasks_ready:
             self._ready_log.times.append(now)
         self.admitted += 1
+        wall = time.time()
+        if post:
+            self.last_post_wall = wall
         if self._history is not None:
-            self._history.record(time.time(), tasks_ready)
+            kind = CallLog.READY if tasks_ready else CallLog.POST if post else CallLog.CALL
+            self._history.record(wall, kind)
 
     @asynccontextmanager
     async def call(self, tasks_ready: bool = False) -> AsyncIterator[None]:

@@ -5,7 +5,10 @@
   `job:period:key@<ledger id>.<batch id>`. A task settles a row only through that tag: neither
   yesterday's task of the same keyword, nor another ledger's, nor an earlier attempt's can be
   taken for it.
-- id_list is asked for the window from the oldest lost batch's claim to now, in the server's
+- id_list is asked `reconcile_after_s` after the last task_post went out (by this process, or
+  by a killed one, as the limiter's call log says), not after the batch was claimed: a POST
+  that waited in the limiter may be created by the server after a quick restart's question.
+- It is asked for the window from the oldest lost batch's claim to now, in the server's
   clock (its `Date` header), `reconcile_slack_s` wider on each side, every page of it. Only a
   clean, complete answer settles a batch. An error, a task-level status other than 20000, or a
   page whose count disagrees leaves the rows *posting*; the question is asked again, and if it
@@ -124,7 +127,10 @@ async def reconcile(run: "Run") -> None:
     if not askable:
         return
     api = run.config.api
-    ready_at = max(claimed for claimed, _ in askable.values()) + api.reconcile_after_s
+    # A batch's POST went out at the latest when the last task_post did, which may be long
+    # after its claim (the limiter, a 40202 pause, a window inherited from a killed run).
+    sent_by = max(max(claimed for claimed, _ in askable.values()), run.client.last_post_wall)
+    ready_at = sent_by + api.reconcile_after_s
     if ready_at > now:
         run.waiting = Waiting("id_list to list the tasks of a lost answer", ready_at)
         await anyio.sleep(ready_at - now)

@@ -26,6 +26,19 @@ def script_faults(url: str, kinds_by_function: dict[str, list[str]]) -> None:
     urllib.request.urlopen(request, timeout=10).close()
 
 
+def kill_once_sent(config: Path, url: str, function: str) -> None:
+    """Start a run and SIGKILL it as soon as the simulator has taken its first call of
+    `function` (a scripted slow fault then holds that call in the server's hands)."""
+    cmd = [sys.executable, "-m", "orchestrator", "run", "--config", str(config)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+    deadline = time.monotonic() + 60
+    while stats(url)["calls_by_function"].get(function, 0) < 1:
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+
+
 def fetch_marks(path: Path) -> int:
     """Rows whose task_get was asked for (the poller's write-ahead mark)."""
     db = sqlite3.connect(path)
@@ -101,14 +114,8 @@ def test_an_error_on_the_restart_fetch_of_a_lost_answer_is_asked_again_by_id(
         config = daily_config(tmp_path, url, 1)
         state = tmp_path / "orchestrator-state.sqlite"
         script_faults(url, {"task_get": ["slow"]})
-        cmd = [sys.executable, "-m", "orchestrator", "run", "--config", str(config)]
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+        kill_once_sent(config, url, "task_get")  # its task_get is in the server's hands
         deadline = time.monotonic() + 60
-        while stats(url)["calls_by_function"].get("task_get", 0) < 1:
-            assert time.monotonic() < deadline and proc.poll() is None
-            time.sleep(0.1)
-        proc.send_signal(signal.SIGKILL)  # its task_get is in the server's hands
-        proc.wait(timeout=10)
         while stats(url)["tasks_collected"] < 1:  # the server answers a closed connection
             assert time.monotonic() < deadline
             time.sleep(0.2)
@@ -122,6 +129,32 @@ def test_an_error_on_the_restart_fetch_of_a_lost_answer_is_asked_again_by_id(
         numbers = stats(url)
         assert numbers["faults_injected"] == {"slow": 1, "task_error": 1}
         assert numbers["tasks_created"] == 1
+
+
+def test_a_post_that_waited_in_the_limiter_and_was_cut_by_a_kill_is_paid_once(
+    tmp_path: Path,
+) -> None:
+    """A batch claimed, its POST held 3 s behind a slow tasks_ready (one connection), then
+    killed while the server works on it; the server creates the tasks 3 s later. A restart at
+    once asks id_list `reconcile_after_s` after that POST went out (the call log says when),
+    not after the claim, so it finds them and posts nothing again. Default timers."""
+    with running_simulator("--seed", "13", "--slow-s", "3") as url:
+        config = daily_config(tmp_path, url, 100)
+        text = config.read_text().replace(
+            'password = "sim"\n', 'password = "sim"\nmax_concurrency = 1\n'
+        )
+        config.write_text(text)
+        state = tmp_path / "orchestrator-state.sqlite"
+        script_faults(url, {"tasks_ready": ["slow"], "task_post": ["slow"]})
+        kill_once_sent(config, url, "task_post")
+        assert stats(url)["tasks_created"] == 0  # the server is still working on the POST
+        assert ledger_states(state) == {"posting": 100}
+        done = run(config, "--max-runtime", "60", timeout=120)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert "run ended (done)" in done.stdout, done.stdout[-3000:]
+        ids = result_ids(tmp_path / "out" / "g")
+        assert len(ids) == len(set(ids)) == 100
+        assert stats(url)["tasks_created"] == 100  # not 200: nothing was paid twice
 
 
 @pytest.mark.timeout(330)  # its last run may take --max-runtime 240; alone it takes ~35 s

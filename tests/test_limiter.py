@@ -1,5 +1,7 @@
 """The shared limiter never lets a window see more calls than the account allows."""
 
+from pathlib import Path
+
 import anyio
 import pytest
 from hypothesis import given
@@ -13,7 +15,7 @@ from orchestrator.errors import (
     classify,
     error_for,
 )
-from orchestrator.limiter import AccountLimiter, shape_bucket
+from orchestrator.limiter import AccountLimiter, CallLog, shape_bucket
 
 
 @given(st.integers(min_value=1, max_value=100_000), st.floats(min_value=0.1, max_value=3600))
@@ -110,3 +112,26 @@ async def test_slow_down_pauses_every_call_for_a_tenth_of_the_window() -> None:
         admitted = anyio.current_time()
     assert admitted - started >= 0.1
     assert limiter.slowdowns == 1
+
+
+async def test_the_call_log_tells_the_next_process_when_the_last_task_post_went_out(
+    tmp_path: Path,
+) -> None:
+    """A killed process's task_post is found in the call log by the next one (the time a lost
+    answer's tasks may be created from), and a log written before POST records existed still
+    counts its tasks_ready calls as such and claims no post."""
+    path = str(tmp_path / "state.sqlite.calls")
+    first = AccountLimiter(100, 60.0, 20, 5, history=CallLog(path, 116))
+    await first.admit(post=True)
+    posted = first.last_post_wall
+    await first.admit(tasks_ready=True)
+    await first.admit()
+    assert posted > 0 and first.last_post_wall == posted
+    second = AccountLimiter(100, 60.0, 20, 5, history=CallLog(path, 116))
+    assert second.last_post_wall == posted and second.inherited == 3
+    assert sorted(ready for _, ready in CallLog(path, 116).since(0)) == [False, False, True]
+    old = tmp_path / "old.calls"  # the records of a version without POST: 0 a call, 1 tasks_ready
+    old.write_bytes(CallLog.RECORD.pack(posted, 0) + CallLog.RECORD.pack(posted + 1, 1))
+    log = CallLog(str(old), 116)
+    assert log.last_post == 0.0 and log.since(0) == [(posted, False), (posted + 1, True)]
+    assert AccountLimiter(100, 60.0, 20, 5).last_post_wall == 0.0  # no log: nothing known

@@ -194,6 +194,7 @@ async def admission(request: web.Request, handler: Handler) -> web.StreamRespons
         if fault == "drop":
             return drop_connection(request)
         if fault == "slow":
+            await request.read()  # the server has the whole request: see faults.py
             await asyncio.sleep(sim.config.slow_real_s)
         if fault is not None:
             request[routes.FAULT_KEY] = fault

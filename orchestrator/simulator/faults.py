@@ -7,7 +7,9 @@ A share `fault_rate` of admitted calls gets one fault, its kind drawn by `fault_
 - drop: the connection is closed before anything is done.
 - drop_after: the call is carried out (tasks created and charged, results marked collected),
   then the connection is closed before the answer: only id_list can tell what happened.
-- slow: the answer comes `slow_real_s` late.
+- slow: the answer comes `slow_real_s` late. The request is read first and carried out even
+  if the client has gone meanwhile (a killed run): UNCERTAIN whether the real API goes on with
+  a call whose connection closed; going on is the case a client must not pay twice for.
 - truncate: the call is carried out and the body is cut off halfway.
 Faults are never 40202: `rate_limited` counts real limit violations only.
 
