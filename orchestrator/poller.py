@@ -9,8 +9,10 @@ first (one transaction a page), because task_get takes a task off tasks_ready. A
 answer a crash lost is fetched by id as soon as the next run starts. When tasks_ready is full
 (1000 tasks, most of them other tools'), our tasks old enough to be done are fetched by id
 instead of waiting for the overdue sweep, and so is a task whose task_get answered a
-transient error: an earlier answer may have taken it off tasks_ready (a crash, a dropped
-connection the client retried), so only asking by id again finds it.
+transient error, or whose every try the client made failed: an earlier answer may have taken
+it off tasks_ready (a crash, a dropped connection the client retried), so only asking by id
+again finds it. One task's bad luck does not end the run; an outage still does, through
+tasks_ready and task_post.
 """
 
 import logging
@@ -24,6 +26,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from orchestrator.client import first_result
 from orchestrator.config import JobConfig
+from orchestrator.errors import TransientApiError
 from orchestrator.settle import Collected, SinkWriter, collected_of, still_queued
 from orchestrator.waiting import Waiting
 from schemas.decode import TasksReadyResponse
@@ -214,7 +217,11 @@ class Poller:
     async def fetch_worker(self, queue: MemoryObjectReceiveStream[Queued]) -> None:
         async with queue:
             async for task_id, job, period in queue:
-                collected = await fetch(self.run, task_id, job, period)
+                try:
+                    collected = await fetch(self.run, task_id, job, period)
+                except TransientApiError as exc:  # the client's retries ran out: later, by id
+                    log.warning("task_get_failed task=%s error=%s", task_id, exc)
+                    collected = False
                 if isinstance(collected, Collected):
                     await self.sink.put(collected)
                     continue

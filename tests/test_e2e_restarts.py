@@ -104,6 +104,24 @@ def test_an_error_after_a_lost_answer_is_asked_again_by_id_not_after_overdue_s(
         assert numbers["tasks_created"] == 1 and numbers["rate_limited"] == 0
 
 
+def test_a_task_whose_every_task_get_try_failed_is_asked_again_and_the_run_goes_on(
+    tmp_path: Path,
+) -> None:
+    """Six HTTP 500s in a row on one task's task_get use up the client's tries: the run does
+    not end on that task's bad luck, it asks for it by id again and ends done."""
+    with running_simulator("--seed", "14") as url:
+        config = daily_config(tmp_path, url, 1)
+        script_faults(url, {"task_get": ["http_500"] * 6})
+        done = run(config, "--max-runtime", "90", timeout=150)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert "run ended (done)" in done.stdout, done.stdout[-3000:]
+        assert "task_get_failed" in done.stderr
+        assert len(result_ids(tmp_path / "out" / "g")) == 1
+        numbers = stats(url)
+        assert numbers["faults_injected"] == {"http_500": 6}
+        assert numbers["calls_by_function"]["task_get"] == 7
+
+
 def test_an_error_on_the_restart_fetch_of_a_lost_answer_is_asked_again_by_id(
     tmp_path: Path,
 ) -> None:
