@@ -27,7 +27,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from orchestrator.client import first_result
 from orchestrator.config import JobConfig
 from orchestrator.errors import TransientApiError
-from orchestrator.settle import Collected, SinkWriter, collected_of, still_queued
+from orchestrator.settle import Collected, SinkWriter, answer_of
 from orchestrator.waiting import Waiting
 from schemas.decode import TasksReadyResponse
 
@@ -39,7 +39,7 @@ SWEEP_MIN_S: Final = 10.0  # the overdue sweep scans the ledger: not more often 
 READY_LIMIT: Final = 1000  # tasks_ready lists at most this many tasks of the whole account
 PROBE_AFTER_S: Final = 30.0  # with tasks_ready full, a task this old is asked for by id ...
 PROBE_AGAIN_S: Final = 30.0  # ... and asked again this long after an answer "not ready yet"
-AGAIN_FIRST_S: Final = 2.0  # a task_get answered with a transient error is asked again after
+AGAIN_FIRST_S: Final = 2.0  # a task_get that answered an error is asked again after
 AGAIN_MOST_S: Final = 60.0  # this long, doubling each time up to this
 Queued = tuple[str, JobConfig, str]  # task id, its job, its period
 
@@ -53,7 +53,7 @@ class Poller:
         self.settled = anyio.Event()  # set whenever ids leave `queued`
         self.probed: dict[str, float] = {}  # task id -> when it may be asked for by id again
         self.again: dict[str, tuple[float, str, str]] = {}  # task id -> (when, job, period)
-        self.errors: dict[str, int] = {}  # task id -> transient task_get answers so far
+        self.errors: dict[str, int] = {}  # task id -> task_get errors so far
         self.queue: MemoryObjectSendStream[Queued] | None = None  # while collecting
         sink.on_settled.append(self.settled_ids)
 
@@ -144,9 +144,9 @@ class Poller:
         return due
 
     def ask_again(self, task_id: str, job: str, period: str) -> None:
-        """A task_get answered a transient error: ask for this task by id again, after a pause
-        that doubles with each such answer. Not left to tasks_ready, which may no longer list
-        it, nor to the overdue sweep, which comes only after `overdue_s`."""
+        """A task_get answered an error, or its every try failed: ask for this task by id
+        again, after a pause that doubles each time. Not left to tasks_ready, which may no
+        longer list it, nor to the overdue sweep, which comes only after `overdue_s`."""
         errors = self.errors[task_id] = self.errors.get(task_id, 0) + 1
         pause = min(AGAIN_MOST_S, AGAIN_FIRST_S * 2 ** (errors - 1))
         self.again[task_id] = (time.monotonic() + pause, job, period)
@@ -234,7 +234,7 @@ async def fetch(run: "Run", task_id: str, job: JobConfig, period: str) -> Collec
     """Get one task: its raw bytes; True if it is still in the API's queue (tasks_ready lists
     it once it is done); False if the answer was an error or not about it."""
     raw = await run.client.task_get(job.se, job.se_type, task_id, job.task_get)
-    return collected_of(raw, job.name, period, task_id) or still_queued(raw)
+    return answer_of(raw, job.name, period, task_id)
 
 
 def _ids(answer: TasksReadyResponse) -> list[str]:

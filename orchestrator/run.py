@@ -106,7 +106,7 @@ class Run:
         total = self.ledger.spent()
         return Snapshot(
             jobs,
-            max(0.0, total - self.spent_before),
+            total - self.spent_before,
             self.client.calls,
             spent_total_usd=total,
             waiting_for=None if waiting is None else waiting.what,

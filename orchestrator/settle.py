@@ -42,29 +42,30 @@ def collected_of(
     """A task_get/advanced answer (or a postback, the same envelope) as a Collected: None if
     the task is not finished, or the answer is not about `task_id` (given). A job of ""
     leaves its job and period for the sink to find in the ledger."""
+    answer = answer_of(raw, job, period, task_id)
+    return answer if isinstance(answer, Collected) else None
+
+
+def answer_of(
+    raw: bytes, job: str = "", period: str = "", task_id: str | None = None
+) -> Collected | bool:
+    """`collected_of`, and when nothing is collected, whether the answer says the task is
+    not finished yet (True: 40601, 40602), which unlike an error (False: a transient code, no
+    task, another task's answer) cannot have taken it off tasks_ready."""
     tasks = TASK_GET_HEAD.decode(raw).tasks or []
     if not tasks:
-        return None
+        return False
     task_raw = bytes(tasks[0])
     head = TASK_HEAD.decode(task_raw)
     if task_id is None:
         task_id = head.id
     if not task_id or (head.id and head.id != task_id):
-        return None
+        return False
     disposition = classify(head.status_code)
     if disposition not in (Disposition.SUCCESS, Disposition.TASK_FAILED, Disposition.REJECTED):
-        return None  # still pending, or a transient error: a later poll or sweep retries
+        return disposition is Disposition.PENDING
     ok = disposition is Disposition.SUCCESS
     return Collected(job, period, task_id, ok, head.status_code, head.status_message, task_raw)
-
-
-def still_queued(raw: bytes) -> bool:
-    """Whether a task_get answer says the task is not finished yet (40601, 40602): unlike an
-    error, that answer cannot have taken it off tasks_ready."""
-    tasks = TASK_GET_HEAD.decode(raw).tasks or []
-    if not tasks:
-        return False
-    return classify(TASK_HEAD.decode(bytes(tasks[0])).status_code) is Disposition.PENDING
 
 
 def settle(run: "Run", batch: list[Collected]) -> set[str]:

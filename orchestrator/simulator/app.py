@@ -261,9 +261,8 @@ async def sim_faults(request: web.Request) -> web.Response:
         script = body.get("next", {})
         if not (rates or script) or not all(0 <= rate <= 1 for rate in rates.values()):
             raise ValueError("give fault_rate or webhook_fail_rate within 0..1, or next")
-        functions = sorted(
-            str(r.name) for r in request.app.router.routes() if not str(r.name).startswith("sim_")
-        )
+        names = {r.name for r in request.app.router.routes()}
+        functions = sorted(n for n in names if n is not None and not n.startswith("sim_"))
         if not isinstance(script, dict) or not all(
             name in functions and isinstance(kinds, list) for name, kinds in script.items()
         ):
