@@ -13,7 +13,8 @@ Retry rules (never pay twice):
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Final, TypeVar
@@ -42,6 +43,9 @@ log = logging.getLogger(__name__)
 
 NOTHING_DONE: Final = frozenset({40202, 40209})  # the API refused before doing anything
 _HEADER_DECODER: Final = msgspec.json.Decoder(schemas.envelope.Response[msgspec.Raw])
+OnWire = Callable[[], Awaitable[None]]
+# The task_post being sent in this task: its hook runs once the limiter lets it onto the wire.
+_ON_WIRE: ContextVar[OnWire | None] = ContextVar("on_wire", default=None)
 
 
 def first_result(answer: Response[R]) -> list[R]:
@@ -90,6 +94,7 @@ class ApiClient:
         self.retries = 0
         self.calls = 0  # HTTP exchanges started, for the progress display
         self.server_skew_s = 0.0  # the server's clock (its Date header) minus ours
+        self.server_skew_known = False  # an answer with a Date header has come
 
     async def __aenter__(self) -> "ApiClient":
         headers = {"Authorization": self._auth, "Content-Type": "application/json"}
@@ -131,9 +136,11 @@ class ApiClient:
         """Every attempt on the wire passes the limiter: aiohttp runs client middlewares for
         each, its own re-send of a GET on a dropped keep-alive connection included."""
         path = request.url.path
-        await self._limiter.admit(
-            tasks_ready=path.endswith("/tasks_ready"), post=path.endswith("/task_post")
-        )
+        post = path.endswith("/task_post")
+        await self._limiter.admit(tasks_ready=path.endswith("/tasks_ready"), post=post)
+        hook = _ON_WIRE.get() if post else None
+        if hook is not None:
+            await hook()  # the caller's record that this POST went out, before it does
         return await handler(request)
 
     @property
@@ -152,8 +159,13 @@ class ApiClient:
         if header:
             try:
                 self.server_skew_s = parsedate_to_datetime(header).timestamp() - time.time()
+                self.server_skew_known = True
             except (TypeError, ValueError):
                 pass
+
+    def server_now(self) -> float:
+        """The server's clock now, as its last `Date` header says (ours until one came)."""
+        return time.time() + self.server_skew_s
 
     async def _call(
         self, method: str, path: str, body: bytes | None = None, *, post: bool = False
@@ -180,11 +192,23 @@ class ApiClient:
                 await anyio.sleep(pause)
         raise AssertionError("unreachable: the loop returns or raises")
 
-    async def task_post(self, se: str, se_type: str, bodies: Sequence[bytes]) -> TaskPostResponse:
-        """POST up to 100 task bodies; see the module docstring for what may be retried."""
+    async def task_post(
+        self, se: str, se_type: str, bodies: Sequence[bytes], on_wire: OnWire | None = None
+    ) -> TaskPostResponse:
+        """POST up to 100 task bodies; see the module docstring for what may be retried.
+        `on_wire` is awaited each time the request is let onto the wire, right before it goes:
+        if it raises, the request is not sent."""
         payload = b"[" + b",".join(bodies) + b"]"
-        raw = await self._call("POST", f"/v3/serp/{se}/{se_type}/task_post", payload, post=True)
-        return schemas.decode_task_post(raw)
+        token = _ON_WIRE.set(on_wire)
+        try:
+            path = f"/v3/serp/{se}/{se_type}/task_post"
+            raw = await self._call("POST", path, payload, post=True)
+        finally:
+            _ON_WIRE.reset(token)
+        try:
+            return schemas.decode_task_post(raw)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise AmbiguousPost(0, f"unreadable task_post answer: {exc}", path) from exc
 
     async def tasks_ready(self) -> TasksReadyResponse:
         """Completed, uncollected tasks of the whole account (at most 1000)."""

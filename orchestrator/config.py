@@ -51,8 +51,13 @@ class ApiConfig(Base, frozen=True, kw_only=True):
     # only 1000, and other tools on the account may fill it). Normal priority takes up to 5 min.
     overdue_s: Positive = 600.0
     # After a lost task_post answer, id_list is asked which tasks exist. UNCERTAIN how soon a
-    # created task appears there: it is asked this long after the last task_post went out.
+    # created task appears there: it is asked this long after the POST went out, and the rows
+    # of tasks it does not list are posted again only after it said so twice, the first time
+    # no sooner than request_timeout_s + this after the POST failed (repost.py).
     reconcile_after_s: Annotated[float, msgspec.Meta(ge=0)] = 5.0
+    # UNCERTAIN how late a slow server may still create a POST's tasks: the two id_list answers
+    # that let rows be posted again are at least this far apart.
+    reconcile_apart_s: Annotated[float, msgspec.Meta(ge=0)] = 30.0
     # UNCERTAIN how far the server's `datetime_posted` may stray from its `Date` header and
     # ours: the id_list window reaches this far either side of the lost batches.
     reconcile_slack_s: Annotated[float, msgspec.Meta(ge=0)] = 600.0

@@ -28,7 +28,15 @@ from pathlib import Path
 from typing import Final
 
 from orchestrator.errors import LedgerError, LockHeld, OrchestratorError
-from orchestrator.ledger_loads import InputRow, LedgerLoads, LoadRecord, Progress, Restored
+from orchestrator.ledger_attempts import LedgerAttempts
+from orchestrator.ledger_loads import (
+    RUN_CACHE_KB,
+    InputRow,
+    LedgerLoads,
+    LoadRecord,
+    Progress,
+    Restored,
+)
 from orchestrator.ledger_reads import (
     DONE,
     FAILED,
@@ -67,9 +75,10 @@ class Claimed:
     est_cost: float
 
 
-class Ledger(LedgerReads, LedgerLoads):
+class Ledger(LedgerReads, LedgerLoads, LedgerAttempts):
     """The state database of one config; `open` takes an exclusive lock on it. Reads are in
-    ledger_reads.py, new rows in ledger_loads.py."""
+    ledger_reads.py, new rows in ledger_loads.py, the record of POST attempts in
+    ledger_attempts.py."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
@@ -80,11 +89,13 @@ class Ledger(LedgerReads, LedgerLoads):
             self._take_lock()
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoints
+            # FULL: a commit (a claim, a send, a settle) is on disk when it returns, so it
+            # survives a power loss as well as a kill; NORMAL lost the last commits then.
+            self._db.execute("PRAGMA synchronous=FULL")
             # 4 MB of pages: a load appends (no random-key index since version 3), so a bigger
             # cache only held a run's memory up by the size of what it had loaded (64 MB was
             # 120 MB of RSS after loading 200k inputs)
-            self._db.execute("PRAGMA cache_size=-4096")
+            self._db.execute(f"PRAGMA cache_size=-{RUN_CACHE_KB}")
             found, now = migrate(self._db)
             if 0 <= found < now:
                 log.warning(
@@ -109,7 +120,13 @@ class Ledger(LedgerReads, LedgerLoads):
         try:
             uri = Path(ledger.path).resolve().as_uri() + "?mode=ro"
             ledger._db = sqlite3.connect(uri, uri=True, isolation_level=None)
-            if version(ledger._db) < VERSION:
+            found = version(ledger._db)
+            if found > VERSION:
+                raise LedgerError(
+                    f"{ledger.path}: ledger schema version {found} is newer than this"
+                    f" orchestrator's ({VERSION}): upgrade the orchestrator"
+                )
+            if found < VERSION:
                 # Made by an earlier version and not yet opened by a run: upgrade it once
                 # (this takes the lock for a moment), then read.
                 ledger._db.close()
@@ -179,9 +196,11 @@ class Ledger(LedgerReads, LedgerLoads):
         except sqlite3.Error as exc:
             raise LedgerError(f"{self.path}: {exc}") from exc
 
-    def claim_batch(self, job: str, period: str, limit: int) -> tuple[int, list[Claimed]]:
+    def claim_batch(
+        self, job: str, period: str, limit: int, run_id: int | None = None
+    ) -> tuple[int, list[Claimed]]:
         """Move up to `limit` pending inputs of one job and period to posting under a new
-        batch id (write-ahead)."""
+        batch id (write-ahead), recorded as an attempt of `run_id` not yet sent."""
         try:
             with self._db:
                 self._db.execute("BEGIN IMMEDIATE")
@@ -194,7 +213,8 @@ class Ledger(LedgerReads, LedgerLoads):
                     return 0, []
                 now = time.time()
                 batch = self._db.execute(
-                    "INSERT INTO batches (job, created_at) VALUES (?, ?)", (job, now)
+                    "INSERT INTO batches (job, created_at, run_id) VALUES (?, ?, ?)",
+                    (job, now, run_id),
                 ).lastrowid
                 self._db.executemany(
                     "UPDATE inputs SET state = ?, batch_id = ?, updated_at = ? WHERE id = ?",
@@ -305,23 +325,6 @@ class Ledger(LedgerReads, LedgerLoads):
         now = time.time()
         sql = f"UPDATE inputs SET fetch_at = ? WHERE task_id = ? AND state = '{POSTED}'"
         self._tx(sql, ((now, tid) for tid in task_ids))
-
-    def reconcile(
-        self, created: Sequence[tuple[str, str, float]], batches: Iterable[int], month: str
-    ) -> tuple[int, int]:
-        """Settle the posting rows of `batches`, which id_list answered for completely: the
-        tags in `created` (tag, task id, cost) become posted, the rest pending again.
-
-        Returns (found, released). Rows of other batches are left as they are.
-        """
-        found = self.mark_posted(created, month)
-        now = time.time()
-        released = self._tx(
-            "UPDATE inputs SET state = ?, batch_id = NULL, updated_at = ?"
-            " WHERE batch_id = ? AND state = ?",
-            ((PENDING, now, batch, POSTING) for batch in batches),
-        )
-        return found, released
 
     def prune(self, job: str, before: str | None = None, keep: int | None = None) -> int:
         """Delete the settled rows (done, failed, missed) of the job's periods older than

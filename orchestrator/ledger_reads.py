@@ -95,6 +95,16 @@ class LedgerReads:
         ids = json.dumps(list(task_ids))
         return {str(t): (str(j), str(p)) for t, j, p in self._db.execute(sql, (ids,))}
 
+    def posted_rows(self, task_ids: Sequence[str]) -> dict[str, tuple[str, str, str]]:
+        """task id -> (job, period, row tag) for those of `task_ids` this ledger posted and
+        has not settled (as `posted_jobs`, with the tag an answer must echo)."""
+        sql = (
+            "SELECT task_id, job, period, tag FROM inputs"
+            f" WHERE task_id IN (SELECT value FROM json_each(?)) AND +state = '{POSTED}'"
+        )
+        ids = json.dumps(list(task_ids))
+        return {str(t): (str(j), str(p), str(g)) for t, j, p, g in self._db.execute(sql, (ids,))}
+
     def counts(self, job: str, period: str | None = None) -> dict[str, int]:
         """Inputs of `job` by state, over all its periods or in one (pruned rows left out)."""
         found = dict.fromkeys(STATES, 0)

@@ -25,7 +25,11 @@ from orchestrator.errors import InputError
 from orchestrator.inputs import KEY_BYTES, RejectedRow, input_rows
 from schemas.pricing import PriceTable
 
-CHUNK_ROWS: Final = 10_000  # rows read per chunk (one ledger transaction)
+FIRST_CHUNK_ROWS: Final = 10_000  # rows read for the first chunk: the first post comes soon
+# ... and for each later one (one ledger transaction): the identity index's random keys dirty
+# most of its leaf pages in any commit, so bigger commits cost less a row (about 2.5x at 1M
+# rows from 10k to 50k, sorted by key)
+CHUNK_ROWS: Final = 50_000
 FRAME_HEADER: Final = struct.Struct(">I")
 MAX_FRAME: Final = 1 << 31  # a chunk of 10k rows is a few MB; more is not a frame of ours
 
@@ -71,9 +75,10 @@ FRAME: Final = msgspec.msgpack.Decoder(Frame)
 def chunks(
     job: JobConfig, prices: PriceTable, period: str, after_line: int, known: Iterable[str] = ()
 ) -> Iterator[Chunk]:
-    """The job's rows after `after_line`, validated, CHUNK_ROWS read at a time; a row whose
-    key is `known` (in the ledger) or came before in the file is counted, not sent. Raises
-    InputError for a file that cannot be read.
+    """The job's rows after `after_line`, validated, CHUNK_ROWS read at a time (the first
+    chunk FIRST_CHUNK_ROWS), each chunk's rows sorted by key; a row whose key is `known` (in
+    the ledger) or came before in the file is counted, not sent. Raises InputError for a file
+    that cannot be read.
 
     The keys seen are held as 80-bit ints in a set (about 70 bytes each: 70 MB for a million
     inputs, for the length of one load): exact, and a tenth of the cost of any on-disk set.
@@ -82,6 +87,7 @@ def chunks(
     rows: list[tuple[str, str, int, str, float]] = []
     rejected: list[tuple[int, str, str]] = []
     valid, cost, line, read = 0, 0.0, after_line, 0
+    size = FIRST_CHUNK_ROWS
     for item in input_rows(job, prices, period, after_line):
         read += 1
         if isinstance(item, RejectedRow):
@@ -95,14 +101,15 @@ def chunks(
             if number not in seen:
                 seen.add(number)
                 rows.append((key, tag, line, body.decode(), row_cost))
-        if read == CHUNK_ROWS:
+        if read == size:
             yield Chunk(_json(rows), len(rows), valid, rejected, line, cost)
-            rows, rejected, valid, cost, read = [], [], 0, 0.0, 0
+            rows, rejected, valid, cost, read, size = [], [], 0, 0.0, 0, CHUNK_ROWS
     if read:
         yield Chunk(_json(rows), len(rows), valid, rejected, line, cost)
 
 
 def _json(rows: list[tuple[str, str, int, str, float]]) -> str:
+    rows.sort()  # by key: the identity index takes them in order
     return msgspec.json.encode(rows).decode()
 
 

@@ -2,7 +2,9 @@
 
 `PRAGMA user_version` holds the schema version. Version 0 is the first release (no periods),
 version 1 added periods, version 2 the ledger's identity and write-ahead fetches, version 3
-loads a million inputs without a random-key index (`loads`, and rows found by id). A new ledger
+loads a million inputs without a random-key index (`loads`, and rows found by id), version 4
+makes one row per (job, period, key) a constraint again and records each POST attempt (when it
+went on the wire, in the server's clock, how it ended, what id_list said since). A new ledger
 is made as version 1 and brought up by the same steps an old one takes; all of it runs in one
 transaction, so a crash mid-migration leaves the old ledger intact.
 
@@ -14,10 +16,13 @@ Why the schema looks as it does (a ledger of a daily 100k-keyword job grows to 3
   (pending, posting, posted) seek straight to them, however many settled rows there are. (A
   partial index of open rows would be smaller, but SQLite uses one only when a query repeats
   its WHERE clause exactly: `state = 'posting'` does not count.)
-- No index on the input key (version 3): its random keys made each 10k-row commit rewrite
-  thousands of index pages, capping a load at 30k rows/s. An input is told from the rows
-  already loaded by the loader's temporary key set (`Ledger.start_load`), and a posting row
-  by its tag in `inputs_posting`, an index of the few rows in flight.
+- One row per (job, period, key) is the unique index `inputs_identity` (version 4; version 3
+  had dropped it for speed, and a race of two loads then stored a period twice). Its random
+  keys dirty most of its leaf pages in every commit, so a load commits 50k rows at a time,
+  sorted by key (load_worker.py), which keeps loading above 50k rows/s. The loader still tells
+  new inputs from loaded ones by its own key set, and a posting row is found by its tag in
+  `inputs_posting`, an index of the few rows in flight.
+- `batches` is the record of each POST attempt (version 4): what `repost.py` decides from.
 """
 
 import secrets
@@ -25,7 +30,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Final
 
-VERSION: Final = 3
+VERSION: Final = 4
 OPEN_STATES_SQL: Final = "('pending', 'posting', 'posted')"
 
 # Version 1's table, as version 1 made it: later versions change it by steps.
@@ -277,10 +282,50 @@ DERIVED_V3: Final = """
 CREATE INDEX inputs_posting ON inputs (tag) WHERE state = 'posting';
 """
 
+# Each POST attempt, as recorded: times in the server's clock when `server_clock` is 1, else
+# in the local clock of the process that recorded them (batches of version 3, whose claim time
+# stands for their send). `outcome` is NULL while the attempt is in flight, or if its process
+# was killed; `run_id` tells which.
+ATTEMPT_COLUMNS: Final = (
+    "run_id INTEGER",
+    "sent_at REAL",
+    "server_clock INTEGER NOT NULL DEFAULT 0",
+    "ended_at REAL",
+    "outcome TEXT CHECK (outcome IN ('answered', 'ambiguous', 'short'))",
+    "error TEXT",
+    "absent_checks INTEGER NOT NULL DEFAULT 0",
+    "absent_at REAL",
+)
+
+
+def _v3_to_v4(db: sqlite3.Connection) -> None:
+    """Identity and recorded attempts. Rows that version 3 stored twice under one (job,
+    period, key) (two loads at once in a `--follow` run) are kept, the later ones under the key
+    `<key>~<row id>`, so nothing paid for is forgotten while the constraint holds. A batch
+    claimed by version 3 had no send record: its claim time stands for it, in the local clock."""
+    twins = db.execute(
+        "UPDATE inputs SET key = key || '~' || id WHERE id IN (SELECT id FROM (SELECT id,"
+        " ROW_NUMBER() OVER (PARTITION BY job, period, key ORDER BY id) AS n FROM inputs)"
+        " WHERE n > 1)"
+    ).rowcount
+    if twins:
+        db.execute("INSERT INTO meta (name, value) VALUES ('v4_renamed_twins', ?)", (str(twins),))
+    for statement in _statements(DERIVED_V4):
+        db.execute(statement)
+    for column in ATTEMPT_COLUMNS:
+        db.execute(f"ALTER TABLE batches ADD COLUMN {column}")
+    db.execute("UPDATE batches SET sent_at = created_at")
+
+
+DERIVED_V4: Final = """
+CREATE UNIQUE INDEX inputs_identity ON inputs (job, period, key);
+"""
+
 STEPS: Final[dict[int, Callable[[sqlite3.Connection], None]]] = {
     1: _v0_to_v1,
     2: _v1_to_v2,
     3: _v2_to_v3,
+    4: _v3_to_v4,
 }
 
 

@@ -56,6 +56,7 @@ class Poller:
         self.errors: dict[str, int] = {}  # task id -> task_get errors so far
         self.queue: MemoryObjectSendStream[Queued] | None = None  # while collecting
         sink.on_settled.append(self.settled_ids)
+        sink.on_refused.append(self.refused)  # heard after on_settled: asked for again
 
     async def collect(self) -> None:
         fetch_send, fetch_receive = anyio.create_memory_object_stream[Queued](math.inf)
@@ -206,6 +207,10 @@ class Poller:
         for task_id in task_ids:
             self.probed.pop(task_id, None)
         self.settled.set()
+
+    def refused(self, task_id: str, job: str, period: str) -> None:
+        """The sink refused this answer (it echoed another row's tag): ask again by id."""
+        self.ask_again(task_id, job, period)
 
     def settled_ids(self, task_ids: list[str]) -> None:
         """These are settled: nothing more is asked for them."""

@@ -1,42 +1,63 @@
 """The producer: claim pending inputs 100 at a time (write-ahead), post them, and record what
 the API created or refused. It never posts past a budget, and never posts a period's inputs
 after that period is over. With `--follow` it posts each new period's batch as it begins.
+
+Each attempt is recorded in the ledger: that it goes on the wire (committed before it does,
+in the server's clock), and how it ended when the answer was lost or short. The answer is
+read by each task's echoed tag, never by position. Rows whose tasks may exist stay *posting*
+for the reconciler (reconcile.py), and the producer goes on with the next batch; it ends only
+once the reconciler holds no rows it may yet release.
 """
 
 import logging
+import time
 from typing import TYPE_CHECKING
 
 import anyio
 
 from orchestrator.client import AmbiguousPost
 from orchestrator.config import JobConfig
-from orchestrator.errors import (
-    AccountError,
-    Disposition,
-    RequestRejected,
-    TransientApiError,
-    classify,
-)
+from orchestrator.errors import AccountError, RequestRejected, TransientApiError
+from orchestrator.ledger import Claimed
 from orchestrator.receiver import with_webhook
-from orchestrator.reconcile import attempt_tag, tagged_body
+from orchestrator.repost import Outcome, sort_answer
 from orchestrator.schedule import local_time, plan
 from orchestrator.sink import refusal_line
+from orchestrator.tags import attempt_tag, tagged_body
 from orchestrator.waiting import Waiting
 from schemas.field_rules import MAX_TASKS_PER_POST
 
 if TYPE_CHECKING:
     from orchestrator.run import Run
+    from orchestrator.sink import JobFiles
 
 log = logging.getLogger(__name__)
 
 
 async def produce(run: "Run") -> None:
-    """Post every pending input of this run's periods, 100 a call, within the budget."""
+    """Post every pending input of this run's periods, 100 a call, within the budget, and
+    what the reconciler releases, until it holds nothing more."""
     try:
-        for job in run.config.jobs:
-            await post_job(run, job)
+        while True:
+            for job in run.config.jobs:
+                await post_job(run, job)
+            if not await wait_for_held(run):
+                return
     finally:
         run.produced.set()
+
+
+async def wait_for_held(run: "Run") -> bool:
+    """Wait until the reconciler moves some of the rows it holds; False if it holds none."""
+    changed = run.reconciler.changed
+    held = await run.reconciler.held()
+    if not held:
+        return False
+    run.waiting = run.reconciler.note(held)
+    run.reconciler.wake()
+    await changed.wait()
+    run.waiting = None
+    return True
 
 
 async def follow(run: "Run") -> None:
@@ -45,6 +66,9 @@ async def follow(run: "Run") -> None:
     while True:
         for job in run.config.jobs:
             await post_job(run, job)
+        if await run.reconciler.held():  # released rows are posted before the next period
+            await wait_for_held(run)
+            continue
         upcoming = run.plan.next_start()
         if upcoming is None:  # no recurring job: nothing will ever begin
             run.produced.set()
@@ -66,11 +90,15 @@ async def follow(run: "Run") -> None:
         await run.load()  # chunk by chunk, so the poller is not held up; then closes periods
 
 
-def _room(run: "Run", job: JobConfig, period: str) -> tuple[float, str] | None:
+def _room(run: "Run", job: JobConfig, period: str, batch: int) -> tuple[float, str] | None:
     """(USD that may still be spent, the cap that binds) for this job and period, or None when
-    no cap is set. Runs in the ledger's thread."""
+    no cap is set; rows held posting by other batches count as spent. Ledger's thread."""
     budget, ledger = run.config.budget, run.ledger
     rooms = []
+    if budget.max_cost_usd is None and budget.max_cost_usd_per_period is None:
+        if budget.max_cost_usd_per_month is None:
+            return None
+    held = ledger.held_cost(batch)
     if budget.max_cost_usd is not None:
         rooms.append((budget.max_cost_usd - ledger.spent(), "max_cost_usd"))
     if budget.max_cost_usd_per_period is not None and period:
@@ -79,7 +107,7 @@ def _room(run: "Run", job: JobConfig, period: str) -> tuple[float, str] | None:
     if budget.max_cost_usd_per_month is not None:
         spent = ledger.month_spent(run.month())
         rooms.append((budget.max_cost_usd_per_month - spent, "max_cost_usd_per_month"))
-    return min(rooms) if rooms else None
+    return (min(rooms)[0] - held, min(rooms)[1]) if rooms else None
 
 
 async def post_job(run: "Run", job: JobConfig) -> None:
@@ -98,13 +126,15 @@ async def post_job(run: "Run", job: JobConfig) -> None:
             return
         loaded = job.name in run.loaded_jobs
         more = run.more_inputs = anyio.Event()  # before the claim: a chunk loaded during it sets it
-        batch, claimed = await run.db(run.ledger.claim_batch, job.name, period, MAX_TASKS_PER_POST)
+        batch, claimed = await run.db(
+            run.ledger.claim_batch, job.name, period, MAX_TASKS_PER_POST, run.run_id
+        )
         if not claimed:
             if loaded:
                 return
             await more.wait()  # the inputs are still loading
             continue
-        room = await run.db(_room, run, job, period)
+        room = await run.db(_room, run, job, period, batch)
         if room is not None:
             left, cap = room
             affordable = []
@@ -120,43 +150,68 @@ async def post_job(run: "Run", job: JobConfig) -> None:
             if not affordable:
                 return
             claimed = affordable
-        tags = [c.tag for c in claimed]
-        bodies = {c.tag: c.body for c in claimed}
-        try:
-            lid = run.ledger.id
-            posted = [tagged_body(c.body, c.tag, attempt_tag(c.tag, lid, batch)) for c in claimed]
-            if run.config.postback is not None:
-                posted = [
-                    with_webhook(b, run.config.postback, run.webhook, job.task_get) for b in posted
-                ]
-            answer = await run.client.task_post(job.se, job.se_type, posted)
-        except AmbiguousPost as exc:
-            log.warning("post_answer_lost job=%s error=%s", job.name, exc)
-            await run.reconcile()
-            continue
-        except RequestRejected as exc:
-            code, message = exc.status_code, exc.status_message
-            refused = [
-                (t, code, message, refusal_line(None, code, message, bodies[t])) for t in tags
-            ]
-            await run.db(files.write_refusals, refused)
-            continue
-        except (TransientApiError, AccountError):  # refused as a whole: nothing was created
+        await post_batch(run, job, files, batch, claimed)
+
+
+async def post_batch(
+    run: "Run", job: JobConfig, files: "JobFiles", batch: int, claimed: list[Claimed]
+) -> None:
+    """Post one claimed batch and record what came of it."""
+    tags = [c.tag for c in claimed]
+    bodies = {c.tag: c.body for c in claimed}
+    lid = run.ledger.id
+    sent_as = {attempt_tag(c.tag, lid, batch): c.tag for c in claimed}
+    posted = [tagged_body(c.body, c.tag, a) for a, c in zip(sent_as, claimed, strict=True)]
+    if run.config.postback is not None:
+        posted = [with_webhook(b, run.config.postback, run.webhook, job.task_get) for b in posted]
+    client = run.client
+    server_clock: list[bool] = []  # how the send was recorded, once it was
+
+    async def on_wire() -> None:
+        known = client.server_skew_known
+        at = client.server_now() if known else time.time()
+        await run.db(run.ledger.note_sent, batch, at, known)
+        server_clock[:] = [known]
+
+    def ended() -> float:
+        return client.server_now() if server_clock[0] else time.time()
+
+    try:
+        answer = await client.task_post(job.se, job.se_type, posted, on_wire=on_wire)
+    except AmbiguousPost as exc:
+        if not server_clock:  # it never went on the wire: nothing can exist
             await run.db(run.ledger.release, tags)
-            raise
-        created, refused, retry = [], [], tags[len(answer.tasks or []) :]  # unanswered: retry
-        for tag, task in zip(tags, answer.tasks or [], strict=False):
-            disposition = classify(task.status_code)
-            if disposition is Disposition.SUCCESS:
-                created.append((tag, task.id, task.cost))
-            elif disposition is Disposition.TRANSIENT:
-                retry.append(tag)  # 50301/50401 on a task: it was not created
-            else:
-                code, message = task.status_code, task.status_message
-                refused.append(
-                    (tag, code, message, refusal_line(task.id, code, message, bodies[tag]))
-                )
-        await run.db(run.ledger.mark_posted, created, run.month())
-        run.posted.set()
+            return
+        log.warning("post_answer_lost job=%s batch=%d error=%s", job.name, batch, exc)
+        await run.db(run.ledger.note_outcome, batch, Outcome.AMBIGUOUS, ended(), str(exc))
+        run.reconciler.wake()
+        return
+    except RequestRejected as exc:
+        code, message = exc.status_code, exc.status_message
+        refused = [(t, code, message, refusal_line(None, code, message, bodies[t])) for t in tags]
         await run.db(files.write_refusals, refused)
-        await run.db(run.ledger.release, retry)
+        return
+    except (TransientApiError, AccountError):  # refused as a whole: nothing was created
+        await run.db(run.ledger.release, tags)
+        raise
+    answered = sort_answer(sent_as, answer.tasks or [])
+    if answered.missing:
+        log.warning(
+            "post_answer_short job=%s batch=%d posted=%d answered=%d strangers=%d: the rest"
+            " stay posting until id_list says whether they exist",
+            job.name,
+            batch,
+            len(tags),
+            len(tags) - len(answered.missing),
+            answered.strangers,
+        )
+        await run.db(run.ledger.note_outcome, batch, Outcome.SHORT, ended(), "short answer")
+        run.reconciler.wake()
+    await run.db(run.ledger.mark_posted, answered.created, run.month())
+    run.posted.set()
+    refusals = [
+        (tag, code, message, refusal_line(tid or None, code, message, bodies[tag]))
+        for tag, code, message, tid in answered.refused
+    ]
+    await run.db(files.write_refusals, refusals)
+    await run.db(run.ledger.release, answered.not_created)

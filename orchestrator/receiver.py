@@ -25,8 +25,9 @@ from aiohttp import web
 from orchestrator.config import PostbackConfig, listen_address
 from orchestrator.errors import ApiError
 from orchestrator.ledger import DONE, FAILED, POSTING
-from orchestrator.reconcile import id_list_time, split_attempt_tag
+from orchestrator.reconcile import id_list_time
 from orchestrator.settle import SinkWriter, collected_of
+from orchestrator.tags import split_attempt_tag
 
 if TYPE_CHECKING:
     from orchestrator.poller import Poller

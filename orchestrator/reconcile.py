@@ -1,30 +1,31 @@
-"""Reconciliation: after a crash or a lost task_post answer, learn from id_list which of the
-*posting* batches created their tasks, exactly, so that nothing is paid for twice.
+"""Reconciliation: the POST attempts whose answer was lost, short or cut by a crash are settled
+from id_list, exactly, beside the producer, so that nothing is paid for twice and one lost
+answer does not hold up the rest of the posting.
 
 - Each attempt posts its tasks under a tag unique to this ledger and this batch,
   `job:period:key@<ledger id>.<batch id>`. A task settles a row only through that tag: neither
   yesterday's task of the same keyword, nor another ledger's, nor an earlier attempt's can be
   taken for it.
-- id_list is asked `reconcile_after_s` after the last task_post went out (by this process, or
-  by a killed one, as the limiter's call log says), not after the batch was claimed: a POST
-  that waited in the limiter may be created by the server after a quick restart's question.
-- It is asked for the window from the oldest lost batch's claim to now, in the server's
-  clock (its `Date` header), `reconcile_slack_s` wider on each side, every page of it. Only a
-  clean, complete answer settles a batch. An error, a task-level status other than 20000, or a
-  page whose count disagrees leaves the rows *posting*; the question is asked again, and if it
-  keeps failing the run stops (ReconcileFailed, exit 4) without posting anything again.
-- id_list keeps the tags (metadata) for one month: a batch claimed longer ago than that cannot
+- When to ask and when a row may be posted again is `repost.next_step`, a pure function of
+  what the ledger recorded about the attempt (ledger_attempts.py): when it went on the wire and
+  ended in the server's clock, and what id_list said since. Each answer is recorded at once.
+- Only a clean, complete id_list answer counts. An error, a task-level status other than
+  20000, or a page whose count disagrees is asked again, and if it keeps failing the run stops
+  (ReconcileFailed, exit 4) without posting anything again.
+- id_list keeps the tags (metadata) for one month: an attempt sent longer ago than that cannot
   be settled and stays *posting*, reported in the log.
 """
 
 import logging
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
 import anyio
-import msgspec
 
 from orchestrator.errors import AccountError, ApiError, ReconcileFailed
+from orchestrator.repost import Ask, Attempt, Release, Rules, after_answer, next_step, window
+from orchestrator.tags import split_attempt_tag
 from orchestrator.waiting import Waiting
 from schemas.envelope import IdListItem
 
@@ -37,30 +38,6 @@ ATTEMPTS: Final = 4  # id_list questions before the run gives up (each retried b
 PAGE: Final = 1000
 METADATA_WINDOW_S: Final = 30 * 86400 - 3600  # id_list's month of tags, less an hour's margin
 ID_LIST_FMT: Final = "%Y-%m-%d %H:%M:%S +00:00"
-
-
-def attempt_tag(tag: str, ledger_id: str, batch: int) -> str:
-    """The tag a row's task is posted under in one batch."""
-    return f"{tag}@{ledger_id}.{batch}"
-
-
-def split_attempt_tag(tag: str) -> tuple[str, str | None, int | None]:
-    """(row tag, ledger id, batch) of a posted tag; a bare tag (posted by a version before
-    attempt tags) gives (tag, None, None)."""
-    row, sep, attempt = tag.partition("@")
-    if not sep:
-        return tag, None, None
-    owner, _, batch = attempt.partition(".")
-    return row, owner, int(batch) if batch.isdigit() else None
-
-
-def tagged_body(body: bytes, tag: str, attempt: str) -> bytes:
-    """The stored body (which carries the row tag) with the attempt's tag instead."""
-    old = b'"tag":' + msgspec.json.encode(tag)
-    new = b'"tag":' + msgspec.json.encode(attempt)
-    if old not in body:
-        raise ValueError(f"body of {tag} carries no tag")
-    return body.replace(old, new, 1)
 
 
 class IncompleteAnswer(Exception):
@@ -110,46 +87,26 @@ def id_list_time(epoch_s: float) -> str:
     return time.strftime(ID_LIST_FMT, time.gmtime(epoch_s))
 
 
-async def reconcile(run: "Run") -> None:
-    """Settle every posting batch id_list can answer for (call only with no POST in flight)."""
-    batches = await run.db(run.ledger.posting_batches)
-    if not batches:
-        return
-    now = time.time()
-    askable = {b: v for b, v in batches.items() if now - v[0] < METADATA_WINDOW_S}
-    stale = sum(len(tags) for b, (_, tags) in batches.items() if b not in askable)
-    if stale:
-        log.warning(
-            "posting_too_old inputs=%d: claimed over a month ago, id_list cannot tell whether"
-            " they were created; they stay posting and are not posted again",
-            stale,
-        )
-    if not askable:
-        return
+def rules_of(run: "Run") -> Rules:
     api = run.config.api
-    # A batch's POST went out at the latest when the last task_post did, which may be long
-    # after its claim (the limiter, a 40202 pause, a window inherited from a killed run).
-    sent_by = max(max(claimed for claimed, _ in askable.values()), run.client.last_post_wall)
-    ready_at = sent_by + api.reconcile_after_s
-    if ready_at > now:
-        run.waiting = Waiting("id_list to list the tasks of a lost answer", ready_at)
-        await anyio.sleep(ready_at - now)
-        run.waiting = None
-    skew = run.client.server_skew_s
-    start = min(claimed for claimed, _ in askable.values()) + skew - api.reconcile_slack_s
-    end = time.time() + skew + api.reconcile_slack_s
-    try:
-        items = await complete_id_list(run.client, id_list_time(start), id_list_time(end))
-    except IdListFailed as exc:
-        lost = sum(len(tags) for _, tags in askable.values())
-        raise ReconcileFailed(
-            f"{lost} inputs may have been posted (their task_post answers were lost) and"
-            f" id_list could not say ({exc}): they stay 'posting' and are not posted again;"
-            " run again later"
-        ) from None
-    ledger_id, first_tagged = run.ledger.id, run.ledger.first_tagged_batch
-    wanted = {(tag, batch) for batch, (_, tags) in askable.items() for tag in tags}
-    legacy = {tag for batch, (_, tags) in askable.items() if batch < first_tagged for tag in tags}
+    return Rules(
+        request_timeout_s=api.request_timeout_s,
+        margin_s=api.reconcile_after_s,
+        apart_s=api.reconcile_apart_s,
+        slack_s=api.reconcile_slack_s,
+    )
+
+
+def found_rows(
+    items: Sequence[IdListItem],
+    open_: Sequence[tuple[Attempt, list[str]]],
+    ledger_id: str,
+    first_tagged: int,
+) -> list[tuple[str, str, float]]:
+    """(row tag, task id, cost) of the listed tasks that some open attempt posted: by the
+    attempt's own tag, or by the bare row tag for a batch of a version before attempt tags."""
+    wanted = {(tag, a.batch) for a, tags in open_ for tag in tags}
+    legacy = {tag for a, tags in open_ if a.batch < first_tagged for tag in tags}
     created = []
     for item in items:
         tag = (item.metadata or {}).get("tag")
@@ -158,5 +115,157 @@ async def reconcile(run: "Run") -> None:
         row, owner, batch = split_attempt_tag(tag)
         if (owner == ledger_id and (row, batch) in wanted) or (owner is None and row in legacy):
             created.append((row, item.id, item.cost))
-    found, released = await run.db(run.ledger.reconcile, created, list(askable), run.month())
-    log.warning("reconciled found=%d released=%d listed=%d", found, released, len(items))
+    return created
+
+
+class Reconciler:
+    """Settles the open attempts of the ledger while the run goes on. `changed` is set
+    whenever it moved rows (found or released), so a producer waiting on held rows wakes."""
+
+    def __init__(self, run: "Run") -> None:
+        self.run = run
+        self.rules = rules_of(run)
+        self.changed = anyio.Event()
+        self._wake = anyio.Event()
+        self._stale_told: set[int] = set()
+        self.next_at: float | None = None  # when the next question is due (server clock)
+
+    def wake(self) -> None:
+        """An attempt ended without a full answer: look at it now."""
+        self._wake.set()
+
+    def _moved(self) -> None:
+        self.changed.set()
+        self.changed = anyio.Event()
+
+    async def keep_settling(self, done: anyio.Event) -> None:
+        """Settle open attempts as their questions fall due, until `done` (the producer)."""
+        while not done.is_set():
+            wake = self._wake = anyio.Event()
+            self.next_at = await self.settle_due()
+            if self.next_at is None:
+                delay = None
+            else:
+                delay = max(0.0, self.next_at - self.run.client.server_now())
+            with anyio.move_on_after(delay):
+                async with anyio.create_task_group() as tg:
+
+                    async def first(wait: anyio.Event) -> None:
+                        await wait.wait()
+                        tg.cancel_scope.cancel()
+
+                    tg.start_soon(first, wake)
+                    tg.start_soon(first, done)
+
+    async def open_attempts(self) -> list[tuple[Attempt, list[str]]]:
+        """The open attempts id_list can still answer for (its tags last a month)."""
+        run = self.run
+        found = await run.db(run.ledger.open_attempts, run.run_id)
+        now = run.client.server_now()
+        askable = []
+        for attempt, tags in found:
+            if attempt.sent is not None and now - attempt.sent >= METADATA_WINDOW_S:
+                if attempt.batch not in self._stale_told:
+                    self._stale_told.add(attempt.batch)
+                    log.warning(
+                        "posting_too_old batch=%d inputs=%d: sent over a month ago, id_list"
+                        " cannot tell whether they were created; they stay posting and are"
+                        " not posted again",
+                        attempt.batch,
+                        len(tags),
+                    )
+                continue
+            askable.append((attempt, tags))
+        return askable
+
+    async def held(self) -> int:
+        """Rows held *posting* until id_list settles them (none of this run's in flight)."""
+        return sum(len(tags) for _, tags in await self.open_attempts())
+
+    async def settle_due(self) -> float | None:
+        """Release what the record allows, ask id_list about the attempts due, record its
+        answer; returns when the next question is due (server clock), None if none is."""
+        run = self.run
+        while True:
+            open_ = await self.open_attempts()
+            if not open_:
+                return None
+            if not run.client.server_skew_known:
+                await self._learn_server_time()
+            now = run.client.server_now()
+            steps = [(a, tags, next_step(a, now, self.rules)) for a, tags in open_]
+            free = [(a, tags, s) for a, tags, s in steps if isinstance(s, Release)]
+            if free:
+                await self._release(free)
+                continue
+            due = [(a, tags) for a, tags, s in steps if isinstance(s, Ask) and s.at <= now]
+            if not due:
+                return min(s.at for _, _, s in steps if isinstance(s, Ask))
+            await self._ask(due, now)
+
+    async def _learn_server_time(self) -> None:
+        """One free call for the server's clock before a window is worked out in it."""
+        try:
+            await self.run.client.user_data()
+        except AccountError:
+            raise
+        except ApiError as exc:
+            log.warning("server_time_unknown error=%s", exc)
+
+    async def _release(self, free: Sequence[tuple[Attempt, list[str], object]]) -> None:
+        run = self.run
+        for attempt, tags, step in free:
+            assert isinstance(step, Release)
+            released = await run.db(run.ledger.release, tags)
+            log.warning(
+                "released batch=%d inputs=%d: %s; they will be posted again",
+                attempt.batch,
+                released,
+                step.why,
+            )
+        self._moved()
+
+    async def _ask(self, due: Sequence[tuple[Attempt, list[str]]], now: float) -> None:
+        """One complete id_list answer over the due attempts' window, recorded."""
+        run = self.run
+        start, end = window([a for a, _ in due], now, self.rules)
+        try:
+            items = await complete_id_list(run.client, id_list_time(start), id_list_time(end))
+        except IdListFailed as exc:
+            lost = sum(len(tags) for _, tags in due)
+            raise ReconcileFailed(
+                f"{lost} inputs may have been posted (their task_post answers were lost) and"
+                f" id_list could not say ({exc}): they stay 'posting' and are not posted again;"
+                " run again later"
+            ) from None
+        ledger = run.ledger
+        created = found_rows(items, due, ledger.id, ledger.first_tagged_batch)
+        listed = {row for row, _, _ in created}
+        answered = [
+            after_answer(a, now, not listed.intersection(tags), self.rules) for a, tags in due
+        ]
+        found = await run.db(ledger.mark_posted, created, run.month())
+        await run.db(ledger.note_checks, answered)
+        held = sum(len(tags) for _, tags in due) - found
+        log.warning(
+            "reconciled found=%d still_open=%d listed=%d attempts=%d",
+            found,
+            held,
+            len(items),
+            len(due),
+        )
+        if found:
+            run.posted.set()
+            self._moved()
+
+    def note(self, held: int) -> Waiting:
+        """What a producer waiting on held rows is waiting for."""
+        until = None
+        if self.next_at is not None:
+            until = self.next_at - self.run.client.server_skew_s
+        return Waiting(
+            f"{held} inputs whose task_post answer was lost or cut short: id_list is asked"
+            " which of their tasks exist, and the others are posted again only once it has"
+            " twice shown they do not",
+            until,
+        )

@@ -25,8 +25,9 @@ from orchestrator.client import ApiClient
 from orchestrator.config import Config
 from orchestrator.errors import ConfigError, LedgerError, ReconcileFailed
 from orchestrator.ledger import DONE, FAILED, POSTED, Ledger, Restored, row_of
-from orchestrator.reconcile import IdListFailed, complete_id_list, id_list_time, split_attempt_tag
+from orchestrator.reconcile import IdListFailed, complete_id_list, id_list_time
 from orchestrator.sink import claim_folder, output_files, read_marker
+from orchestrator.tags import split_attempt_tag
 
 log = logging.getLogger(__name__)
 MAX_DAYS: Final = 30  # id_list keeps tags (metadata) for one month

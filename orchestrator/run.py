@@ -2,9 +2,9 @@
 and collect (poller.py) until every input is done or failed, or the run's time is up. One task
 group owns both stages; this module holds what they share and wires them.
 
-The producer posts one batch at a time: a batch whose answer was lost is reconciled through
-id_list before anything else is posted, which is only sound while no other POST is in flight.
-The account limit, not the producer, sets the pace (100 tasks a call).
+The producer posts one batch at a time; a batch whose answer was lost, short or cut by a crash
+is settled beside it by the reconciler (reconcile.py), from the facts the ledger recorded
+about that attempt. The account limit, not the producer, sets the pace (100 tasks a call).
 """
 
 import logging
@@ -15,7 +15,7 @@ from typing import Any, Final, TypeVar
 
 import anyio
 
-from orchestrator import loader, producer, reconcile
+from orchestrator import loader, producer
 from orchestrator.client import ApiClient
 from orchestrator.config import Config
 from orchestrator.errors import AccountError, ApiError
@@ -25,6 +25,7 @@ from orchestrator.periods import month_key, zone
 from orchestrator.poller import Poller
 from orchestrator.progress import JobProgress, Snapshot
 from orchestrator.receiver import Receiver, catch_up, webhook_url
+from orchestrator.reconcile import Reconciler
 from orchestrator.schedule import Plan
 from orchestrator.settle import SinkWriter
 from orchestrator.sink import JobFiles, claim_folder, output_folder
@@ -70,6 +71,7 @@ class Run:
         self.more_inputs = anyio.Event()  # replaced by a waiting producer; set per chunk loaded
         self.posted = anyio.Event()  # replaced by the poller before it idles; set on a post
         self._db = anyio.CapacityLimiter(1)  # one SQLite connection: one thread at a time
+        self.reconciler = Reconciler(self)
 
     def files_for(self, job: str, period: str) -> JobFiles:
         """The output files of a job's period (call in the ledger's thread: opening them cuts
@@ -164,10 +166,6 @@ class Run:
         except ApiError as exc:  # the network or the API: posting meets it and retries
             log.warning("account_check_failed error=%s", exc)
 
-    async def reconcile(self) -> None:
-        """Settle posting rows through id_list (a crash or a lost answer): see reconcile.py."""
-        await reconcile.reconcile(self)
-
     async def post_and_collect(self, follow: bool) -> None:
         """The wiring: loading, the producer and the collectors (the poller, and the receiver
         with [postback]) feeding one sink writer, until nothing is left in flight."""
@@ -183,6 +181,7 @@ class Run:
             try:
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(self.load)
+                    tg.start_soon(self.reconciler.keep_settling, self.produced)
                     tg.start_soon(producer.follow if follow else producer.produce, self)
                     tg.start_soon(self.collect, collector)
             finally:
@@ -199,7 +198,7 @@ class Run:
         await collector.collect()
 
     async def execute(self, max_runtime_s: float | None, follow: bool = False) -> RunReport:
-        """Reconcile, then post and collect concurrently until done or out of time; with
+        """Post, reconcile and collect concurrently until done or out of time; with
         `follow`, post each new period's batch when it begins, until cancelled."""
         for name in self.jobs:  # before anything is posted: refuse folders not ours
             await self.db(
@@ -209,7 +208,6 @@ class Run:
             async with anyio.create_task_group() as notes:
                 notes.start_soon(self.keep_noting)
                 await self.check_account()
-                await self.reconcile()
                 await self.db(self.close_periods)
                 await self.post_and_collect(follow)
                 notes.cancel_scope.cancel()

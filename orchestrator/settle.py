@@ -6,6 +6,7 @@ delivery that got its 200) waits for the batch that holds it.
 """
 
 import dataclasses
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,10 +17,12 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from orchestrator.errors import Disposition, classify
 from orchestrator.sink import TASK_GET_HEAD, TASK_HEAD
+from orchestrator.tags import is_rows
 
 if TYPE_CHECKING:
     from orchestrator.run import Run
 
+log = logging.getLogger(__name__)
 SINK_BATCH: Final = 200  # most tasks settled by one append + fsync + transaction
 
 
@@ -34,6 +37,7 @@ class Collected:
     status_code: int
     status_message: str
     raw: bytes
+    tag: str | None = None  # the tag the answer echoes: it must be the row's
 
 
 def collected_of(
@@ -65,22 +69,34 @@ def answer_of(
     if disposition not in (Disposition.SUCCESS, Disposition.TASK_FAILED, Disposition.REJECTED):
         return disposition is Disposition.PENDING
     ok = disposition is Disposition.SUCCESS
-    return Collected(job, period, task_id, ok, head.status_code, head.status_message, task_raw)
+    tag = head.data.tag if head.data is not None else None
+    return Collected(job, period, task_id, ok, head.status_code, head.status_message, task_raw, tag)
 
 
-def settle(run: "Run", batch: list[Collected]) -> set[str]:
+def settle(run: "Run", batch: list[Collected]) -> tuple[set[str], dict[str, tuple[str, str]]]:
     """Append and settle one batch, per job, period and file (runs in the ledger's thread).
     Only tasks still *posted* are written: a task both collectors got (a postback while its
-    task_get was under way) is written once, and one not ours not at all. A task of job ""
-    goes where the ledger says (one query for the batch). Returns the task ids written."""
-    open_ = run.ledger.posted_jobs([c.task_id for c in batch])
-    found = {
-        c.task_id: c
-        if c.job
-        else dataclasses.replace(c, job=open_[c.task_id][0], period=open_[c.task_id][1])
-        for c in batch
-        if c.task_id in open_
-    }
+    task_get was under way) is written once, and one not ours not at all. An answer whose
+    echoed tag is not its row's (another task's result under this id) is refused. A task of
+    job "" goes where the ledger says (one query for the batch). Returns the task ids written
+    and the (job, period) of each id refused."""
+    open_ = run.ledger.posted_rows([c.task_id for c in batch])
+    found: dict[str, Collected] = {}
+    refused: dict[str, tuple[str, str]] = {}
+    for c in batch:
+        if c.task_id not in open_:
+            continue
+        job, period, row_tag = open_[c.task_id]
+        if not is_rows(c.tag, row_tag, run.ledger.id):
+            log.warning(
+                "foreign_answer task=%s echoed_tag=%r row=%s: not written, asked again",
+                c.task_id,
+                c.tag,
+                row_tag,
+            )
+            refused[c.task_id] = (job, period)
+            continue
+        found[c.task_id] = c if c.job else dataclasses.replace(c, job=job, period=period)
     batch = list(found.values())
     places = dict.fromkeys((c.job, c.period) for c in batch)
     for job, period in places:
@@ -90,7 +106,7 @@ def settle(run: "Run", batch: list[Collected]) -> set[str]:
         files.write_failures(
             [(c.task_id, c.status_code, c.status_message, c.raw) for c in mine if not c.ok]
         )
-    return set(found)
+    return set(found), refused
 
 
 class Ack:
@@ -106,7 +122,8 @@ Entry = tuple[Collected, Ack | None]
 
 class SinkWriter:
     """Settles what the collectors hand it, as much as is waiting (up to SINK_BATCH) at once.
-    `on_settled` hears the task ids of each settled batch (the poller unqueues them)."""
+    `on_settled` hears the task ids of each settled batch (the poller unqueues them), and
+    `on_refused` the ids whose answer was refused (the poller asks for them again)."""
 
     def __init__(self, run: "Run") -> None:
         self.run = run
@@ -114,6 +131,7 @@ class SinkWriter:
         self.receive: MemoryObjectReceiveStream[Entry]
         self.send, self.receive = anyio.create_memory_object_stream[Entry](SINK_BATCH)
         self.on_settled: list[Callable[[list[str]], None]] = []
+        self.on_refused: list[Callable[[str, str, str], None]] = []  # task id, job, period
         self.settling: set[str] = set()  # handed in, not yet on disk: never twice in a batch
 
     async def put(self, collected: Collected) -> None:
@@ -142,12 +160,15 @@ class SinkWriter:
                     except (anyio.WouldBlock, anyio.EndOfStream):
                         break
                 batch = [collected for collected, _ in entries]
-                written = await self.run.db(settle, self.run, batch)
+                written, refused = await self.run.db(settle, self.run, batch)
                 ids = [c.task_id for c in batch]
                 self.settling.difference_update(ids)
                 self.run.last_settled = time.monotonic()
                 for listener in self.on_settled:
                     listener(ids)
+                for task_id, (job, period) in refused.items():
+                    for heard in self.on_refused:
+                        heard(task_id, job, period)
                 for collected, ack in entries:
                     if ack is not None:
                         ack.written = collected.task_id in written

@@ -46,12 +46,19 @@ def refusal_line(task_id: str | None, code: int, message: str, body: bytes) -> b
     return msgspec.json.encode(Refusal(task_id, code, message, "task_post", msgspec.Raw(body)))
 
 
+class TaskData(msgspec.Struct):
+    """Of a task's `data` (the parameters it was posted with), the tag it echoes."""
+
+    tag: str | None = None
+
+
 class TaskHead(msgspec.Struct):
     """What the poller needs of a task; the rest stays raw bytes."""
 
     id: str = ""
     status_code: int = 0
     status_message: str = ""
+    data: TaskData | None = None
 
 
 class TaskGetHead(msgspec.Struct):

@@ -3,12 +3,14 @@
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from orchestrator.errors import LedgerError
 from orchestrator.ledger import DONE, FAILED, MISSED, PENDING, POSTED, POSTING, InputRow, Ledger
 
 MONTH = "2026-11"
@@ -77,25 +79,45 @@ def test_spend_does_not_drift_as_tasks_are_settled(ledger: Ledger) -> None:
     assert ledger.spent() - before == 0.0 and before == 0.42
 
 
-def test_reconcile_after_a_crash_posts_nothing_twice(tmp_path: Path) -> None:
-    """After a crash between POST and commit, id_list's tags settle every posting row of the
-    batches it answered for; another batch's rows stay posting."""
+def test_a_crash_leaves_a_record_of_each_attempt_that_says_what_may_be_posted_again(
+    tmp_path: Path,
+) -> None:
+    """After a crash between claims, sends and answers, the ledger says which attempts went on
+    the wire (in the server's clock) and which did not; the live run's own attempt is not
+    offered to reconciliation; found tags become posted and the rest stay posting."""
     path = tmp_path / "state.sqlite"
     crashed = Ledger(path)
     crashed.add_inputs(rows(6))
-    batch, claimed = crashed.claim_batch("j", "", 4)
-    other, _ = crashed.claim_batch("j", "", 2)
-    crashed.close()  # the process died here: the POSTs may or may not have gone out
+    batch, claimed = crashed.claim_batch("j", "", 4, run_id=1)
+    other, _ = crashed.claim_batch("j", "", 2, run_id=1)
+    crashed.note_sent(batch, 1000.0, server_clock=True)
+    assert [a.batch for a, _ in crashed.open_attempts(live_run=1)] == []  # in flight here
+    crashed.close()  # the process died here: the first POST may or may not have gone out
     reopened = Ledger(path)
-    assert sorted(reopened.posting_batches()) == [batch, other]
+    attempts = {a.batch: (a, tags) for a, tags in reopened.open_attempts(live_run=2)}
+    assert sorted(attempts) == [batch, other]
+    sent, tags = attempts[batch]
+    assert (sent.sent, sent.server_clock, sent.outcome) == (1000.0, True, None)
+    assert sorted(tags) == sorted(c.tag for c in claimed)
+    assert attempts[other][0].sent is None  # never on the wire: repost.py releases it
     created = [(claimed[0].tag, "id-0", 0.0006), (claimed[2].tag, "id-2", 0.0006)]
-    assert reopened.reconcile(created, [batch], MONTH) == (2, 2)
-    assert list(reopened.posting_batches()) == [other]
+    assert reopened.mark_posted(created, MONTH) == 2
+    reopened.note_checks([replace(sent, absent_checks=1, absent_at=1200.0)])
+    again = {a.batch: (a, tags) for a, tags in reopened.open_attempts(live_run=2)}
+    assert sorted(again[batch][1]) == sorted([claimed[1].tag, claimed[3].tag])
+    assert (again[batch][0].absent_checks, again[batch][0].absent_at) == (1, 1200.0)
+    assert reopened.held_cost(except_batch=other) == pytest.approx(2 * 0.0006)
     counts = reopened.counts("j")
-    assert (counts[POSTED], counts[PENDING], counts[POSTING]) == (2, 2, 2)
-    _, again = reopened.claim_batch("j", "", 100)
-    assert {c.tag for c in again} == {claimed[1].tag, claimed[3].tag}
+    assert (counts[POSTED], counts[PENDING], counts[POSTING]) == (2, 0, 4)
     reopened.close()
+
+
+def test_the_store_refuses_a_second_row_of_one_job_period_and_key(ledger: Ledger) -> None:
+    """One row per (job, period, key) is the ledger's own constraint, whatever the caller."""
+    ledger.add_inputs(rows(3))
+    with pytest.raises(LedgerError, match="UNIQUE"):
+        ledger.add_inputs(rows(1))
+    assert sum(ledger.counts("j").values()) == 3
 
 
 PROBE = """
@@ -169,7 +191,7 @@ def test_no_operation_sequence_loses_or_duplicates_an_input(
         elif op == "crash":
             ledger.close()
             ledger = Ledger(path)
-            ledger.reconcile([], list(ledger.posting_batches()), MONTH)
+            ledger.release(posting_tags(ledger))
     db = ledger._db
     ids = [r[0] for r in db.execute("SELECT task_id FROM inputs WHERE task_id IS NOT NULL")]
     assert len(ids) == len(set(ids))

@@ -146,6 +146,8 @@ def test_a_ledger_from_a_newer_version_is_refused_untouched(tmp_path: Path) -> N
 
     with pytest.raises(LedgerError, match="newer than this orchestrator"):
         Ledger(path)
+    with pytest.raises(LedgerError, match="newer than this orchestrator"):
+        Ledger.reader(path)  # status and export read through this: they refuse it too
 
 
 def test_a_crash_during_migration_leaves_the_old_ledger_intact(tmp_path: Path) -> None:
@@ -307,7 +309,7 @@ def test_a_version_2_ledger_keeps_its_rows_and_a_load_adds_only_new_inputs(
         assert ledger.posting_batches() == {7: (0.0, [made[1].tag])}
         assert ledger.mark_posted([(made[1].tag, "id-2", 0.0006)], "2026-11") == 1
         indexes = {r[1] for r in ledger._db.execute("PRAGMA index_list(inputs)")}
-        assert indexes == {"inputs_by_state", "inputs_by_task", "inputs_posting"}
+        assert indexes == {"inputs_by_state", "inputs_by_task", "inputs_posting", "inputs_identity"}
     finally:
         ledger.close()
 
@@ -318,3 +320,51 @@ def test_a_version_2_ledger_keeps_its_rows_and_a_load_adds_only_new_inputs(
     rows = db.execute("SELECT key, state FROM inputs ORDER BY id").fetchall()
     db.close()
     assert rows == [(made[0].key, "done"), (made[1].key, "posted"), (made[2].key, "pending")]
+
+
+def test_a_version_3_ledger_keeps_its_twins_and_its_posting_batch_as_a_local_attempt(
+    tmp_path: Path,
+) -> None:
+    """Version 4 makes one row per (job, period, key) a constraint again and records attempts.
+    A version-3 ledger mid-life, with two rows of one key (a `--follow` race of two loads) and
+    a batch left posting by a crash: every row stays, the later twin under `<key>~<id>`, the
+    store then refuses a third, and the batch becomes an attempt sent at its claim, in the
+    local clock (so id_list's window around it is reconcile_slack_s wider)."""
+    path = tmp_path / "state.sqlite"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.executescript(migrations.INPUTS + migrations.DERIVED + migrations.OTHERS)
+    db.execute("BEGIN")
+    for step in (2, 3):
+        migrations.STEPS[step](db)  # version 3, exactly as those steps made it
+    db.execute("PRAGMA user_version = 3")
+    db.execute("COMMIT")
+    db.execute("INSERT INTO batches (id, job, created_at) VALUES (5, 'g', ?)", (NOV_1,))
+    rows = [
+        ("k1", "g:2026-11-01:k1", "done", None, "id-1", 0.0006),
+        ("k1", "g:2026-11-01:k1", "posted", None, "id-2", 0.0006),  # the twin
+        ("k2", "g:2026-11-01:k2", "posting", 5, None, None),
+    ]
+    for key, tag, state, batch, task_id, cost in rows:
+        db.execute(
+            "INSERT INTO inputs (job, period, key, tag, line, body, est_cost, state, batch_id,"
+            " task_id, cost, updated_at) VALUES ('g', '2026-11-01', ?, ?, 1, '{}', 0.0006, ?,"
+            " ?, ?, ?, 0)",
+            (key, tag, state, batch, task_id, cost),
+        )
+    db.close()
+
+    ledger = Ledger(path)
+    try:
+        assert ledger._db.execute("PRAGMA user_version").fetchone() == (VERSION,) == (4,)
+        assert ledger._db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        found = ledger._db.execute("SELECT id, key, state FROM inputs ORDER BY id").fetchall()
+        assert found == [(1, "k1", "done"), (2, "k1~2", "posted"), (3, "k2", "posting")]
+        from orchestrator.errors import LedgerError
+
+        with pytest.raises(LedgerError, match="UNIQUE"):
+            ledger.add_inputs([("g", "2026-11-01", "k2", "g:2026-11-01:k2", 9, b"{}", 0.0006)])
+        [(attempt, tags)] = ledger.open_attempts(live_run=None)
+        assert (attempt.batch, attempt.sent, attempt.server_clock) == (5, NOV_1, False)
+        assert tags == ["g:2026-11-01:k2"]
+    finally:
+        ledger.close()

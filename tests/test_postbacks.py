@@ -12,7 +12,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from tests.test_e2e_promises import daily_config
 from tests.test_e2e_run import ENV, run, running_simulator, stats
@@ -73,12 +75,16 @@ def test_a_run_killed_while_deliveries_arrive_loses_nothing(tmp_path: Path) -> N
     with running_simulator("--delay-normal-s", "1:6", "--seed", "10") as url:
         config = postback_config(tmp_path, url, 600, free_port())
         cmd = [sys.executable, "-m", "orchestrator", "run", "--config", str(config), "--quiet"]
-        for kill_after in (3.0, 2.5):
+        for _ in range(2):
+            before = stats(url)
             proc = subprocess.Popen(cmd, env=ENV, stderr=subprocess.DEVNULL)
-            time.sleep(kill_after)
+            # Killed once this run's receiver has taken deliveries: waited for in the
+            # simulator's counts, not for a time (a loaded machine starts a run slowly).
+            wait_for(url, more_than("webhooks_sent", before["webhooks_sent"]), proc)
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=30)
-            time.sleep(2)  # deliveries meanwhile hit a closed port and fail
+            # Deliveries meanwhile hit a closed port and fail.
+            wait_for(url, more_than("webhooks_failed", stats(url)["webhooks_failed"]))
         done = run(config)
         assert done.returncode == 0, done.stderr
         numbers = stats(url)
@@ -86,6 +92,25 @@ def test_a_run_killed_while_deliveries_arrive_loses_nothing(tmp_path: Path) -> N
     assert len(ids) == len(set(ids)) == 600
     assert numbers["webhooks_failed"] > 0 and numbers["duplicate_tags"] == 0
     assert numbers["rate_limited"] == 0
+
+
+def wait_for(
+    url: str,
+    reached: Callable[[dict[str, Any]], bool],
+    proc: subprocess.Popen[bytes] | None = None,
+    limit_s: float = 120,
+) -> None:
+    """Poll the simulator's counts until `reached` holds (the run, if given, still up)."""
+    deadline = time.monotonic() + limit_s
+    while not reached(stats(url)):
+        assert proc is None or proc.poll() is None, "the run ended before the state came"
+        assert time.monotonic() < deadline, "the simulator's counts never reached the state"
+        time.sleep(0.05)
+
+
+def more_than(count: str, than: int) -> Callable[[dict[str, Any]], bool]:
+    """The simulator's `count` has passed `than`."""
+    return lambda now: bool(now[count] > than)
 
 
 def _post(url: str, body: bytes, headers: dict[str, str] | None = None) -> int:

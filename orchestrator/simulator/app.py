@@ -207,6 +207,8 @@ async def admission(request: web.Request, handler: Handler) -> web.StreamRespons
             and isinstance(response.body, bytes)
         ):
             return await truncated(request, response.body)
+        if fault == "short" and isinstance(response, web.Response):
+            return routes.short_answer(response)
         return response
     finally:
         sim.gate.leave()

@@ -11,6 +11,10 @@ A share `fault_rate` of admitted calls gets one fault, its kind drawn by `fault_
   if the client has gone meanwhile (a killed run): UNCERTAIN whether the real API goes on with
   a call whose connection closed; going on is the case a client must not pay twice for.
 - truncate: the call is carried out and the body is cut off halfway.
+- short (task_post only, never drawn unless named): every task is created, and the answer
+  leaves out the last one.
+- foreign (task_get only, never drawn unless named): the answer is another finished task's,
+  its data and result, under the id asked for.
 Faults are never 40202: `rate_limited` counts real limit violations only.
 
 A weight's key is a kind, for every function, or `function:kind` for one function only
@@ -31,6 +35,11 @@ from aiohttp import web
 from orchestrator.simulator.settings import FAULT_KINDS, FaultKind, SimulatorConfig
 
 TASK_ERROR_FUNCTIONS: Final = frozenset({"task_post", "task_get", "id_list"})
+ONLY_FOR: Final[dict[str, frozenset[str]]] = {
+    "task_error": TASK_ERROR_FUNCTIONS,
+    "short": frozenset({"task_post"}),
+    "foreign": frozenset({"task_get"}),
+}
 SCRIPT_MAX: Final = 10_000  # scripted faults held at once, over all functions
 
 
@@ -59,9 +68,9 @@ class FaultPlan:
             for kind in kinds:
                 if kind not in FAULT_KINDS:
                     raise ValueError(f"unknown fault kind {kind!r}")
-                if kind == "task_error" and function not in TASK_ERROR_FUNCTIONS:
-                    known = ", ".join(sorted(TASK_ERROR_FUNCTIONS))
-                    raise ValueError(f"task_error is for {known} only, not {function}")
+                if kind in ONLY_FOR and function not in ONLY_FOR[kind]:
+                    known = ", ".join(sorted(ONLY_FOR[kind]))
+                    raise ValueError(f"{kind} is for {known} only, not {function}")
         held = sum(map(len, self.scripted.values()))
         if held + sum(map(len, kinds_by_function.values())) > SCRIPT_MAX:
             raise ValueError(f"at most {SCRIPT_MAX} scripted faults at once")
@@ -80,7 +89,7 @@ class FaultPlan:
             k
             for k in self.weights
             if k.partition(":")[0] in (k, function)
-            and (fault_kind(k) != "task_error" or function in TASK_ERROR_FUNCTIONS)
+            and function in ONLY_FOR.get(fault_kind(k), (function,))
         ]
         if not keys:
             return None

@@ -282,9 +282,39 @@ async def task_get(request: web.Request) -> web.Response:
     if request.get(FAULT_KEY) == "task_error":
         return json_response(task_get_body(sim, task, status.INTERNAL_TIMEOUT, variant=variant))
     code = task.status_at(sim.store.clock.now(), variant)
+    if request.get(FAULT_KEY) == "foreign":
+        return json_response(_foreign_body(sim, task, variant))
     if not status.is_pending(code) and code != status.RESULTS_EXPIRED:
         sim.store.collect(task)
     return json_response(task_get_body(sim, task, code, variant=variant))
+
+
+def _foreign_body(sim: "Simulator", asked: SimTask, variant: str) -> bytes:
+    """Another finished task's answer under the id asked for (the `foreign` fault); the task
+    asked for stays as it was. With no other finished task, the one asked for answers."""
+    now = sim.store.clock.now()
+    other = next(
+        (
+            t
+            for t in sim.store.tasks.values()
+            if t is not asked and t.se == asked.se and t.status_at(now, variant) == status.OK
+        ),
+        asked,
+    )
+    answer = msgspec.json.decode(task_get_body(sim, other, status.OK, variant=variant))
+    answer["tasks"][0]["id"] = asked.id
+    return _ENCODER.encode(answer)
+
+
+def short_answer(response: web.Response) -> web.Response:
+    """A task_post answer without its last task (the `short` fault): all were created."""
+    assert isinstance(response.body, bytes)
+    answer = msgspec.json.decode(response.body)
+    tasks = answer.get("tasks") or []
+    if len(tasks) > 1:
+        answer["tasks"] = tasks[:-1]
+        answer["tasks_count"] = len(answer["tasks"])
+    return json_response(_ENCODER.encode(answer))
 
 
 async def id_list(request: web.Request) -> web.Response:

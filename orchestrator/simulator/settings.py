@@ -18,8 +18,11 @@ ID_LIST_METADATA_WINDOW_S: Final = 31 * DAY_S
 TASKS_READY_PAGE: Final = 1000
 ID_LIST_PAGE: Final = 1000
 
-FaultKind = Literal["http_500", "task_error", "drop", "drop_after", "slow", "truncate"]
-FAULT_KINDS: Final[tuple[FaultKind, ...]] = (
+FaultKind = Literal[
+    "http_500", "task_error", "drop", "drop_after", "slow", "truncate", "short", "foreign"
+]
+# The kinds drawn by default: what networks and a busy API do to every call.
+NETWORK_FAULTS: Final[tuple[FaultKind, ...]] = (
     "http_500",
     "task_error",
     "drop",
@@ -27,6 +30,9 @@ FAULT_KINDS: Final[tuple[FaultKind, ...]] = (
     "slow",
     "truncate",
 )
+# ... and what a hostile or broken server does, only when named: a task_post answer that
+# leaves out the last task it created, a task_get answer of another task under the id asked.
+FAULT_KINDS: Final[tuple[FaultKind, ...]] = (*NETWORK_FAULTS, "short", "foreign")
 
 
 class DelayRange(msgspec.Struct, frozen=True):
@@ -54,7 +60,7 @@ class SimulatorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     limit_http_status: int = 200
     fault_rate: float = 0.0
     fault_weights: dict[str, float] = msgspec.field(
-        default_factory=lambda: dict.fromkeys(FAULT_KINDS, 1.0)
+        default_factory=lambda: dict.fromkeys(NETWORK_FAULTS, 1.0)
     )
     slow_real_s: float = 2.0
     # Normal priority: "up to 5 minutes"; high: "up to 1 minute on average" (reference 3.8).

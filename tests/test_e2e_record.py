@@ -1,0 +1,111 @@
+"""The ledger as the store of record, the way a hostile server and a broken clock meet it: a
+slow API, a clock step across a kill, short answers and another task's result under an id.
+Real processes against the simulator. Each of these paid twice, or wrote a result under the
+wrong input, on the code before the attempt record (ledger version 4)."""
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from tests.test_e2e_promises import daily_config, result_ids, set_fault_rate
+from tests.test_e2e_run import ENV, run, running_simulator, stats
+
+LEDGER = "orchestrator-state.sqlite"
+
+
+def with_api(config: Path, settings: str) -> Path:
+    """The config with these [api] settings added."""
+    config.write_text(config.read_text().replace("[output]", settings + "\n[output]"))
+    return config
+
+
+def test_a_post_answered_after_the_timeout_is_paid_once(tmp_path: Path) -> None:
+    """Every task_post answers 3.5 s late with a 2 s timeout: the tasks are created after the
+    run gave up on the answer. Before, id_list was asked at once, did not list them yet, and
+    the rows were posted again (120 tasks for 5 inputs in two minutes)."""
+    flags = ["--fault-rate", "1", "--fault-kinds", "task_post:slow=1", "--slow-s", "3.5"]
+    with running_simulator(*flags) as url:
+        timers = "request_timeout_s = 2\nreconcile_after_s = 0.5\nreconcile_apart_s = 1\n"
+        config = with_api(daily_config(tmp_path, url, 5), timers)
+        done = run(config, "--max-runtime", "120")
+        assert done.returncode == 0, done.stderr
+        numbers = stats(url)
+        assert numbers["tasks_created"] == 5 and numbers["duplicate_tags"] == 0
+        ids = result_ids(tmp_path / "out" / "g")
+        assert len(ids) == len(set(ids)) == 5
+        assert "post_answer_lost" in done.stderr and "released" not in done.stderr
+
+
+def test_a_clock_step_between_a_kill_and_the_restart_moves_no_window(tmp_path: Path) -> None:
+    """Every task_post answer is lost after the tasks were created, the run is killed once
+    the simulator holds all 300, and the clocks then differ by two hours (the server's jumps
+    ahead: ours stepped back). The attempts were recorded in the server's clock, so the
+    restart's id_list window still holds them. Before: 400 tasks created for 300 inputs."""
+    flags = ["--fault-rate", "1", "--fault-kinds", "task_post:drop_after=1"]
+    with running_simulator(*flags) as url:
+        config = daily_config(tmp_path, url, 300)
+        slow = with_api(config, "reconcile_after_s = 3600\n")  # no question before the kill
+        cmd = [sys.executable, "-m", "orchestrator", "run", "--config", str(slow)]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
+        try:
+            deadline = time.monotonic() + 120
+            while stats(url)["tasks_created"] < 300 and proc.poll() is None:
+                assert time.monotonic() < deadline, "the run did not post its 300 inputs"
+                time.sleep(0.05)
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.communicate(timeout=30)
+        assert stats(url)["tasks_created"] == 300
+        step = urllib.request.Request(f"{url}/_sim/advance?seconds=7200", data=b"")
+        urllib.request.urlopen(step, timeout=10).close()
+        set_fault_rate(url, 0)
+        config = daily_config(tmp_path, url, 300)  # the product's default timers again
+        done = run(config, "--max-runtime", "200")
+        assert done.returncode == 0, done.stderr
+        numbers = stats(url)
+        assert numbers["tasks_created"] == 300 and numbers["duplicate_tags"] == 0
+        ids = result_ids(tmp_path / "out" / "g")
+        assert len(ids) == len(set(ids)) == 300
+
+
+def test_a_short_answer_leaves_its_missing_tasks_to_id_list_not_to_a_new_post(
+    tmp_path: Path,
+) -> None:
+    """Every task_post answer leaves out the last task it created; the product's defaults.
+    The missing rows stay posting until id_list finds their tasks. Before: posted again
+    blindly (305 tasks for 300 inputs), with no warning."""
+    with running_simulator("--fault-rate", "1", "--fault-kinds", "task_post:short=1") as url:
+        config = daily_config(tmp_path, url, 300)
+        done = run(config, "--max-runtime", "200")
+        assert done.returncode == 0, done.stderr
+        numbers = stats(url)
+        assert numbers["tasks_created"] == 300 and numbers["duplicate_tags"] == 0
+        ids = result_ids(tmp_path / "out" / "g")
+        assert len(ids) == len(set(ids)) == 300
+        assert done.stderr.count("post_answer_short") == 3
+
+
+def test_another_tasks_result_under_an_id_is_never_written(tmp_path: Path) -> None:
+    """A third of task_get answers carry another task's data and result under the id asked
+    for. Such an answer is refused and the task asked for again; every line written is the
+    answer about its own input. Before: 20 results written under the wrong input."""
+    flags = ["--seed", "3", "--fault-rate", "0.3", "--fault-kinds", "task_get:foreign=1"]
+    with running_simulator(*flags) as url:
+        config = daily_config(tmp_path, url, 60)
+        done = run(config, "--max-runtime", "200")
+        assert done.returncode == 0, done.stderr
+        assert stats(url)["faults_injected"].get("foreign", 0) > 0
+        assert "foreign_answer" in done.stderr
+        ledger = sqlite3.connect(tmp_path / LEDGER)
+        rows = dict(ledger.execute("SELECT task_id, tag FROM inputs WHERE state = 'done'"))
+        ledger.close()
+        lines = (tmp_path / "out" / "g" / "results.jsonl").read_text().splitlines()
+        assert len(lines) == len(rows) == 60
+        for line in lines:
+            task = json.loads(line)
+            assert task["data"]["tag"].partition("@")[0] == rows[task["id"]]
