@@ -22,11 +22,12 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Final
 
 import anyio
+import msgspec
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from orchestrator.client import first_result
 from orchestrator.config import JobConfig
-from orchestrator.errors import TransientApiError
+from orchestrator.errors import RequestRejected, TransientApiError
 from orchestrator.settle import Collected, SinkWriter, answer_of
 from orchestrator.waiting import Waiting
 from schemas.decode import TasksReadyResponse
@@ -41,6 +42,9 @@ PROBE_AFTER_S: Final = 30.0  # with tasks_ready full, a task this old is asked f
 PROBE_AGAIN_S: Final = 30.0  # ... and asked again this long after an answer "not ready yet"
 AGAIN_FIRST_S: Final = 2.0  # a task_get that answered an error is asked again after
 AGAIN_MOST_S: Final = 60.0  # this long, doubling each time up to this
+# An overdue task answered "still in the API's queue" is not swept again for 2 x overdue_s,
+# then 4 x, and so on: tasks_ready lists it once it is done, so through a backlog of the API
+# (up to 3 x overdue_s) it costs one task_get before the one that collects it, not one a sweep.
 Queued = tuple[str, JobConfig, str]  # task id, its job, its period
 
 
@@ -54,6 +58,7 @@ class Poller:
         self.probed: dict[str, float] = {}  # task id -> when it may be asked for by id again
         self.again: dict[str, tuple[float, str, str]] = {}  # task id -> (when, job, period)
         self.errors: dict[str, int] = {}  # task id -> task_get errors so far
+        self.backlog: dict[str, tuple[float, int]] = {}  # id -> (next sweep, answers "queued")
         self.queue: MemoryObjectSendStream[Queued] | None = None  # while collecting
         sink.on_settled.append(self.settled_ids)
         sink.on_refused.append(self.refused)  # heard after on_settled: asked for again
@@ -101,7 +106,12 @@ class Poller:
             if time.monotonic() - last_sweep > min(api.overdue_s, max(SWEEP_MIN_S, 5 * interval)):
                 last_sweep = time.monotonic()
                 overdue = await run.db(run.ledger.posted, time.time() - api.overdue_s)
-                ours.update((t, (j, p)) for t, j, p in overdue if t not in self.queued)
+                now = time.monotonic()
+                ours.update(
+                    (t, (j, p))
+                    for t, j, p in overdue
+                    if t not in self.queued and self.backlog.get(t, (0.0, 0))[0] <= now
+                )
             await self.enqueue(queue, ours)
             run.collect_note = self.note(len(ready), listed_ours)
             if not self.queued:
@@ -212,11 +222,18 @@ class Poller:
         """The sink refused this answer (it echoed another row's tag): ask again by id."""
         self.ask_again(task_id, job, period)
 
+    def still_queued(self, task_id: str) -> None:
+        """The API says this task is not done yet: the overdue sweep leaves it for a while."""
+        _, answers = self.backlog.get(task_id, (0.0, 0))
+        pause = self.run.config.api.overdue_s * 2 ** (answers + 1)
+        self.backlog[task_id] = (time.monotonic() + pause, answers + 1)
+
     def settled_ids(self, task_ids: list[str]) -> None:
         """These are settled: nothing more is asked for them."""
         for task_id in task_ids:
             self.again.pop(task_id, None)
             self.errors.pop(task_id, None)
+            self.backlog.pop(task_id, None)
         self.unqueue(task_ids)
 
     async def fetch_worker(self, queue: MemoryObjectReceiveStream[Queued]) -> None:
@@ -227,12 +244,25 @@ class Poller:
                 except TransientApiError as exc:  # the client's retries ran out: later, by id
                     log.warning("task_get_failed task=%s error=%s", task_id, exc)
                     collected = False
+                except RequestRejected as exc:  # this task's question, refused: it failed
+                    log.warning("task_get_refused task=%s error=%s", task_id, exc)
+                    collected = refused_task(task_id, job.name, period, exc)
                 if isinstance(collected, Collected):
                     await self.sink.put(collected)
                     continue
                 self.unqueue([task_id])
-                if not collected:  # an error, not "in queue": tasks_ready may not list it
+                if collected:
+                    self.still_queued(task_id)
+                else:  # an error, not "in queue": tasks_ready may not list it
                     self.ask_again(task_id, job.name, period)
+
+
+def refused_task(task_id: str, job: str, period: str, exc: RequestRejected) -> Collected:
+    """A task whose task_get the API refused as a whole (40400, 40401, ...): a failure line
+    that says so, so that one task's refusal fails that task, not the run."""
+    code, message = exc.status_code, exc.status_message
+    raw = msgspec.json.encode({"id": task_id, "status_code": code, "status_message": message})
+    return Collected(job, period, task_id, False, code, message, raw, ours=True)
 
 
 async def fetch(run: "Run", task_id: str, job: JobConfig, period: str) -> Collected | bool:

@@ -38,6 +38,7 @@ class Collected:
     status_message: str
     raw: bytes
     tag: str | None = None  # the tag the answer echoes: it must be the row's
+    ours: bool = False  # made here, not an answer (a refused task_get): no tag to check
 
 
 def collected_of(
@@ -87,7 +88,7 @@ def settle(run: "Run", batch: list[Collected]) -> tuple[set[str], dict[str, tupl
         if c.task_id not in open_:
             continue
         job, period, row_tag = open_[c.task_id]
-        if not is_rows(c.tag, row_tag, run.ledger.id):
+        if not c.ours and not is_rows(c.tag, row_tag, run.ledger.id):
             log.warning(
                 "foreign_answer task=%s echoed_tag=%r row=%s: not written, asked again",
                 c.task_id,

@@ -109,3 +109,40 @@ def test_another_tasks_result_under_an_id_is_never_written(tmp_path: Path) -> No
         for line in lines:
             task = json.loads(line)
             assert task["data"]["tag"].partition("@")[0] == rows[task["id"]]
+
+
+def fault_script(url: str, script: dict[str, list[str]]) -> None:
+    body = json.dumps({"next": script}).encode()
+    urllib.request.urlopen(urllib.request.Request(f"{url}/_sim/faults", data=body), timeout=10)
+
+
+def test_a_backlog_of_the_api_costs_at_most_two_task_gets_a_task(tmp_path: Path) -> None:
+    """Every task takes 14 s, and overdue_s is 5: the overdue sweep finds them still in the
+    API's queue. Each is asked again only 2 x overdue_s later, and tasks_ready lists it once
+    done: at most two task_get calls a task. Before, every sweep asked again (three each here,
+    1,538 for 200 with a longer backlog)."""
+    with running_simulator("--seed", "12", "--delay-normal-s", "14:14") as url:
+        config = with_api(daily_config(tmp_path, url, 200), "overdue_s = 5\n")
+        done = run(config, "--max-runtime", "200")
+        assert done.returncode == 0, done.stderr
+        numbers = stats(url)
+        assert 200 < numbers["calls_by_function"]["task_get"] <= 400
+        ids = result_ids(tmp_path / "out" / "g")
+        assert len(ids) == len(set(ids)) == 200
+
+
+def test_a_task_get_refused_as_a_whole_fails_that_task_not_the_run(tmp_path: Path) -> None:
+    """The API refuses one task's task_get outright (40400, HTTP 404): that input gets a
+    failure line saying so, and the run collects the others and ends well. Before, the run
+    ended with exit 1 and a traceback."""
+    with running_simulator("--seed", "13", "--delay-normal-s", "1:2") as url:
+        fault_script(url, {"task_get": ["refused"]})
+        config = daily_config(tmp_path, url, 30)
+        done = run(config, "--max-runtime", "200")
+        assert done.returncode == 0, done.stderr
+        assert "Traceback" not in done.stderr and "task_get_refused" in done.stderr
+        folder = tmp_path / "out" / "g"
+        failed = [json.loads(line) for line in (folder / "failed.jsonl").read_text().splitlines()]
+        assert [f["status_code"] for f in failed] == [40400]
+        ids = result_ids(folder)
+        assert len(ids) == len(set(ids)) == 30 and stats(url)["tasks_created"] == 30

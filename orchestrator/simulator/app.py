@@ -191,6 +191,8 @@ async def admission(request: web.Request, handler: Handler) -> web.StreamRespons
             sim.faults_injected[fault] += 1
         if fault == "http_500":
             return routes.error_response(status.INTERNAL_ERROR, 500)
+        if fault == "refused":
+            return routes.error_response(status.NOT_FOUND, 404)
         if fault == "drop":
             return drop_connection(request)
         if fault == "slow":

@@ -15,6 +15,8 @@ A share `fault_rate` of admitted calls gets one fault, its kind drawn by `fault_
   leaves out the last one.
 - foreign (task_get only, never drawn unless named): the answer is another finished task's,
   its data and result, under the id asked for.
+- refused (task_get only, never drawn unless named): a top-level 40400 with HTTP 404, as for
+  a path the API does not know; nothing is done.
 Faults are never 40202: `rate_limited` counts real limit violations only.
 
 A weight's key is a kind, for every function, or `function:kind` for one function only
@@ -39,6 +41,7 @@ ONLY_FOR: Final[dict[str, frozenset[str]]] = {
     "task_error": TASK_ERROR_FUNCTIONS,
     "short": frozenset({"task_post"}),
     "foreign": frozenset({"task_get"}),
+    "refused": frozenset({"task_get"}),
 }
 SCRIPT_MAX: Final = 10_000  # scripted faults held at once, over all functions
 

@@ -19,7 +19,15 @@ TASKS_READY_PAGE: Final = 1000
 ID_LIST_PAGE: Final = 1000
 
 FaultKind = Literal[
-    "http_500", "task_error", "drop", "drop_after", "slow", "truncate", "short", "foreign"
+    "http_500",
+    "task_error",
+    "drop",
+    "drop_after",
+    "slow",
+    "truncate",
+    "short",
+    "foreign",
+    "refused",
 ]
 # The kinds drawn by default: what networks and a busy API do to every call.
 NETWORK_FAULTS: Final[tuple[FaultKind, ...]] = (
@@ -31,8 +39,9 @@ NETWORK_FAULTS: Final[tuple[FaultKind, ...]] = (
     "truncate",
 )
 # ... and what a hostile or broken server does, only when named: a task_post answer that
-# leaves out the last task it created, a task_get answer of another task under the id asked.
-FAULT_KINDS: Final[tuple[FaultKind, ...]] = (*NETWORK_FAULTS, "short", "foreign")
+# leaves out the last task it created, a task_get answer of another task under the id asked,
+# a task_get refused as a whole (40400, HTTP 404).
+FAULT_KINDS: Final[tuple[FaultKind, ...]] = (*NETWORK_FAULTS, "short", "foreign", "refused")
 
 
 class DelayRange(msgspec.Struct, frozen=True):
