@@ -7,6 +7,10 @@ by chunk, each chunk one transaction with the load's progress (`loads`). So a lo
 by a crash goes on after its last committed line, and a file loaded in full is not read again
 while it and the job's recipe are unchanged (`source_of`). Rows already in the ledger, or given
 twice, are left out by the period's key set (ledger_loads.py).
+
+One load at a time (`Run.load_lock`): a `--follow` run whose next period begins while the
+last one still loads waits for it, and each load carries its period from its start to its last
+chunk, so no row is stored under a period it was not read for.
 """
 
 import hashlib
@@ -51,10 +55,10 @@ def source_of(run: "Run", job: "JobConfig") -> str:
     return f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ino}:{recipe}"
 
 
-def begin(run: "Run", name: str) -> Request | None:
-    """Start (or go on with) the load of the job's period in this run's plan: what to read,
-    or None when that file is in the ledger already. Ledger's thread."""
-    job, period = run.jobs[name], run.plan.key(name)
+def begin(run: "Run", name: str, period: str) -> tuple[Request | None, JobReport]:
+    """Start (or go on with) the load of the job's `period`: what to read, or None when that
+    file is in the ledger already, and the report the load adds up. Ledger's thread."""
+    job = run.jobs[name]
     jr = run.report.jobs[name] = JobReport(period=period)
     files = run.files_for(name, period)
     source = source_of(run, job)
@@ -65,19 +69,18 @@ def begin(run: "Run", name: str) -> Request | None:
         jr.valid, jr.rejected, jr.estimated_cost = record.valid, record.rejected, record.est_cost
         if record.done:
             log.info("inputs_loaded_before job=%s period=%s valid=%d", name, period, jr.valid)
-            return None
+            return None, jr
         files.cut_rejected(record.rejected_size)
         log.info("load_resumed job=%s period=%s after_line=%d", name, period, record.through_line)
-        return Request(job, run.config.prices, period, record.through_line, ledger)
+        return Request(job, run.config.prices, period, record.through_line, ledger), jr
     files.start_rejected()
     run.ledger.start_load(name, period, source)
-    return Request(job, run.config.prices, period, 0, ledger)
+    return Request(job, run.config.prices, period, 0, ledger), jr
 
 
-def store(run: "Run", name: str, chunk: Chunk) -> None:
-    """Write one chunk: its rejected rows to rejected.jsonl, then its rows and the load's
-    progress in one transaction. Ledger's thread."""
-    jr = run.report.jobs[name]
+def store(run: "Run", name: str, jr: JobReport, chunk: Chunk) -> None:
+    """Write one chunk of the load `jr` reports on: its rejected rows to rejected.jsonl, then
+    its rows and the load's progress in one transaction. Ledger's thread."""
     files = run.files_for(name, jr.period)
     size = files.write_rejected_rows(chunk.rejected)
     progress = Progress(
@@ -95,41 +98,41 @@ def store(run: "Run", name: str, chunk: Chunk) -> None:
     jr.estimated_cost += chunk.est_cost
 
 
-def finish(run: "Run", name: str) -> None:
-    run.ledger.finish_load(name, run.report.jobs[name].period)
-
-
 def load_inputs(run: "Run", jobs: Iterable[str] | None = None) -> None:
     """Load the inputs of each job's period in this run's plan, in this thread and process,
     all before returning."""
     for name in run.jobs if jobs is None else jobs:
-        request = begin(run, name)
+        request, jr = begin(run, name, run.plan.key(name))
         if request is not None:
             job, period = request.job, request.period
             known = run.ledger.keys_of(name, period) if request.ledger else ()
             for chunk in read_chunks(job, request.prices, period, request.after_line, known):
-                store(run, name, chunk)
-            finish(run, name)
+                store(run, name, jr, chunk)
+            run.ledger.finish_load(name, period)
         run.loaded_jobs.add(name)
 
 
 async def load(run: "Run") -> None:
-    """Load the inputs not loaded yet while the producer posts what is in: the producer is
-    woken after each chunk. A SIGTERM waits for the chunk being written at most."""
-    for name in run.jobs:
-        if name in run.loaded_jobs:
-            continue
-        request = await run.db(begin, run, name)
-        if request is not None:
-            await from_worker(run, name, request)
-            await run.db(finish, run, name)
-        run.loaded_jobs.add(name)
-        run.more_inputs.set()
-    await run.db(close_periods, run)  # the newest period now exists: prune as configured
+    """Load the inputs not loaded yet of each job's period in the plan as it is when this
+    load gets its turn, while the producer posts what is in: the producer is woken after each
+    chunk. A SIGTERM waits for the chunk being written at most."""
+    async with run.load_lock:
+        periods = {name: run.plan.key(name) for name in run.jobs}
+        for name, period in periods.items():
+            if name in run.loaded_jobs:
+                continue
+            request, jr = await run.db(begin, run, name, period)
+            if request is not None:
+                await from_worker(run, name, request, jr)
+                await run.db(run.ledger.finish_load, name, period)
+            if run.plan.key(name) == period:  # not if a new period began meanwhile
+                run.loaded_jobs.add(name)
+            run.more_inputs.set()
+        await run.db(close_periods, run)  # the newest period now exists: prune as configured
 
 
-async def from_worker(run: "Run", name: str, request: Request) -> None:
-    """Run the load worker on one job and store its chunks as they come."""
+async def from_worker(run: "Run", name: str, request: Request, jr: JobReport) -> None:
+    """Run the load worker on one job's period and store its chunks as they come."""
     send, receive = anyio.create_memory_object_stream[Chunk | End | Failed](READ_AHEAD)
     last: Chunk | End | Failed | None = None
     async with await anyio.open_process(
@@ -144,7 +147,7 @@ async def from_worker(run: "Run", name: str, request: Request) -> None:
                 async for last in receive:
                     if not isinstance(last, Chunk):
                         break
-                    await run.db(store, run, name, last)
+                    await run.db(store, run, name, jr, last)
                     run.more_inputs.set()
                 tg.cancel_scope.cancel()
             if isinstance(last, Failed):

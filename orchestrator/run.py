@@ -69,6 +69,7 @@ class Run:
         self.produced = anyio.Event()  # the producer will post nothing more this run
         self.loaded_jobs: set[str] = set()  # jobs whose inputs are all in the ledger
         self.more_inputs = anyio.Event()  # replaced by a waiting producer; set per chunk loaded
+        self.load_lock = anyio.Lock()  # one load at a time, each with its own period
         self.posted = anyio.Event()  # replaced by the poller before it idles; set on a post
         self._db = anyio.CapacityLimiter(1)  # one SQLite connection: one thread at a time
         self.reconciler = Reconciler(self)

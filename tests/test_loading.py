@@ -241,3 +241,40 @@ def test_each_body_is_stored_byte_for_byte(tmp_path: Path, keywords: list[str]) 
         if isinstance(r, ValidInput)
     }
     assert stored == made
+
+
+def test_a_period_that_begins_while_the_last_one_loads_gets_its_own_rows(
+    tmp_path: Path,
+) -> None:
+    """A `--follow` run's next day begins while yesterday's 120k inputs still load: the new
+    day's load (started as follow starts it) waits its turn, and each day holds its own rows,
+    tagged with its own period. Before, the two loads ran at once and rows read for one day
+    were stored under the other (40,000 in the reported case)."""
+    (tmp_path / "kw.txt").write_text("".join(f"keyword {i}\n" for i in range(120_000)))
+    config = write_config(tmp_path)
+    config.write_text(
+        config.read_text().replace('input = "kw.txt"', 'input = "kw.txt"\nevery = "day"')
+    )
+    run = new_run(config)
+    today = run.plan.key("g")
+
+    async def both() -> None:
+        async with anyio.create_task_group() as tg:
+            first_chunk = run.more_inputs = anyio.Event()
+            tg.start_soon(run.load)
+            await first_chunk.wait()  # the loader sets it once a chunk is in the ledger
+            assert run.ledger.counts("g", today)["pending"] > 0
+            run.plan = plan(run.config, time.time() + 86_400, None, str(config))
+            run.loaded_jobs.discard("g")
+            tg.start_soon(run.load)  # as producer.follow does when a period begins
+
+    anyio.run(both)
+    tomorrow = run.plan.key("g")
+    assert tomorrow != today
+    assert run.ledger.counts("g", tomorrow)["pending"] == 120_000
+    assert run.ledger.counts("g", today)["missed"] == 120_000  # its day is over: not posted
+    mixed = run.ledger._db.execute(
+        "SELECT COUNT(*) FROM inputs WHERE tag NOT LIKE 'g:' || period || ':%'"
+    ).fetchone()
+    assert mixed == (0,)
+    run.ledger.close()
