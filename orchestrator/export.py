@@ -24,7 +24,7 @@ from orchestrator.config import Config, JobConfig
 from orchestrator.errors import ConfigError, LedgerError, OrchestratorError
 from orchestrator.export_rows import COLUMNS, FLOAT_COLUMNS, INT_COLUMNS, Row, rows_of_task
 from orchestrator.ledger import Ledger
-from orchestrator.sink import PARTITION, RESULTS
+from orchestrator.sink import PARTITION, RESULTS, file_key
 from schemas.items import Item
 
 FORMATS: Final = ("csv", "jsonl", "parquet")
@@ -88,7 +88,7 @@ def result_lines(
         ledger = Ledger.reader(config.state.path)
         try:
             for _, path in files:
-                committed = ledger.committed_size(path)
+                committed = ledger.committed_size(file_key(config.output.dir, path), path)
                 if committed is not None:  # a file the ledger never wrote is read whole
                     sizes[path] = committed
         finally:

@@ -314,6 +314,10 @@ class Ledger(LedgerReads, LedgerLoads, LedgerAttempts):
         except sqlite3.Error as exc:
             raise LedgerError(f"{self.path}: {exc}") from exc
 
+    def rename_file(self, old: str, new: str) -> None:
+        """An output file's record moves to its path relative to [output] dir."""
+        self._tx("UPDATE files SET path = ? WHERE path = ?", [(new, old)])
+
     def own_file(self, path: str) -> None:
         """Record an empty output file as this ledger's, before anything is appended to it."""
         self._tx("INSERT OR IGNORE INTO files (path, size) VALUES (?, 0)", [(path,)])

@@ -179,12 +179,14 @@ class LedgerLoads:
 
     def restore(self, rows: Sequence[Restored]) -> int:
         """Rows rebuilt from outputs and id_list (`recover`), in their settled or posted state;
-        rows already known stay as they are. One transaction, the tally included."""
+        rows already known stay as they are. One transaction, the tally included. A posted row
+        is marked as being fetched: its result may have been taken off tasks_ready already (a
+        torn last line, a crash after task_get), so the next run asks for it by id at once."""
         now = time.time()
         sql = (
             "INSERT INTO inputs (job, period, key, tag, line, body, est_cost, state,"
-            " task_id, cost, status_code, error, posted_at, updated_at)"
-            " VALUES (?, ?, ?, ?, 0, '{}', ?, ?, ?, ?, ?, ?, ?, ?)"
+            " task_id, cost, status_code, error, posted_at, updated_at, fetch_at)"
+            " VALUES (?, ?, ?, ?, 0, '{}', ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )
         added = 0
         known: dict[tuple[str, str], set[str]] = {}
@@ -200,7 +202,8 @@ class LedgerLoads:
                         continue
                     keys.add(key)
                     values = (job, period, key, tag, cost, state, task_id, cost, code, error)
-                    self._db.execute(sql, (*values, now, now))
+                    fetch = now if state == "posted" else None
+                    self._db.execute(sql, (*values, now, now, fetch))
                     added += 1
                     self._db.execute(
                         "INSERT INTO tally (job, period, state, n, cost) VALUES (?, ?, ?, 1, ?)"

@@ -19,11 +19,17 @@ class LedgerReads:
 
     _db: sqlite3.Connection
 
-    def committed_size(self, path: str) -> int | None:
+    def committed_size(self, path: str, legacy: str | None = None) -> int | None:
         """Bytes of an output file that belong to settled tasks; None for a file this ledger
-        never wrote."""
-        row = self._db.execute("SELECT size FROM files WHERE path = ?", (path,)).fetchone()
-        return None if row is None else int(row[0])
+        never wrote. `path` is relative to [output] dir; a ledger before version 4 recorded
+        the absolute `legacy` path instead."""
+        for name in (path, legacy):
+            if name is not None:
+                row = self._db.execute("SELECT size FROM files WHERE path = ?", (name,))
+                found = row.fetchone()
+                if found is not None:
+                    return int(found[0])
+        return None
 
     def posted(
         self, older_than: float | None = None, limit: int | None = None

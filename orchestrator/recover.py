@@ -13,6 +13,7 @@ Inputs never posted are not rows yet: the next run loads them as usual.
 
 import gzip
 import logging
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,10 +24,10 @@ import msgspec
 
 from orchestrator.client import ApiClient
 from orchestrator.config import Config
-from orchestrator.errors import ConfigError, LedgerError, ReconcileFailed
+from orchestrator.errors import ConfigError, InputError, LedgerError, ReconcileFailed
 from orchestrator.ledger import DONE, FAILED, POSTED, Ledger, Restored, row_of
 from orchestrator.reconcile import IdListFailed, complete_id_list, id_list_time
-from orchestrator.sink import claim_folder, output_files, read_marker
+from orchestrator.sink import claim_folder, file_key, output_files, read_marker
 from orchestrator.tags import split_attempt_tag
 
 log = logging.getLogger(__name__)
@@ -55,12 +56,51 @@ class Recovered:
     skipped_lines: int = 0  # lines whose tag is not of a job of this config
 
 
-def _lines(path: Path) -> Iterator[bytes]:
-    opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rb") as handle:
-        for line in handle:
-            if line.strip():
-                yield line
+def _lines(path: Path) -> Iterator[tuple[int, OutputLine]]:
+    """(line number, decoded line) of an output file. A last line a crash tore (cut short,
+    with no newline after it) is cut off the file: its task is collected again. Any other
+    line that is not a task object is an InputError naming the file and line (exit 2)."""
+    if path.name.endswith(".gz"):
+        try:
+            with gzip.open(path, "rb") as packed:
+                for number, raw in enumerate(packed, 1):
+                    if raw.strip():
+                        yield number, _decoded(path, number, raw)
+        except (OSError, EOFError) as exc:
+            raise InputError(
+                str(path), f"not a whole gzip file ({exc}): repair or move it"
+            ) from None
+        return
+    end = 0
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            start, end = end, end + len(raw)
+            if not raw.strip():
+                continue
+            try:
+                yield number, LINE.decode(raw)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                if not raw.endswith(b"\n"):  # the torn tail of a crash: cut it
+                    handle.close()
+                    with path.open("r+b") as cut:
+                        cut.truncate(start)
+                        os.fsync(cut.fileno())
+                    log.warning("torn_line_cut path=%s line=%d bytes=%d", path, number, len(raw))
+                    return
+                raise _bad(path, number) from None
+
+
+def _decoded(path: Path, number: int, raw: bytes) -> OutputLine:
+    try:
+        return LINE.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        raise _bad(path, number) from None
+
+
+def _bad(path: Path, number: int) -> InputError:
+    return InputError(
+        str(path), "not a task object: repair or remove that line, then recover again", number
+    )
 
 
 def lost_ledger_id(config: Config) -> str | None:
@@ -83,8 +123,7 @@ def from_outputs(config: Config, ledger: Ledger, report: Recovered) -> set[str]:
         for path in output_files(Path(config.output.dir) / job.name):
             state = DONE if path.name.startswith("results") else FAILED
             rows: list[Restored] = []
-            for raw in _lines(path):
-                line = LINE.decode(raw)
+            for _, line in _lines(path):
                 tag = (line.data or {}).get("tag")
                 row, _, _ = split_attempt_tag(tag if isinstance(tag, str) else "")
                 try:
@@ -100,7 +139,7 @@ def from_outputs(config: Config, ledger: Ledger, report: Recovered) -> set[str]:
                 if line.id:
                     held.add(line.id)
             ledger.restore(rows)
-            ledger.settle(str(path), path.stat().st_size, [], [])
+            ledger.settle(file_key(config.output.dir, path), path.stat().st_size, [], [])
     return held
 
 

@@ -80,7 +80,7 @@ class Run:
         found = self.files.get((job, period))
         if found is None:
             folder = output_folder(self.config.output.dir, job, period)
-            found = JobFiles(folder, self.ledger, self.config.output.gzip)
+            found = JobFiles(folder, self.ledger, self.config.output.gzip, self.config.output.dir)
             self.files[(job, period)] = found
         return found
 

@@ -79,6 +79,34 @@ OUTPUT_NAMES: Final = tuple(
 )
 
 
+def file_key(out_dir: str | Path, path: str | Path) -> str:
+    """How the ledger names an output file: its path under [output] dir, so that a project
+    folder moved elsewhere (a renamed directory, another mount) keeps its results."""
+    return Path(os.path.relpath(path, out_dir)).as_posix()
+
+
+def fsync_dir(folder: str | Path) -> None:
+    """Make a new entry of `folder` (a file, a partition) survive a power loss."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def make_folder(folder: Path) -> None:
+    """mkdir -p, with each new level's entry fsynced in its parent."""
+    missing = []
+    place = folder
+    while not place.exists():
+        missing.append(place)
+        place = place.parent
+    for level in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            level.mkdir()
+        fsync_dir(level.parent)
+
+
 def output_folder(out_dir: str, job: str, period: str) -> Path:
     """Where a job's files of one period go ('' : the job's own folder, for one-shot jobs)."""
     folder = Path(out_dir) / job
@@ -124,10 +152,11 @@ def claim_folder(job_dir: Path, ledger: Ledger) -> None:
                 str(job_dir),
                 f"written by another ledger ({owner}, id {marker['ledger_id']}); {hint}",
             )
+        root = job_dir.parent
         unknown = [
             p.name
             for p in output_files(job_dir)
-            if p.stat().st_size and ledger.committed_size(str(p)) is None
+            if p.stat().st_size and ledger.committed_size(file_key(root, p), str(p)) is None
         ]
         if unknown:
             raise ForeignOutput(
@@ -135,7 +164,7 @@ def claim_folder(job_dir: Path, ledger: Ledger) -> None:
                 f"holds {', '.join(sorted(set(unknown)))} that this ledger"
                 f" ({ledger.path}) did not write; {hint}",
             )
-        job_dir.mkdir(parents=True, exist_ok=True)
+        make_folder(job_dir)
         record = json.dumps({"ledger_id": ledger.id, "ledger": str(Path(ledger.path).resolve())})
         with contextlib.suppress(FileExistsError):  # another run claimed it meanwhile: look again
             fd = os.open(job_dir / MARKER, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -143,30 +172,34 @@ def claim_folder(job_dir: Path, ledger: Ledger) -> None:
                 handle.write(record + "\n")
                 handle.flush()
                 os.fsync(handle.fileno())
+            fsync_dir(job_dir)
             return
     raise ForeignOutput(str(job_dir), f"{MARKER} changed while being read; {hint}")
 
 
 class JobFiles:
     """The output files of one job in one period; appends are durable before the ledger hears
-    of them."""
+    of them. The ledger knows each file by its path under `root` ([output] dir)."""
 
-    def __init__(self, folder: Path, ledger: Ledger, use_gzip: bool) -> None:
+    def __init__(self, folder: Path, ledger: Ledger, use_gzip: bool, root: str | Path) -> None:
         self.dir = folder
-        self.dir.mkdir(parents=True, exist_ok=True)
+        make_folder(self.dir)
         self.ledger = ledger
         self.gzip = use_gzip
         suffix = ".jsonl.gz" if use_gzip else ".jsonl"
         self.paths = {kind: str(self.dir / f"{kind}{suffix}") for kind in (RESULTS, FAILED)}
-        for path in self.paths.values():
-            self._cut_back(path)
+        self.keys = {kind: file_key(root, path) for kind, path in self.paths.items()}
+        for kind in self.paths:
+            self._cut_back(self.paths[kind], self.keys[kind])
         self.rejected_path = self.dir / "rejected.jsonl"
 
-    def _cut_back(self, path: str) -> None:
+    def _cut_back(self, path: str, key: str) -> None:
         """Cut what a crash left unsettled; a file this ledger never wrote is not touched: an
-        empty or absent one is recorded (0 bytes) before the first append, so a crash after
-        that append is cut back too; a file with bytes in it is refused."""
-        committed = self.ledger.committed_size(path)
+        empty or absent one is made and recorded (0 bytes) before the first append, so a
+        crash after that append is cut back too; a file with bytes in it is refused."""
+        committed = self.ledger.committed_size(key, path)
+        if committed is not None and self.ledger.committed_size(key) is None:
+            self.ledger.rename_file(path, key)  # recorded by version 3, by its absolute path
         size = os.path.getsize(path) if os.path.exists(path) else 0
         if committed is None:
             if size:
@@ -174,10 +207,14 @@ class JobFiles:
                     str(self.dir),
                     f"{Path(path).name} was not written by this ledger ({self.ledger.path})",
                 )
-            self.ledger.own_file(path)
+            with open(path, "ab") as handle:
+                os.fsync(handle.fileno())
+            fsync_dir(self.dir)
+            self.ledger.own_file(key)
         elif size > committed:
             with open(path, "r+b") as handle:
                 handle.truncate(committed)
+                os.fsync(handle.fileno())
 
     def _append(self, path: str, lines: list[bytes]) -> int:
         """Append lines (one gzip member with `gzip`), fsync, return the file's new size.
@@ -203,21 +240,21 @@ class JobFiles:
         """Append (task_id, raw task JSON) lines, then mark those tasks done."""
         if tasks:
             size = self._append(self.paths[RESULTS], [raw for _, raw in tasks])
-            self.ledger.settle(self.paths[RESULTS], size, [tid for tid, _ in tasks], [])
+            self.ledger.settle(self.keys[RESULTS], size, [tid for tid, _ in tasks], [])
 
     def write_failures(self, tasks: list[tuple[str, int, str, bytes]]) -> None:
         """Append (task_id, code, message, raw task JSON) lines, then mark those tasks failed."""
         if tasks:
             size = self._append(self.paths[FAILED], [raw for *_, raw in tasks])
             failed = [(tid, code, msg) for tid, code, msg, _ in tasks]
-            self.ledger.settle(self.paths[FAILED], size, [], failed)
+            self.ledger.settle(self.keys[FAILED], size, [], failed)
 
     def write_refusals(self, refused: list[tuple[str, int, str, bytes]]) -> None:
         """Append a line for each (tag, code, message, line) task_post refused, then mark the
         inputs failed: every posted input ends as exactly one line in results or failed."""
         if refused:
             size = self._append(self.paths[FAILED], [line for *_, line in refused])
-            self.ledger.settle(self.paths[FAILED], size, [], [], [r[:3] for r in refused])
+            self.ledger.settle(self.keys[FAILED], size, [], [], [r[:3] for r in refused])
 
     def start_rejected(self) -> None:
         """Rejected rows are found anew on every read of the inputs: start the file afresh."""
@@ -231,9 +268,13 @@ class JobFiles:
                 handle.truncate(size)
 
     def write_rejected_rows(self, rows: list[tuple[int, str, str]]) -> int:
-        """Append (line, reason, raw) records; returns the file's size."""
+        """Append (line, reason, raw) records, fsynced; returns the file's size (committed
+        with the load's progress, so it must be on disk first)."""
         with self.rejected_path.open("ab") as handle:
             for line, reason, raw in rows:
                 record = {"line": line, "reason": reason, "input": raw}
                 handle.write(msgspec.json.encode(record) + b"\n")
+            if rows:
+                handle.flush()
+                os.fsync(handle.fileno())
             return handle.tell()

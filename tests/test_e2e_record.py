@@ -146,3 +146,58 @@ def test_a_task_get_refused_as_a_whole_fails_that_task_not_the_run(tmp_path: Pat
         assert [f["status_code"] for f in failed] == [40400]
         ids = result_ids(folder)
         assert len(ids) == len(set(ids)) == 30 and stats(url)["tasks_created"] == 30
+
+
+def test_a_moved_project_folder_keeps_its_results_and_goes_on(tmp_path: Path) -> None:
+    """The project folder (config, ledger, outputs) is renamed, as a container mount or a
+    moved directory does: the next run goes on with its own results and writes each new input
+    once. Before, the ledger knew its files by absolute path and refused them as foreign."""
+    with running_simulator("--seed", "14", "--delay-normal-s", "0:1") as url:
+        first = tmp_path / "project"
+        first.mkdir()
+        config = daily_config(first, url, 20)
+        assert run(config).returncode == 0
+        moved = tmp_path / "moved"
+        first.rename(moved)
+        kw = moved / "kw.txt"
+        kw.write_text(kw.read_text() + "".join(f"keyword {i}\n" for i in range(20, 30)))
+        again = run(moved / "jobs.toml")
+        assert again.returncode == 0, again.stderr
+        ids = result_ids(moved / "out" / "g")
+        assert len(ids) == len(set(ids)) == 30 and stats(url)["tasks_created"] == 30
+
+
+def recover_cmd(config: Path) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "orchestrator", "recover", "--config", str(config)]
+    return subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=120)
+
+
+def test_recover_cuts_a_torn_last_line_and_names_a_bad_line_in_the_middle(
+    tmp_path: Path,
+) -> None:
+    """The ledger is lost after a crash tore the last line of results.jsonl: recover cuts
+    that line off and leaves its task to be collected again, and the next run ends with one
+    line per input, nothing posted twice. A damaged line in the middle instead stops recover
+    with exit 2 naming file and line. Before: a msgspec traceback either way."""
+    with running_simulator("--seed", "15", "--delay-normal-s", "0:1") as url:
+        config = daily_config(tmp_path, url, 20)
+        assert run(config).returncode == 0
+        results = tmp_path / "out" / "g" / "results.jsonl"
+        whole = results.read_bytes()
+        for name in (LEDGER, LEDGER + "-wal", LEDGER + "-shm"):
+            (tmp_path / name).unlink(missing_ok=True)
+        lines = whole.splitlines(keepends=True)
+        results.write_bytes(lines[0] + b"{broken\n" + b"".join(lines[1:]))
+        bad = recover_cmd(config)
+        assert bad.returncode == 2, bad.stderr
+        assert f"{results}:2: not a task object" in bad.stderr and "Traceback" not in bad.stderr
+        assert not (tmp_path / LEDGER).exists()  # half a ledger is worse than none
+        results.write_bytes(whole[:-40])  # the crash tore the last line
+        rebuilt = recover_cmd(config)
+        assert rebuilt.returncode == 0, rebuilt.stderr
+        assert "g: 19 done, 0 failed, 1 posted" in rebuilt.stdout
+        assert results.read_bytes() == b"".join(lines[:-1])
+        done = run(config)
+        assert done.returncode == 0, done.stderr
+        ids = result_ids(tmp_path / "out" / "g")
+        assert len(ids) == len(set(ids)) == 20 and stats(url)["tasks_created"] == 20

@@ -24,11 +24,11 @@ def test_a_line_written_before_a_crash_is_cut_back_and_written_once(
 ) -> None:
     """A result appended but not settled (crash) is removed on reopen; the rerun adds it once."""
     ledger = posted_ledger(tmp_path / "s.sqlite", 3)
-    files = JobFiles(tmp_path / "out" / "j", ledger, use_gzip)
+    files = JobFiles(tmp_path / "out" / "j", ledger, use_gzip, tmp_path / "out")
     files.write_results([("id-0", b'{"id":"id-0"}')])
     path = files.paths["results"]
     files._append(path, [b'{"id":"id-1"}'])  # the process dies before settle()
-    files = JobFiles(tmp_path / "out" / "j", ledger, use_gzip)  # next run
+    files = JobFiles(tmp_path / "out" / "j", ledger, use_gzip, tmp_path / "out")  # next run
     files.write_results([("id-1", b'{"id":"id-1"}')])
     files.write_failures(
         [("id-2", 40102, "No Search Results.", b'{"id":"id-2","status_code":40102}')]
@@ -51,7 +51,7 @@ def test_rejected_rows_are_rewritten_each_run(tmp_path: Path) -> None:
     """rejected.jsonl holds the rows rejected by the latest read, once each."""
     ledger = Ledger(tmp_path / "s.sqlite")
     for _ in range(2):
-        files = JobFiles(tmp_path / "out" / "j", ledger, False)
+        files = JobFiles(tmp_path / "out" / "j", ledger, False, tmp_path / "out")
         files.start_rejected()
         size = files.write_rejected_rows([(3, "depth: Expected `int` <= 700", "shoes,9000")])
     lines = files.rejected_path.read_text().splitlines()
@@ -67,9 +67,9 @@ def test_a_crash_before_the_first_settle_is_cut_back_too(tmp_path: Path) -> None
     """A new file is recorded as this ledger's (0 bytes) before the first append, so a line
     appended and never settled is still this ledger's to cut."""
     ledger = posted_ledger(tmp_path / "s.sqlite", 1)
-    files = JobFiles(tmp_path / "out" / "j", ledger, False)
+    files = JobFiles(tmp_path / "out" / "j", ledger, False, tmp_path / "out")
     files._append(files.paths["results"], [b'{"id":"id-0"}'])  # killed before settle()
-    JobFiles(tmp_path / "out" / "j", ledger, False)
+    JobFiles(tmp_path / "out" / "j", ledger, False, tmp_path / "out")
     assert Path(files.paths["results"]).read_bytes() == b""
     ledger.close()
 
@@ -81,7 +81,7 @@ def test_a_file_this_ledger_did_not_write_is_never_cut(tmp_path: Path) -> None:
     (folder / "results.jsonl").write_bytes(b'{"id":"theirs"}\n')
     ledger = posted_ledger(tmp_path / "s.sqlite", 1)
     with pytest.raises(ForeignOutput, match=r"results\.jsonl was not written by this ledger"):
-        JobFiles(folder, ledger, False)
+        JobFiles(folder, ledger, False, folder.parent)
     with pytest.raises(ForeignOutput, match=r"holds results\.jsonl that this ledger"):
         claim_folder(folder, ledger)
     assert (folder / "results.jsonl").read_bytes() == b'{"id":"theirs"}\n'
