@@ -215,7 +215,7 @@ def command_run(args: argparse.Namespace) -> int:
     progress = Progress(sys.stdout, mode, fmt, args.progress_interval)
     run_id = ledger.start_run()
     # The calls of the last window, this process's and the previous one's (the lock is held).
-    history = CallLog(config.state.path + ".calls", config.api.calls_per_minute + 16)
+    history = CallLog.beside(config.state.path, config.api.calls_per_minute)
     code, reason, run = ExitCode.ERROR, "crashed", None
     try:
         code, reason, run = anyio.run(

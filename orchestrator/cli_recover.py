@@ -11,7 +11,7 @@ from orchestrator.client import ApiClient
 from orchestrator.config import Config, Credentials, credentials, load_config
 from orchestrator.errors import ConfigError
 from orchestrator.ledger import Ledger
-from orchestrator.limiter import AccountLimiter
+from orchestrator.limiter import AccountLimiter, CallLog
 
 
 def add_recover(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -32,9 +32,13 @@ def add_recover(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
 async def _from_id_list(
     config: Config, creds: Credentials, ledger: Ledger, days: float, held: set[str]
 ) -> None:
-    limiter = AccountLimiter.for_api(config.api)
-    async with ApiClient(config.api, creds, limiter) as client:
-        await recover.from_id_list(config, ledger, client, days, held)
+    history = CallLog.beside(config.state.path, config.api.calls_per_minute)
+    try:
+        limiter = AccountLimiter.for_api(config.api, history)
+        async with ApiClient(config.api, creds, limiter) as client:
+            await recover.from_id_list(config, ledger, client, days, held)
+    finally:
+        history.close()
 
 
 def _remove(state: Path) -> None:

@@ -11,7 +11,7 @@ from orchestrator.cli_common import ExitCode, add_env_file, say
 from orchestrator.client import ApiClient
 from orchestrator.config import Config, credentials, load_config
 from orchestrator.errors import AccountError, ApiError
-from orchestrator.limiter import AccountLimiter
+from orchestrator.limiter import AccountLimiter, CallLog
 from orchestrator.outcome import RunReport
 from orchestrator.validate import dry_run, monthly_cost
 
@@ -115,8 +115,16 @@ def _check_account(config: Config, source: str, env_file: str | None) -> dict[st
     creds = credentials(config.api, source, env_file=env_file)
 
     async def ask() -> dict[str, object]:
-        async with ApiClient(config.api, creds, AccountLimiter.for_api(config.api)) as client:
-            user = await client.user_data()
+        # Counted in the call log the config's runs share. Without the ledger's lock a run
+        # may be writing it too: one record of its may be overwritten, which its limit's one
+        # call of margin absorbs.
+        history = CallLog.beside(config.state.path, config.api.calls_per_minute)
+        try:
+            limiter = AccountLimiter.for_api(config.api, history)
+            async with ApiClient(config.api, creds, limiter) as client:
+                user = await client.user_data()
+        finally:
+            history.close()
         if user is None:
             return {"error": "user_data answered without a result"}
         limit = user.minute_limit()

@@ -143,11 +143,10 @@ class ApiClient:
             await hook()  # the caller's record that this POST went out, before it does
         return await handler(request)
 
-    @property
-    def last_post_wall(self) -> float:
-        """When the last task_post went on the wire, by this process or, as the call log
-        says, a killed one before it (epoch seconds; 0 if none is known)."""
-        return self._limiter.last_post_wall
+    def window_full_until(self) -> float | None:
+        """When a call waiting for room in the account's window gets it (epoch seconds)."""
+        until = self._limiter.full_until_wall
+        return until if until > time.time() + 1.0 else None
 
     def paused_until(self) -> float | None:
         """When a 40202 pause of every call ends (epoch seconds), while one lasts."""

@@ -86,11 +86,19 @@ class CallLog:
         self.pos = 0
         self.last_post = 0.0  # epoch seconds of the newest task_post in the file at start
         newest = -1.0
+        now = time.time()
         for index, (at, kind) in enumerate(self._records()):
             if at > newest:
                 newest, self.pos = at, (index + 1) % slots  # the oldest is overwritten next
             if kind == self.POST:
-                self.last_post = max(self.last_post, at)
+                self.last_post = max(self.last_post, min(at, now))  # a future one: now
+
+    @classmethod
+    def beside(cls, state_path: str, calls_per_window: int) -> "CallLog":
+        """The call log of the ledger at `state_path`, shared by every command that calls
+        the API with that config (run, recover, validate --check-account)."""
+        os.makedirs(os.path.dirname(state_path) or ".", exist_ok=True)
+        return cls(state_path + ".calls", calls_per_window + 16)
 
     def _records(self) -> list[tuple[float, int]]:
         """Every record in the file (a ring made for a larger limit included)."""
@@ -99,8 +107,13 @@ class CallLog:
         return list(self.RECORD.iter_unpack(raw[:usable]))
 
     def since(self, start: float) -> list[tuple[float, bool]]:
-        """(epoch seconds, tasks_ready) of the calls recorded after `start`, oldest first."""
-        return sorted((at, kind == self.READY) for at, kind in self._records() if at > start)
+        """(epoch seconds, tasks_ready) of the calls recorded after `start`, oldest first. A
+        call recorded in the future (the clock stepped back since) counts as made now: it
+        holds its place in the window, and no longer than a window."""
+        now = time.time()
+        return sorted(
+            (min(at, now), kind == self.READY) for at, kind in self._records() if at > start
+        )
 
     def record(self, at: float, kind: int) -> None:
         os.pwrite(self._fd, self.RECORD.pack(at, kind), self.pos * self.RECORD.size)
@@ -160,11 +173,13 @@ class AccountLimiter:
         if history is not None:
             wall, mono = time.time(), clock()
             for at, was_ready in history.since(wall - shaped_window):
-                self._log.times.append(mono - (wall - at))
+                then = mono - max(0.0, wall - at)  # never ahead of now (CallLog.since)
+                self._log.times.append(then)
                 if was_ready:
-                    self._ready_log.times.append(mono - (wall - at))
+                    self._ready_log.times.append(then)
                 self.inherited += 1
         self.admitted = 0  # requests this process let reach the wire
+        self.full_until_wall = 0.0  # while a call waits for room in the window: until when
         self._window_s = window_s
         self._clock = clock
         self._paused_until = 0.0
@@ -196,7 +211,9 @@ class AccountLimiter:
                 wait = max(wait, self._ready_log.wait_s(now))
             if wait <= 0:
                 break
+            self.full_until_wall = time.time() + wait
             await anyio.sleep(wait)
+        self.full_until_wall = 0.0
         self._log.times.append(now)
         if tasks_ready:
             self._ready_log.times.append(now)

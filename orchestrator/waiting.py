@@ -32,6 +32,13 @@ def waiting_now(run: "Run", idle: bool) -> Waiting | None:
     paused = run.client.paused_until()
     if paused is not None:
         return Waiting("the API's rate limit (it answered 40202): every call paused", paused)
+    full = run.client.window_full_until()
+    if full is not None:
+        return Waiting(
+            "room in the account's rate window: the calls of the last minute (this run's and"
+            " those the call log holds of earlier commands) fill it",
+            full,
+        )
     if run.waiting is not None and (idle or not run.waiting.when_idle):
         return run.waiting
     if run.collect_note is not None:

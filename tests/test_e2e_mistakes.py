@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.limiter import CallLog
 from tests.test_e2e_run import ENV, run, running_simulator, stats
 
 
@@ -165,6 +166,9 @@ def test_a_wrong_password_is_found_by_check_account_and_leaves_nothing_posting(
         config.write_text(config_text(url, "kw.txt"))
         good = validate(config, "--check-account")
         assert good.returncode == 0, good.stderr
+        calls = CallLog.beside(str(tmp_path / "orchestrator-state.sqlite"), 3000)
+        assert len(calls.since(0)) == 1  # counted in the call log the config's runs share
+        calls.close()
         assert "account: sim works, balance $12.50, limit 3000 calls/min" in good.stdout
         as_json = validate(config, "--check-account", "--json")
         assert json.loads(as_json.stdout)["account"]["balance_usd"] == 12.5

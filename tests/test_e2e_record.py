@@ -12,6 +12,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from orchestrator.limiter import CallLog
 from tests.test_e2e_promises import daily_config, result_ids, set_fault_rate
 from tests.test_e2e_run import ENV, run, running_simulator, stats
 
@@ -193,8 +194,12 @@ def test_recover_cuts_a_torn_last_line_and_names_a_bad_line_in_the_middle(
         assert f"{results}:2: not a task object" in bad.stderr and "Traceback" not in bad.stderr
         assert not (tmp_path / LEDGER).exists()  # half a ledger is worse than none
         results.write_bytes(whole[:-40])  # the crash tore the last line
+        calls = CallLog.beside(str(tmp_path / LEDGER), 2000)
+        before = len(calls.since(0))
         rebuilt = recover_cmd(config)
         assert rebuilt.returncode == 0, rebuilt.stderr
+        assert len(calls.since(0)) > before  # its id_list calls count in the shared log
+        calls.close()
         assert "g: 19 done, 0 failed, 1 posted" in rebuilt.stdout
         assert results.read_bytes() == b"".join(lines[:-1])
         done = run(config)

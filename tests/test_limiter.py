@@ -1,5 +1,6 @@
 """The shared limiter never lets a window see more calls than the account allows."""
 
+import time
 from pathlib import Path
 
 import anyio
@@ -135,3 +136,19 @@ async def test_the_call_log_tells_the_next_process_when_the_last_task_post_went_
     log = CallLog(str(old), 116)
     assert log.last_post == 0.0 and log.since(0) == [(posted, False), (posted + 1, True)]
     assert AccountLimiter(100, 60.0, 20, 5).last_post_wall == 0.0  # no log: nothing known
+
+
+def test_calls_recorded_in_the_future_count_as_now_not_for_hours(tmp_path: Path) -> None:
+    """The clock stepped back an hour since the last run: its calls are recorded an hour
+    ahead. They count as made now, so they leave the window within a window, instead of
+    holding it full for an hour (the run stalled at 0 calls/min, ETA 0s)."""
+    path = str(tmp_path / "state.sqlite.calls")
+    ahead = time.time() + 3600
+    Path(path).write_bytes(b"".join(CallLog.RECORD.pack(ahead, kind) for kind in (0, 1, 2)))
+    log = CallLog(path, 116)
+    assert all(at <= time.time() for at, _ in log.since(0)) and log.last_post <= time.time()
+    now = [1000.0]
+    limiter = AccountLimiter(100, 60.0, 20, 5, clock=lambda: now[0], history=log)
+    assert limiter.inherited == 3
+    assert max(limiter._log.times) <= now[0]
+    assert limiter._log.wait_s(now[0] + 61.0) == 0.0  # gone from the window a window later
