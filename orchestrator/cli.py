@@ -165,6 +165,7 @@ async def _run_async(
 
             tg.start_soon(watch)
             run = Run(config, ledger, client, plan(config, time.time(), args.period, args.config))
+            run.config_file = args.config
             run.run_id = run_id
             tg.start_soon(progress.watch, run.snapshot)
             report = await run.execute(args.max_runtime, follow=args.follow)

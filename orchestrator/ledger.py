@@ -47,6 +47,7 @@ from orchestrator.ledger_reads import (
     STATES,
     LedgerReads,
 )
+from orchestrator.ledger_runs import LedgerRuns
 from orchestrator.migrations import VERSION, migrate, version
 
 log = logging.getLogger(__name__)
@@ -75,10 +76,10 @@ class Claimed:
     est_cost: float
 
 
-class Ledger(LedgerReads, LedgerLoads, LedgerAttempts):
+class Ledger(LedgerReads, LedgerLoads, LedgerAttempts, LedgerRuns):
     """The state database of one config; `open` takes an exclusive lock on it. Reads are in
     ledger_reads.py, new rows in ledger_loads.py, the record of POST attempts in
-    ledger_attempts.py."""
+    ledger_attempts.py, runs and the jobs' homes in ledger_runs.py."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
@@ -344,29 +345,6 @@ class Ledger(LedgerReads, LedgerLoads, LedgerAttempts):
             f" AND state IN ('{DONE}', '{FAILED}', '{MISSED}')"
         )
         return self._tx(sql, ((job, p) for p in doomed))
-
-    def start_run(self) -> int:
-        """Record that a run began; `end_run` records how it ended (a killed run never does)."""
-        with self._db:
-            cursor = self._db.execute(
-                "INSERT INTO runs (started_at, pid) VALUES (?, ?)", (time.time(), os.getpid())
-            )
-        return int(cursor.lastrowid or 0)
-
-    def end_run(self, run_id: int, exit_code: int, reason: str) -> None:
-        with self._db:
-            self._db.execute(
-                "UPDATE runs SET ended_at = ?, exit_code = ?, reason = ?, waiting = NULL"
-                " WHERE id = ?",
-                (time.time(), exit_code, reason, run_id),
-            )
-
-    def note_waiting(self, run_id: int, what: str | None, until: float | None) -> None:
-        """What a run is waiting on now (None: nothing), for `status` to tell."""
-        with self._db:
-            self._db.execute(
-                "UPDATE runs SET waiting = ?, waiting_until = ? WHERE id = ?", (what, until, run_id)
-            )
 
 
 __all__ = [

@@ -80,6 +80,13 @@ class LedgerReads:
             found.setdefault(int(batch or 0), (float(claimed_at), []))[1].append(str(tag))
         return found
 
+    def row_state(self, job: str, period: str, key: str) -> str | None:
+        """The state of one input's row (the identity index finds it), or None."""
+        row = self._db.execute(
+            "SELECT state FROM inputs WHERE job = ? AND period = ? AND key = ?", (job, period, key)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
     def task_state(self, task_id: str) -> str | None:
         """The state of the row that posted `task_id`, or None if no row did."""
         row = self._db.execute("SELECT state FROM inputs WHERE task_id = ?", (task_id,))

@@ -315,6 +315,19 @@ def _v3_to_v4(db: sqlite3.Connection) -> None:
     for column in ATTEMPT_COLUMNS:
         db.execute(f"ALTER TABLE batches ADD COLUMN {column}")
     db.execute("UPDATE batches SET sent_at = created_at")
+    db.execute(JOB_HOMES)
+
+
+# Which config each job of the ledger belongs to and where it writes, both relative to the
+# ledger's folder (a moved project keeps them): a second config on the same ledger with a job
+# of the same name, writing elsewhere, is refused instead of posting the first one's rows.
+JOB_HOMES: Final = """
+CREATE TABLE job_homes (
+    job TEXT PRIMARY KEY,
+    config TEXT NOT NULL,
+    output TEXT NOT NULL
+) WITHOUT ROWID
+"""
 
 
 DERIVED_V4: Final = """

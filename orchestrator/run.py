@@ -18,7 +18,7 @@ import anyio
 from orchestrator import loader, producer
 from orchestrator.client import ApiClient
 from orchestrator.config import Config
-from orchestrator.errors import AccountError, ApiError
+from orchestrator.errors import AccountError, ApiError, ForeignOutput
 from orchestrator.ledger import Ledger
 from orchestrator.outcome import RunReport
 from orchestrator.periods import month_key, zone
@@ -73,6 +73,7 @@ class Run:
         self.posted = anyio.Event()  # replaced by the poller before it idles; set on a post
         self._db = anyio.CapacityLimiter(1)  # one SQLite connection: one thread at a time
         self.reconciler = Reconciler(self)
+        self.config_file = ""  # the config's path, where the CLI knows it: jobs are its own
 
     def files_for(self, job: str, period: str) -> JobFiles:
         """The output files of a job's period (call in the ledger's thread: opening them cuts
@@ -202,6 +203,15 @@ class Run:
         """Post, reconcile and collect concurrently until done or out of time; with
         `follow`, post each new period's batch when it begins, until cancelled."""
         for name in self.jobs:  # before anything is posted: refuse folders not ours
+            home = (name, self.config_file, self.config.output.dir)
+            other = await self.db(self.ledger.claim_home, *home) if self.config_file else None
+            if other is not None:
+                raise ForeignOutput(
+                    self.config.output.dir,
+                    f"job {name!r} of the ledger {self.ledger.path} belongs to the config"
+                    f" {other} (from the ledger's folder), which writes elsewhere: give each"
+                    " config its own [state] path, or its jobs their own names",
+                )
             await self.db(
                 claim_folder, output_folder(self.config.output.dir, name, ""), self.ledger
             )

@@ -24,8 +24,8 @@ from typing import Final
 
 import msgspec
 
-from orchestrator.errors import ForeignOutput
-from orchestrator.ledger import Ledger
+from orchestrator.errors import ForeignOutput, LedgerError
+from orchestrator.ledger import POSTED, POSTING, Ledger, row_of
 
 RESULTS, FAILED, REJECTED = "results", "failed", "rejected"
 
@@ -68,6 +68,14 @@ class TaskGetHead(msgspec.Struct):
     tasks: list[msgspec.Raw] | None = None
 
 
+class OutputHead(msgspec.Struct):
+    """Of an output line (a task object, or a refusal with no task id), whose it is."""
+
+    id: str | None = None
+    data: TaskData | None = None
+
+
+OUTPUT_HEAD = msgspec.json.Decoder(OutputHead)
 TASK_GET_HEAD = msgspec.json.Decoder(TaskGetHead)
 TASK_HEAD = msgspec.json.Decoder(TaskHead)
 
@@ -212,9 +220,53 @@ class JobFiles:
             fsync_dir(self.dir)
             self.ledger.own_file(key)
         elif size > committed:
+            stranger = self._stranger_in_tail(path, committed)
+            if stranger:
+                raise ForeignOutput(
+                    str(self.dir),
+                    f"{Path(path).name} has {size - committed} bytes after its last settled"
+                    f" line that this ledger's runs did not write ({stranger}): another writer"
+                    " appended to it; move those lines away (the file's first"
+                    f" {committed} bytes are this ledger's), then run again",
+                )
             with open(path, "r+b") as handle:
                 handle.truncate(committed)
                 os.fsync(handle.fileno())
+
+    def _stranger_in_tail(self, path: str, committed: int) -> str:
+        """Why the bytes after `committed` are not a crash's unsettled appends of ours ('' if
+        they are): each whole line there must be the answer of a task this ledger has posted
+        and not settled, or the refusal of an input it is posting. A last line cut short is a
+        crash's; so is a gzip member cut short."""
+        with open(path, "rb") as handle:
+            handle.seek(committed)
+            tail = handle.read()
+        if self.gzip:
+            try:
+                tail = gzip.decompress(tail)
+            except (OSError, EOFError):
+                return ""  # a member a crash cut short: ours
+        lines = tail.split(b"\n")
+        for line in lines[:-1]:  # the last piece is empty, or a line a crash cut short
+            try:
+                head = OUTPUT_HEAD.decode(line)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                return "a line that is not a task object"
+            if head.id and self.ledger.task_state(head.id) == POSTED:
+                continue
+            tag = head.data.tag if head.data is not None else None
+            if tag and self._posting(tag):
+                continue
+            return f"task {head.id or '(no id)'} is not one this ledger waits for"
+        return ""
+
+    def _posting(self, tag: str) -> bool:
+        """Whether the refusal line of this (row) tag is of an input still posting."""
+        try:
+            job, period, key = row_of(tag)
+        except LedgerError:
+            return False
+        return self.ledger.row_state(job, period, key) == POSTING
 
     def _append(self, path: str, lines: list[bytes]) -> int:
         """Append lines (one gzip member with `gzip`), fsync, return the file's new size.

@@ -206,3 +206,27 @@ def test_recover_cuts_a_torn_last_line_and_names_a_bad_line_in_the_middle(
         assert done.returncode == 0, done.stderr
         ids = result_ids(tmp_path / "out" / "g")
         assert len(ids) == len(set(ids)) == 20 and stats(url)["tasks_created"] == 20
+
+
+def test_two_configs_on_one_ledger_with_one_job_name_are_refused(tmp_path: Path) -> None:
+    """A second config shares the first one's [state] path and job name but writes to its
+    own folder: it exits 2 before posting anything and names the first config; the first
+    one's rows and results are untouched. Changing the first config's [output] dir is still
+    allowed (the same config, moved outputs)."""
+    with running_simulator("--seed", "16", "--delay-normal-s", "0:1") as url:
+        first = daily_config(tmp_path, url, 10)
+        assert run(first).returncode == 0
+        results = (tmp_path / "out" / "g" / "results.jsonl").read_bytes()
+        (tmp_path / "other.txt").write_text("".join(f"other {i}\n" for i in range(10)))
+        second = tmp_path / "second.toml"
+        text = first.read_text().replace('"kw.txt"', '"other.txt"')
+        second.write_text(text.replace('dir = "out"', 'dir = "second-out"'))
+        refused = run(second)
+        assert refused.returncode == 2, refused.stderr
+        assert "belongs to the config jobs.toml" in refused.stderr
+        assert "Traceback" not in refused.stderr
+        assert stats(url)["tasks_created"] == 10
+        assert (tmp_path / "out" / "g" / "results.jsonl").read_bytes() == results
+        moved = first.read_text().replace('dir = "out"', 'dir = "out-2"')
+        first.write_text(moved)
+        assert run(first).returncode == 0

@@ -104,3 +104,32 @@ def test_a_folder_is_claimed_once_and_then_refused_to_any_other_ledger(tmp_path:
         claim_folder(folder, second)
     first.close()
     second.close()
+
+
+@pytest.mark.parametrize("use_gzip", [False, True])
+def test_lines_another_writer_appended_are_refused_not_cut(tmp_path: Path, use_gzip: bool) -> None:
+    """After the last settled line: a crash's own appends (answers of tasks still posted, a
+    refusal of an input still posting, a line cut short) are cut; a line of anything else
+    (another writer's) stops the run with a message that says so, and not a byte is cut.
+    Before, every byte after the last settled line was cut silently."""
+    ledger = posted_ledger(tmp_path / "s.sqlite", 3)
+    ledger.add_inputs([("j", "", "kx", "j:kx", 9, b"{}", 0.0006)])
+    ledger.claim_batch("j", "", 100)  # posting when the process died
+    out = tmp_path / "out"
+    files = JobFiles(out / "j", ledger, use_gzip, out)
+    files.write_results([("id-0", b'{"id":"id-0"}')])
+    path = Path(files.paths["results"])
+    settled = path.read_bytes()
+    ours = [b'{"id":"id-1"}', b'{"id":null,"status_code":40501,"data":{"tag":"j:kx"}}']
+    files._append(str(path), ours)
+    if not use_gzip:
+        with path.open("ab") as torn:
+            torn.write(b'{"id":"id-2","res')  # the crash cut this one short
+    JobFiles(out / "j", ledger, use_gzip, out)
+    assert path.read_bytes() == settled
+    files._append(str(path), [b'{"id":"id-0"}', b'{"id":"theirs"}'])  # another writer
+    appended = path.read_bytes()
+    with pytest.raises(ForeignOutput, match="another writer appended to it"):
+        JobFiles(out / "j", ledger, use_gzip, out)
+    assert path.read_bytes() == appended
+    ledger.close()
