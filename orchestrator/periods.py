@@ -95,13 +95,25 @@ def _key(every: Every, start: datetime) -> str:
 
 def _epoch(wall: datetime, tz: ZoneInfo) -> float:
     """A local wall-clock time as an epoch. A time skipped by a DST change (02:30 on the day
-    clocks go forward) resolves forward, so a period never starts before its predecessor."""
+    clocks go forward) resolves to the zone's transition itself, the first instant after the
+    gap, whatever its length (Australia/Lord_Howe moves 30 minutes), so a period never starts
+    before its predecessor."""
     aware = wall.replace(tzinfo=tz)
     back = aware.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
-    if back != wall:  # in a gap: take the first instant after it
-        aware = (wall + timedelta(hours=1)).replace(tzinfo=tz, fold=0)
-        aware = aware.replace(minute=0, second=0)
-    return aware.timestamp()
+    if back == wall:
+        return aware.timestamp()
+    # In the gap: fold=0 reads it with the offset before the change (an instant at or after
+    # the transition), fold=1 with the offset after (an instant before it).
+    after = int(wall.replace(tzinfo=tz, fold=0).timestamp())
+    before = int(wall.replace(tzinfo=tz, fold=1).timestamp())
+    new_offset = datetime.fromtimestamp(after, tz).utcoffset()
+    while after - before > 1:  # the transition is the first second with the new offset
+        middle = (before + after) // 2
+        if datetime.fromtimestamp(middle, tz).utcoffset() == new_offset:
+            after = middle
+        else:
+            before = middle
+    return float(after)
 
 
 def period_at(every: Every, tz: ZoneInfo, epoch: float) -> Period:

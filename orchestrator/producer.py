@@ -11,6 +11,7 @@ once the reconciler holds no rows it may yet release.
 
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import anyio
@@ -80,7 +81,7 @@ async def follow(run: "Run") -> None:
             when_idle=True,
         )
         log.info("waiting_for_period job=%s period=%s", name, key)
-        await anyio.sleep(max(0.0, when - run.clock()))
+        await sleep_until(run.clock, when)
         run.waiting = None
         before = run.plan
         run.plan = plan(run.config, max(run.clock(), when), None, "")
@@ -88,6 +89,19 @@ async def follow(run: "Run") -> None:
         log.info("period_begins jobs=%s", ",".join(f"{j}@{run.plan.key(j)}" for j in changed))
         run.loaded_jobs.difference_update(changed)
         await run.load()  # chunk by chunk, so the poller is not held up; then closes periods
+
+
+WALL_CHECK_S = 30.0  # a wait for a wall-clock time re-reads the clock at least this often
+
+
+async def sleep_until(
+    clock: Callable[[], float], when: float, check_s: float = WALL_CHECK_S
+) -> None:
+    """Sleep until the wall clock reads `when`, reading it again every `check_s`: a sleep of
+    the event loop's monotonic clock alone would miss a step of the wall clock (NTP, a
+    suspended machine) by as much as the step."""
+    while (left := when - clock()) > 0:  # noqa: ASYNC110  # no event: the wall clock is polled
+        await anyio.sleep(min(left, check_s))
 
 
 def _room(run: "Run", job: JobConfig, period: str, batch: int) -> tuple[float, str] | None:

@@ -59,6 +59,20 @@ def test_the_hour_skipped_by_dst_has_no_key_and_the_repeated_one_is_one_period()
     assert repeated.end - repeated.start == 2 * 3600
 
 
+def test_a_half_hour_dst_gap_ends_the_hour_at_the_zone_s_own_transition() -> None:
+    """Australia/Lord_Howe moves from 02:00 to 02:30: the hour 01 lasts one real hour and
+    ends at the transition, where the hour 02 begins (at 02:30 local). Before, a gap was taken
+    to last an hour: the hour 01 lasted 90 minutes and ended at 03:00."""
+    lord_howe = ZoneInfo("Australia/Lord_Howe")
+    before_gap = parse_key("hour", lord_howe, "2026-10-04T01")
+    assert before_gap.end - before_gap.start == 3600
+    after = period_at("hour", lord_howe, before_gap.end)
+    assert after.key == "2026-10-04T02" and after.start == before_gap.end
+    assert datetime.fromtimestamp(after.start, lord_howe).strftime("%H:%M") == "02:30"
+    day = parse_key("day", lord_howe, "2026-10-04")
+    assert day.end - day.start == 24 * 3600 - 1800
+
+
 def test_week_keys_use_the_iso_year() -> None:
     """2027-01-01 is a Friday of ISO week 53 of 2026."""
     assert period_at("week", ZoneInfo("UTC"), epoch("2027-01-01T12:00:00")).key == "2026-W53"
@@ -85,7 +99,9 @@ def test_bad_keys_are_refused_with_a_reason(every: Every, key: str, says: str) -
 
 @given(
     st.sampled_from(EVERY),
-    st.sampled_from(["UTC", "Europe/Berlin", "America/New_York", "Asia/Kathmandu"]),
+    st.sampled_from(
+        ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kathmandu", "Australia/Lord_Howe"]
+    ),
     st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2090, 1, 1)),
 )
 def test_periods_tile_time_and_keys_sort_in_time_order(

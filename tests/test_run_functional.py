@@ -214,3 +214,16 @@ async def test_keep_periods_prunes_old_settled_rows_but_never_outputs(
     finally:
         ledger.close()
     assert first.read_bytes() == kept
+
+
+@pytest.mark.anyio
+async def test_a_wait_for_the_next_period_follows_a_step_of_the_wall_clock() -> None:
+    """--follow waits for a wall-clock time: when the clock steps an hour ahead mid-wait, the
+    wait ends at the next reading instead of an hour of the event loop's clock later."""
+    from orchestrator.producer import sleep_until
+
+    readings = iter([1000.0, 1000.0])  # then the step: every later reading is an hour on
+    started = time.monotonic()
+    with anyio.fail_after(30):
+        await sleep_until(lambda: next(readings, 4600.0), 4600.0, check_s=0.05)
+    assert time.monotonic() - started < 10
