@@ -18,7 +18,8 @@ from orchestrator.limiter import AccountLimiter
 from orchestrator.outcome import RunReport
 from orchestrator.run import Run
 from orchestrator.schedule import plan
-from orchestrator.simulator import DelayRange, SimulatorConfig, serve
+from orchestrator.simulator import DelayRange, SimulatorConfig
+from orchestrator.simulator.app import serve
 from orchestrator.sink import MARKER
 
 DEMO_JOBS: Final = ("rank-tracking", "naver-kr", "image-lookup")

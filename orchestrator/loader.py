@@ -26,6 +26,7 @@ import msgspec
 from anyio.streams.buffered import BufferedByteReceiveStream
 
 from orchestrator import version
+from orchestrator.context import RunContext
 from orchestrator.errors import InputError, LoadFailed
 from orchestrator.ledger import Progress
 from orchestrator.load_worker import FRAME, FRAME_HEADER, MAX_FRAME, Chunk, End, Failed, Request
@@ -34,14 +35,13 @@ from orchestrator.outcome import JobReport
 
 if TYPE_CHECKING:
     from orchestrator.config import JobConfig
-    from orchestrator.run import Run
 
 log = logging.getLogger(__name__)
 WORKER: Final = [sys.executable, "-m", "orchestrator.load_worker"]
 READ_AHEAD: Final = 1  # chunks read ahead while the ledger writes one (a few MB each)
 
 
-def source_of(run: "Run", job: "JobConfig") -> str:
+def source_of(run: RunContext, job: "JobConfig") -> str:
     """What a load reads: the file (size, modification time, inode) and the recipe that
     turns its rows into tasks (the job's settings, the prices, this version's rules). A load
     of the same source is not done twice."""
@@ -55,7 +55,7 @@ def source_of(run: "Run", job: "JobConfig") -> str:
     return f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ino}:{recipe}"
 
 
-def begin(run: "Run", name: str, period: str) -> tuple[Request | None, JobReport]:
+def begin(run: RunContext, name: str, period: str) -> tuple[Request | None, JobReport]:
     """Start (or go on with) the load of the job's `period`: what to read, or None when that
     file is in the ledger already, and the report the load adds up. Ledger's thread."""
     job = run.jobs[name]
@@ -78,7 +78,7 @@ def begin(run: "Run", name: str, period: str) -> tuple[Request | None, JobReport
     return Request(job, run.config.prices, period, 0, ledger), jr
 
 
-def store(run: "Run", name: str, jr: JobReport, chunk: Chunk) -> None:
+def store(run: RunContext, name: str, jr: JobReport, chunk: Chunk) -> None:
     """Write one chunk of the load `jr` reports on: its rejected rows to rejected.jsonl, then
     its rows and the load's progress in one transaction. Ledger's thread."""
     files = run.files_for(name, jr.period)
@@ -98,7 +98,7 @@ def store(run: "Run", name: str, jr: JobReport, chunk: Chunk) -> None:
     jr.estimated_cost += chunk.est_cost
 
 
-def load_inputs(run: "Run", jobs: Iterable[str] | None = None) -> None:
+def load_inputs(run: RunContext, jobs: Iterable[str] | None = None) -> None:
     """Load the inputs of each job's period in this run's plan, in this thread and process,
     all before returning."""
     for name in run.jobs if jobs is None else jobs:
@@ -112,7 +112,7 @@ def load_inputs(run: "Run", jobs: Iterable[str] | None = None) -> None:
         run.loaded_jobs.add(name)
 
 
-async def load(run: "Run") -> None:
+async def load(run: RunContext) -> None:
     """Load the inputs not loaded yet of each job's period in the plan as it is when this
     load gets its turn, while the producer posts what is in: the producer is woken after each
     chunk. A SIGTERM waits for the chunk being written at most."""
@@ -131,7 +131,7 @@ async def load(run: "Run") -> None:
         await run.db(close_periods, run)  # the newest period now exists: prune as configured
 
 
-async def from_worker(run: "Run", name: str, request: Request, jr: JobReport) -> None:
+async def from_worker(run: RunContext, name: str, request: Request, jr: JobReport) -> None:
     """Run the load worker on one job's period and store its chunks as they come."""
     send, receive = anyio.create_memory_object_stream[Chunk | End | Failed](READ_AHEAD)
     last: Chunk | End | Failed | None = None
@@ -190,7 +190,7 @@ async def _died(worker: anyio.abc.Process, path: str) -> str:
     return f"{path}: the load worker stopped ({last[0]}); run again to go on from its last line"
 
 
-def close_periods(run: "Run", jobs: Iterable[str] | None = None) -> None:
+def close_periods(run: RunContext, jobs: Iterable[str] | None = None) -> None:
     """Pending inputs of periods that are over become *missed*, and old periods are pruned
     as `[state] keep_periods` says. Called after reconciliation, which may release rows."""
     keep = run.config.state.keep_periods

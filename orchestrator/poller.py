@@ -19,7 +19,7 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 import anyio
 import msgspec
@@ -27,13 +27,10 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from orchestrator.client import first_result
 from orchestrator.config import JobConfig
+from orchestrator.context import RunContext, Waiting
 from orchestrator.errors import RequestRejected, TransientApiError
 from orchestrator.settle import Collected, SinkWriter, answer_of
-from orchestrator.waiting import Waiting
 from schemas.decode import TasksReadyResponse
-
-if TYPE_CHECKING:
-    from orchestrator.run import Run
 
 log = logging.getLogger(__name__)
 SWEEP_MIN_S: Final = 10.0  # the overdue sweep scans the ledger: not more often than this
@@ -51,7 +48,7 @@ Queued = tuple[str, JobConfig, str]  # task id, its job, its period
 class Poller:
     """The collecting half of a run: one poll loop, its fetch workers and the sink writer."""
 
-    def __init__(self, run: "Run", sink: SinkWriter) -> None:
+    def __init__(self, run: RunContext, sink: SinkWriter) -> None:
         self.run, self.sink = run, sink
         self.queued: set[str] = set()  # task ids handed to the fetch workers, not yet settled
         self.settled = anyio.Event()  # set whenever ids leave `queued`
@@ -265,7 +262,7 @@ def refused_task(task_id: str, job: str, period: str, exc: RequestRejected) -> C
     return Collected(job, period, task_id, False, code, message, raw, ours=True)
 
 
-async def fetch(run: "Run", task_id: str, job: JobConfig, period: str) -> Collected | bool:
+async def fetch(run: RunContext, task_id: str, job: JobConfig, period: str) -> Collected | bool:
     """Get one task: its raw bytes; True if it is still in the API's queue (tasks_ready lists
     it once it is done); False if the answer was an error or not about it."""
     raw = await run.client.task_get(job.se, job.se_type, task_id, job.task_get)

@@ -12,63 +12,60 @@ once the reconciler holds no rows it may yet release.
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import anyio
 
 from orchestrator.client import AmbiguousPost
 from orchestrator.config import JobConfig
+from orchestrator.context import RunContext, Waiting
 from orchestrator.errors import AccountError, RequestRejected, TransientApiError
 from orchestrator.ledger import Claimed
+from orchestrator.loader import load
 from orchestrator.receiver import with_webhook
+from orchestrator.reconcile import Reconciler
 from orchestrator.repost import Outcome, sort_answer
 from orchestrator.schedule import local_time, plan
-from orchestrator.sink import refusal_line
+from orchestrator.sink import JobFiles, refusal_line
 from orchestrator.tags import attempt_tag, tagged_body
-from orchestrator.waiting import Waiting
 from schemas.field_rules import MAX_TASKS_PER_POST
-
-if TYPE_CHECKING:
-    from orchestrator.run import Run
-    from orchestrator.sink import JobFiles
 
 log = logging.getLogger(__name__)
 
 
-async def produce(run: "Run") -> None:
+async def produce(run: RunContext, reconciler: Reconciler) -> None:
     """Post every pending input of this run's periods, 100 a call, within the budget, and
     what the reconciler releases, until it holds nothing more."""
     try:
         while True:
             for job in run.config.jobs:
-                await post_job(run, job)
-            if not await wait_for_held(run):
+                await post_job(run, job, reconciler)
+            if not await wait_for_held(run, reconciler):
                 return
     finally:
         run.produced.set()
 
 
-async def wait_for_held(run: "Run") -> bool:
+async def wait_for_held(run: RunContext, reconciler: Reconciler) -> bool:
     """Wait until the reconciler moves some of the rows it holds; False if it holds none."""
-    changed = run.reconciler.changed
-    held = await run.reconciler.held()
+    changed = reconciler.changed
+    held = await reconciler.held()
     if not held:
         return False
-    run.waiting = run.reconciler.note(held)
-    run.reconciler.wake()
+    run.waiting = reconciler.note(held)
+    reconciler.wake()
     await changed.wait()
     run.waiting = None
     return True
 
 
-async def follow(run: "Run") -> None:
+async def follow(run: RunContext, reconciler: Reconciler) -> None:
     """Post the current batches, then wait for the next period to begin and post its batch
     too, until the run is cancelled (SIGTERM, SIGINT, --max-runtime)."""
     while True:
         for job in run.config.jobs:
-            await post_job(run, job)
-        if await run.reconciler.held():  # released rows are posted before the next period
-            await wait_for_held(run)
+            await post_job(run, job, reconciler)
+        if await reconciler.held():  # released rows are posted before the next period
+            await wait_for_held(run, reconciler)
             continue
         upcoming = run.plan.next_start()
         if upcoming is None:  # no recurring job: nothing will ever begin
@@ -88,7 +85,7 @@ async def follow(run: "Run") -> None:
         changed = [j for j in run.jobs if run.plan.key(j) != before.key(j)]
         log.info("period_begins jobs=%s", ",".join(f"{j}@{run.plan.key(j)}" for j in changed))
         run.loaded_jobs.difference_update(changed)
-        await run.load()  # chunk by chunk, so the poller is not held up; then closes periods
+        await load(run)  # chunk by chunk, so the poller is not held up; then closes periods
 
 
 WALL_CHECK_S = 30.0  # a wait for a wall-clock time re-reads the clock at least this often
@@ -104,7 +101,7 @@ async def sleep_until(
         await anyio.sleep(min(left, check_s))
 
 
-def _room(run: "Run", job: JobConfig, period: str, batch: int) -> tuple[float, str] | None:
+def _room(run: RunContext, job: JobConfig, period: str, batch: int) -> tuple[float, str] | None:
     """(USD that may still be spent, the cap that binds) for this job and period, or None when
     no cap is set; rows held posting by other batches count as spent. Ledger's thread."""
     budget, ledger = run.config.budget, run.ledger
@@ -124,7 +121,7 @@ def _room(run: "Run", job: JobConfig, period: str, batch: int) -> tuple[float, s
     return (min(rooms)[0] - held, min(rooms)[1]) if rooms else None
 
 
-async def post_job(run: "Run", job: JobConfig) -> None:
+async def post_job(run: RunContext, job: JobConfig, reconciler: Reconciler) -> None:
     """Post the job's pending inputs of its period in this run's plan."""
     period = run.plan.key(job.name)
     current = run.plan.current[job.name]
@@ -164,11 +161,16 @@ async def post_job(run: "Run", job: JobConfig) -> None:
             if not affordable:
                 return
             claimed = affordable
-        await post_batch(run, job, files, batch, claimed)
+        await post_batch(run, reconciler, job, files, batch, claimed)
 
 
 async def post_batch(
-    run: "Run", job: JobConfig, files: "JobFiles", batch: int, claimed: list[Claimed]
+    run: RunContext,
+    reconciler: Reconciler,
+    job: JobConfig,
+    files: JobFiles,
+    batch: int,
+    claimed: list[Claimed],
 ) -> None:
     """Post one claimed batch and record what came of it."""
     tags = [c.tag for c in claimed]
@@ -198,7 +200,7 @@ async def post_batch(
             return
         log.warning("post_answer_lost job=%s batch=%d error=%s", job.name, batch, exc)
         await run.db(run.ledger.note_outcome, batch, Outcome.AMBIGUOUS, ended(), str(exc))
-        run.reconciler.wake()
+        reconciler.wake()
         return
     except RequestRejected as exc:
         code, message = exc.status_code, exc.status_message
@@ -220,7 +222,7 @@ async def post_batch(
             answered.strangers,
         )
         await run.db(run.ledger.note_outcome, batch, Outcome.SHORT, ended(), "short answer")
-        run.reconciler.wake()
+        reconciler.wake()
     await run.db(run.ledger.mark_posted, answered.created, run.month())
     run.posted.set()
     refusals = [

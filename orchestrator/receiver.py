@@ -23,6 +23,7 @@ import msgspec
 from aiohttp import web
 
 from orchestrator.config import PostbackConfig, listen_address
+from orchestrator.context import RunContext
 from orchestrator.errors import ApiError
 from orchestrator.ledger import DONE, FAILED, POSTING
 from orchestrator.reconcile import id_list_time
@@ -31,7 +32,6 @@ from orchestrator.tags import split_attempt_tag
 
 if TYPE_CHECKING:
     from orchestrator.poller import Poller
-    from orchestrator.run import Run
 
 log = logging.getLogger(__name__)
 EARLY_WAIT_S: Final = 5.0  # a delivery for a batch whose task_post answer is being recorded
@@ -59,7 +59,7 @@ def with_webhook(body: bytes, postback: PostbackConfig, url: str, variant: str) 
     return body[:-1] + b"," + msgspec.json.encode(extra)[1:]
 
 
-async def catch_up(run: "Run") -> None:
+async def catch_up(run: RunContext) -> None:
     """Deliveries that failed while no run was up (or answered an error): ask /v3/serp/errors
     for them and have the API send them again with /v3/appendix/webhook_resend, 100 ids a
     call (both free), instead of a task_get each. The poller leaves them alone for
@@ -107,7 +107,7 @@ def gunzip(raw: bytes, limit: int) -> bytes:
 class Receiver:
     """The web app and its server; `start` binds, `close` stops taking requests."""
 
-    def __init__(self, run: "Run", sink: SinkWriter, poller: "Poller") -> None:
+    def __init__(self, run: RunContext, sink: SinkWriter, poller: "Poller") -> None:
         postback = run.config.postback
         if postback is None:
             raise ValueError("no [postback] in the config")

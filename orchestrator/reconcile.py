@@ -23,15 +23,14 @@ from typing import TYPE_CHECKING, Final
 
 import anyio
 
+from orchestrator.context import RunContext, Waiting
 from orchestrator.errors import AccountError, ApiError, ReconcileFailed
 from orchestrator.repost import Ask, Attempt, Release, Rules, after_answer, next_step, window
 from orchestrator.tags import split_attempt_tag
-from orchestrator.waiting import Waiting
 from schemas.envelope import IdListItem
 
 if TYPE_CHECKING:
     from orchestrator.client import ApiClient
-    from orchestrator.run import Run
 
 log = logging.getLogger(__name__)
 ATTEMPTS: Final = 4  # id_list questions before the run gives up (each retried by the client)
@@ -87,7 +86,7 @@ def id_list_time(epoch_s: float) -> str:
     return time.strftime(ID_LIST_FMT, time.gmtime(epoch_s))
 
 
-def rules_of(run: "Run") -> Rules:
+def rules_of(run: RunContext) -> Rules:
     api = run.config.api
     return Rules(
         request_timeout_s=api.request_timeout_s,
@@ -122,7 +121,7 @@ class Reconciler:
     """Settles the open attempts of the ledger while the run goes on. `changed` is set
     whenever it moved rows (found or released), so a producer waiting on held rows wakes."""
 
-    def __init__(self, run: "Run") -> None:
+    def __init__(self, run: RunContext) -> None:
         self.run = run
         self.rules = rules_of(run)
         self.changed = anyio.Event()

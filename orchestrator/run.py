@@ -10,34 +10,32 @@ about that attempt. The account limit, not the producer, sets the pace (100 task
 import logging
 import time
 from collections.abc import Callable, Iterable
-from functools import partial
-from typing import Any, Final, TypeVar
+from typing import Final
 
 import anyio
 
 from orchestrator import loader, producer
 from orchestrator.client import ApiClient
 from orchestrator.config import Config
+from orchestrator.context import RunContext, Waiting
 from orchestrator.errors import AccountError, ApiError, ForeignOutput
 from orchestrator.ledger import Ledger
 from orchestrator.outcome import RunReport
-from orchestrator.periods import month_key, zone
 from orchestrator.poller import Poller
 from orchestrator.progress import JobProgress, Snapshot
 from orchestrator.receiver import Receiver, catch_up, webhook_url
 from orchestrator.reconcile import Reconciler
 from orchestrator.schedule import Plan
 from orchestrator.settle import SinkWriter
-from orchestrator.sink import JobFiles, claim_folder, output_folder
-from orchestrator.waiting import Waiting, waiting_now
+from orchestrator.sink import claim_folder, output_folder
+from orchestrator.waiting import waiting_now
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 NOTE_EVERY_S: Final = 5.0  # how often `status`'s note of what the run waits on is refreshed
 
 
-class Run:
-    """Wires inputs, ledger, client, producer, poller and sink for one config."""
+class Run(RunContext):
+    """Wires inputs, ledger, client, producer, reconciler, poller and sink for one config."""
 
     def __init__(
         self,
@@ -47,47 +45,11 @@ class Run:
         plan: Plan,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.config = config
-        self.ledger = ledger
-        self.client = client
-        self.plan = plan
-        self.clock = clock  # epoch seconds: when periods begin and end
-        self.jobs = {job.name: job for job in config.jobs}
-        self.files: dict[tuple[str, str], JobFiles] = {}
-        self.report = RunReport()
-        self.spent_before = ledger.spent()  # the ledger's total when this run began
+        super().__init__(config, ledger, client, plan, clock)
         self.receiver: Receiver | None = None  # with [postback], while the run collects
-        self.webhook = ""  # the postback/pingback URL each task is posted with, if any
-        self.resent: dict[str, float] = {}  # task id -> when the poller may fetch it itself
-        self.waiting: Waiting | None = None  # a wait the run chose (next period, id_list)
-        self.collect_note: Waiting | None = None  # the poller's: tasks_ready full
-        self.last_settled = time.monotonic()  # when results were last settled
-        self.poll_interval_s = config.api.rate_period_s / config.api.tasks_ready_per_minute
-        self.run_id: int | None = None  # the ledger's record of this run, for `status`
+        self.reconciler = Reconciler(self)
         self._noted: Waiting | None = None
         self._noted_at = 0.0
-        self.produced = anyio.Event()  # the producer will post nothing more this run
-        self.loaded_jobs: set[str] = set()  # jobs whose inputs are all in the ledger
-        self.more_inputs = anyio.Event()  # replaced by a waiting producer; set per chunk loaded
-        self.load_lock = anyio.Lock()  # one load at a time, each with its own period
-        self.posted = anyio.Event()  # replaced by the poller before it idles; set on a post
-        self._db = anyio.CapacityLimiter(1)  # one SQLite connection: one thread at a time
-        self.reconciler = Reconciler(self)
-        self.config_file = ""  # the config's path, where the CLI knows it: jobs are its own
-
-    def files_for(self, job: str, period: str) -> JobFiles:
-        """The output files of a job's period (call in the ledger's thread: opening them cuts
-        back what a crash left unsettled)."""
-        found = self.files.get((job, period))
-        if found is None:
-            folder = output_folder(self.config.output.dir, job, period)
-            found = JobFiles(folder, self.ledger, self.config.output.gzip, self.config.output.dir)
-            self.files[(job, period)] = found
-        return found
-
-    def month(self) -> str:
-        """The calendar month of the monthly budget, now."""
-        return month_key(zone(self.config.timezone), self.clock())
 
     def snapshot_sync(self) -> Snapshot:
         """Progress numbers from the ledger (call in the ledger's thread, or after the loop)."""
@@ -142,12 +104,6 @@ class Run:
     async def snapshot(self) -> Snapshot:
         return await self.db(self.snapshot_sync)
 
-    async def db(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a ledger call off the event loop, shielded so a cancel cannot tear a commit."""
-        with anyio.CancelScope(shield=True):
-            result = await anyio.to_thread.run_sync(partial(fn, *args), limiter=self._db)
-        return result
-
     def load_inputs(self, jobs: Iterable[str] | None = None) -> None:
         loader.load_inputs(self, jobs)
 
@@ -184,7 +140,8 @@ class Run:
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(self.load)
                     tg.start_soon(self.reconciler.keep_settling, self.produced)
-                    tg.start_soon(producer.follow if follow else producer.produce, self)
+                    stage = producer.follow if follow else producer.produce
+                    tg.start_soon(stage, self, self.reconciler)
                     tg.start_soon(self.collect, collector)
             finally:
                 with anyio.CancelScope(shield=True):

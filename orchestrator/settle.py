@@ -10,17 +10,15 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from orchestrator.context import RunContext
 from orchestrator.errors import Disposition, classify
 from orchestrator.sink import TASK_GET_HEAD, TASK_HEAD
 from orchestrator.tags import is_rows
-
-if TYPE_CHECKING:
-    from orchestrator.run import Run
 
 log = logging.getLogger(__name__)
 SINK_BATCH: Final = 200  # most tasks settled by one append + fsync + transaction
@@ -74,7 +72,7 @@ def answer_of(
     return Collected(job, period, task_id, ok, head.status_code, head.status_message, task_raw, tag)
 
 
-def settle(run: "Run", batch: list[Collected]) -> tuple[set[str], dict[str, tuple[str, str]]]:
+def settle(run: RunContext, batch: list[Collected]) -> tuple[set[str], dict[str, tuple[str, str]]]:
     """Append and settle one batch, per job, period and file (runs in the ledger's thread).
     Only tasks still *posted* are written: a task both collectors got (a postback while its
     task_get was under way) is written once, and one not ours not at all. An answer whose
@@ -126,7 +124,7 @@ class SinkWriter:
     `on_settled` hears the task ids of each settled batch (the poller unqueues them), and
     `on_refused` the ids whose answer was refused (the poller asks for them again)."""
 
-    def __init__(self, run: "Run") -> None:
+    def __init__(self, run: RunContext) -> None:
         self.run = run
         self.send: MemoryObjectSendStream[Entry]
         self.receive: MemoryObjectReceiveStream[Entry]

@@ -7,27 +7,15 @@ our tasks still in the API's queue.
 """
 
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
+from orchestrator.context import RunContext, Waiting
 from orchestrator.progress import duration
-
-if TYPE_CHECKING:
-    from orchestrator.run import Run
 
 QUIET_S: Final = 10.0  # no result settled for this long, tasks in flight: they are queued
 
 
-@dataclass(frozen=True, slots=True)
-class Waiting:
-    """What a run is waiting on, and until when (epoch seconds) if that is known."""
-
-    what: str
-    until: float | None = None
-    when_idle: bool = False  # shown only once this batch is collected (the next period)
-
-
-def waiting_now(run: "Run", idle: bool) -> Waiting | None:
+def waiting_now(run: RunContext, idle: bool) -> Waiting | None:
     """What the run waits on now, or None when it is busy (call in the ledger's thread)."""
     paused = run.client.paused_until()
     if paused is not None:

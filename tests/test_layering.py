@@ -1,5 +1,6 @@
 """The layers stay apart: schemas import nothing of orchestrator; the simulator only schemas."""
 
+import ast
 import json
 import subprocess
 import sys
@@ -67,3 +68,77 @@ def test_simulator_public_surface_is_sorted_and_importable() -> None:
 
     assert simulator.__all__ == sorted(simulator.__all__)
     assert all(hasattr(simulator, name) for name in simulator.__all__)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Every import of every module of ours, wherever it stands: at the top, in a function
+    (a lazy import), or under TYPE_CHECKING. `from a import b` is an import of `a` and, when
+    `a.b` is a module, of `a.b` too; importing a module imports its packages first."""
+    modules: dict[str, Path] = {}
+    for package in ("orchestrator", "schemas"):
+        for path in (ROOT / package).rglob("*.py"):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+            modules[name] = path
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            found: list[str] = []
+            if isinstance(node, ast.Import):
+                found = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                found = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            for target in found:
+                pieces = target.split(".")
+                for end in range(1, len(pieces) + 1):  # the packages on the way count
+                    prefix = ".".join(pieces[:end])
+                    if prefix in modules and prefix != name and not name.startswith(prefix + "."):
+                        graph[name].add(prefix)
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in graph[node]:
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for node in graph:
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_module_of_ours_imports_another_in_a_cycle_lazy_imports_included() -> None:
+    """The stages talk through narrow interfaces (context.py), not by importing each other
+    in a circle; an import inside a function or under TYPE_CHECKING counts like any other."""
+    graph = import_graph()
+    assert "orchestrator.producer" in graph and graph["orchestrator.run"]  # the graph is real
+    assert cycles(graph) == []
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == [["a", "b", "c"]]
+
+
+def test_no_stage_imports_the_run_that_wires_it() -> None:
+    """run.py wires the stages; only the entry points (the CLI, the demo) import it."""
+    users = {name for name, targets in import_graph().items() if "orchestrator.run" in targets}
+    assert users <= {"orchestrator.cli", "orchestrator.demo"}

@@ -6,149 +6,25 @@ concurrency slot (40209), pass the strict sliding window(s) (40202), then maybe 
 """
 
 import asyncio
-import base64
-import binascii
-import hmac
 import ipaddress
 import logging
-import random
-from array import array
-from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from email.utils import formatdate
-from typing import Any
 
 import anyio
 from aiohttp import web
 
 from orchestrator.simulator import routes, webhook_routes
-from orchestrator.simulator.clock import SimClock
-from orchestrator.simulator.faults import FaultPlan, drop_connection, truncated
-from orchestrator.simulator.limits import ConcurrencyGate, SlidingWindow
+from orchestrator.simulator.account import Simulator
+from orchestrator.simulator.faults import drop_connection, truncated
 from orchestrator.simulator.settings import SimulatorConfig
-from orchestrator.simulator.state import SimTask, TaskStore
-from orchestrator.simulator.webhooks import WebhookSender
+from orchestrator.simulator.state import SimTask
 from schemas import status
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-MAX_TICK_REAL_S = 0.5  # the ticker re-checks at least this often (time jumps, new posts)
-
-
-class Simulator:
-    """Everything one simulated account holds: tasks, limits, faults, counters."""
-
-    def __init__(self, config: SimulatorConfig, clock: SimClock | None = None) -> None:
-        self.config = config
-        self.clock = clock or SimClock(config.time_scale)
-        self.store = TaskStore(config, self.clock)
-        self.window = SlidingWindow(config.calls_per_minute, config.rate_period_s, self.clock.real)
-        self.ready_window = SlidingWindow(
-            config.tasks_ready_per_minute, config.rate_period_s, self.clock.real
-        )
-        self.gate = ConcurrencyGate(config.max_concurrency)
-        self.faults = FaultPlan(config)
-        self.webhooks = WebhookSender(
-            config.webhook_timeout_real_s,
-            config.allow_external_webhooks,
-            lambda task: routes.task_get_body(self, task, task.outcome, "postback"),
-            config.webhook_fail_rate,
-            random.Random(config.seed + 2),
-        )
-        self.calls_total = 0
-        self.started_real = self.clock.real()
-        self.admitted_per_second = array("I")  # calls admitted in each real second since start
-        self.calls_by_function: Counter[str] = Counter()
-        self.rate_limited = 0
-        self.concurrency_limited = 0
-        self.unauthorized = 0
-        self.faults_injected: Counter[str] = Counter()
-        self._credentials = f"{config.login}:{config.password}".encode()
-        self._wake = anyio.Event()
-        self._task_group: anyio.abc.TaskGroup | None = None
-
-    def count_admitted(self) -> None:
-        """Add an admitted call to the per-second timeline benchmarks read the rate from."""
-        second = int(self.clock.real() - self.started_real)
-        timeline = self.admitted_per_second
-        if second >= len(timeline):
-            timeline.extend([0] * (second + 1 - len(timeline)))
-        timeline[second] += 1
-
-    def wake(self) -> None:
-        """Tell the ticker that the next completion may have moved."""
-        self._wake.set()
-
-    def authorized(self, header: str | None) -> bool:
-        if not header or not header.startswith("Basic "):
-            return False
-        try:
-            given = base64.b64decode(header[6:], validate=True)
-        except (binascii.Error, ValueError):
-            return False
-        return hmac.compare_digest(given, self._credentials)
-
-    def advance(self) -> None:
-        """Complete what is due and start the webhooks it needs."""
-        for task in self.store.advance():
-            if self._task_group is not None:
-                self._task_group.start_soon(self._deliver, task)
-
-    async def _deliver(self, task: SimTask, retries: int | None = None) -> None:
-        """One delivery, and the retries `webhook_retries` asks for (none by default)."""
-        left = self.config.webhook_retries if retries is None else retries
-        failure = await self.webhooks.deliver(task)
-        if failure is None:
-            self.store.delivered(task)
-            return
-        self.store.delivery_failed(task, failure)
-        if left > 0:
-            await anyio.sleep(self.clock.real_delay(self.config.webhook_retry_after_s))
-            await self._deliver(task, left - 1)
-
-    def resend(self, task: SimTask) -> None:
-        """Deliver a finished task's webhook again (`/v3/appendix/webhook_resend`)."""
-        if self._task_group is not None:
-            self._task_group.start_soon(self._deliver, task)
-
-    async def tick(
-        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
-    ) -> None:
-        """Complete tasks on time even when nobody calls (webhooks must fire)."""
-        task_status.started()
-        while True:
-            self.advance()
-            due = self.store.next_completion()
-            wait = MAX_TICK_REAL_S
-            if due is not None:
-                lag = self.config.tasks_ready_lag_s
-                wait = min(wait, self.clock.real_delay(due + lag - self.clock.now()))
-            with anyio.move_on_after(wait):
-                await self._wake.wait()
-            self._wake = anyio.Event()
-
-    def stats(self) -> dict[str, Any]:
-        return {
-            "calls_total": self.calls_total,
-            "calls_by_function": dict(self.calls_by_function),
-            "rate_limited": self.rate_limited,
-            "concurrency_limited": self.concurrency_limited,
-            "unauthorized": self.unauthorized,
-            "faults_injected": dict(self.faults_injected),
-            "tasks_created": len(self.store.tasks),
-            "duplicate_tags": self.store.duplicate_tags,
-            "tasks_collected": self.store.tasks_collected,
-            "tasks_ready": self.store.ready_count,
-            "cost_total": round(self.store.cost_total, 8),
-            "balance": round(self.store.balance, 8),
-            "window_peak": self.window.peak,
-            "concurrency_peak": self.gate.peak,
-            "webhooks_sent": self.webhooks.sent,
-            "webhooks_failed": self.webhooks.failed,
-            "sim_time": self.clock.now(),
-        }
 
 
 def _is_loopback(request: web.Request) -> bool:
@@ -281,6 +157,11 @@ async def sim_faults(request: web.Request) -> web.Response:
     return web.json_response({**rates, "next": script})
 
 
+def postback_body(sim: Simulator, task: SimTask) -> bytes:
+    """What a postback of a finished task carries: its task_get answer."""
+    return routes.task_get_body(sim, task, task.outcome, "postback")
+
+
 def build_app(sim: Simulator) -> web.Application:
     """The aiohttp application serving one simulated account."""
     app = web.Application(middlewares=[admission], client_max_size=64 * 1024 * 1024)
@@ -323,7 +204,7 @@ async def serve(
 ) -> AsyncIterator[RunningSimulator]:
     """Run a simulator on `host:port` (default: loopback, an ephemeral port) until exit."""
     config = config or SimulatorConfig()
-    sim = Simulator(config)
+    sim = Simulator(config, postback_body)
     runner = web.AppRunner(build_app(sim), access_log=None, handle_signals=False)
     await runner.setup()
     try:

@@ -25,7 +25,7 @@ from schemas.pricing import task_cost
 from schemas.requests import TaskValidationError, decode_task
 
 if TYPE_CHECKING:
-    from orchestrator.simulator.app import Simulator
+    from orchestrator.simulator.account import Simulator
 
 VERSION: Final = "0.1.20261001"
 SIMULATOR_KEY: Final[web.AppKey["Simulator"]] = web.AppKey("simulator")

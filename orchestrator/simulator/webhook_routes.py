@@ -17,7 +17,7 @@ from orchestrator.simulator.routes import SIMULATOR_KEY, envelope, json_response
 from schemas import status
 
 if TYPE_CHECKING:
-    from orchestrator.simulator.app import Simulator
+    from orchestrator.simulator.account import Simulator
 
 ERRORS_WINDOW_S: Final = 7 * 86400
 ERRORS_PAGE: Final = 1000
