@@ -25,7 +25,7 @@ from pathlib import Path
 from bench.common import ENV, Figures, emit, get_json, simulator, write_config
 from orchestrator.config import load_config
 from orchestrator.ledger import Ledger
-from orchestrator.schedule import plan
+from orchestrator.pipeline.schedule import plan
 
 BODY = (
     b'{"keyword":"keyword 123456","location_code":2840,"language_code":"en","depth":10,'

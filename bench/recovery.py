@@ -25,8 +25,8 @@ import anyio
 from bench.common import ENV, Figures, emit, get_json, simulator, write_config
 from orchestrator.config import load_config
 from orchestrator.ledger import Ledger
-from orchestrator.run import Run
-from orchestrator.schedule import plan
+from orchestrator.pipeline.run import Run
+from orchestrator.pipeline.schedule import plan
 
 SIM_DEFAULT_LIMITS = ("--calls-per-minute", "2000", "--rate-period-s", "60")
 

@@ -1,7 +1,7 @@
 """`python -m orchestrator` and the `orchestrator` command: the CLI.
 
 Ctrl-C is held from here on (blocked, not lost) and let through only where the command can
-take it cleanly (`cli_common.ctrl_c_taken`): raised in the middle of an import or of the event
+take it cleanly (`cli.common.ctrl_c_taken`): raised in the middle of an import or of the event
 loop's set-up, a KeyboardInterrupt cut C extensions short (once a segfault in msgspec, once a
 TypeError out of `_ssl`) and left half-made objects that printed errors at exit. Only the
 interpreter's own start, before this module runs, is out of reach.

@@ -263,7 +263,7 @@ _LOCATIONS_OF: Final = {
 def _check_endpoint_rules(se: str, se_type: str, task: TaskPostBase) -> TaskPostBase:
     """The rules that differ by endpoint: what it requires, how deep it goes, and which
     task_get variant a postback may carry. They read `keyword` and `image_url` only for
-    whether they are set: orchestrator/keyword_rows.py relies on that, and runs only a
+    whether they are set: orchestrator/pipeline/keyword_rows.py relies on that, and runs only a
     struct's `__post_init__` again for each new keyword of a task that passed them."""
     key = (se, se_type)
     names = ENDPOINT_FIELDS.get(key)

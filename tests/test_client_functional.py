@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from orchestrator.client import AmbiguousPost, ApiClient, RetryPolicy
 from orchestrator.config import ApiConfig, Credentials
 from orchestrator.errors import AccountError, RequestRejected
-from orchestrator.limiter import AccountLimiter, CallLog
 from orchestrator.simulator.app import serve
+from orchestrator.wire.client import AmbiguousPost, ApiClient, RetryPolicy
+from orchestrator.wire.limiter import AccountLimiter, CallLog
 from tests.conftest import fast_config
 
 TASK = b'{"keyword": "k", "location_code": 2840, "language_code": "en", "tag": "j:1"}'

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.limiter import CallLog
+from orchestrator.wire.limiter import CallLog
 from tests.test_e2e_run import ENV, run, running_simulator, stats
 
 

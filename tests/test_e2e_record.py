@@ -12,7 +12,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from orchestrator.limiter import CallLog
+from orchestrator.wire.limiter import CallLog
 from tests.test_e2e_promises import daily_config, result_ids, set_fault_rate
 from tests.test_e2e_run import ENV, run, running_simulator, stats
 

@@ -10,7 +10,13 @@ from hypothesis import strategies as st
 
 from orchestrator.config import JobConfig, load_config
 from orchestrator.errors import ConfigError, InputError
-from orchestrator.inputs import RejectedRow, ValidInput, check_input, input_key, read_inputs
+from orchestrator.pipeline.inputs import (
+    RejectedRow,
+    ValidInput,
+    check_input,
+    input_key,
+    read_inputs,
+)
 from schemas.pricing import PriceTable
 
 DEFAULTS = {"location_code": 2840, "language_code": "en"}

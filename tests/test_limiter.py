@@ -16,7 +16,7 @@ from orchestrator.errors import (
     classify,
     error_for,
 )
-from orchestrator.limiter import AccountLimiter, CallLog, shape_bucket
+from orchestrator.wire.limiter import AccountLimiter, CallLog, shape_bucket
 
 
 @given(st.integers(min_value=1, max_value=100_000), st.floats(min_value=0.1, max_value=3600))

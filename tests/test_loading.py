@@ -17,13 +17,13 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from orchestrator import load_worker, loader
 from orchestrator.config import load_config
 from orchestrator.errors import InputError, LoadFailed
-from orchestrator.inputs import ValidInput, read_inputs
 from orchestrator.ledger import Ledger
-from orchestrator.run import Run
-from orchestrator.schedule import plan
+from orchestrator.pipeline import load_worker, loader
+from orchestrator.pipeline.inputs import ValidInput, read_inputs
+from orchestrator.pipeline.run import Run
+from orchestrator.pipeline.schedule import plan
 from tests.test_e2e_run import ENV
 
 LONG = "x" * 701  # over the keyword limit: rejected
@@ -139,8 +139,8 @@ DRIVER = """
 import sys, time, anyio
 from orchestrator.config import load_config
 from orchestrator.ledger import Ledger
-from orchestrator.run import Run
-from orchestrator.schedule import plan
+from orchestrator.pipeline.run import Run
+from orchestrator.pipeline.schedule import plan
 config = load_config(sys.argv[1])
 run = Run(config, Ledger(config.state.path), None, plan(config, time.time(), None, sys.argv[1]))
 anyio.run(run.load)
@@ -175,7 +175,7 @@ def test_a_load_killed_midway_goes_on_from_its_last_committed_line(
         through, done = db.execute("SELECT through_line, done FROM loads").fetchone()
     assert 0 < through < 300_000 and not done
 
-    with caplog.at_level("INFO", logger="orchestrator.loader"):
+    with caplog.at_level("INFO", logger="orchestrator.pipeline.loader"):
         run = load(config)
     assert f"after_line={through}" in caplog.text
     assert keys(config) == (250_000 - 250, 250_000 - 250)  # the rejected numbers never load

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import migrations
-from orchestrator.ledger import DONE, MISSED, PENDING, POSTED, Ledger
-from orchestrator.migrations import VERSION
+from orchestrator.ledger import DONE, MISSED, PENDING, POSTED, Ledger, migrations
+from orchestrator.ledger.migrations import VERSION
 
 # The schema of version 0 (the first release), exactly as it shipped.
 V0_SCHEMA = """
@@ -156,7 +155,7 @@ def test_a_crash_during_migration_leaves_the_old_ledger_intact(tmp_path: Path) -
     make_v0(path)
     probe = (
         "import sqlite3, sys, os\n"
-        "from orchestrator import migrations\n"
+        "from orchestrator.ledger import migrations\n"
         "real = migrations.STEPS[1]\n"
         "def dying(db):\n"
         "    real(db)\n"
@@ -240,7 +239,7 @@ location_code = 2840
 language_code = "en"
 """)
         from orchestrator.config import load_config
-        from orchestrator.inputs import ValidInput, read_inputs
+        from orchestrator.pipeline.inputs import ValidInput, read_inputs
 
         loaded = load_config(config)
         (row,) = [
@@ -272,7 +271,7 @@ def test_a_version_2_ledger_keeps_its_rows_and_a_load_adds_only_new_inputs(
     """Version 3 drops the (job, period, key) primary key. A version-2 ledger mid-life keeps
     every row, state, tally and order; its posting row is still found by tag; and a load of
     the same file adds only the keyword it did not hold."""
-    from orchestrator.inputs import ValidInput, read_inputs
+    from orchestrator.pipeline.inputs import ValidInput, read_inputs
     from tests.test_loading import new_run, write_config
 
     (tmp_path / "kw.txt").write_text("pizza\nsushi\nramen\n")

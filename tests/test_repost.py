@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orchestrator.config import ApiConfig
-from orchestrator.repost import (
+from orchestrator.ledger.repost import (
     Ask,
     Attempt,
     Outcome,

@@ -9,13 +9,13 @@ import anyio
 import msgspec
 import pytest
 
-from orchestrator.client import ApiClient
 from orchestrator.config import credentials, load_config
 from orchestrator.ledger import Ledger
-from orchestrator.limiter import AccountLimiter
-from orchestrator.run import Run
-from orchestrator.schedule import plan
+from orchestrator.pipeline.run import Run
+from orchestrator.pipeline.schedule import plan
 from orchestrator.simulator.app import RunningSimulator
+from orchestrator.wire.client import ApiClient
+from orchestrator.wire.limiter import AccountLimiter
 
 
 def write_config(tmp: Path, url: str, keywords: list[str]) -> Path:
@@ -220,7 +220,7 @@ async def test_keep_periods_prunes_old_settled_rows_but_never_outputs(
 async def test_a_wait_for_the_next_period_follows_a_step_of_the_wall_clock() -> None:
     """--follow waits for a wall-clock time: when the clock steps an hour ahead mid-wait, the
     wait ends at the next reading instead of an hour of the event loop's clock later."""
-    from orchestrator.producer import sleep_until
+    from orchestrator.pipeline.producer import sleep_until
 
     readings = iter([1000.0, 1000.0])  # then the step: every later reading is an hour on
     started = time.monotonic()

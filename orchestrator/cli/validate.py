@@ -1,0 +1,165 @@
+"""`orchestrator validate` (and `run --dry-run`): counts, estimated cost and the first rejected
+rows of each job; with `--check-account`, one free call for credentials, balance and limit.
+Nothing is posted or written."""
+
+import argparse
+import json
+
+import anyio
+
+from orchestrator.cli.common import ExitCode, add_env_file, say
+from orchestrator.config import Config, credentials, load_config
+from orchestrator.errors import AccountError, ApiError
+from orchestrator.pipeline.outcome import RunReport
+from orchestrator.pipeline.validate import dry_run, monthly_cost
+from orchestrator.wire.client import ApiClient
+from orchestrator.wire.limiter import AccountLimiter, CallLog
+
+
+def add_validate(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = commands.add_parser("validate", help="check config and inputs, estimate the cost")
+    p.add_argument("--config", required=True, help="the TOML config")
+    p.add_argument("--json", action="store_true", help="one JSON object instead of text")
+    p.add_argument("--strict", action="store_true", help="exit 2 if any row is rejected")
+    add_env_file(p)
+    p.add_argument(
+        "--check-account",
+        action="store_true",
+        help="also ask the API (one free call, /v3/appendix/user_data) whether the credentials "
+        "work, and show the balance and the account's own limit",
+    )
+
+
+def job_summary(report: RunReport, dry: bool) -> None:
+    """One line per job: counts and estimated cost (dry), or what the run settled."""
+    for name, job in report.jobs.items():
+        if dry:
+            cost = f"estimated cost ${job.estimated_cost:.4f}"
+            if job.periods_per_month is not None:
+                month = job.estimated_cost * job.periods_per_month
+                cost += f" per period, ${month:.4f} per month ({job.periods_per_month} periods)"
+            say(f"{name}: {job.valid} valid, {job.rejected} rejected, {cost}")
+        else:
+            c = job.counts
+            say(
+                f"{name}: {c.get('done', 0)} done, {c.get('failed', 0)} failed, "
+                f"{c.get('pending', 0) + c.get('posting', 0) + c.get('posted', 0)} outstanding, "
+                f"{job.rejected} rejected"
+            )
+
+
+def no_valid_rows(report: RunReport) -> list[str]:
+    """Jobs whose input has rows and not one of them valid: under cron such a job would do
+    nothing, every day, with exit 0."""
+    return [name for name, job in report.jobs.items() if job.rejected and not job.valid]
+
+
+def validation(config: Config, args: argparse.Namespace) -> int:
+    """`validate` and `run --dry-run`: counts, cost and the first rejected rows of each job."""
+    report = dry_run(config)
+    rejected = sum(job.rejected for job in report.jobs.values())
+    empty = no_valid_rows(report)
+    strict = rejected and getattr(args, "strict", False)
+    code = ExitCode.BAD_CONFIG if strict or empty else ExitCode.OK
+    check = getattr(args, "check_account", False)
+    account = _check_account(config, args.config, args.env_file) if check else {}
+    if account.get("error"):
+        code = ExitCode.ACCOUNT
+    if getattr(args, "json", False):
+        jobs = {
+            name: {
+                "valid": job.valid,
+                "rejected": job.rejected,
+                "estimated_cost_usd": round(job.estimated_cost, 6),
+                "periods_per_month": job.periods_per_month,
+                "first_rejected": [{"line": ln, "reason": r} for ln, r in job.examples],
+            }
+            for name, job in report.jobs.items()
+        }
+        total = round(sum(job.estimated_cost for job in report.jobs.values()), 6)
+        record = {
+            "jobs": jobs,
+            "estimated_cost_usd": total,
+            "estimated_cost_usd_per_month": round(monthly_cost(report), 6),
+            "jobs_without_valid_rows": empty,
+            **({"account": account} if account else {}),
+            "exit_code": int(code),
+        }
+        say(json.dumps(record))
+        return code
+    job_summary(report, dry=True)
+    for name, job in report.jobs.items():
+        for line, reason in job.examples:
+            say(f"  {name} line {line}: {reason}")
+    total = sum(job.estimated_cost for job in report.jobs.values())
+    valid = sum(job.valid for job in report.jobs.values())
+    say(f"total: {valid} tasks, {rejected} rejected rows, estimated cost ${total:.4f}")
+    if any(job.periods_per_month is not None for job in report.jobs.values()):
+        month = monthly_cost(report)
+        text = f"recurring jobs: estimated ${month:.4f} this month"
+        cap = config.budget.max_cost_usd_per_month
+        if cap is not None and month > cap:
+            text += f", over max_cost_usd_per_month ${cap:.4f}: posting stops at the cap"
+        say(text)
+    for name in empty:
+        job = report.jobs[name]
+        say(f"{name}: not one of its {job.rejected} rows is valid (reasons above)", error=True)
+    if account:
+        say(_account_line(account), error=bool(account.get("error")))
+    return code
+
+
+def _check_account(config: Config, source: str, env_file: str | None) -> dict[str, object]:
+    """One free call to /v3/appendix/user_data: do the credentials work, what is left, and
+    does the account's own limit allow `calls_per_minute`. The outcome, or its error."""
+    creds = credentials(config.api, source, env_file=env_file)
+
+    async def ask() -> dict[str, object]:
+        # Counted in the call log the config's runs share. Without the ledger's lock a run
+        # may be writing it too: one record of its may be overwritten, which its limit's one
+        # call of margin absorbs.
+        history = CallLog.beside(config.state.path, config.api.calls_per_minute)
+        try:
+            limiter = AccountLimiter.for_api(config.api, history)
+            async with ApiClient(config.api, creds, limiter) as client:
+                user = await client.user_data()
+        finally:
+            history.close()
+        if user is None:
+            return {"error": "user_data answered without a result"}
+        limit = user.minute_limit()
+        found: dict[str, object] = {
+            "login": user.login,
+            "balance_usd": user.money.balance if user.money else None,
+            "calls_per_minute_limit": limit,
+        }
+        if limit is not None and config.api.calls_per_minute > limit:
+            found["warning"] = (
+                f"[api] calls_per_minute {config.api.calls_per_minute} is over the "
+                f"account's limit {limit}"
+            )
+        return found
+
+    try:
+        return anyio.run(ask)
+    except AccountError as exc:
+        return {"error": f"{exc.status_code} {exc.status_message}"}
+    except ApiError as exc:
+        return {"error": f"cannot reach {config.api.base_url}: {exc}"}
+
+
+def _account_line(account: dict[str, object]) -> str:
+    if account.get("error"):
+        return f"account: {account['error']}"
+    balance = account.get("balance_usd")
+    limit = account.get("calls_per_minute_limit")
+    text = f"account: {account.get('login')} works"
+    text += f", balance ${balance:.2f}" if isinstance(balance, float | int) else ""
+    text += f", limit {limit} calls/min" if limit is not None else ""
+    warning = account.get("warning")
+    return f"{text}; {warning}" if warning else text
+
+
+def command_validate(args: argparse.Namespace) -> int:
+    """`orchestrator validate`: the same checks as `run --dry-run`, and `--check-account`."""
+    return validation(load_config(args.config), args)

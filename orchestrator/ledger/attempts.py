@@ -1,0 +1,96 @@
+"""The ledger's record of POST attempts (`batches`): when each went on the wire, how it ended,
+and what id_list said since. `repost.py` decides from these facts alone whether an attempt's
+rows may be posted again; `reconcile.py` asks the questions and records the answers here.
+"""
+
+import sqlite3
+from collections.abc import Sequence
+
+from orchestrator.errors import LedgerError
+from orchestrator.ledger.reads import POSTING
+from orchestrator.ledger.repost import Attempt, Outcome
+
+
+class LedgerAttempts:
+    """Writes and reads of the attempt record; each write is one short transaction."""
+
+    _db: sqlite3.Connection
+    path: str
+
+    def _write(self, sql: str, values: Sequence[object]) -> None:
+        try:
+            with self._db:
+                self._db.execute(sql, values)
+        except sqlite3.Error as exc:
+            raise LedgerError(f"{self.path}: {exc}") from exc
+
+    def note_sent(self, batch: int, at: float, server_clock: bool) -> None:
+        """The batch's POST is going on the wire now (`at`, in the server's clock if known).
+        Committed before the request leaves: a batch without it was never sent."""
+        self._write(
+            "UPDATE batches SET sent_at = ?, server_clock = ? WHERE id = ?",
+            (at, int(server_clock), batch),
+        )
+
+    def note_outcome(self, batch: int, outcome: Outcome, ended: float, error: str = "") -> None:
+        """How the batch's attempt ended (`ended` in the clock its send was recorded in)."""
+        self._write(
+            "UPDATE batches SET outcome = ?, ended_at = ?, error = ? WHERE id = ?",
+            (outcome.value, ended, error or None, batch),
+        )
+
+    def note_checks(self, attempts: Sequence[Attempt]) -> None:
+        """Keep what id_list said about these attempts (`repost.after_answer`)."""
+        try:
+            with self._db:
+                self._db.executemany(
+                    "UPDATE batches SET absent_checks = ?, absent_at = ? WHERE id = ?",
+                    ((a.absent_checks, a.absent_at, a.batch) for a in attempts),
+                )
+        except sqlite3.Error as exc:
+            raise LedgerError(f"{self.path}: {exc}") from exc
+
+    def open_attempts(self, live_run: int | None) -> list[tuple[Attempt, list[str]]]:
+        """The attempts with rows still *posting*, with those rows' tags, but not one that
+        `live_run` (this process's run) has in flight: it has no outcome yet and will record
+        one. A batch of another run without an outcome was cut short by a crash."""
+        # A posting row without a batch record (none is known to exist) counts as sent when
+        # it was last changed, in the local clock.
+        sql = (
+            "SELECT COALESCE(i.batch_id, 0), IIF(b.id IS NULL, i.updated_at, b.sent_at),"
+            " COALESCE(b.server_clock, 0), b.ended_at, b.outcome, COALESCE(b.absent_checks, 0),"
+            " b.absent_at, b.run_id, i.tag FROM inputs i LEFT JOIN batches b ON b.id = i.batch_id"
+            f" WHERE i.state = '{POSTING}' ORDER BY i.batch_id"
+        )
+        found: dict[int, tuple[Attempt, list[str]]] = {}
+        try:
+            rows = self._db.execute(sql).fetchall()
+        except sqlite3.Error as exc:
+            raise LedgerError(f"{self.path}: {exc}") from exc
+        for batch, sent, clock, ended, outcome, checks, absent_at, run_id, tag in rows:
+            if outcome is None and live_run is not None and run_id == live_run:
+                continue
+            entry = found.get(batch)
+            if entry is None:
+                attempt = Attempt(
+                    int(batch),
+                    sent,
+                    ended,
+                    None if outcome is None else Outcome(outcome),
+                    bool(clock),
+                    int(checks),
+                    absent_at,
+                )
+                entry = found[batch] = (attempt, [])
+            entry[1].append(str(tag))
+        return list(found.values())
+
+    def held_cost(self, except_batch: int) -> float:
+        """What the rows still *posting* may have cost (their estimates), but `except_batch`'s:
+        until id_list settles them, a budget counts them as spent."""
+        row = self._db.execute(
+            f"SELECT COALESCE(SUM(est_cost), 0) FROM inputs WHERE state = '{POSTING}'"
+            " AND COALESCE(batch_id, 0) != ?",
+            (except_batch,),
+        ).fetchone()
+        return float(row[0])

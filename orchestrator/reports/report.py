@@ -1,0 +1,271 @@
+"""`orchestrator report`: what moved between two periods of a recurring job.
+
+Per keyword, the domain's best rank then and now, the change, and whether it entered or left
+the top 3/10/100; the domains that gained and lost the most visibility; and the visibility and
+average rank per period, for a chart. Everything is read from the results files (streamed,
+one task at a time), not from the ledger.
+
+Rank: the `rank_group` of the endpoint's ranked items (the position a person sees among them:
+`organic`, or maps' `maps_search` places, the local finder's `local_pack`, `news_search`,
+`images_search`, ...); for an answer with none of them, the `rank_absolute` of every item.
+Visibility of a domain in a period: the share of the period's keywords for which the domain
+ranks in the top 10.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import msgspec
+
+from orchestrator.config import Config, JobConfig
+from orchestrator.errors import ConfigError, LedgerError
+from orchestrator.ledger import DONE, FAILED, MISSED, Ledger
+from orchestrator.pipeline.inputs import key_of_tag
+from orchestrator.reports.export import result_files, result_lines
+
+TOPS: Final = (3, 10, 100)
+VISIBLE_TOP: Final = 10
+HISTORY: Final = 12  # periods in the chart, ending with the later of the two compared
+MOVERS: Final = 10  # winners and losers shown
+
+
+class _Item(msgspec.Struct):
+    type: str = ""
+    rank_group: Any = None
+    rank_absolute: Any = None
+    domain: Any = None
+
+
+class _Result(msgspec.Struct):
+    items: list[_Item] | None = None
+
+
+class _Task(msgspec.Struct):
+    data: dict[str, Any] = {}
+    result: list[_Result] | None = None
+
+
+_TASK: Final = msgspec.json.Decoder(_Task)
+
+
+def _bare(domain: str) -> str:
+    return domain.lower().removeprefix("www.")
+
+
+# The item type that is the ranked list of each endpoint (ads and boxes are not ranked).
+RANKED_TYPES: Final = (
+    "organic",
+    "maps_search",
+    "local_pack",
+    "news_search",
+    "images_search",
+    "google_jobs_item",
+    "event_item",
+)
+
+
+def best_ranks(line: bytes) -> tuple[str | None, str, dict[str, int]]:
+    """(input key, keyword, {domain: best rank}) of one results line."""
+    task = _TASK.decode(line)
+    tag = task.data.get("tag")
+    keyword = task.data.get("keyword") or task.data.get("image_url") or ""
+    best: dict[str, int] = {}
+    for result in task.result or []:
+        items = result.items or []
+        kind = next((k for k in RANKED_TYPES if any(i.type == k for i in items)), None)
+        ranked = [i for i in items if i.type == kind]
+        for item in ranked or items:
+            rank = item.rank_group if ranked else item.rank_absolute
+            if not isinstance(item.domain, str) or not isinstance(rank, int):
+                continue
+            domain = _bare(item.domain)
+            if rank < best.get(domain, 1 << 30):
+                best[domain] = rank
+    return (key_of_tag(tag) if isinstance(tag, str) else None), str(keyword), best
+
+
+@dataclass
+class PeriodView:
+    """One period seen from the results: per keyword the tracked domain's rank, and per
+    domain how many keywords it is visible for."""
+
+    period: str
+    keywords: dict[str, str] = field(default_factory=dict)  # input key -> keyword
+    ranks: dict[str, int] = field(default_factory=dict)  # input key -> tracked domain's rank
+    visible: dict[str, int] = field(default_factory=dict)  # domain -> keywords in top 10
+    rank_sum: dict[str, int] = field(default_factory=dict)  # domain -> sum of best ranks
+    rank_n: dict[str, int] = field(default_factory=dict)
+
+    def visibility(self, domain: str) -> float:
+        return self.visible.get(domain, 0) / len(self.keywords) if self.keywords else 0.0
+
+    def average_rank(self, domain: str) -> float | None:
+        n = self.rank_n.get(domain, 0)
+        return self.rank_sum[domain] / n if n else None
+
+
+def read_period(config: Config, job: JobConfig, period: str, domain: str | None) -> PeriodView:
+    view = PeriodView(period)
+    for _, line in result_lines(config, job, period=period):
+        key, keyword, best = best_ranks(line)
+        if key is None:
+            continue
+        view.keywords[key] = keyword
+        for name, rank in best.items():
+            view.rank_sum[name] = view.rank_sum.get(name, 0) + rank
+            view.rank_n[name] = view.rank_n.get(name, 0) + 1
+            if rank <= VISIBLE_TOP:
+                view.visible[name] = view.visible.get(name, 0) + 1
+        if domain is not None and domain in best:
+            view.ranks[key] = best[domain]
+    return view
+
+
+@dataclass
+class KeywordMove:
+    keyword: str
+    then: int | None
+    now: int | None
+    change: int | None  # positive: better (a smaller rank number)
+    movement: str  # "entered top 3", "left top 10", ... or ""
+
+
+@dataclass
+class DomainMove:
+    domain: str
+    visibility_then: float
+    visibility_now: float
+    average_rank_then: float | None
+    average_rank_now: float | None
+
+    @property
+    def change(self) -> float:
+        return self.visibility_now - self.visibility_then
+
+
+@dataclass
+class Report:
+    job: str
+    domain: str | None
+    then: str
+    now: str
+    keywords: list[KeywordMove]
+    winners: list[DomainMove]
+    losers: list[DomainMove]
+    history: list[tuple[str, dict[str, float], float | None]]  # period, visibility, avg rank
+    series: list[str]  # domains in the visibility chart
+
+
+def _movement(then: int | None, now: int | None) -> str:
+    for top in TOPS:
+        was, is_ = then is not None and then <= top, now is not None and now <= top
+        if is_ and not was:
+            return f"entered top {top}"
+        if was and not is_:
+            return f"left top {top}"
+    return ""
+
+
+def keyword_moves(then: PeriodView, now: PeriodView) -> list[KeywordMove]:
+    """Each keyword of either period, biggest movements first."""
+    moves = []
+    for key in sorted(then.keywords.keys() | now.keywords.keys()):
+        a, b = then.ranks.get(key), now.ranks.get(key)
+        change = a - b if a is not None and b is not None else None
+        label = now.keywords.get(key) or then.keywords.get(key, "")
+        moves.append(KeywordMove(label, a, b, change, _movement(a, b)))
+    moves.sort(key=lambda m: (not m.movement, -abs(m.change or 0), m.keyword))
+    return moves
+
+
+def domain_moves(then: PeriodView, now: PeriodView) -> list[DomainMove]:
+    domains = then.visible.keys() | now.visible.keys()
+    found = [
+        DomainMove(
+            d,
+            then.visibility(d),
+            now.visibility(d),
+            then.average_rank(d),
+            now.average_rank(d),
+        )
+        for d in domains
+    ]
+    return sorted(found, key=lambda m: (-m.change, m.domain))
+
+
+def complete_periods(config: Config, job: JobConfig) -> list[str]:
+    """Periods with results, oldest first, less those the ledger says are still in flight."""
+    keys = sorted({key for key, _ in result_files(config, job) if key})
+    try:
+        ledger = Ledger.reader(config.state.path)
+    except LedgerError:
+        return keys
+    try:
+        done = []
+        for key in keys:
+            counts, _, _ = ledger.period_summary(job.name, key)
+            if sum(counts.values()) == counts[DONE] + counts[FAILED] + counts[MISSED]:
+                done.append(key)
+        return done
+    finally:
+        ledger.close()
+
+
+def build(
+    config: Config,
+    job: JobConfig,
+    source: str,
+    domain: str | None = None,
+    then: str | None = None,
+    now: str | None = None,
+) -> Report:
+    """Compare two periods (by default the last two complete ones)."""
+    if job.every is None:
+        raise ConfigError(source, "--job", f"job {job.name!r} has no `every`: nothing to compare")
+    available = complete_periods(config, job)
+    if then is None or now is None:
+        if len(available) < 2 and (then is None and now is None):
+            raise ConfigError(
+                source,
+                "--job",
+                f"job {job.name!r} has {len(available)} complete period(s) "
+                "with results; a report compares two (or name them with --from and --to)",
+            )
+        now = now or available[-1]
+        then = then or max((p for p in available if p < now), default=available[0])
+    tracked = _bare(domain) if domain else None
+    a, b = read_period(config, job, then, tracked), read_period(config, job, now, tracked)
+    moves = domain_moves(a, b)
+    series = (
+        [tracked]
+        if tracked
+        else [m.domain for m in sorted(moves, key=lambda m: -m.visibility_now)[:5]]
+    )
+    history = []
+    for key in [p for p in available if p <= now][-HISTORY:]:
+        view = b if key == now else a if key == then else read_period(config, job, key, tracked)
+        avg = view.average_rank(tracked) if tracked else None
+        history.append((key, {d: view.visibility(d) for d in series}, avg))
+    return Report(
+        job.name,
+        tracked,
+        then,
+        now,
+        keyword_moves(a, b) if tracked else [],
+        [m for m in moves if m.change > 0][:MOVERS],
+        [m for m in reversed(moves) if m.change < 0][:MOVERS],
+        history,
+        series,
+    )
+
+
+def keyword_rows(report: Report) -> Iterator[dict[str, object]]:
+    for m in report.keywords:
+        yield {
+            "keyword": m.keyword,
+            f"rank_{report.then}": m.then,
+            f"rank_{report.now}": m.now,
+            "change": m.change,
+            "movement": m.movement,
+        }

@@ -1,0 +1,133 @@
+"""The report as one self-contained HTML file: inline CSS and SVG, no script, no network, so
+it opens offline and can be mailed. Charts are drawn server-side as SVG polylines."""
+
+from html import escape
+from typing import Final
+
+from orchestrator.reports.report import Report
+
+WIDTH, HEIGHT, PAD = 640, 240, 44
+COLOURS: Final = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e")
+
+
+def _chart(
+    title: str,
+    labels: list[str],
+    series: dict[str, list[float | None]],
+    *,
+    pct: bool,
+    invert: bool = False,
+) -> str:
+    values = [v for points in series.values() for v in points if v is not None]
+    low, high = (
+        (0.0, max(values, default=1.0) * 1.1 or 1.0)
+        if not invert
+        else (max(0.0, min(values, default=1.0) - 1), max(values, default=10.0) + 1)
+    )
+    span = (high - low) or 1.0
+    step = (WIDTH - 2 * PAD) / max(1, len(labels) - 1)
+
+    def y(value: float) -> float:
+        share = (value - low) / span
+        return PAD + (share if invert else 1 - share) * (HEIGHT - 2 * PAD)
+
+    parts = [
+        f'<svg class="chart" role="img" aria-label="{escape(title)}" width="{WIDTH}" '
+        f'height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}">',
+        f'<text x="{PAD}" y="18" class="title">{escape(title)}</text>',
+        f'<line x1="{PAD}" y1="{HEIGHT - PAD}" x2="{WIDTH - PAD}" y2="{HEIGHT - PAD}" '
+        'stroke="#999"/>',
+        f'<line x1="{PAD}" y1="{PAD}" x2="{PAD}" y2="{HEIGHT - PAD}" stroke="#999"/>',
+    ]
+    for tick in (low, (low + high) / 2, high):
+        text = f"{tick * 100:.0f}%" if pct else f"{tick:.1f}"
+        parts.append(
+            f'<text x="{PAD - 6}" y="{y(tick) + 4:.1f}" class="tick" '
+            f'text-anchor="end">{text}</text>'
+        )
+    for i, label in enumerate(labels):
+        parts.append(
+            f'<text x="{PAD + i * step:.1f}" y="{HEIGHT - PAD + 16}" class="tick" '
+            f'text-anchor="middle">{escape(label)}</text>'
+        )
+    for colour, (name, points) in zip(COLOURS, series.items(), strict=False):
+        xy = [(PAD + i * step, y(v)) for i, v in enumerate(points) if v is not None]
+        if not xy:
+            continue
+        coords = " ".join(f"{x:.1f},{yy:.1f}" for x, yy in xy)
+        parts.append(
+            f'<polyline class="series" data-name="{escape(name)}" points="{coords}" '
+            f'fill="none" stroke="{colour}" stroke-width="3"/>'
+        )
+        parts += [f'<circle cx="{x:.1f}" cy="{yy:.1f}" r="4" fill="{colour}"/>' for x, yy in xy]
+    legend = "".join(
+        f'<span><i style="background:{c}"></i>{escape(n)}</span>'
+        for c, n in zip(COLOURS, series, strict=False)
+    )
+    return "".join(parts) + f'</svg><div class="legend">{legend}</div>'
+
+
+def _pct(value: float) -> str:
+    return f"{value * 100:.1f}%"
+
+
+def _rank(value: float | int | None) -> str:
+    return "—" if value is None else f"{value:.1f}" if isinstance(value, float) else str(value)
+
+
+def render(report: Report) -> str:
+    """The whole page."""
+    labels = [period for period, _, _ in report.history]
+    visibility = {d: [vis.get(d) for _, vis, _ in report.history] for d in report.series}
+    charts = [_chart("Visibility (share of keywords in the top 10)", labels, visibility, pct=True)]
+    if report.domain:
+        ranks = {report.domain: [avg for _, _, avg in report.history]}
+        charts.append(
+            _chart("Average rank (lower is better)", labels, ranks, pct=False, invert=True)
+        )
+    rows = "".join(
+        f"<tr><td>{escape(m.keyword)}</td><td>{_rank(m.then)}</td><td>{_rank(m.now)}</td>"
+        f'<td class="{"up" if (m.change or 0) > 0 else "down" if (m.change or 0) < 0 else ""}">'
+        f"{'' if m.change is None else f'{m.change:+d}'}</td><td>{escape(m.movement)}</td></tr>"
+        for m in report.keywords
+    )
+    keyword_table = (
+        f"<h2>Keywords: {escape(report.domain)}</h2><table><tr><th>keyword</th>"
+        f"<th>{escape(report.then)}</th><th>{escape(report.now)}</th><th>change</th>"
+        f"<th>movement</th></tr>{rows}</table>"
+        if report.domain
+        else "<p>Name a domain with <code>--domain</code> to see its keywords.</p>"
+    )
+
+    def movers(title: str, moves: list) -> str:  # type: ignore[type-arg]
+        body = "".join(
+            f"<tr><td>{escape(m.domain)}</td><td>{_pct(m.visibility_then)}</td>"
+            f"<td>{_pct(m.visibility_now)}</td><td>{m.change * 100:+.1f} pts</td></tr>"
+            for m in moves
+        )
+        return (
+            f"<h2>{title}</h2><table><tr><th>domain</th><th>{escape(report.then)}</th>"
+            f"<th>{escape(report.now)}</th><th>visibility</th></tr>{body}</table>"
+        )
+
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>{escape(report.job)}: {escape(report.then)} → {escape(report.now)}</title>
+<style>
+body {{ font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; max-width: 980px; }}
+table {{ border-collapse: collapse; margin: 8px 0 24px; }}
+td, th {{ border-bottom: 1px solid #ddd; padding: 3px 10px; text-align: left; }}
+.up {{ color: #2a7a2a; }} .down {{ color: #b22; }}
+.chart .title {{ font-weight: 600; }} .chart .tick {{ font-size: 11px; fill: #555; }}
+.legend span {{ margin-right: 14px; }}
+.legend i {{ display: inline-block; width: 12px; height: 12px; margin-right: 4px; }}
+</style></head><body>
+<h1>{escape(report.job)}: {escape(report.then)} → {escape(report.now)}</h1>
+<p>Visibility: the share of the period's keywords for which a domain ranks in the top 10.
+Rank: the organic position (<code>rank_group</code>).</p>
+{"".join(charts)}
+{keyword_table}
+{movers("Biggest winners", report.winners)}
+{movers("Biggest losers", report.losers)}
+</body></html>
+"""
