@@ -19,6 +19,14 @@ from tests.test_e2e_run import ENV, run, running_simulator, stats
 LEDGER = "orchestrator-state.sqlite"
 
 
+def paid_once_each(url: str, folder: Path, inputs: int) -> None:
+    """Every input one task, and one line in the outputs: nothing paid twice, nothing lost."""
+    numbers = stats(url)
+    assert numbers["tasks_created"] == inputs and numbers["duplicate_tags"] == 0
+    ids = result_ids(folder)
+    assert len(ids) == len(set(ids)) == inputs
+
+
 def with_api(config: Path, settings: str) -> Path:
     """The config with these [api] settings added."""
     config.write_text(config.read_text().replace("[output]", settings + "\n[output]"))
@@ -35,10 +43,7 @@ def test_a_post_answered_after_the_timeout_is_paid_once(tmp_path: Path) -> None:
         config = with_api(daily_config(tmp_path, url, 5), timers)
         done = run(config, "--max-runtime", "120")
         assert done.returncode == 0, done.stderr
-        numbers = stats(url)
-        assert numbers["tasks_created"] == 5 and numbers["duplicate_tags"] == 0
-        ids = result_ids(tmp_path / "out" / "g")
-        assert len(ids) == len(set(ids)) == 5
+        paid_once_each(url, tmp_path / "out" / "g", 5)
         assert "post_answer_lost" in done.stderr and "released" not in done.stderr
 
 
@@ -68,10 +73,7 @@ def test_a_clock_step_between_a_kill_and_the_restart_moves_no_window(tmp_path: P
         config = daily_config(tmp_path, url, 300)  # the product's default timers again
         done = run(config, "--max-runtime", "200")
         assert done.returncode == 0, done.stderr
-        numbers = stats(url)
-        assert numbers["tasks_created"] == 300 and numbers["duplicate_tags"] == 0
-        ids = result_ids(tmp_path / "out" / "g")
-        assert len(ids) == len(set(ids)) == 300
+        paid_once_each(url, tmp_path / "out" / "g", 300)
 
 
 def test_a_short_answer_leaves_its_missing_tasks_to_id_list_not_to_a_new_post(
@@ -84,10 +86,7 @@ def test_a_short_answer_leaves_its_missing_tasks_to_id_list_not_to_a_new_post(
         config = daily_config(tmp_path, url, 300)
         done = run(config, "--max-runtime", "200")
         assert done.returncode == 0, done.stderr
-        numbers = stats(url)
-        assert numbers["tasks_created"] == 300 and numbers["duplicate_tags"] == 0
-        ids = result_ids(tmp_path / "out" / "g")
-        assert len(ids) == len(set(ids)) == 300
+        paid_once_each(url, tmp_path / "out" / "g", 300)
         assert done.stderr.count("post_answer_short") == 3
 
 
@@ -145,8 +144,7 @@ def test_a_task_get_refused_as_a_whole_fails_that_task_not_the_run(tmp_path: Pat
         folder = tmp_path / "out" / "g"
         failed = [json.loads(line) for line in (folder / "failed.jsonl").read_text().splitlines()]
         assert [f["status_code"] for f in failed] == [40400]
-        ids = result_ids(folder)
-        assert len(ids) == len(set(ids)) == 30 and stats(url)["tasks_created"] == 30
+        paid_once_each(url, folder, 30)
 
 
 def test_a_moved_project_folder_keeps_its_results_and_goes_on(tmp_path: Path) -> None:
@@ -164,8 +162,7 @@ def test_a_moved_project_folder_keeps_its_results_and_goes_on(tmp_path: Path) ->
         kw.write_text(kw.read_text() + "".join(f"keyword {i}\n" for i in range(20, 30)))
         again = run(moved / "jobs.toml")
         assert again.returncode == 0, again.stderr
-        ids = result_ids(moved / "out" / "g")
-        assert len(ids) == len(set(ids)) == 30 and stats(url)["tasks_created"] == 30
+        paid_once_each(url, moved / "out" / "g", 30)
 
 
 def recover_cmd(config: Path) -> subprocess.CompletedProcess[str]:
@@ -204,8 +201,7 @@ def test_recover_cuts_a_torn_last_line_and_names_a_bad_line_in_the_middle(
         assert results.read_bytes() == b"".join(lines[:-1])
         done = run(config)
         assert done.returncode == 0, done.stderr
-        ids = result_ids(tmp_path / "out" / "g")
-        assert len(ids) == len(set(ids)) == 20 and stats(url)["tasks_created"] == 20
+        paid_once_each(url, tmp_path / "out" / "g", 20)
 
 
 def test_two_configs_on_one_ledger_with_one_job_name_are_refused(tmp_path: Path) -> None:

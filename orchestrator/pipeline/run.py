@@ -159,6 +159,10 @@ class Run(RunContext):
     async def execute(self, max_runtime_s: float | None, follow: bool = False) -> RunReport:
         """Post, reconcile and collect concurrently until done or out of time; with
         `follow`, post each new period's batch when it begins, until cancelled."""
+        if self.run_id is None:  # the CLI records its run; a run made in code gets one here,
+            # for its batches name the run that claimed them: the reconciler never takes a
+            # POST still in flight here for one a crash cut short
+            self.run_id = await self.db(self.ledger.start_run)
         for name in self.jobs:  # before anything is posted: refuse folders not ours
             home = (name, self.config_file, self.config.output.dir)
             other = await self.db(self.ledger.claim_home, *home) if self.config_file else None
