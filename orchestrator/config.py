@@ -4,6 +4,7 @@ error naming the key and the file, before anything is posted.
 Only this module reads environment variables (for credentials).
 """
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -244,6 +245,39 @@ def _check_postback(where: str, postback: PostbackConfig) -> None:
         raise ConfigError(where, "postback.listen", str(exc)) from None
 
 
+def _check_money(where: str, config: Config) -> None:
+    """Prices and caps that could let a run spend past its cap, or end it mid-post: a price
+    or multiplier that is not a positive number (a negative base price made estimates shrink
+    as tasks were added: a $0.01 cap let $0.06 through), a NaN, or a cap of 0."""
+    prices = config.prices
+    positive = {
+        "prices.base_usd": prices.base_usd,
+        "prices.high_priority_multiplier": prices.high_priority_multiplier,
+        "prices.operator_multiplier": prices.operator_multiplier,
+        "prices.search_by_image_rectangles_multiplier": (
+            prices.search_by_image_rectangles_multiplier
+        ),
+    }
+    for key, value in positive.items():
+        if not 0 < value < math.inf:
+            raise ConfigError(where, key, f"expected a number > 0, got {value}")
+    if not 0 <= prices.extra_page_factor < math.inf:
+        raise ConfigError(
+            where,
+            "prices.extra_page_factor",
+            f"expected a number >= 0, got {prices.extra_page_factor}",
+        )
+    budget = config.budget
+    caps = {
+        "budget.max_cost_usd": budget.max_cost_usd,
+        "budget.max_cost_usd_per_period": budget.max_cost_usd_per_period,
+        "budget.max_cost_usd_per_month": budget.max_cost_usd_per_month,
+    }
+    for key, cap in caps.items():
+        if cap is not None and not 0 < cap < math.inf:
+            raise ConfigError(where, key, f"expected a cap > 0 (leave it out for none), got {cap}")
+
+
 def _resolve(base: Path, value: str) -> str:
     path = Path(value).expanduser()
     return str(path if path.is_absolute() else base / path)
@@ -268,13 +302,14 @@ def load_config(path: str | Path) -> Config:
     except PeriodError as exc:
         raise ConfigError(where, "timezone", str(exc)) from None
     _check_base_url(where, config.api.base_url)
+    _check_money(where, config)
     for endpoint, price in config.prices.endpoint_base_usd.items():
         se, _, se_type = endpoint.partition("/")
-        if not is_serp_endpoint(se, se_type) or not price >= 0:
+        if not is_serp_endpoint(se, se_type) or not 0 < price < math.inf:
             raise ConfigError(
                 where,
                 f"prices.endpoint_base_usd.{endpoint}",
-                "expected a SERP endpoint as se/se_type (google/ai_mode) and a price >= 0",
+                "expected a SERP endpoint as se/se_type (google/ai_mode) and a price > 0",
             )
     if config.postback is not None:
         _check_postback(where, config.postback)

@@ -82,6 +82,31 @@ def test_good_config_loads_with_paths_relative_to_the_file(tmp_path: Path) -> No
             "google/maps has no task_get/html; it has advanced",
         ),
         (('input = "keywords.txt"', ""), "jobs[0]", "missing required field `input`"),
+        # Money at the door: a negative base price let a $0.01 cap pass $0.06, a NaN ended
+        # a run on a NOT NULL constraint, a zero cap posted nothing without a word.
+        (("[state]", "[prices]\nbase_usd = -0.0006\n[state]"), "prices.base_usd", "> 0"),
+        (("[state]", "[prices]\nbase_usd = nan\n[state]"), "prices.base_usd", "> 0"),
+        (
+            ("[state]", "[prices]\nhigh_priority_multiplier = 0\n[state]"),
+            "prices.high_priority_multiplier",
+            "> 0",
+        ),
+        (
+            ("[state]", "[prices]\nextra_page_factor = inf\n[state]"),
+            "prices.extra_page_factor",
+            ">= 0",
+        ),
+        (
+            ("[state]", '[prices]\nendpoint_base_usd = {"google/ai_mode" = -1}\n[state]'),
+            "prices.endpoint_base_usd.google/ai_mode",
+            "a price > 0",
+        ),
+        (("[state]", "[budget]\nmax_cost_usd = 0\n[state]"), "budget.max_cost_usd", "> 0"),
+        (
+            ("[state]", "[budget]\nmax_cost_usd_per_month = nan\n[state]"),
+            "budget.max_cost_usd_per_month",
+            ">= 0",
+        ),
     ],
 )
 def test_bad_config_names_the_file_and_key(
