@@ -17,6 +17,7 @@ the server's offset was known (an older ledger, a first call that got no answer)
 `slack_s` on each side instead.
 """
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -153,19 +154,17 @@ def sort_answer(sent: Mapping[str, str], tasks: Sequence[Task[Any]]) -> Answered
     """`sent` maps each attempt tag posted to its row's tag. A row the answer does not speak
     of (a short answer), or speaks of twice, may have a task: it stays for reconciliation."""
     answered = Answered()
-    seen: dict[str, int] = {}
+    matched: list[tuple[str, Task[Any]]] = []
     for task in tasks:
         echoed = (task.data or {}).get("tag")
         row = sent.get(echoed) if isinstance(echoed, str) else None
         if row is None:
             answered.strangers += 1
-            continue
-        seen[row] = seen.get(row, 0) + 1
-    doubled = {row for row, n in seen.items() if n > 1}
-    for task in tasks:
-        echoed = (task.data or {}).get("tag")
-        row = sent.get(echoed) if isinstance(echoed, str) else None
-        if row is None or row in doubled:
+        else:
+            matched.append((row, task))
+    times = Counter(row for row, _ in matched)
+    for row, task in matched:
+        if times[row] > 1:
             continue
         disposition = classify(task.status_code)
         if disposition is Disposition.SUCCESS:
@@ -174,5 +173,5 @@ def sort_answer(sent: Mapping[str, str], tasks: Sequence[Task[Any]]) -> Answered
             answered.not_created.append(row)
         else:
             answered.refused.append((row, task.status_code, task.status_message, task.id))
-    answered.missing = [row for row in sent.values() if row not in seen or row in doubled]
+    answered.missing = [row for row in sent.values() if times[row] != 1]
     return answered

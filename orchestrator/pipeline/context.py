@@ -5,7 +5,7 @@ sink); each stage takes it, and none imports `run.py` or another stage through i
 """
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
@@ -30,6 +30,18 @@ class Waiting:
     what: str
     until: float | None = None
     when_idle: bool = False  # shown only once this batch is collected (the next period)
+
+
+async def first_of(*waits: Callable[[], Awaitable[object]]) -> None:
+    """Return as soon as the first of several waits returns."""
+    async with anyio.create_task_group() as tg:
+
+        async def one(wait: Callable[[], Awaitable[object]]) -> None:
+            await wait()
+            tg.cancel_scope.cancel()
+
+        for wait in waits:
+            tg.start_soon(one, wait)
 
 
 class RunContext:

@@ -18,7 +18,6 @@ tasks_ready and task_post.
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
 from typing import Final
 
 import anyio
@@ -27,7 +26,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from orchestrator.config import JobConfig
 from orchestrator.errors import RequestRejected, TransientApiError
-from orchestrator.pipeline.context import RunContext, Waiting
+from orchestrator.pipeline.context import RunContext, Waiting, first_of
 from orchestrator.pipeline.settle import Collected, SinkWriter, answer_of
 from orchestrator.wire.client import first_result
 from schemas.decode import TasksReadyResponse
@@ -118,7 +117,7 @@ class Poller:
                     # period that is over) cannot move this run.
                     if run.produced.is_set():
                         return
-                    await _first_of(posted.wait, run.produced.wait)
+                    await first_of(posted.wait, run.produced.wait)
                     continue
             if ours:
                 while len(self.queued) > api.max_concurrency:
@@ -271,15 +270,3 @@ async def fetch(run: RunContext, task_id: str, job: JobConfig, period: str) -> C
 
 def _ids(answer: TasksReadyResponse) -> list[str]:
     return [item.id for item in first_result(answer)]
-
-
-async def _first_of(*waits: Callable[[], Awaitable[object]]) -> None:
-    """Return as soon as the first of several waits returns."""
-    async with anyio.create_task_group() as tg:
-
-        async def one(wait: Callable[[], Awaitable[object]]) -> None:
-            await wait()
-            tg.cancel_scope.cancel()
-
-        for wait in waits:
-            tg.start_soon(one, wait)

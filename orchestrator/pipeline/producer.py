@@ -64,8 +64,7 @@ async def follow(run: RunContext, reconciler: Reconciler) -> None:
     while True:
         for job in run.config.jobs:
             await post_job(run, job, reconciler)
-        if await reconciler.held():  # released rows are posted before the next period
-            await wait_for_held(run, reconciler)
+        if await wait_for_held(run, reconciler):  # released rows go before the next period
             continue
         upcoming = run.plan.next_start()
         if upcoming is None:  # no recurring job: nothing will ever begin
@@ -106,10 +105,6 @@ def _room(run: RunContext, job: JobConfig, period: str, batch: int) -> tuple[flo
     no cap is set; rows held posting by other batches count as spent. Ledger's thread."""
     budget, ledger = run.config.budget, run.ledger
     rooms = []
-    if budget.max_cost_usd is None and budget.max_cost_usd_per_period is None:
-        if budget.max_cost_usd_per_month is None:
-            return None
-    held = ledger.held_cost(batch)
     if budget.max_cost_usd is not None:
         rooms.append((budget.max_cost_usd - ledger.spent(), "max_cost_usd"))
     if budget.max_cost_usd_per_period is not None and period:
@@ -118,7 +113,10 @@ def _room(run: RunContext, job: JobConfig, period: str, batch: int) -> tuple[flo
     if budget.max_cost_usd_per_month is not None:
         spent = ledger.month_spent(run.month())
         rooms.append((budget.max_cost_usd_per_month - spent, "max_cost_usd_per_month"))
-    return (min(rooms)[0] - held, min(rooms)[1]) if rooms else None
+    if not rooms:
+        return None
+    left, cap = min(rooms)
+    return left - ledger.held_cost(batch), cap
 
 
 async def post_job(run: RunContext, job: JobConfig, reconciler: Reconciler) -> None:

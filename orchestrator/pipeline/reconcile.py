@@ -25,7 +25,7 @@ import anyio
 
 from orchestrator.errors import AccountError, ApiError, ReconcileFailed
 from orchestrator.ledger.repost import Ask, Attempt, Release, Rules, after_answer, next_step, window
-from orchestrator.pipeline.context import RunContext, Waiting
+from orchestrator.pipeline.context import RunContext, Waiting, first_of
 from orchestrator.pipeline.tags import split_attempt_tag
 from schemas.envelope import IdListItem
 
@@ -147,14 +147,7 @@ class Reconciler:
             else:
                 delay = max(0.0, self.next_at - self.run.client.server_now())
             with anyio.move_on_after(delay):
-                async with anyio.create_task_group() as tg:
-
-                    async def first(wait: anyio.Event) -> None:
-                        await wait.wait()
-                        tg.cancel_scope.cancel()
-
-                    tg.start_soon(first, wake)
-                    tg.start_soon(first, done)
+                await first_of(wake.wait, done.wait)
 
     async def open_attempts(self) -> list[tuple[Attempt, list[str]]]:
         """The open attempts id_list can still answer for (its tags last a month)."""
@@ -193,7 +186,7 @@ class Reconciler:
                 await self._learn_server_time()
             now = run.client.server_now()
             steps = [(a, tags, next_step(a, now, self.rules)) for a, tags in open_]
-            free = [(a, tags, s) for a, tags, s in steps if isinstance(s, Release)]
+            free = [(a, tags, s.why) for a, tags, s in steps if isinstance(s, Release)]
             if free:
                 await self._release(free)
                 continue
@@ -211,16 +204,16 @@ class Reconciler:
         except ApiError as exc:
             log.warning("server_time_unknown error=%s", exc)
 
-    async def _release(self, free: Sequence[tuple[Attempt, list[str], object]]) -> None:
+    async def _release(self, free: Sequence[tuple[Attempt, list[str], str]]) -> None:
+        """Put these attempts' rows back to be posted, each for the reason given."""
         run = self.run
-        for attempt, tags, step in free:
-            assert isinstance(step, Release)
+        for attempt, tags, why in free:
             released = await run.db(run.ledger.release, tags)
             log.warning(
                 "released batch=%d inputs=%d: %s; they will be posted again",
                 attempt.batch,
                 released,
-                step.why,
+                why,
             )
         self._moved()
 
