@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,25 @@ def stats(url: str) -> dict[str, Any]:
     with urllib.request.urlopen(f"{url}/_sim/stats", timeout=10) as resp:
         result: dict[str, Any] = json.loads(resp.read())
     return result
+
+
+def wait_for(
+    url: str,
+    reached: Callable[[dict[str, Any]], bool],
+    proc: subprocess.Popen[bytes] | None = None,
+    limit_s: float = 120,
+) -> None:
+    """Poll the simulator's counts until `reached` holds (the run, if given, still up)."""
+    deadline = time.monotonic() + limit_s
+    while not reached(stats(url)):
+        assert proc is None or proc.poll() is None, "the run ended before the state came"
+        assert time.monotonic() < deadline, "the simulator's counts never reached the state"
+        time.sleep(0.05)
+
+
+def more_than(count: str, than: int) -> Callable[[dict[str, Any]], bool]:
+    """The simulator's `count` has passed `than`."""
+    return lambda now: bool(now[count] > than)
 
 
 def write_job_files(tmp: Path, url: str, n: int) -> Path:

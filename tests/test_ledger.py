@@ -152,7 +152,7 @@ def test_the_lock_is_released_on_close(tmp_path: Path) -> None:
 
 
 def posting_tags(ledger: Ledger) -> list[str]:
-    return [tag for _, tags in ledger.posting_batches().values() for tag in tags]
+    return [tag for _, tags in ledger.open_attempts(live_run=None) for tag in tags]
 
 
 @settings(max_examples=30, deadline=None)

@@ -115,27 +115,26 @@ async def test_slow_down_pauses_every_call_for_a_tenth_of_the_window() -> None:
     assert limiter.slowdowns == 1
 
 
-async def test_the_call_log_tells_the_next_process_when_the_last_task_post_went_out(
+async def test_the_call_log_counts_a_killed_process_s_calls_in_the_next_window(
     tmp_path: Path,
 ) -> None:
-    """A killed process's task_post is found in the call log by the next one (the time a lost
-    answer's tasks may be created from), and a log written before POST records existed still
-    counts its tasks_ready calls as such and claims no post."""
+    """A killed process's calls, its task_post included, count in the next one's window, and
+    a log written before POST records existed still counts its tasks_ready calls as such.
+    (When the last task_post went out is no longer read from the log: the ledger records
+    each POST attempt.)"""
     path = str(tmp_path / "state.sqlite.calls")
     first = AccountLimiter(100, 60.0, 20, 5, history=CallLog(path, 116))
     await first.admit(post=True)
-    posted = first.last_post_wall
     await first.admit(tasks_ready=True)
     await first.admit()
-    assert posted > 0 and first.last_post_wall == posted
     second = AccountLimiter(100, 60.0, 20, 5, history=CallLog(path, 116))
-    assert second.last_post_wall == posted and second.inherited == 3
+    assert second.inherited == 3
     assert sorted(ready for _, ready in CallLog(path, 116).since(0)) == [False, False, True]
+    posted = time.time() - 1
     old = tmp_path / "old.calls"  # the records of a version without POST: 0 a call, 1 tasks_ready
     old.write_bytes(CallLog.RECORD.pack(posted, 0) + CallLog.RECORD.pack(posted + 1, 1))
     log = CallLog(str(old), 116)
-    assert log.last_post == 0.0 and log.since(0) == [(posted, False), (posted + 1, True)]
-    assert AccountLimiter(100, 60.0, 20, 5).last_post_wall == 0.0  # no log: nothing known
+    assert log.since(0) == [(posted, False), (posted + 1, True)]
 
 
 def test_calls_recorded_in_the_future_count_as_now_not_for_hours(tmp_path: Path) -> None:
@@ -146,7 +145,7 @@ def test_calls_recorded_in_the_future_count_as_now_not_for_hours(tmp_path: Path)
     ahead = time.time() + 3600
     Path(path).write_bytes(b"".join(CallLog.RECORD.pack(ahead, kind) for kind in (0, 1, 2)))
     log = CallLog(path, 116)
-    assert all(at <= time.time() for at, _ in log.since(0)) and log.last_post <= time.time()
+    assert all(at <= time.time() for at, _ in log.since(0))
     now = [1000.0]
     limiter = AccountLimiter(100, 60.0, 20, 5, clock=lambda: now[0], history=log)
     assert limiter.inherited == 3

@@ -305,7 +305,8 @@ def test_a_version_2_ledger_keeps_its_rows_and_a_load_adds_only_new_inputs(
         found = ledger._db.execute("SELECT id, key, state FROM inputs ORDER BY id").fetchall()
         assert found == [(1, made[0].key, "done"), (2, made[1].key, "posting")]
         assert ledger.counts("g")[DONE] == 1 and ledger.spent() == pytest.approx(0.0006)
-        assert ledger.posting_batches() == {7: (0.0, [made[1].tag])}
+        [(attempt, tags)] = ledger.open_attempts(live_run=None)
+        assert (attempt.batch, attempt.sent, tags) == (7, 0.0, [made[1].tag])
         assert ledger.mark_posted([(made[1].tag, "id-2", 0.0006)], "2026-11") == 1
         indexes = {r[1] for r in ledger._db.execute("PRAGMA index_list(inputs)")}
         assert indexes == {"inputs_by_state", "inputs_by_task", "inputs_posting", "inputs_identity"}

@@ -12,12 +12,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from tests.test_e2e_promises import daily_config
-from tests.test_e2e_run import ENV, run, running_simulator, stats
+from tests.test_e2e_run import ENV, more_than, run, running_simulator, stats, wait_for
 
 
 def free_port() -> int:
@@ -92,25 +90,6 @@ def test_a_run_killed_while_deliveries_arrive_loses_nothing(tmp_path: Path) -> N
     assert len(ids) == len(set(ids)) == 600
     assert numbers["webhooks_failed"] > 0 and numbers["duplicate_tags"] == 0
     assert numbers["rate_limited"] == 0
-
-
-def wait_for(
-    url: str,
-    reached: Callable[[dict[str, Any]], bool],
-    proc: subprocess.Popen[bytes] | None = None,
-    limit_s: float = 120,
-) -> None:
-    """Poll the simulator's counts until `reached` holds (the run, if given, still up)."""
-    deadline = time.monotonic() + limit_s
-    while not reached(stats(url)):
-        assert proc is None or proc.poll() is None, "the run ended before the state came"
-        assert time.monotonic() < deadline, "the simulator's counts never reached the state"
-        time.sleep(0.05)
-
-
-def more_than(count: str, than: int) -> Callable[[dict[str, Any]], bool]:
-    """The simulator's `count` has passed `than`."""
-    return lambda now: bool(now[count] > than)
 
 
 def _post(url: str, body: bytes, headers: dict[str, str] | None = None) -> int:

@@ -10,8 +10,9 @@ any instant and the next one neither re-posts a paid task nor loses a result.
 Each row belongs to a job and a period ('' for one-shot jobs): the same input is a new row,
 with its own tag, in each period of a recurring job. The schema is in `migrations.py`.
 
-Write-ahead: a batch is committed as *posting* before its POST goes out. Only `reconcile`
-may move *posting* rows back to *pending*, after id_list showed their tags were not created.
+Write-ahead: a batch is committed as *posting* before its POST goes out, and the moment it goes
+on the wire is recorded before it does (attempts.py). *posting* rows go back to *pending* only
+when the API said it created nothing, or when `repost.py` decides so from that record.
 Methods are synchronous and short (one transaction each); callers run them off the event loop.
 """
 
@@ -37,7 +38,7 @@ from orchestrator.ledger.loads import (
     Progress,
     Restored,
 )
-from orchestrator.ledger.migrations import VERSION, migrate, version
+from orchestrator.ledger.migrations import VERSION, migrate, refuse_newer, version
 from orchestrator.ledger.reads import (
     DONE,
     FAILED,
@@ -93,9 +94,9 @@ class Ledger(LedgerReads, LedgerLoads, LedgerAttempts, LedgerRuns):
             # FULL: a commit (a claim, a send, a settle) is on disk when it returns, so it
             # survives a power loss as well as a kill; NORMAL lost the last commits then.
             self._db.execute("PRAGMA synchronous=FULL")
-            # 4 MB of pages: a load appends (no random-key index since version 3), so a bigger
-            # cache only held a run's memory up by the size of what it had loaded (64 MB was
-            # 120 MB of RSS after loading 200k inputs)
+            # 4 MB of pages while the run posts and collects (a bigger cache only held its
+            # memory up by the size of what it had loaded: 64 MB was 120 MB of RSS after 200k
+            # inputs); a load raises it while it writes (ledger/loads.py)
             self._db.execute(f"PRAGMA cache_size=-{RUN_CACHE_KB}")
             found, now = migrate(self._db)
             if 0 <= found < now:
@@ -122,11 +123,7 @@ class Ledger(LedgerReads, LedgerLoads, LedgerAttempts, LedgerRuns):
             uri = Path(ledger.path).resolve().as_uri() + "?mode=ro"
             ledger._db = sqlite3.connect(uri, uri=True, isolation_level=None)
             found = version(ledger._db)
-            if found > VERSION:
-                raise LedgerError(
-                    f"{ledger.path}: ledger schema version {found} is newer than this"
-                    f" orchestrator's ({VERSION}): upgrade the orchestrator"
-                )
+            refuse_newer(found)  # status and export too: a sqlite3 error, named below
             if found < VERSION:
                 # Made by an earlier version and not yet opened by a run: upgrade it once
                 # (this takes the lock for a moment), then read.
@@ -186,16 +183,6 @@ class Ledger(LedgerReads, LedgerLoads, LedgerAttempts, LedgerRuns):
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # closing the descriptor releases the flock
             self._lock_fd = None
-
-    def _tx(self, sql: str, rows: Iterable[Sequence[object]]) -> int:
-        """Run `sql` for each row in one transaction; returns rows changed."""
-        try:
-            with self._db:
-                self._db.execute("BEGIN IMMEDIATE")
-                cursor = self._db.executemany(sql, rows)
-                return cursor.rowcount
-        except sqlite3.Error as exc:
-            raise LedgerError(f"{self.path}: {exc}") from exc
 
     def claim_batch(
         self, job: str, period: str, limit: int, run_id: int | None = None

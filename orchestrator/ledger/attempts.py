@@ -9,46 +9,33 @@ from collections.abc import Sequence
 from orchestrator.errors import LedgerError
 from orchestrator.ledger.reads import POSTING
 from orchestrator.ledger.repost import Attempt, Outcome
+from orchestrator.ledger.store import Store
 
 
-class LedgerAttempts:
+class LedgerAttempts(Store):
     """Writes and reads of the attempt record; each write is one short transaction."""
-
-    _db: sqlite3.Connection
-    path: str
-
-    def _write(self, sql: str, values: Sequence[object]) -> None:
-        try:
-            with self._db:
-                self._db.execute(sql, values)
-        except sqlite3.Error as exc:
-            raise LedgerError(f"{self.path}: {exc}") from exc
 
     def note_sent(self, batch: int, at: float, server_clock: bool) -> None:
         """The batch's POST is going on the wire now (`at`, in the server's clock if known).
         Committed before the request leaves: a batch without it was never sent."""
-        self._write(
+        self._tx(
             "UPDATE batches SET sent_at = ?, server_clock = ? WHERE id = ?",
-            (at, int(server_clock), batch),
+            [(at, int(server_clock), batch)],
         )
 
     def note_outcome(self, batch: int, outcome: Outcome, ended: float, error: str = "") -> None:
         """How the batch's attempt ended (`ended` in the clock its send was recorded in)."""
-        self._write(
+        self._tx(
             "UPDATE batches SET outcome = ?, ended_at = ?, error = ? WHERE id = ?",
-            (outcome.value, ended, error or None, batch),
+            [(outcome.value, ended, error or None, batch)],
         )
 
     def note_checks(self, attempts: Sequence[Attempt]) -> None:
         """Keep what id_list said about these attempts (`repost.after_answer`)."""
-        try:
-            with self._db:
-                self._db.executemany(
-                    "UPDATE batches SET absent_checks = ?, absent_at = ? WHERE id = ?",
-                    ((a.absent_checks, a.absent_at, a.batch) for a in attempts),
-                )
-        except sqlite3.Error as exc:
-            raise LedgerError(f"{self.path}: {exc}") from exc
+        self._tx(
+            "UPDATE batches SET absent_checks = ?, absent_at = ? WHERE id = ?",
+            ((a.absent_checks, a.absent_at, a.batch) for a in attempts),
+        )
 
     def open_attempts(self, live_run: int | None) -> list[tuple[Attempt, list[str]]]:
         """The attempts with rows still *posting*, with those rows' tags, but not one that

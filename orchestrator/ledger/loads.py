@@ -1,8 +1,9 @@
 """The ledger's writes of new rows: loading a job's inputs, and rows rebuilt by `recover`.
 
-The inputs table has no index on the input key (see migrations.py: it capped loading at 30k
-rows/s). The loader tells new inputs from known ones itself (load_worker.py keeps the keys of
-the period it loads, seeded from `keys_of`), and hands `add_chunk` only new rows.
+One row per (job, period, key) is the unique index `inputs_identity` (migrations.py), so the
+store refuses a second one whatever the caller. The loader still tells new inputs from known
+ones itself (load_worker.py keeps the keys of the period it loads, seeded from `keys_of`), and
+hands `add_chunk` only new rows.
 
 `loads` records each load's progress in the transaction of each chunk, so that a load cut
 short goes on after its last committed line, and a file read in full, unchanged, with the

@@ -363,14 +363,19 @@ def version(db: sqlite3.Connection) -> int:
     return int(db.execute("PRAGMA user_version").fetchone()[0]) if has_inputs else -1
 
 
-def migrate(db: sqlite3.Connection) -> tuple[int, int]:
-    """Create or upgrade the schema; returns (version found, version now). -1: a new file."""
-    found = version(db)
+def refuse_newer(found: int) -> None:
+    """A ledger of a newer schema is never read or written: this version would misread it."""
     if found > VERSION:
         raise sqlite3.DatabaseError(
             f"ledger schema version {found} is newer than this orchestrator's ({VERSION}):"
             " upgrade the orchestrator"
         )
+
+
+def migrate(db: sqlite3.Connection) -> tuple[int, int]:
+    """Create or upgrade the schema; returns (version found, version now). -1: a new file."""
+    found = version(db)
+    refuse_newer(found)
     db.execute("BEGIN IMMEDIATE")
     try:
         found = version(db)  # again, under the write lock

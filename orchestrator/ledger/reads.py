@@ -68,18 +68,6 @@ class LedgerReads:
         ).fetchone()
         return int(row[0])
 
-    def posting_batches(self) -> dict[int, tuple[float, list[str]]]:
-        """batch id -> (when it was claimed, its tags) for the rows whose POST may or may not
-        have created a task (a crash or a lost answer)."""
-        found: dict[int, tuple[float, list[str]]] = {}
-        sql = (
-            "SELECT i.batch_id, COALESCE(b.created_at, i.updated_at), i.tag FROM inputs i"
-            f" LEFT JOIN batches b ON b.id = i.batch_id WHERE i.state = '{POSTING}'"
-        )
-        for batch, claimed_at, tag in self._db.execute(sql):
-            found.setdefault(int(batch or 0), (float(claimed_at), []))[1].append(str(tag))
-        return found
-
     def row_state(self, job: str, period: str, key: str) -> str | None:
         """The state of one input's row (the identity index finds it), or None."""
         row = self._db.execute(

@@ -78,7 +78,6 @@ class RunContext:
         self.load_lock = anyio.Lock()  # one load at a time, each with its own period
         self.posted = anyio.Event()  # replaced by the poller before it idles; set on a post
         self._db = anyio.CapacityLimiter(1)  # one SQLite connection: one thread at a time
-        self.config_file = ""  # the config's path, where the CLI knows it: jobs are its own
 
     def files_for(self, job: str, period: str) -> JobFiles:
         """The output files of a job's period (call in the ledger's thread: opening them cuts

@@ -48,6 +48,7 @@ class Run(RunContext):
         super().__init__(config, ledger, client, plan, clock)
         self.receiver: Receiver | None = None  # with [postback], while the run collects
         self.reconciler = Reconciler(self)
+        self.config_file = ""  # the config's path, where the CLI knows it: jobs are its own
         self._noted: Waiting | None = None
         self._noted_at = 0.0
 

@@ -4,7 +4,7 @@ Times are simulated seconds unless the name says `real`; the rate-limit window i
 seconds so that a benchmark can compress it (600 calls per 5 s) without a time scale.
 """
 
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 import msgspec
 
@@ -29,19 +29,13 @@ FaultKind = Literal[
     "foreign",
     "refused",
 ]
-# The kinds drawn by default: what networks and a busy API do to every call.
-NETWORK_FAULTS: Final[tuple[FaultKind, ...]] = (
-    "http_500",
-    "task_error",
-    "drop",
-    "drop_after",
-    "slow",
-    "truncate",
-)
-# ... and what a hostile or broken server does, only when named: a task_post answer that
-# leaves out the last task it created, a task_get answer of another task under the id asked,
-# a task_get refused as a whole (40400, HTTP 404).
-FAULT_KINDS: Final[tuple[FaultKind, ...]] = (*NETWORK_FAULTS, "short", "foreign", "refused")
+FAULT_KINDS: Final[tuple[FaultKind, ...]] = get_args(FaultKind)
+# What a hostile or broken server does, drawn only when named: a task_post answer that leaves
+# out the last task it created, a task_get answer of another task under the id asked, a
+# task_get refused as a whole (40400, HTTP 404). The others, drawn by default, are what
+# networks and a busy API do to every call.
+HOSTILE_FAULTS: Final = frozenset({"short", "foreign", "refused"})
+NETWORK_FAULTS: Final = tuple(k for k in FAULT_KINDS if k not in HOSTILE_FAULTS)
 
 
 class DelayRange(msgspec.Struct, frozen=True):

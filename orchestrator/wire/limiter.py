@@ -70,28 +70,24 @@ def shape_bucket(
 
 class CallLog:
     """When recent calls were made, in a ring of fixed records in a file, so that the next
-    process counts them against the window, and knows when the last task_post went out (a
-    lost answer's tasks may be created up to then). Each record is written with one pwrite and
+    process counts them against the window. Each record is written with one pwrite and
     no fsync: a killed process's writes are in the page cache, and only a machine crash loses
     them (a reboot takes longer than the window)."""
 
     RECORD: Final = struct.Struct("<dB7x")  # epoch seconds, its kind
     CALL, READY, POST = 0, 1, 2  # the kinds: a call, a tasks_ready call, a task_post
-    # A file written before POST records: its task_posts are CALLs. A version before them
-    # reads a POST as a tasks_ready call, which only makes it more careful.
+    # A task_post is still recorded as such (a version before POST records reads it as a
+    # tasks_ready call, which only makes it more careful); since the ledger records each
+    # POST attempt itself, nothing reads the kind but to tell tasks_ready calls apart.
 
     def __init__(self, path: str, slots: int) -> None:
         self.path, self.slots = path, slots
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         self.pos = 0
-        self.last_post = 0.0  # epoch seconds of the newest task_post in the file at start
         newest = -1.0
-        now = time.time()
-        for index, (at, kind) in enumerate(self._records()):
+        for index, (at, _) in enumerate(self._records()):
             if at > newest:
                 newest, self.pos = at, (index + 1) % slots  # the oldest is overwritten next
-            if kind == self.POST:
-                self.last_post = max(self.last_post, min(at, now))  # a future one: now
 
     @classmethod
     def beside(cls, state_path: str, calls_per_window: int) -> "CallLog":
@@ -167,9 +163,6 @@ class AccountLimiter:
         self._ready_log = SlidingLog(max(1, tasks_ready_per_window - 1), shaped_window)
         self._history = history
         self.inherited = 0  # calls of a previous process still in the window at start
-        # When the last task_post was let onto the wire, by this process or one before it
-        # (epoch seconds): tasks of a lost answer may have been created until a while after.
-        self.last_post_wall = 0.0 if history is None else history.last_post
         if history is not None:
             wall, mono = time.time(), clock()
             for at, was_ready in history.since(wall - shaped_window):
@@ -219,8 +212,6 @@ class AccountLimiter:
             self._ready_log.times.append(now)
         self.admitted += 1
         wall = time.time()
-        if post:
-            self.last_post_wall = wall
         if self._history is not None:
             kind = CallLog.READY if tasks_ready else CallLog.POST if post else CallLog.CALL
             self._history.record(wall, kind)
