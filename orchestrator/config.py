@@ -17,12 +17,14 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from orchestrator.errors import ConfigError, did_you_mean
+from orchestrator.files import read_regular
 from orchestrator.periods import Every, PeriodError, zone
 from schemas.catalogue import is_serp_endpoint, task_get_variants
 from schemas.pricing import PriceTable
 from schemas.requests import task_post_type
 
 DEFAULT_BASE_URL: Final = "https://api.dataforseo.com"
+MAX_CONFIG_BYTES: Final = 4 << 20  # a config of a thousand jobs is a tenth of that
 Positive = Annotated[float, msgspec.Meta(gt=0)]
 PositiveInt = Annotated[int, msgspec.Meta(gt=0)]
 JobName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
@@ -205,6 +207,13 @@ def _check_defaults(where: str, key: str, job: JobConfig) -> None:
 
 def _http_url(where: str, key: str, url: str) -> SplitResult:
     """An http(s) URL with a host and a valid port, split; a ConfigError naming `key` if not."""
+    if "@" in url:  # user:password@host: never echoed, never sent in the clear of a log
+        raise ConfigError(
+            where,
+            key,
+            "the URL holds credentials (user:password@): leave them out (not shown here); "
+            "the API's come from login_env and password_env",
+        )
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(where, key, f"{url!r} is not an http(s) URL (https://host[:port]/...)")
@@ -287,7 +296,7 @@ def load_config(path: str | Path) -> Config:
     """Read and check a config file; relative paths in it are relative to the file."""
     where = str(path)
     try:
-        raw = Path(path).read_bytes()
+        raw = read_regular(path, MAX_CONFIG_BYTES)
     except OSError as exc:
         raise ConfigError(where, "", f"cannot read: {exc.strerror or exc}") from exc
     try:
@@ -297,6 +306,8 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(where, key, message) from exc
     except msgspec.DecodeError as exc:
         raise ConfigError(where, "", f"not valid TOML: {exc}") from exc
+    except RecursionError:
+        raise ConfigError(where, "", "not valid TOML: arrays or tables nested too deep") from None
     try:
         zone(config.timezone)
     except PeriodError as exc:
@@ -361,7 +372,7 @@ def read_env_file(path: str) -> dict[str, str]:
                 "--env-file",
                 f"readable by others (mode {info.st_mode & 0o777:o}): chmod 600 {path}",
             )
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_regular(path, MAX_CONFIG_BYTES).decode("utf-8")
     except OSError as exc:
         raise ConfigError(path, "--env-file", f"cannot read: {exc.strerror or exc}") from exc
     except UnicodeDecodeError:

@@ -8,6 +8,9 @@
     │   ├── RequestRejected     never retried blindly (40501, 40006, 4050x, ...)
     │   └── AccountError        stops the run (40100, 40200, 40201, 40204, 40207)
     ├── LedgerError        the SQLite ledger failed
+    │   └── NoLedger       there is none yet (nothing has run)
+    ├── MachineError       the machine failed us: a full disk, a read-only filesystem, a
+    │                      permission, an I/O error, a damaged ledger
     ├── ForeignOutput      an output folder holds files this ledger did not write
     ├── ReconcileFailed    id_list could not tell whether lost posts created tasks
     ├── LoadFailed         the load worker stopped without saying why
@@ -19,7 +22,10 @@ attribute or part of a message.
 
 import difflib
 import enum
-from collections.abc import Iterable
+import errno
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Final
 
 
@@ -70,6 +76,47 @@ class AccountError(ApiError):
 
 class LedgerError(OrchestratorError):
     """The state database failed."""
+
+
+class NoLedger(LedgerError):
+    """Nothing has run with this config yet: there is no ledger to read."""
+
+
+class MachineError(OrchestratorError):
+    """The machine failed us, not the config nor the input: a full disk, a read-only
+    filesystem, a permission, an I/O error, a damaged ledger. What was settled stays settled
+    (appends are cut back to the ledger's committed sizes), so the next run goes on."""
+
+    def __init__(self, path: str, what: str, hint: str) -> None:
+        super().__init__(f"{path}: {what} ({hint})")
+        self.path, self.what, self.hint = path, what, hint
+
+
+_DISK_HINTS: Final = {
+    errno.ENOSPC: "free space on that disk, then run again: what was settled is kept",
+    errno.EDQUOT: "raise the quota or free space, then run again: what was settled is kept",
+    errno.EROFS: "the filesystem is mounted read-only: remount it read-write, or point the "
+    "config at a writable place",
+    errno.EACCES: "give the user running the orchestrator write access to it",
+    errno.EPERM: "give the user running the orchestrator write access to it",
+    errno.EIO: "the disk reports I/O errors: check it (dmesg), then run again",
+}
+
+
+def machine_error(exc: OSError, path: str | None = None) -> MachineError:
+    """An OSError as the one line a person can act on: what failed, where, what to do."""
+    where = path or (str(exc.filename) if exc.filename else "the disk")
+    hint = _DISK_HINTS.get(exc.errno or 0, "check the disk and its permissions, then run again")
+    return MachineError(where, exc.strerror or str(exc), hint)
+
+
+@contextmanager
+def on_disk(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Turn an OSError met in the block into the MachineError naming `path`."""
+    try:
+        yield
+    except OSError as exc:
+        raise machine_error(exc, os.fspath(path)) from exc
 
 
 class ForeignOutput(OrchestratorError):

@@ -2,10 +2,11 @@
 `reports.py`, `simulate` in `simulate.py`. Only the cli modules print; only this one
 configures logging and turns errors into exit codes.
 
-Exit codes (`common.ExitCode`): 0 done; 1 anything unexpected; 2 bad arguments or
-configuration (argparse also uses 2), or an output folder this ledger does not own; 3 account;
-4 lost posts id_list could not settle (nothing re-posted; run again later); 75 lock held;
-130/143 after SIGINT/SIGTERM; 141 the reader of the output went away (a closed pipe).
+Exit codes (`common.ExitCode`): 0 done; 1 anything unexpected; 2 bad arguments, configuration
+or input (argparse also uses 2), or an output folder this ledger does not own; 3 account;
+4 lost posts id_list could not settle (nothing re-posted; run again later); 74 the machine
+failed us (a full disk, a read-only filesystem, a permission, an I/O error, a damaged ledger);
+75 lock held; 130/143 after SIGINT/SIGTERM; 141 the reader of the output went away.
 """
 
 import argparse
@@ -13,6 +14,7 @@ import json
 import logging
 import os
 import signal
+import sqlite3
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -50,10 +52,13 @@ from orchestrator.errors import (
     ForeignOutput,
     InputError,
     LockHeld,
+    MachineError,
     OrchestratorError,
     ReconcileFailed,
+    machine_error,
 )
 from orchestrator.ledger import Ledger
+from orchestrator.ledger.store import ledger_failure
 from orchestrator.pipeline.inputs import check_input
 from orchestrator.pipeline.outcome import RunReport
 from orchestrator.pipeline.progress import Format, Mode, Progress
@@ -61,6 +66,7 @@ from orchestrator.pipeline.run import Run
 from orchestrator.pipeline.schedule import plan
 from orchestrator.reports import report, report_html
 from orchestrator.reports.export import ExportError, find_job
+from orchestrator.reports.outfile import OutputPathError
 from orchestrator.wire.client import ApiClient
 from orchestrator.wire.limiter import AccountLimiter, CallLog
 
@@ -190,9 +196,9 @@ def _unwrap_errors() -> Iterator[None]:
         raise found from None
 
 
-def _first_error(group: BaseExceptionGroup[BaseException]) -> OrchestratorError | None:
+def _first_error(group: BaseExceptionGroup[BaseException]) -> Exception | None:
     for exc in group.exceptions:
-        if isinstance(exc, OrchestratorError):
+        if isinstance(exc, OrchestratorError | OSError | sqlite3.Error):
             return exc
         if isinstance(exc, BaseExceptionGroup) and (inner := _first_error(exc)) is not None:
             return inner
@@ -233,8 +239,12 @@ def command_run(args: argparse.Namespace) -> int:
         reason = f"error: {exc}"
         raise
     finally:
-        snapshot = run.snapshot_sync() if run is not None else None
-        ledger.end_run(run_id, code, reason)
+        snapshot = None
+        try:  # on a full disk or a damaged ledger these fail too: the first error is the one
+            snapshot = run.snapshot_sync() if run is not None else None
+            ledger.end_run(run_id, code, reason)
+        except OrchestratorError as exc:
+            log.warning("run_end_not_recorded reason=%s", exc)
         ledger.close()
         history.close()
     empty = no_valid_rows(run.report) if run is not None else []
@@ -293,8 +303,16 @@ def _guarded(args: argparse.Namespace, handler: Callable[[argparse.Namespace], i
     documented exit code, never a traceback."""
     try:
         return handler(args)
-    except (ConfigError, InputError, ExportError, ForeignOutput) as exc:
+    except (ConfigError, InputError, ExportError, ForeignOutput, OutputPathError) as exc:
         code, text = ExitCode.BAD_CONFIG, str(exc)
+    except MachineError as exc:
+        code, text = ExitCode.MACHINE, str(exc)
+    except BrokenPipeError:
+        raise  # the reader of our output went away: `main` says so with its own code
+    except OSError as exc:  # one no stage named: the file it names, if any
+        code, text = ExitCode.MACHINE, str(machine_error(exc))
+    except sqlite3.Error as exc:  # a ledger read outside the ledger's own wrappers
+        code, text = ExitCode.MACHINE, str(ledger_failure(_state_path(args), exc))
     except ReconcileFailed as exc:
         code, text = ExitCode.RECONCILE, str(exc)
     except LockHeld as exc:
@@ -309,6 +327,22 @@ def _guarded(args: argparse.Namespace, handler: Callable[[argparse.Namespace], i
     else:
         say(f"orchestrator {args.command}: {text}", error=True)
     return code
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the command is, so that what it writes is cleaned up."""
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+def _state_path(args: argparse.Namespace) -> str:
+    """The ledger a command's config names, for a message about it."""
+    try:
+        return load_config(args.config).state.path
+    except (AttributeError, OrchestratorError):
+        return "the ledger"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -362,8 +396,14 @@ def _main(argv: Sequence[str] | None = None) -> int:
             "report": command_report,
             "recover": command_recover,
         }
+        if args.command in ("export", "report"):  # they write files: SIGTERM cleans up too
+            signal.signal(signal.SIGTERM, _terminated)
         if args.command in handlers:
-            return _guarded(args, handlers[args.command])
+            try:
+                return _guarded(args, handlers[args.command])
+            except Terminated:
+                say(f"orchestrator {args.command}: stopped by SIGTERM", error=True)
+                return ExitCode.SIGTERM
         if args.command == "demo":
             try:
                 return command_demo(args)

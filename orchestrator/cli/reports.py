@@ -3,7 +3,6 @@ ledger), `export` (results as a table), `report` (what moved between periods) an
 (forget old periods' settled rows)."""
 
 import argparse
-import csv
 import json
 import sys
 from dataclasses import asdict
@@ -18,12 +17,12 @@ from orchestrator.periods import PeriodError, parse_key
 from orchestrator.reports import report, report_html
 from orchestrator.reports.export import (
     FORMATS,
-    ExportError,
     check_types,
     export,
     find_job,
     format_of,
 )
+from orchestrator.reports.outfile import replaced_text, write_csv_rows
 from orchestrator.reports.status import read_status
 
 
@@ -42,6 +41,12 @@ def add_export(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--types", help="only these item types, comma-separated (organic,paid)")
     p.add_argument("--period", metavar="KEY", help="only this period of a recurring job")
     p.add_argument("--since", metavar="KEY", help="only this period and later ones")
+    p.add_argument(
+        "--raw",
+        action="store_true",
+        help="CSV: write text cells as they are; by default one that begins with = + - @ TAB "
+        "or CR gets a leading ' so that a spreadsheet shows it instead of running it",
+    )
 
 
 def add_report(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -54,6 +59,12 @@ def add_report(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.add_argument("--limit", type=positive_int, default=20, help="keyword rows in the table")
     p.add_argument("--html", metavar="PATH", help="also write a self-contained HTML report")
+    p.add_argument(
+        "--raw",
+        action="store_true",
+        help="CSV: write text cells as they are; by default one that begins with = + - @ TAB "
+        "or CR gets a leading ' so that a spreadsheet shows it instead of running it",
+    )
 
 
 def add_prune(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -136,7 +147,7 @@ def command_export(args: argparse.Namespace) -> int:
     fmt = format_of(args.format, args.out)
     if types is not None:
         check_types(config, job, types, args.period, args.since)
-    count = export(config, job, fmt, args.out, types, args.period, args.since)
+    count = export(config, job, fmt, args.out, types, args.period, args.since, args.raw)
     if args.out != "-":
         say(f"{count} rows written to {args.out}")
     return ExitCode.OK
@@ -164,10 +175,8 @@ def command_report(args: argparse.Namespace) -> int:
         _check_keys(config, job, args.config, {"--from": args.then, "--to": args.now})
     found = report.build(config, job, args.config, args.domain, args.then, args.now)
     if args.html:
-        try:
-            Path(args.html).write_text(report_html.render(found), encoding="utf-8")
-        except OSError as exc:
-            raise ExportError(f"{args.html}: {exc.strerror or exc}") from exc
+        with replaced_text(args.html) as page:
+            page.write(report_html.render(found))
     if args.format == "json":
         say(
             json.dumps(
@@ -189,9 +198,7 @@ def command_report(args: argparse.Namespace) -> int:
             for m in found.winners + found.losers
         ]
         if rows:
-            writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]), lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
+            write_csv_rows(sys.stdout, list(rows[0]), rows, args.raw)
     else:
         _report_table(found, args.limit)
     if args.html:

@@ -28,7 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from orchestrator.errors import LedgerError, LockHeld, OrchestratorError
+from orchestrator.errors import (
+    LedgerError,
+    LockHeld,
+    NoLedger,
+    OrchestratorError,
+    machine_error,
+)
 from orchestrator.ledger.attempts import LedgerAttempts
 from orchestrator.ledger.loads import (
     RUN_CACHE_KB,
@@ -50,6 +56,7 @@ from orchestrator.ledger.reads import (
     LedgerReads,
 )
 from orchestrator.ledger.runs import LedgerRuns
+from orchestrator.ledger.store import ledger_failure
 
 log = logging.getLogger(__name__)
 
@@ -106,10 +113,10 @@ class Ledger(LedgerReads, LedgerLoads, LedgerAttempts, LedgerRuns):
             self.id, self.first_tagged_batch = self._identity()
         except sqlite3.Error as exc:
             self.close()
-            raise LedgerError(f"{self.path}: {exc}") from exc
+            raise ledger_failure(self.path, exc) from exc
         except OSError as exc:
             self.close()
-            raise LedgerError(f"{self.path}: {exc.strerror or exc}") from exc
+            raise machine_error(exc, self.path) from exc
 
     @classmethod
     def reader(cls, path: str | Path) -> "Ledger":
@@ -118,7 +125,7 @@ class Ledger(LedgerReads, LedgerLoads, LedgerAttempts, LedgerRuns):
         ledger = cls.__new__(cls)
         ledger.path, ledger._lock_fd, ledger.readonly = str(path), None, True
         if not Path(ledger.path).exists():
-            raise LedgerError(f"{ledger.path}: no ledger yet (nothing has run with this config)")
+            raise NoLedger(f"{ledger.path}: no ledger yet (nothing has run with this config)")
         try:
             uri = Path(ledger.path).resolve().as_uri() + "?mode=ro"
             ledger._db = sqlite3.connect(uri, uri=True, isolation_level=None)
@@ -134,7 +141,7 @@ class Ledger(LedgerReads, LedgerLoads, LedgerAttempts, LedgerRuns):
             ledger.id, ledger.first_tagged_batch = ledger._identity()
         except sqlite3.Error as exc:
             ledger.close()
-            raise LedgerError(f"{ledger.path}: {exc}") from exc
+            raise ledger_failure(ledger.path, exc) from exc
         except OrchestratorError:
             ledger.close()
             raise
@@ -209,7 +216,7 @@ class Ledger(LedgerReads, LedgerLoads, LedgerAttempts, LedgerRuns):
                     ((POSTING, batch, now, row_id) for row_id, *_ in rows),
                 )
         except sqlite3.Error as exc:
-            raise LedgerError(f"{self.path}: {exc}") from exc
+            raise ledger_failure(self.path, exc) from exc
         return int(batch or 0), [Claimed(tag, body, cost) for _, tag, body, cost in rows]
 
     def mark_missed(self, job: str, keep: Iterable[str]) -> int:
@@ -227,7 +234,7 @@ class Ledger(LedgerReads, LedgerLoads, LedgerAttempts, LedgerRuns):
                 )
                 return cursor.rowcount
         except sqlite3.Error as exc:
-            raise LedgerError(f"{self.path}: {exc}") from exc
+            raise ledger_failure(self.path, exc) from exc
 
     def mark_posted(self, created: Sequence[tuple[str, str, float]], month: str) -> int:
         """(tag, task_id, cost) of tasks the API created: posting -> posted; their cost is
@@ -252,7 +259,7 @@ class Ledger(LedgerReads, LedgerLoads, LedgerAttempts, LedgerRuns):
                         )
                 return changed
         except sqlite3.Error as exc:
-            raise LedgerError(f"{self.path}: {exc}") from exc
+            raise ledger_failure(self.path, exc) from exc
 
     def release(self, tags: Iterable[str]) -> int:
         """posting -> pending for tasks known not to be created (the API refused the call)."""
@@ -300,7 +307,7 @@ class Ledger(LedgerReads, LedgerLoads, LedgerAttempts, LedgerRuns):
                     (path, size),
                 )
         except sqlite3.Error as exc:
-            raise LedgerError(f"{self.path}: {exc}") from exc
+            raise ledger_failure(self.path, exc) from exc
 
     def rename_file(self, old: str, new: str) -> None:
         """An output file's record moves to its path relative to [output] dir."""

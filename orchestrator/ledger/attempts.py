@@ -6,10 +6,9 @@ rows may be posted again; `reconcile.py` asks the questions and records the answ
 import sqlite3
 from collections.abc import Sequence
 
-from orchestrator.errors import LedgerError
 from orchestrator.ledger.reads import POSTING
 from orchestrator.ledger.repost import Attempt, Outcome
-from orchestrator.ledger.store import Store
+from orchestrator.ledger.store import Store, ledger_failure
 
 
 class LedgerAttempts(Store):
@@ -53,7 +52,7 @@ class LedgerAttempts(Store):
         try:
             rows = self._db.execute(sql).fetchall()
         except sqlite3.Error as exc:
-            raise LedgerError(f"{self.path}: {exc}") from exc
+            raise ledger_failure(self.path, exc) from exc
         for batch, sent, clock, ended, outcome, checks, absent_at, run_id, tag in rows:
             if outcome is None and live_run is not None and run_id == live_run:
                 continue

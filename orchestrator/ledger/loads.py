@@ -18,6 +18,7 @@ from typing import Final
 
 from orchestrator.errors import LedgerError
 from orchestrator.ledger.reads import PENDING, STATES
+from orchestrator.ledger.store import ledger_failure
 
 InputRow = tuple[str, str, str, str, int, bytes, float]  # job, period, key, tag, line, body, cost
 # job, period, key, tag, state, task id, cost, status code, error: a row rebuilt by `recover`
@@ -85,7 +86,7 @@ class LedgerLoads:
                     (job, period, source),
                 )
         except sqlite3.Error as exc:
-            raise LedgerError(f"{self.path}: {exc}") from exc
+            raise ledger_failure(self.path, exc) from exc
 
     def keys_of(self, job: str, period: str) -> Iterator[str]:
         """The input keys of `job`'s `period` in the ledger (pruned rows are gone)."""
@@ -94,7 +95,7 @@ class LedgerLoads:
             for (key,) in self._db.execute(sql, (job, period)):
                 yield str(key)
         except sqlite3.Error as exc:
-            raise LedgerError(f"{self.path}: {exc}") from exc
+            raise ledger_failure(self.path, exc) from exc
 
     def finish_load(self, job: str, period: str) -> None:
         """The whole file is in: the next run with the same source reads nothing."""
@@ -105,7 +106,7 @@ class LedgerLoads:
                     "UPDATE loads SET done = 1 WHERE job = ? AND period = ?", (job, period)
                 )
         except sqlite3.Error as exc:
-            raise LedgerError(f"{self.path}: {exc}") from exc
+            raise ledger_failure(self.path, exc) from exc
 
     def add_inputs(self, rows: Sequence[InputRow]) -> int:
         """Record new (job, period, key, tag, line, body, est_cost) rows as pending, in one
@@ -126,7 +127,7 @@ class LedgerLoads:
                 for (job, period), n in groups.items():
                     self._tally_pending(job, period, n)
         except sqlite3.Error as exc:
-            raise LedgerError(f"{self.path}: {exc}") from exc
+            raise ledger_failure(self.path, exc) from exc
         return len(rows)
 
     def _tally_pending(self, job: str, period: str, n: int) -> None:
@@ -161,7 +162,7 @@ class LedgerLoads:
                 self._tally_pending(job, period, count)
                 self._note_progress(progress)
         except sqlite3.Error as exc:
-            raise LedgerError(f"{self.path}: {exc}") from exc
+            raise ledger_failure(self.path, exc) from exc
 
     def _note_progress(self, progress: Progress) -> None:
         self._db.execute(
@@ -213,5 +214,5 @@ class LedgerLoads:
                         (job, period, state, cost),
                     )
         except sqlite3.Error as exc:
-            raise LedgerError(f"{self.path}: {exc}") from exc
+            raise ledger_failure(self.path, exc) from exc
         return added

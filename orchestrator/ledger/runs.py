@@ -6,7 +6,7 @@ import os
 import sqlite3
 import time
 
-from orchestrator.errors import LedgerError
+from orchestrator.ledger.store import ledger_failure
 
 log = logging.getLogger(__name__)
 
@@ -61,5 +61,5 @@ class LedgerRuns:
                     (job, config, output),
                 )
         except sqlite3.Error as exc:
-            raise LedgerError(f"{self.path}: {exc}") from exc
+            raise ledger_failure(self.path, exc) from exc
         return None

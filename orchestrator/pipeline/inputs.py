@@ -9,9 +9,10 @@ Formats, chosen by extension:
 - `.jsonl`: one JSON task object per line, types as the API takes them; an unknown key
   rejects its row (keys in `ignore_columns` are dropped).
 
-A bad row becomes a `RejectedRow` (line and reason) and the rest goes on. A file that cannot
-be opened or decoded, or whose header is wrong, raises `InputError` before anything is posted
-(`check_input`).
+A bad row becomes a `RejectedRow` (line and reason) and the rest goes on; so does a line of
+more than MAX_LINE_CHARS characters, read past without being held. A file that cannot be
+opened or decoded, that is not a regular file (a FIFO, a device), or whose header is wrong,
+raises `InputError` before anything is posted (`check_input`).
 """
 
 import codecs
@@ -30,6 +31,8 @@ import msgspec
 
 from orchestrator.config import JobConfig
 from orchestrator.errors import InputError, did_you_mean
+from orchestrator.files import open_regular
+from orchestrator.pipeline.input_lines import MAX_LINE_CHARS, CsvLines, TooLong, bounded_lines
 from orchestrator.pipeline.keyword_rows import OneFieldRows
 from schemas.pricing import CostCache, PriceTable
 from schemas.requests import TaskPostBase, TaskValidationError, task_field_names, validate_task
@@ -101,7 +104,7 @@ def check_input(job: JobConfig) -> None:
     decoder = codecs.getincrementaldecoder("utf-8-sig")()
     line, first = 1, ""
     try:
-        with path.open("rb") as handle:
+        with open_regular(path) as handle:
             while block := handle.read(1 << 20):
                 try:
                     text = decoder.decode(block)
@@ -111,7 +114,7 @@ def check_input(job: JobConfig) -> None:
                         job.input, f"not UTF-8 text ({exc.reason}): {UTF8_HINT}", line=where
                     ) from None
                 if not first:
-                    first = text.split("\n", 1)[0].rstrip("\r")
+                    first = text[:MAX_LINE_CHARS].split("\n", 1)[0].rstrip("\r")
                 line += block.count(b"\n")
             decoder.decode(b"", final=True)
     except OSError as exc:
@@ -168,7 +171,7 @@ def _text(job: JobConfig) -> Iterator[io.TextIOWrapper]:
     """The job's file as text, its errors (it cannot be opened, it is not UTF-8) as
     InputError, those met while reading it in the `with` block too."""
     try:
-        handle = Path(job.input).open("rb")
+        handle = open_regular(job.input)
     except OSError as exc:
         raise InputError(job.input, f"cannot read: {exc.strerror or exc}") from exc
     with handle:
@@ -178,9 +181,12 @@ def _text(job: JobConfig) -> Iterator[io.TextIOWrapper]:
             raise InputError(job.input, f"not UTF-8 text ({exc.reason}): {UTF8_HINT}") from exc
 
 
-def _rows(job: JobConfig) -> Iterator[tuple[int, str, dict[str, Any] | str]]:
+Read = tuple[int, str, dict[str, Any] | str] | RejectedRow
+
+
+def _rows(job: JobConfig) -> Iterator[Read]:
     """(line, raw text, row or error message) for each data row of a `.csv` or `.jsonl`
-    file (`.txt` files are read by `_txt_rows`)."""
+    file, or the RejectedRow of an over-long line (`.txt` files are read by `_txt_rows`)."""
     suffix = Path(job.input).suffix.lower()
     if suffix not in FORMATS:
         raise InputError(job.input, f"unknown input format {suffix!r} (use {', '.join(FORMATS)})")
@@ -188,7 +194,10 @@ def _rows(job: JobConfig) -> Iterator[tuple[int, str, dict[str, Any] | str]]:
         if suffix == ".csv":
             yield from _csv_rows(job, text)
             return
-        for number, line in enumerate(text, start=1):
+        for number, line in enumerate(bounded_lines(text), start=1):
+            if isinstance(line, TooLong):
+                yield RejectedRow(job.name, number, line.reason, line.shown)
+                continue
             stripped = line.strip()
             if not stripped:
                 continue
@@ -201,17 +210,27 @@ def _rows(job: JobConfig) -> Iterator[tuple[int, str, dict[str, Any] | str]]:
                 yield number, stripped, f"not a JSON object: {exc}"
 
 
-def _csv_rows(
-    job: JobConfig, text: io.TextIOWrapper
-) -> Iterator[tuple[int, str, dict[str, Any] | str]]:
-    reader = csv.reader(text)
+def _csv_rows(job: JobConfig, text: io.TextIOWrapper) -> Iterator[Read]:
+    lines = CsvLines(text)
+    reader = csv.reader(lines)
     header = next(reader, None)
-    if not header or not all(name.strip() for name in header):
+    if not header or not all(name.strip() for name in header) or lines.dropped:
         raise InputError(job.input, "the first row must name the task fields", line=1)
     names = [name.strip() for name in header]
     kept = [name not in job.ignore_columns for name in names]
-    for values in reader:
-        line = reader.line_num
+    while True:
+        first = lines.number + 1
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # not met with the default dialect; that row only if it is
+            yield RejectedRow(job.name, first, f"not a CSV row: {exc}", "")
+            continue
+        line = lines.number
+        if (dropped := lines.dropped_in(first, line)) is not None:
+            yield RejectedRow(job.name, dropped[0], dropped[1].reason, dropped[1].shown)
+            continue
         cells = [v.strip() for v in values]
         if not any(cells):
             continue
@@ -246,9 +265,12 @@ def input_rows(
     if suffix == ".txt":
         yield from _txt_rows(job, costs, period, after_line, fast)
         return
-    for line, raw, row in _rows(job):
-        if line > after_line:
-            yield _checked(job, costs, period, (line, raw, row), suffix)[0]
+    for read in _rows(job):
+        if isinstance(read, RejectedRow):
+            if read.line > after_line:
+                yield read
+        elif read[0] > after_line:
+            yield _checked(job, costs, period, read, suffix)[0]
 
 
 def _txt_rows(
@@ -263,8 +285,11 @@ def _txt_rows(
         tag_of = partial(task_tag, job.name, period=period)
         one_field = OneFieldRows(job, field, costs, tag_of, KEY_BYTES)
     with _text(job) as text:
-        for number, line in enumerate(text, start=1):
+        for number, line in enumerate(bounded_lines(text), start=1):
             if number <= after_line:
+                continue
+            if isinstance(line, TooLong):
+                yield RejectedRow(job.name, number, line.reason, line.shown)
                 continue
             value = line.strip()
             if not value:

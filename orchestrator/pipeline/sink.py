@@ -24,7 +24,7 @@ from typing import Final
 
 import msgspec
 
-from orchestrator.errors import ForeignOutput, LedgerError
+from orchestrator.errors import ForeignOutput, LedgerError, machine_error, on_disk
 from orchestrator.ledger import POSTED, POSTING, Ledger, row_of
 
 RESULTS, FAILED, REJECTED = "results", "failed", "rejected"
@@ -110,9 +110,10 @@ def make_folder(folder: Path) -> None:
         missing.append(place)
         place = place.parent
     for level in reversed(missing):
-        with contextlib.suppress(FileExistsError):
-            level.mkdir()
-        fsync_dir(level.parent)
+        with on_disk(level):
+            with contextlib.suppress(FileExistsError):
+                level.mkdir()
+            fsync_dir(level.parent)
 
 
 def output_folder(out_dir: str, job: str, period: str) -> Path:
@@ -174,7 +175,8 @@ def claim_folder(job_dir: Path, ledger: Ledger) -> None:
             )
         make_folder(job_dir)
         record = json.dumps({"ledger_id": ledger.id, "ledger": str(Path(ledger.path).resolve())})
-        with contextlib.suppress(FileExistsError):  # another run claimed it meanwhile: look again
+        # another run may have claimed it meanwhile: then look again
+        with on_disk(job_dir / MARKER), contextlib.suppress(FileExistsError):
             fd = os.open(job_dir / MARKER, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(record + "\n")
@@ -198,7 +200,8 @@ class JobFiles:
         self.paths = {kind: str(self.dir / f"{kind}{suffix}") for kind in (RESULTS, FAILED)}
         self.keys = {kind: file_key(root, path) for kind, path in self.paths.items()}
         for kind in self.paths:
-            self._cut_back(self.paths[kind], self.keys[kind])
+            with on_disk(self.paths[kind]):
+                self._cut_back(self.paths[kind], self.keys[kind])
         self.rejected_path = self.dir / "rejected.jsonl"
 
     def _cut_back(self, path: str, key: str) -> None:
@@ -269,11 +272,21 @@ class JobFiles:
         return self.ledger.row_state(job, period, key) == POSTING
 
     def _append(self, path: str, lines: list[bytes]) -> int:
-        """Append lines (one gzip member with `gzip`), fsync, return the file's new size.
+        """Append lines (one gzip member with `gzip`), fsync, return the file's new size. A
+        failed append (a full disk) is cut back at once, and in any case by the next run.
 
         Written line by line through the file's buffer, not joined first: a batch can be
         megabytes, and big short-lived buffers fragment the heap of a long run.
         """
+        before = os.path.getsize(path) if os.path.exists(path) else 0
+        try:
+            return self._append_lines(path, lines)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.truncate(path, before)
+            raise machine_error(exc, path) from exc
+
+    def _append_lines(self, path: str, lines: list[bytes]) -> int:
         with open(path, "ab") as handle:
             if self.gzip:
                 with gzip.GzipFile(fileobj=handle, mode="wb") as member:
@@ -310,19 +323,20 @@ class JobFiles:
 
     def start_rejected(self) -> None:
         """Rejected rows are found anew on every read of the inputs: start the file afresh."""
-        self.rejected_path.write_bytes(b"")
+        with on_disk(self.rejected_path):
+            self.rejected_path.write_bytes(b"")
 
     def cut_rejected(self, size: int) -> None:
         """A load goes on after a crash: drop the rejected rows it wrote past its last
         committed chunk (they are read and written again)."""
         if self.rejected_path.exists() and self.rejected_path.stat().st_size > size:
-            with self.rejected_path.open("r+b") as handle:
+            with on_disk(self.rejected_path), self.rejected_path.open("r+b") as handle:
                 handle.truncate(size)
 
     def write_rejected_rows(self, rows: list[tuple[int, str, str]]) -> int:
         """Append (line, reason, raw) records, fsynced; returns the file's size (committed
         with the load's progress, so it must be on disk first)."""
-        with self.rejected_path.open("ab") as handle:
+        with on_disk(self.rejected_path), self.rejected_path.open("ab") as handle:
             for line, reason, raw in rows:
                 record = {"line": line, "reason": reason, "input": raw}
                 handle.write(msgspec.json.encode(record) + b"\n")

@@ -8,7 +8,6 @@ grow with the number of results. Only the part of results.jsonl the ledger has s
 (a run may be appending to it at the same moment).
 """
 
-import csv
 import gzip
 import io
 import os
@@ -21,10 +20,16 @@ from typing import IO, Any, Final
 import msgspec
 
 from orchestrator.config import Config, JobConfig
-from orchestrator.errors import ConfigError, LedgerError, OrchestratorError
+from orchestrator.errors import ConfigError, NoLedger, OrchestratorError, machine_error
 from orchestrator.ledger import Ledger
 from orchestrator.pipeline.sink import PARTITION, RESULTS, file_key
 from orchestrator.reports.export_rows import COLUMNS, FLOAT_COLUMNS, INT_COLUMNS, Row, rows_of_task
+from orchestrator.reports.outfile import (
+    replaced_text,
+    replaced_whole,
+    temporary_beside,
+    write_csv_rows,
+)
 from schemas.items import Item
 
 FORMATS: Final = ("csv", "jsonl", "parquet")
@@ -93,7 +98,7 @@ def result_lines(
                     sizes[path] = committed
         finally:
             ledger.close()
-    except LedgerError:
+    except NoLedger:
         pass  # no ledger next to them: read the whole files
     for key, path in files:
         size = sizes.get(path, os.path.getsize(path))
@@ -136,14 +141,9 @@ def _chunks(items: Iterable[Row], size: int) -> Iterator[list[Row]]:
         yield chunk
 
 
-def write_csv(source: Iterable[Row], out: IO[str]) -> int:
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    count = 0
-    for row in source:
-        writer.writerow(row)
-        count += 1
-    return count
+def write_csv(source: Iterable[Row], out: IO[str], raw: bool = False) -> int:
+    """The rows as CSV, safe to open in a spreadsheet unless `raw` (reports/outfile.py)."""
+    return write_csv_rows(out, COLUMNS, source, raw)
 
 
 def write_jsonl(source: Iterable[Row], out: IO[bytes]) -> int:
@@ -174,7 +174,7 @@ def write_parquet(source: Iterable[Row], path: str) -> int:
 
     schema = pa.schema([(c, kind(c)) for c in COLUMNS])
     count = 0
-    with pq.ParquetWriter(path, schema) as writer:
+    with temporary_beside(path) as temporary, pq.ParquetWriter(temporary, schema) as writer:
         for chunk in _chunks(source, CHUNK_ROWS):
             typed = [row | {"datetime": _timestamp(row["datetime"])} for row in chunk]
             writer.write_table(pa.Table.from_pylist(typed, schema=schema))
@@ -246,10 +246,11 @@ def export(
     types: frozenset[str] | None,
     period: str | None = None,
     since: str | None = None,
+    raw: bool = False,
 ) -> int:
     """Write the job's rankings to `out` ("-": standard output), of one period or of the
     periods since one; returns the number of rows (-1 if standard output was closed by its
-    reader before the end)."""
+    reader before the end). A file appears at `out` whole, or not at all."""
     source = rows(config, job, types, period, since)
     try:
         if fmt == "parquet":
@@ -258,13 +259,13 @@ def export(
             return write_parquet(source, out)
         if fmt == "csv":
             if out == "-":
-                return write_csv(source, sys.stdout)
-            with open(out, "w", newline="", encoding="utf-8") as handle:
-                return write_csv(source, handle)
+                return write_csv(source, sys.stdout, raw)
+            with replaced_text(out) as text:
+                return write_csv(source, text, raw)
         if out == "-":
             return write_jsonl(source, sys.stdout.buffer)
-        with open(out, "wb") as handle:
-            return write_jsonl(source, handle)
+        with replaced_whole(out) as binary:
+            return write_jsonl(source, binary)
     except BrokenPipeError:
         if out != "-":
             raise ExportError(f"{out}: broken pipe") from None
@@ -273,5 +274,5 @@ def export(
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 1)
         return -1
-    except OSError as exc:
-        raise ExportError(f"{out}: {exc.strerror or exc}") from exc
+    except OSError as exc:  # standard output's
+        raise machine_error(exc, out) from exc

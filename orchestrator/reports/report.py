@@ -19,7 +19,7 @@ from typing import Any, Final
 import msgspec
 
 from orchestrator.config import Config, JobConfig
-from orchestrator.errors import ConfigError, LedgerError
+from orchestrator.errors import ConfigError, NoLedger
 from orchestrator.ledger import DONE, FAILED, MISSED, Ledger
 from orchestrator.pipeline.inputs import key_of_tag
 from orchestrator.reports.export import result_files, result_lines
@@ -199,7 +199,7 @@ def complete_periods(config: Config, job: JobConfig) -> list[str]:
     keys = sorted({key for key, _ in result_files(config, job) if key})
     try:
         ledger = Ledger.reader(config.state.path)
-    except LedgerError:
+    except NoLedger:
         return keys
     try:
         done = []
