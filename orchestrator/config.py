@@ -66,6 +66,10 @@ class ApiConfig(Base, frozen=True, kw_only=True):
     reconcile_slack_s: Annotated[float, msgspec.Meta(ge=0)] = 600.0
     connect_timeout_s: Positive = 10.0
     request_timeout_s: Positive = 120.0
+    # An answer larger than this (once decompressed) is refused while it streams, as a transient
+    # error of its call: a depth-700 SERP with every feature is a few MB, and a hostile or
+    # broken server could otherwise fill the memory (30 concurrent calls: 30 times this).
+    max_answer_mb: Annotated[float, msgspec.Meta(gt=0, le=4096)] = 64.0
 
 
 class StateConfig(Base, frozen=True, kw_only=True):

@@ -8,6 +8,7 @@
     │   ├── RequestRejected     never retried blindly (40501, 40006, 4050x, ...)
     │   └── AccountError        stops the run (40100, 40200, 40201, 40204, 40207)
     ├── LedgerError        the SQLite ledger failed
+    │   ├── NewerLedger    written by a newer version: never read or written here
     │   └── NoLedger       there is none yet (nothing has run)
     ├── MachineError       the machine failed us: a full disk, a read-only filesystem, a
     │                      permission, an I/O error, a damaged ledger
@@ -76,6 +77,10 @@ class AccountError(ApiError):
 
 class LedgerError(OrchestratorError):
     """The state database failed."""
+
+
+class NewerLedger(LedgerError):
+    """The ledger was written by a newer orchestrator: this one would misread it."""
 
 
 class NoLedger(LedgerError):

@@ -18,6 +18,7 @@ import pytest
 from tests.test_e2e_promises import daily_config
 from tests.test_e2e_record import LEDGER, paid_once_each
 from tests.test_e2e_run import ENV, run, running_simulator, stats
+from tests.test_hostile_outputs import hostile_results
 
 MACHINE = 74
 
@@ -110,3 +111,25 @@ def test_a_damaged_ledger_is_named_with_what_to_do(tmp_path: Path) -> None:
         )
         assert status.returncode == MACHINE and "Traceback" not in status.stderr
         assert "malformed" in status.stderr and str(ledger) in status.stderr
+
+
+def test_an_export_onto_a_full_disk_leaves_nothing_at_its_path(tmp_path: Path) -> None:
+    """ENOSPC mid-export: exit 74 (it was 2, the code of a bad config), one line naming
+    --out, and neither a part of the file nor its temporary left on the disk."""
+    config = hostile_results(tmp_path)
+    results = tmp_path / "out" / "n" / "results.jsonl"
+    results.write_text(results.read_text() * 300)
+    with tmpfs(tmp_path / "small", "size=64k") as small:
+        out = small / "ranks.csv"
+        cmd = [sys.executable, "-m", "orchestrator", "export", "--config", str(config)]
+        done = subprocess.run(
+            [*cmd, "--job", "n", "--out", str(out)],
+            capture_output=True,
+            text=True,
+            env=ENV,
+            timeout=120,
+        )
+        assert done.returncode == MACHINE and "Traceback" not in done.stderr, done.stderr
+        (line,) = done.stderr.strip().splitlines()
+        assert str(out) in line and "No space left on device" in line
+        assert list(small.iterdir()) == []

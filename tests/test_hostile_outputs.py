@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,8 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
 
+from orchestrator.ledger import Ledger
+from orchestrator.ledger.migrations import VERSION
 from orchestrator.reports.outfile import csv_cell, write_csv_rows
 from tests.test_e2e_run import ENV
 
@@ -150,3 +153,19 @@ def test_an_export_stopped_by_sigterm_leaves_nothing_at_its_path(tmp_path: Path)
     assert b"stopped by SIGTERM" in err and b"Traceback" not in err
     assert out.read_text() == "yesterday's export\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["jobs.toml", "kw.txt", "n.csv", "out"]
+
+
+def test_status_and_export_refuse_a_ledger_of_a_newer_schema(tmp_path: Path) -> None:
+    """They read it without a word before; now one line, exit 2, as `run` does."""
+    config = hostile_results(tmp_path)
+    ledger = tmp_path / "orchestrator-state.sqlite"
+    Ledger(ledger).close()
+    with sqlite3.connect(ledger) as db:
+        db.execute(f"PRAGMA user_version = {VERSION + 1}")
+    for args in (["status"], ["export", "--job", "n", "--out", str(tmp_path / "n.csv")]):
+        cmd = [sys.executable, "-m", "orchestrator", *args, "--config", str(config)]
+        done = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=60)
+        assert done.returncode == 2, done.stderr
+        (line,) = done.stderr.strip().splitlines()
+        assert str(ledger) in line and "newer than this orchestrator" in line
+    assert not (tmp_path / "n.csv").exists()

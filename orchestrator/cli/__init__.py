@@ -53,6 +53,7 @@ from orchestrator.errors import (
     InputError,
     LockHeld,
     MachineError,
+    NewerLedger,
     OrchestratorError,
     ReconcileFailed,
     machine_error,
@@ -303,7 +304,14 @@ def _guarded(args: argparse.Namespace, handler: Callable[[argparse.Namespace], i
     documented exit code, never a traceback."""
     try:
         return handler(args)
-    except (ConfigError, InputError, ExportError, ForeignOutput, OutputPathError) as exc:
+    except (
+        ConfigError,
+        InputError,
+        ExportError,
+        ForeignOutput,
+        OutputPathError,
+        NewerLedger,
+    ) as exc:
         code, text = ExitCode.BAD_CONFIG, str(exc)
     except MachineError as exc:
         code, text = ExitCode.MACHINE, str(exc)

@@ -31,6 +31,7 @@ from typing import Final
 from orchestrator.errors import (
     LedgerError,
     LockHeld,
+    NewerLedger,
     NoLedger,
     OrchestratorError,
     machine_error,
@@ -117,6 +118,9 @@ class Ledger(LedgerReads, LedgerLoads, LedgerAttempts, LedgerRuns):
         except OSError as exc:
             self.close()
             raise machine_error(exc, self.path) from exc
+        except NewerLedger as exc:
+            self.close()
+            raise NewerLedger(f"{self.path}: {exc}") from None
 
     @classmethod
     def reader(cls, path: str | Path) -> "Ledger":
@@ -130,7 +134,7 @@ class Ledger(LedgerReads, LedgerLoads, LedgerAttempts, LedgerRuns):
             uri = Path(ledger.path).resolve().as_uri() + "?mode=ro"
             ledger._db = sqlite3.connect(uri, uri=True, isolation_level=None)
             found = version(ledger._db)
-            refuse_newer(found)  # status and export too: a sqlite3 error, named below
+            refuse_newer(found)  # status and export too
             if found < VERSION:
                 # Made by an earlier version and not yet opened by a run: upgrade it once
                 # (this takes the lock for a moment), then read.
@@ -142,6 +146,9 @@ class Ledger(LedgerReads, LedgerLoads, LedgerAttempts, LedgerRuns):
         except sqlite3.Error as exc:
             ledger.close()
             raise ledger_failure(ledger.path, exc) from exc
+        except NewerLedger as exc:
+            ledger.close()
+            raise NewerLedger(f"{ledger.path}: {exc}") from None
         except OrchestratorError:
             ledger.close()
             raise

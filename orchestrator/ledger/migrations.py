@@ -30,6 +30,8 @@ import sqlite3
 from collections.abc import Callable
 from typing import Final
 
+from orchestrator.errors import NewerLedger
+
 VERSION: Final = 4
 OPEN_STATES_SQL: Final = "('pending', 'posting', 'posted')"
 
@@ -366,7 +368,7 @@ def version(db: sqlite3.Connection) -> int:
 def refuse_newer(found: int) -> None:
     """A ledger of a newer schema is never read or written: this version would misread it."""
     if found > VERSION:
-        raise sqlite3.DatabaseError(
+        raise NewerLedger(
             f"ledger schema version {found} is newer than this orchestrator's ({VERSION}):"
             " upgrade the orchestrator"
         )

@@ -14,6 +14,7 @@ import errno
 import io
 import os
 import re
+import signal
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -84,17 +85,21 @@ def temporary_beside(target: str) -> Iterator[str]:
     """The path of a new empty file in `target`'s folder, for a writer that opens paths
     itself (pyarrow's); renamed onto `target` on success, removed otherwise."""
     folder = os.path.dirname(os.path.abspath(target))
+    # Ctrl-C and SIGTERM wait until the file is made and its removal is in place below.
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
         fd, temporary = tempfile.mkstemp(
             prefix=f".{Path(target).name}.", suffix=".part", dir=folder
         )
     except OSError as exc:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
         raise output_error(exc, target) from exc
     try:
-        os.fchmod(fd, 0o666 & ~_umask())  # as open() would make it, not mkstemp's 0600
-    finally:
-        os.close(fd)
-    try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        try:
+            os.fchmod(fd, 0o666 & ~_umask())  # as open() would make it, not mkstemp's 0600
+        finally:
+            os.close(fd)
         yield temporary
         os.replace(temporary, target)
     except OSError as exc:

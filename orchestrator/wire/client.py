@@ -59,6 +59,10 @@ class AmbiguousPost(TransientApiError):
     """A task_post may or may not have created its tasks: reconcile through id_list."""
 
 
+class AnswerTooLarge(TransientApiError):
+    """An answer went past `max_answer_mb` while it streamed: its read was cut there."""
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """Exponential backoff with full jitter: sleep uniform(0, min(cap, base * 2**attempt))."""
@@ -88,6 +92,7 @@ class ApiClient:
             total=api.request_timeout_s, connect=api.connect_timeout_s
         )
         self._limiter = limiter
+        self._max_answer = int(api.max_answer_mb * (1 << 20))
         self._retry = retry or RetryPolicy()
         self._rng = rng or random.Random()
         self._session: aiohttp.ClientSession | None = None
@@ -115,7 +120,7 @@ class ApiClient:
             self.calls += 1
             try:
                 async with self._session.request(method, self._base + path, data=body) as resp:
-                    raw = await resp.read()
+                    raw = await self._read_bounded(resp, path)
                     status = resp.status
                     self._note_server_time(resp.headers.get("Date"))
             except (aiohttp.ClientError, TimeoutError) as exc:
@@ -129,6 +134,26 @@ class ApiClient:
         if classify(head.status_code) is not Disposition.SUCCESS:
             raise error_for(head.status_code, head.status_message, path)
         return raw
+
+    async def _read_bounded(self, resp: aiohttp.ClientResponse, path: str) -> bytes:
+        """The body, decompressed, read in pieces; AnswerTooLarge (and the connection closed,
+        the rest unread) once it passes `max_answer_mb`."""
+        limit = self._max_answer
+        announced = resp.headers.get("Content-Length", "")  # gzip: the compressed size
+        if (
+            announced.isdigit()
+            and int(announced) > limit
+            and not resp.headers.get("Content-Encoding")
+        ):
+            resp.close()
+            raise AnswerTooLarge(0, f"answer of {announced} bytes, over max_answer_mb", path)
+        body = bytearray()
+        async for piece in resp.content.iter_chunked(1 << 16):
+            body += piece
+            if len(body) > limit:
+                resp.close()
+                raise AnswerTooLarge(0, f"answer over max_answer_mb ({limit >> 20} MB)", path)
+        return bytes(body)
 
     async def _admit(
         self, request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
@@ -169,12 +194,16 @@ class ApiClient:
     async def _call(
         self, method: str, path: str, body: bytes | None = None, *, post: bool = False
     ) -> bytes:
+        warned = False
         for attempt in range(self._retry.attempts):
             try:
                 return await self._once(method, path, body)
             except AccountError:
                 raise
             except TransientApiError as exc:
+                if isinstance(exc, AnswerTooLarge) and not warned:
+                    warned = True  # once a call: its retries would say the same
+                    log.warning("answer_too_large endpoint=%s %s", path, exc.status_message)
                 if post and exc.status_code not in NOTHING_DONE:
                     raise AmbiguousPost(exc.status_code, exc.status_message, path) from exc
                 if attempt + 1 == self._retry.attempts:
@@ -269,4 +298,4 @@ class ApiClient:
         )
 
 
-__all__ = ["AmbiguousPost", "ApiClient", "ApiError", "RetryPolicy"]
+__all__ = ["AmbiguousPost", "AnswerTooLarge", "ApiClient", "ApiError", "RetryPolicy"]

@@ -1,0 +1,86 @@
+"""A hostile server, played by tests/hostile_proxy.py in front of the simulator: answers of
+400 MB, task lists cut short, another task's result under an id. The run's memory stays
+bounded, every input is paid once and written once, under its own input. Real processes."""
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.test_e2e_promises import daily_config
+from tests.test_e2e_record import paid_once_each
+from tests.test_e2e_run import ENV, running_simulator
+
+
+@contextmanager
+def hostile_proxy(upstream: str, *rules: str) -> Iterator[str]:
+    """The proxy in its own process for the block; yields its URL."""
+    flags = [arg for rule in rules for arg in ("--rule", rule)]
+    cmd = [sys.executable, "-m", "tests.hostile_proxy", "--upstream", upstream, *flags]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=ENV)
+    try:
+        assert proc.stdout is not None
+        yield proc.stdout.readline().split("listening on ")[1].strip()
+    finally:
+        proc.kill()
+        proc.communicate(timeout=10)
+
+
+def altered(proxy: str) -> dict[str, int]:
+    with urllib.request.urlopen(f"{proxy}/_proxy/stats", timeout=10) as resp:
+        found: dict[str, int] = json.loads(resp.read())["altered"]
+    return found
+
+
+def run_measured(config: Path, tmp: Path) -> tuple[int, str, int]:
+    """`orchestrator run`: exit code, stderr and peak RSS in KB (this child's own)."""
+    cmd = [sys.executable, "-m", "orchestrator", "run", "--config", str(config)]
+    with (tmp / "err.txt").open("w") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=ENV)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, (tmp / "err.txt").read_text(), usage.ru_maxrss
+
+
+def test_answers_of_400_mb_are_refused_while_they_stream(tmp_path: Path) -> None:
+    """The first three task_gets answer 400 MB each, with the default max_answer_mb (64):
+    each is cut where it passes the bound and asked for again, with one WARNING per call;
+    the run's peak memory stays far under one such answer (1.06 GB before)."""
+    with running_simulator() as url, hostile_proxy(url, "task_get:huge=3") as proxy:
+        config = daily_config(tmp_path, proxy, 20)
+        code, err, peak_kb = run_measured(config, tmp_path)
+        assert code == 0, err
+        assert altered(proxy) == {"huge": 3}
+        warnings = [line for line in err.splitlines() if "answer_too_large" in line]
+        assert 1 <= len(warnings) <= 3 and "Traceback" not in err
+        # three cut answers may be held at once (3 x 64 MB), beside the run's own ~50 MB
+        assert peak_kb < (3 * 64 + 100) * 1024, f"peak RSS {peak_kb // 1024} MB"
+        paid_once_each(url, tmp_path / "out" / "g", 20)
+
+
+def test_a_task_list_cut_short_is_settled_through_id_list_not_paid_again(tmp_path: Path) -> None:
+    with running_simulator() as url, hostile_proxy(url, "task_post:truncate=2") as proxy:
+        config = daily_config(tmp_path, proxy, 150)
+        code, err, _ = run_measured(config, tmp_path)
+        assert code == 0, err
+        assert altered(proxy) == {"truncate": 2} and "post_answer_short" in err
+        paid_once_each(url, tmp_path / "out" / "g", 150)
+
+
+def test_another_tasks_result_under_an_id_is_refused_and_asked_for_again(tmp_path: Path) -> None:
+    """Five task_get answers carry the result of the task fetched before: none is written;
+    each task is fetched again and every line is its own input's."""
+    with running_simulator() as url, hostile_proxy(url, "task_get:swap=5") as proxy:
+        config = daily_config(tmp_path, proxy, 30)
+        code, err, _ = run_measured(config, tmp_path)
+        assert code == 0, err
+        assert altered(proxy) == {"swap": 5} and "foreign_answer" in err
+        paid_once_each(url, tmp_path / "out" / "g", 30)
+        for line in (tmp_path / "out" / "g" / "results.jsonl").read_text().splitlines():
+            task = json.loads(line)
+            assert task["data"]["keyword"] == task["result"][0]["keyword"]
+            assert task["data"]["tag"].startswith("g:")
