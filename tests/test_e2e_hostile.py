@@ -3,7 +3,6 @@
 bounded, every input is paid once and written once, under its own input. Real processes."""
 
 import json
-import os
 import subprocess
 import sys
 import urllib.request
@@ -11,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.peak_memory import run_with_peak
 from tests.test_e2e_promises import daily_config
 from tests.test_e2e_record import paid_once_each
 from tests.test_e2e_run import ENV, running_simulator
@@ -40,10 +40,8 @@ def run_measured(config: Path, tmp: Path) -> tuple[int, str, int]:
     """`orchestrator run`: exit code, stderr and peak RSS in KB (this child's own)."""
     cmd = [sys.executable, "-m", "orchestrator", "run", "--config", str(config)]
     with (tmp / "err.txt").open("w") as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=ENV)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, (tmp / "err.txt").read_text(), usage.ru_maxrss
+        code, peak_kb = run_with_peak(cmd, tmp, ENV, subprocess.DEVNULL, err)
+    return code, (tmp / "err.txt").read_text(), peak_kb
 
 
 def test_answers_of_400_mb_are_refused_while_they_stream(tmp_path: Path) -> None:

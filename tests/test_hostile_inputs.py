@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.pipeline.inputs import MAX_LINE_CHARS, RejectedRow, ValidInput
+from tests.peak_memory import run_with_peak
 from tests.test_e2e_run import ENV
 from tests.test_inputs import read
 
@@ -94,13 +95,11 @@ def test_two_gigabytes_of_nul_in_one_line_cost_bounded_memory(tmp_path: Path) ->
         handle.write(b"\nthe keyword after\n")
     cmd = [sys.executable, "-m", "orchestrator", "validate", "--config", str(config(tmp_path))]
     with (tmp_path / "out.txt").open("w") as out, (tmp_path / "err.txt").open("w") as err:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=ENV)
-        _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak, not its siblings'
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        code, peak_kb = run_with_peak(cmd, tmp_path, ENV, out, err)
     said = (tmp_path / "out.txt").read_text()
-    assert proc.returncode == 0, (tmp_path / "err.txt").read_text()
+    assert code == 0, (tmp_path / "err.txt").read_text()
     assert "g: 1 valid, 1 rejected" in said and "line 1: line longer than" in said
-    assert usage.ru_maxrss < 200 * 1024, f"peak RSS {usage.ru_maxrss} KB"
+    assert peak_kb < 200 * 1024, f"peak RSS {peak_kb} KB"
 
 
 def test_a_fifo_as_input_or_config_is_refused_at_once(tmp_path: Path) -> None:
