@@ -60,25 +60,27 @@ def test_answers_of_400_mb_are_refused_while_they_stream(tmp_path: Path) -> None
         paid_once_each(url, tmp_path / "out" / "g", 20)
 
 
-def test_a_task_list_cut_short_is_settled_through_id_list_not_paid_again(tmp_path: Path) -> None:
-    with running_simulator() as url, hostile_proxy(url, "task_post:truncate=2") as proxy:
-        config = daily_config(tmp_path, proxy, 150)
-        code, err, _ = run_measured(config, tmp_path)
+def behind_proxy(tmp: Path, rule: str, inputs: int) -> tuple[str, dict[str, int]]:
+    """A run of `inputs` keywords through the proxy playing `rule`, paid once each: its
+    stderr, and what the proxy altered."""
+    with running_simulator() as url, hostile_proxy(url, rule) as proxy:
+        code, err, _ = run_measured(daily_config(tmp, proxy, inputs), tmp)
         assert code == 0, err
-        assert altered(proxy) == {"truncate": 2} and "post_answer_short" in err
-        paid_once_each(url, tmp_path / "out" / "g", 150)
+        paid_once_each(url, tmp / "out" / "g", inputs)
+        return err, altered(proxy)
+
+
+def test_a_task_list_cut_short_is_settled_through_id_list_not_paid_again(tmp_path: Path) -> None:
+    err, done = behind_proxy(tmp_path, "task_post:truncate=2", 150)
+    assert done == {"truncate": 2} and "post_answer_short" in err
 
 
 def test_another_tasks_result_under_an_id_is_refused_and_asked_for_again(tmp_path: Path) -> None:
     """Five task_get answers carry the result of the task fetched before: none is written;
     each task is fetched again and every line is its own input's."""
-    with running_simulator() as url, hostile_proxy(url, "task_get:swap=5") as proxy:
-        config = daily_config(tmp_path, proxy, 30)
-        code, err, _ = run_measured(config, tmp_path)
-        assert code == 0, err
-        assert altered(proxy) == {"swap": 5} and "foreign_answer" in err
-        paid_once_each(url, tmp_path / "out" / "g", 30)
-        for line in (tmp_path / "out" / "g" / "results.jsonl").read_text().splitlines():
-            task = json.loads(line)
-            assert task["data"]["keyword"] == task["result"][0]["keyword"]
-            assert task["data"]["tag"].startswith("g:")
+    err, done = behind_proxy(tmp_path, "task_get:swap=5", 30)
+    assert done == {"swap": 5} and "foreign_answer" in err
+    for line in (tmp_path / "out" / "g" / "results.jsonl").read_text().splitlines():
+        task = json.loads(line)
+        assert task["data"]["keyword"] == task["result"][0]["keyword"]
+        assert task["data"]["tag"].startswith("g:")

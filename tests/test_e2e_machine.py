@@ -7,7 +7,6 @@ import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +16,8 @@ import pytest
 
 from tests.test_e2e_promises import daily_config
 from tests.test_e2e_record import LEDGER, paid_once_each
-from tests.test_e2e_run import ENV, run, running_simulator, stats
+from tests.test_e2e_run import run, running_simulator, stats
+from tests.test_hostile_inputs import cli, one_line
 from tests.test_hostile_outputs import hostile_results
 
 MACHINE = 74
@@ -102,15 +102,7 @@ def test_a_damaged_ledger_is_named_with_what_to_do(tmp_path: Path) -> None:
         done = run(config)
         one_line_exit_74(done, str(ledger), "malformed", "orchestrator recover")
         assert stats(url)["tasks_created"] == created
-        status = subprocess.run(
-            [sys.executable, "-m", "orchestrator", "status", "--config", str(config)],
-            capture_output=True,
-            text=True,
-            env=ENV,
-            timeout=60,
-        )
-        assert status.returncode == MACHINE and "Traceback" not in status.stderr
-        assert "malformed" in status.stderr and str(ledger) in status.stderr
+        one_line(cli("status", "--config", str(config)), MACHINE, "malformed", str(ledger))
 
 
 def test_an_export_onto_a_full_disk_leaves_nothing_at_its_path(tmp_path: Path) -> None:
@@ -121,15 +113,6 @@ def test_an_export_onto_a_full_disk_leaves_nothing_at_its_path(tmp_path: Path) -
     results.write_text(results.read_text() * 300)
     with tmpfs(tmp_path / "small", "size=64k") as small:
         out = small / "ranks.csv"
-        cmd = [sys.executable, "-m", "orchestrator", "export", "--config", str(config)]
-        done = subprocess.run(
-            [*cmd, "--job", "n", "--out", str(out)],
-            capture_output=True,
-            text=True,
-            env=ENV,
-            timeout=120,
-        )
-        assert done.returncode == MACHINE and "Traceback" not in done.stderr, done.stderr
-        (line,) = done.stderr.strip().splitlines()
-        assert str(out) in line and "No space left on device" in line
+        done = cli("export", "--config", str(config), "--job", "n", "--out", str(out))
+        one_line(done, MACHINE, str(out), "No space left on device")
         assert list(small.iterdir()) == []
