@@ -85,6 +85,16 @@ def test_a_csv_record_over_the_bound_or_with_a_nul_rejects_that_row_only(tmp_pat
     assert [r.line for r in rows if isinstance(r, ValidInput)] == [2, 203]
 
 
+def test_a_stray_quote_inside_a_csv_cell_drops_nothing(tmp_path: Path) -> None:
+    """`5" tv` is a literal quote to csv (not at a field's start): the 8,000 rows after it,
+    far more than the bound's worth of characters, are each read as their own row."""
+    rows = "".join(f"keyword number {i}\n" for i in range(8000))
+    (tmp_path / "k.csv").write_text(f'keyword\n5" tv\n{rows}')
+    read_rows = read(tmp_path / "k.csv")
+    assert not rejected_lines(read_rows)
+    assert len(read_rows) == 8001
+
+
 def test_two_gigabytes_of_nul_in_one_line_cost_bounded_memory(tmp_path: Path) -> None:
     """`validate` on one 2 GiB line of NUL bytes (a sparse file) rejects that line and reads
     the keyword after it, its peak memory under 200 MB (it grew to 4-7.6 GB before)."""

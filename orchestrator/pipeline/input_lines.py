@@ -40,40 +40,51 @@ class CsvLines:
     empty line instead (or the closing quote of the field it holds open), and the record's
     first line is kept in `dropped`, so that the row the reader returns there is rejected.
 
-    Where a record ends is told by the parity of its quotes (RFC 4180: a field still open has
-    an odd count so far), counted in C. `number` is the last line read."""
+    A line the reader asks for before `row_ended` is called continues its record (it holds a
+    quoted field open); where a dropped one ends is told by the parity of the quotes from
+    there (RFC 4180: `""` inside a field, one `"` closes it). `number` is the last line read."""
 
     def __init__(self, text: io.TextIOBase) -> None:
         self._lines = bounded_lines(text)
         self.number = 0
         self.dropped: dict[int, TooLong] = {}
+        self._fresh = True
+
+    def row_ended(self) -> None:
+        """The reader returned a row: the next line it asks for begins a record."""
+        self._fresh = True
 
     def __iter__(self) -> Iterator[str]:
-        start, size, odd, first = 1, 0, False, ""  # the record: first line, length, quote open
-        dropping, held_open = False, False
+        start, size, first = 1, 0, ""  # the record being read: its first line, its length
+        dropping = False  # inside the quoted field of a dropped record, until it closes
         for item in self._lines:
             self.number += 1
-            was_open = odd
-            if not was_open:
+            continuing, self._fresh = not self._fresh, False
+            if not continuing:
                 start, size = self.number, 0
-            quotes = item.quotes if isinstance(item, TooLong) else item.count('"')
-            odd ^= bool(quotes & 1)
-            if not dropping:
-                why = self._fault(item, size)
-                if why is None:
-                    assert isinstance(item, str)
-                    size += len(item)
-                    first = item if not was_open else first
-                    yield item
-                    continue
-                shown = item.shown if isinstance(item, TooLong) else item
-                self.dropped[start] = TooLong((first if was_open else shown)[:SHOWN_CHARS], 0, why)
-                dropping, held_open = True, was_open
-            if not odd:  # the dropped record ends on this line
-                dropping = False
-                yield '"\n' if held_open else "\n"
+            odd = bool((item.quotes if isinstance(item, TooLong) else item.count('"')) & 1)
+            if dropping:
+                dropping = not odd
+                if not dropping:
+                    yield '"\n'
+                continue
+            why = self._fault(item, size)
+            if why is None:
+                assert isinstance(item, str)
+                size += len(item)
+                first = first if continuing else item
+                yield item
+                continue
+            shown = item.shown if isinstance(item, TooLong) else item
+            self.dropped[start] = TooLong((first if continuing else shown)[:SHOWN_CHARS], 0, why)
+            if not continuing:
+                yield "\n"  # a blank row where the line was
+            elif odd:  # this line closes the open field: the record ends here
+                yield '"\n'
+            else:
+                dropping = True
         if dropping:  # a quote left open to the end of the file
-            yield '"\n' if held_open else "\n"
+            yield '"\n'
 
     @staticmethod
     def _fault(item: str | TooLong, size: int) -> str | None:

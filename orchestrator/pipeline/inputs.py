@@ -214,6 +214,7 @@ def _csv_rows(job: JobConfig, text: io.TextIOWrapper) -> Iterator[Read]:
     lines = CsvLines(text)
     reader = csv.reader(lines)
     header = next(reader, None)
+    lines.row_ended()
     if not header or not all(name.strip() for name in header) or lines.dropped:
         raise InputError(job.input, "the first row must name the task fields", line=1)
     names = [name.strip() for name in header]
@@ -225,8 +226,10 @@ def _csv_rows(job: JobConfig, text: io.TextIOWrapper) -> Iterator[Read]:
         except StopIteration:
             return
         except csv.Error as exc:  # not met with the default dialect; that row only if it is
+            lines.row_ended()
             yield RejectedRow(job.name, first, f"not a CSV row: {exc}", "")
             continue
+        lines.row_ended()
         line = lines.number
         if (dropped := lines.dropped_in(first, line)) is not None:
             yield RejectedRow(job.name, dropped[0], dropped[1].reason, dropped[1].shown)
