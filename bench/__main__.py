@@ -11,7 +11,7 @@ import platform
 import time
 from pathlib import Path
 
-from bench import decode, ledger, memory, overhead, postbacks, rate, recovery
+from bench import decode, ledger, memory, overhead, postbacks, rate, recovery, startup
 from bench.common import emit
 
 QUICK = {
@@ -31,6 +31,7 @@ QUICK = {
         "200000",
     ],
     "postbacks": ["--tasks", "1000", "--settle-tasks", "3000"],
+    "startup": ["--repeat", "5"],
 }
 FULL: dict[str, list[str]] = {name: [] for name in QUICK}
 MODULES = {
@@ -41,6 +42,7 @@ MODULES = {
     "ledger": ledger,
     "recovery": recovery,
     "postbacks": postbacks,
+    "startup": startup,
 }
 
 

@@ -296,6 +296,15 @@ def _resolve(base: Path, value: str) -> str:
     return str(path if path.is_absolute() else base / path)
 
 
+def find_job(config: Config, name: str, config_path: str) -> JobConfig:
+    """The job named `name`; a ConfigError naming `--job` and the jobs there are if none."""
+    for job in config.jobs:
+        if job.name == name:
+            return job
+    known = ", ".join(j.name for j in config.jobs)
+    raise ConfigError(config_path, "--job", f"no job named {name!r} (jobs: {known})")
+
+
 def load_config(path: str | Path) -> Config:
     """Read and check a config file; relative paths in it are relative to the file."""
     where = str(path)

@@ -12,6 +12,8 @@
     │   └── NoLedger       there is none yet (nothing has run)
     ├── MachineError       the machine failed us: a full disk, a read-only filesystem, a
     │                      permission, an I/O error, a damaged ledger
+    ├── ExportError        an export cannot be written as asked
+    ├── OutputPathError    an --out or --html path that cannot be written
     ├── ForeignOutput      an output folder holds files this ledger did not write
     ├── ReconcileFailed    id_list could not tell whether lost posts created tasks
     ├── LoadFailed         the load worker stopped without saying why
@@ -122,6 +124,14 @@ def on_disk(path: str | os.PathLike[str]) -> Iterator[None]:
         yield
     except OSError as exc:
         raise machine_error(exc, os.fspath(path)) from exc
+
+
+class ExportError(OrchestratorError):
+    """The export cannot be written as asked (a format --out cannot take, a missing extra)."""
+
+
+class OutputPathError(OrchestratorError):
+    """The output path given cannot be written: its folder is missing, it is a folder."""
 
 
 class ForeignOutput(OrchestratorError):

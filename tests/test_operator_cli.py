@@ -170,10 +170,14 @@ def test_status_reads_the_ledger_without_calls_and_while_a_run_holds_the_lock(
         env=ENV,
     )
     try:
-        time.sleep(2.0)
-        during = json.loads(cli("status", "--config", str(config), "--json").stdout)
+        deadline = time.monotonic() + 60
+        while True:  # until the run has loaded the new rows (it posts them to a slow API)
+            during = json.loads(cli("status", "--config", str(config), "--json").stdout)
+            if sum(during["jobs"]["g"]["counts"].values()) == 130:
+                break
+            assert proc.poll() is None and time.monotonic() < deadline, during
+            time.sleep(0.1)
         assert during["last_run"]["ended_at"] is None  # the running one
-        assert sum(during["jobs"]["g"]["counts"].values()) == 130
         assert during["jobs"]["g"]["oldest_outstanding_age_s"] is not None
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -5,18 +5,23 @@ few hundred inputs over google/organic, naver/organic and google/search_by_image
 output folder, runs them, and leaves the results there to look at.
 """
 
+import argparse
 import time
 from pathlib import Path
 from typing import Final
 
 import anyio
 
-from orchestrator.config import credentials, load_config
+from orchestrator.cli.common import ExitCode, say
+from orchestrator.cli.run import reason_of, unwrap_errors
+from orchestrator.cli.validate import job_summary
+from orchestrator.config import credentials, find_job, load_config
 from orchestrator.ledger import Ledger
 from orchestrator.pipeline.outcome import RunReport
 from orchestrator.pipeline.run import Run
 from orchestrator.pipeline.schedule import plan
 from orchestrator.pipeline.sink import MARKER
+from orchestrator.reports import report, report_html
 from orchestrator.simulator import DelayRange, SimulatorConfig
 from orchestrator.simulator.app import serve
 from orchestrator.wire.client import ApiClient
@@ -145,3 +150,40 @@ async def run_demo(folder: Path) -> tuple[list[RunReport], dict[str, object]]:
         finally:
             ledger.close()
         return reports, sim.sim.stats()
+
+
+def add_demo(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default="demo-out", help="folder for config, inputs and results")
+
+
+def command_demo(args: argparse.Namespace) -> int:
+    """`orchestrator demo`: a simulated account, sample jobs, a daily job over three periods,
+    a summary, and the HTML report of what moved."""
+    folder = Path(args.out)
+    say(f"demo: simulator started in-process; writing config, inputs and results to {folder}/")
+    started = time.monotonic()
+    prepare(folder)
+    with unwrap_errors():
+        reports, stats = anyio.run(run_demo, folder)
+    for report_ in reports:
+        period = report_.jobs["rank-tracking"].period
+        say(f"period {period}:")
+        job_summary(report_, dry=False)
+    last = reports[-1]
+    say(f"runs ended ({reason_of(last)}): spent ${last.spent:.4f}, {last.outstanding} outstanding")
+    say(
+        f"simulator saw {stats['calls_total']} calls, {stats['tasks_created']} tasks created, "
+        f"{stats['duplicate_tags']} duplicate tags, {stats['rate_limited']} rate-limit refusals, "
+        f"faults injected {stats['faults_injected']}; took {time.monotonic() - started:.1f} s"
+    )
+    say(
+        f"results: {folder}/rank-tracking/period=<day>/results.jsonl (and "
+        f"{folder}/<job>/results.jsonl for the one-shot jobs); rejected rows: rejected.jsonl"
+    )
+    config = load_config(folder / "jobs.toml")
+    job = find_job(config, "rank-tracking", str(folder / "jobs.toml"))
+    found = report.build(config, job, str(folder / "jobs.toml"), "www.amazon.com")
+    html = folder / "report.html"
+    html.write_text(report_html.render(found), encoding="utf-8")
+    say(f"what moved ({found.then} -> {found.now}): open {html.resolve()}")
+    return ExitCode.OK if last.outstanding == 0 else ExitCode.ERROR

@@ -14,10 +14,7 @@ from orchestrator.wire.client import ApiClient
 from orchestrator.wire.limiter import AccountLimiter, CallLog
 
 
-def add_recover(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = commands.add_parser(
-        "recover", help="rebuild a lost ledger from the output files and id_list"
-    )
+def add_recover(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", required=True, help="the TOML config")
     add_env_file(p)
     p.add_argument(

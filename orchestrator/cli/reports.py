@@ -1,46 +1,26 @@
-"""The commands that read what runs left behind, without posting anything: `status` (the
-ledger), `export` (results as a table), `report` (what moved between periods) and `prune`
-(forget old periods' settled rows)."""
+"""`export` (a job's results as a table) and `report` (what moved between periods): they read
+what runs left behind and post nothing."""
 
 import argparse
 import json
 import sys
 from dataclasses import asdict
-from datetime import UTC, datetime
-from pathlib import Path
 
 from orchestrator.cli.common import ExitCode, positive_int, say
-from orchestrator.config import Config, JobConfig, load_config
+from orchestrator.config import Config, JobConfig, find_job, load_config
 from orchestrator.errors import ConfigError
-from orchestrator.ledger import Ledger
 from orchestrator.periods import PeriodError, parse_key
 from orchestrator.reports import report, report_html
 from orchestrator.reports.export import (
     FORMATS,
     check_types,
     export,
-    find_job,
     format_of,
 )
 from orchestrator.reports.outfile import replaced_text, write_csv_rows
-from orchestrator.reports.status import read_status
 
 
-def add_status(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = commands.add_parser("status", help="what the ledger says (no API calls, no lock)")
-    p.add_argument("--config", required=True, help="the TOML config")
-    p.add_argument("--json", action="store_true", help="one JSON object instead of text")
-
-
-def add_export(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = commands.add_parser("export", help="a flat rankings table of a job's results")
-    p.add_argument("--config", required=True, help="the TOML config")
-    p.add_argument("--job", required=True, help="the job to export")
-    p.add_argument("--format", choices=FORMATS, help="default: from --out's extension (csv for -)")
-    p.add_argument("--out", required=True, help="file to write; - for standard output")
-    p.add_argument("--types", help="only these item types, comma-separated (organic,paid)")
-    p.add_argument("--period", metavar="KEY", help="only this period of a recurring job")
-    p.add_argument("--since", metavar="KEY", help="only this period and later ones")
+def _add_raw(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--raw",
         action="store_true",
@@ -49,8 +29,18 @@ def add_export(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
 
 
-def add_report(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = commands.add_parser("report", help="what moved between two periods of a recurring job")
+def add_export(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", required=True, help="the TOML config")
+    p.add_argument("--job", required=True, help="the job to export")
+    p.add_argument("--format", choices=FORMATS, help="default: from --out's extension (csv for -)")
+    p.add_argument("--out", required=True, help="file to write; - for standard output")
+    p.add_argument("--types", help="only these item types, comma-separated (organic,paid)")
+    p.add_argument("--period", metavar="KEY", help="only this period of a recurring job")
+    p.add_argument("--since", metavar="KEY", help="only this period and later ones")
+    _add_raw(p)
+
+
+def add_report(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", required=True, help="the TOML config")
     p.add_argument("--job", required=True, help="a recurring job")
     p.add_argument("--domain", help="the domain to follow (example.com; www. is ignored)")
@@ -59,83 +49,7 @@ def add_report(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.add_argument("--limit", type=positive_int, default=20, help="keyword rows in the table")
     p.add_argument("--html", metavar="PATH", help="also write a self-contained HTML report")
-    p.add_argument(
-        "--raw",
-        action="store_true",
-        help="CSV: write text cells as they are; by default one that begins with = + - @ TAB "
-        "or CR gets a leading ' so that a spreadsheet shows it instead of running it",
-    )
-
-
-def add_prune(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = commands.add_parser(
-        "prune", help="remove settled ledger rows of old periods (outputs are never touched)"
-    )
-    p.add_argument("--config", required=True, help="the TOML config")
-    p.add_argument("--before", required=True, metavar="KEY", help="periods before this one")
-    p.add_argument("--job", help="only this job (default: every job whose `every` fits KEY)")
-
-
-def command_status(args: argparse.Namespace) -> int:
-    """`orchestrator status`: from the ledger alone."""
-    config = load_config(args.config)
-    if not Path(config.state.path).exists():
-        if args.json:
-            say(json.dumps({"ledger": config.state.path, "jobs": {}, "last_run": None}))
-        else:
-            say(f"no ledger at {config.state.path}: nothing has run with this config yet")
-        return ExitCode.OK
-    status = read_status(config)
-    if args.json:
-        say(json.dumps(asdict(status)))
-        return ExitCode.OK
-    for name, job in status.jobs.items():
-        c = job.counts
-        line = (
-            f"{name}: {c['done']} done, {c['failed']} failed, {c['posted']} posted, "
-            f"{c['posting']} posting, {c['pending']} pending"
-            + (f", {c['missed']} missed" if c["missed"] else "")
-            + f"; spent ${job.spent_usd:.4f}"
-        )
-        if job.oldest_outstanding_id is not None:
-            age = job.oldest_outstanding_age_s or 0.0
-            line += f"; oldest outstanding {job.oldest_outstanding_id} ({age:.0f} s)"
-        say(line)
-        if job.every is not None:
-            say(f"  every {job.every}; current period {job.current_period}")
-        for period in job.periods:
-            pc = period.counts
-            text = (
-                f"  {period.period}: {pc['done']} done, {pc['failed']} failed, "
-                f"{pc['missed']} missed, {period.outstanding} outstanding; "
-                f"spent ${period.spent_usd:.4f}"
-            )
-            if period.pruned:
-                text += f"; {period.pruned} settled rows pruned"
-            if period.period == job.current_period and not sum(pc.values()):
-                text += " (not started)"
-            say(text)
-    say(f"total spent ${status.spent_usd:.4f} (ledger {status.ledger})")
-    last = status.last_run
-    if last is None:
-        say("last run: none recorded")
-    else:
-        started = _when(last.started_at)
-        if last.ended_at is None:
-            say(f"last run: started {started}, no end recorded (still running, or killed)")
-            if last.waiting:
-                until = f" (until {_when(last.waiting_until)})" if last.waiting_until else ""
-                say(f"  last seen waiting for {last.waiting}{until}")
-        else:
-            say(
-                f"last run: started {started}, ended {_when(last.ended_at)}, "
-                f"exit {last.exit_code} ({last.reason})"
-            )
-    return ExitCode.OK
-
-
-def _when(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    _add_raw(p)
 
 
 def command_export(args: argparse.Namespace) -> int:
@@ -235,31 +149,3 @@ def _report_table(found: "report.Report", limit: int) -> None:
                 f"  {d.domain:<28} {d.visibility_then * 100:5.1f}% -> "
                 f"{d.visibility_now * 100:5.1f}%  {d.change * 100:+.1f} pts"
             )
-
-
-def command_prune(args: argparse.Namespace) -> int:
-    """`orchestrator prune`: delete the settled rows of periods before a key, per job."""
-    config = load_config(args.config)
-    jobs = [job for job in config.jobs if job.every is not None]
-    if args.job is not None:
-        jobs = [find_job(config, args.job, args.config)]
-        if jobs[0].every is None:
-            raise ConfigError(args.config, "--job", f"job {args.job!r} has no `every`")
-    fitting, errors = [], []
-    for job in jobs:
-        assert job.every is not None
-        try:
-            fitting.append((job, parse_key(job.every, job.zone(config), args.before)))
-        except PeriodError as exc:
-            errors.append(f"{job.name}: {exc}")
-    if not fitting:
-        reason = "; ".join(errors) or "no job has `every`"
-        raise ConfigError(args.config, "--before", reason)
-    ledger = Ledger(config.state.path)
-    try:
-        for job, period in fitting:
-            removed = ledger.prune(job.name, before=period.key)
-            say(f"{job.name}: {removed} settled rows of periods before {period.key} removed")
-    finally:
-        ledger.close()
-    return ExitCode.OK

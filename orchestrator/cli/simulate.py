@@ -39,11 +39,8 @@ def _weights(text: str) -> dict[str, float]:
     return weights
 
 
-def add_simulate(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_simulate(p: argparse.ArgumentParser) -> None:
     d = SimulatorConfig()
-    p = commands.add_parser(
-        "simulate", help="serve a local simulator of the DataForSEO v3 SERP API"
-    )
     p.add_argument("--host", default=d.host, help="address to bind (default: loopback only)")
     p.add_argument("--port", type=int, default=d.port, help="port (0 picks a free one)")
     p.add_argument("--login", default=d.login)
@@ -224,3 +221,15 @@ async def run_simulator(config: SimulatorConfig) -> int:
                 say(f"stopping on {signal.Signals(signum).name}")
                 return ExitCode.OK
     return ExitCode.OK
+
+
+def command_simulate(args: argparse.Namespace) -> int:
+    """`orchestrator simulate`: serve until stopped; a port that cannot be had is one line."""
+    try:
+        return anyio.run(run_simulator, simulator_config(args))
+    except OSError as exc:
+        reason = exc.strerror or exc
+        say(
+            f"orchestrator simulate: cannot listen on {args.host}:{args.port}: {reason}", error=True
+        )
+        return ExitCode.BAD_CONFIG

@@ -5,19 +5,13 @@ Nothing is posted or written."""
 import argparse
 import json
 
-import anyio
-
 from orchestrator.cli.common import ExitCode, add_env_file, say
-from orchestrator.config import Config, credentials, load_config
-from orchestrator.errors import AccountError, ApiError
+from orchestrator.config import Config, load_config
 from orchestrator.pipeline.outcome import RunReport
 from orchestrator.pipeline.validate import dry_run, monthly_cost
-from orchestrator.wire.client import ApiClient
-from orchestrator.wire.limiter import AccountLimiter, CallLog
 
 
-def add_validate(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = commands.add_parser("validate", help="check config and inputs, estimate the cost")
+def add_validate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", required=True, help="the TOML config")
     p.add_argument("--json", action="store_true", help="one JSON object instead of text")
     p.add_argument("--strict", action="store_true", help="exit 2 if any row is rejected")
@@ -62,7 +56,7 @@ def validation(config: Config, args: argparse.Namespace) -> int:
     strict = rejected and getattr(args, "strict", False)
     code = ExitCode.BAD_CONFIG if strict or empty else ExitCode.OK
     check = getattr(args, "check_account", False)
-    account = _check_account(config, args.config, args.env_file) if check else {}
+    account = _account(config, args) if check else {}
     if account.get("error"):
         code = ExitCode.ACCOUNT
     if getattr(args, "json", False):
@@ -109,43 +103,12 @@ def validation(config: Config, args: argparse.Namespace) -> int:
     return code
 
 
-def _check_account(config: Config, source: str, env_file: str | None) -> dict[str, object]:
-    """One free call to /v3/appendix/user_data: do the credentials work, what is left, and
-    does the account's own limit allow `calls_per_minute`. The outcome, or its error."""
-    creds = credentials(config.api, source, env_file=env_file)
+def _account(config: Config, args: argparse.Namespace) -> dict[str, object]:
+    """`--check-account`: the one validate that needs the HTTP client, imported here so that
+    a plain `validate` starts without it."""
+    from orchestrator.cli.account import check_account
 
-    async def ask() -> dict[str, object]:
-        # Counted in the call log the config's runs share. Without the ledger's lock a run
-        # may be writing it too: one record of its may be overwritten, which its limit's one
-        # call of margin absorbs.
-        history = CallLog.beside(config.state.path, config.api.calls_per_minute)
-        try:
-            limiter = AccountLimiter.for_api(config.api, history)
-            async with ApiClient(config.api, creds, limiter) as client:
-                user = await client.user_data()
-        finally:
-            history.close()
-        if user is None:
-            return {"error": "user_data answered without a result"}
-        limit = user.minute_limit()
-        found: dict[str, object] = {
-            "login": user.login,
-            "balance_usd": user.money.balance if user.money else None,
-            "calls_per_minute_limit": limit,
-        }
-        if limit is not None and config.api.calls_per_minute > limit:
-            found["warning"] = (
-                f"[api] calls_per_minute {config.api.calls_per_minute} is over the "
-                f"account's limit {limit}"
-            )
-        return found
-
-    try:
-        return anyio.run(ask)
-    except AccountError as exc:
-        return {"error": f"{exc.status_code} {exc.status_message}"}
-    except ApiError as exc:
-        return {"error": f"cannot reach {config.api.base_url}: {exc}"}
+    return check_account(config, args.config, args.env_file)
 
 
 def _account_line(account: dict[str, object]) -> str:

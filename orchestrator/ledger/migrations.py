@@ -25,7 +25,6 @@ Why the schema looks as it does (a ledger of a daily 100k-keyword job grows to 3
 - `batches` is the record of each POST attempt (version 4): what `repost.py` decides from.
 """
 
-import secrets
 import sqlite3
 from collections.abc import Callable
 from typing import Final
@@ -215,6 +214,8 @@ def _v1_to_v2(db: sqlite3.Connection) -> None:
 
 def new_ledger_id() -> str:
     """48 random bits: what tells this ledger's tasks and folders from any other's."""
+    import secrets  # once in a ledger's life: not on every command's start
+
     return secrets.token_hex(6)
 
 

@@ -20,7 +20,7 @@ from typing import IO, Any, Final
 import msgspec
 
 from orchestrator.config import Config, JobConfig
-from orchestrator.errors import ConfigError, NoLedger, OrchestratorError, machine_error
+from orchestrator.errors import ExportError, NoLedger, machine_error
 from orchestrator.ledger import Ledger
 from orchestrator.pipeline.sink import PARTITION, RESULTS, file_key
 from orchestrator.reports.export_rows import COLUMNS, FLOAT_COLUMNS, INT_COLUMNS, Row, rows_of_task
@@ -35,10 +35,6 @@ from schemas.items import Item
 FORMATS: Final = ("csv", "jsonl", "parquet")
 EXTENSIONS: Final = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 CHUNK_ROWS: Final = 10_000
-
-
-class ExportError(OrchestratorError):
-    """The export cannot be written (unknown job, missing extra, unwritable path)."""
 
 
 class _Prefix(io.RawIOBase):
@@ -109,14 +105,6 @@ def result_lines(
             for line in stream:
                 if line.strip():
                     yield key, line
-
-
-def find_job(config: Config, name: str, config_path: str) -> JobConfig:
-    for job in config.jobs:
-        if job.name == name:
-            return job
-    known = ", ".join(j.name for j in config.jobs)
-    raise ConfigError(config_path, "--job", f"no job named {name!r} (jobs: {known})")
 
 
 def rows(

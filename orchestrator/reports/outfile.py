@@ -21,16 +21,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, BinaryIO, Final
 
-from orchestrator.errors import OrchestratorError, machine_error
+from orchestrator.errors import OrchestratorError, OutputPathError, machine_error
 
 FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
 _NEEDS_QUOTES: Final = re.compile('[",\r\n\0]')
 # Mistakes in the path given (exit 2); any other OSError is the machine's (exit 74).
 _PATH_MISTAKES: Final = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG})
-
-
-class OutputPathError(OrchestratorError):
-    """The output path given cannot be written: its folder is missing, it is a folder."""
 
 
 def csv_cell(value: object, raw: bool = False) -> str:

@@ -1,0 +1,201 @@
+"""`orchestrator run`: load, check, then post and collect, recording the run's outcome."""
+
+import argparse
+import logging
+import signal
+import sqlite3
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import anyio
+
+from orchestrator.cli.common import ExitCode, add_env_file, ctrl_c_taken, positive_float, say
+from orchestrator.cli.validate import no_valid_rows, validation
+from orchestrator.config import Config, Credentials, credentials, load_config
+from orchestrator.errors import AccountError, ConfigError, OrchestratorError
+from orchestrator.ledger import Ledger
+from orchestrator.pipeline.inputs import check_input
+from orchestrator.pipeline.outcome import RunReport
+from orchestrator.pipeline.progress import Format, Mode, Progress
+from orchestrator.pipeline.run import Run
+from orchestrator.pipeline.schedule import plan
+from orchestrator.wire.client import ApiClient
+from orchestrator.wire.limiter import AccountLimiter, CallLog
+
+log = logging.getLogger("orchestrator")
+
+
+def add_run(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", required=True, help="the TOML config")
+    p.add_argument(
+        "--max-runtime",
+        type=positive_float,
+        default=None,
+        metavar="SECONDS",
+        help="stop cleanly after this long (the next run continues)",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="validate config and inputs, print counts and estimated cost, post nothing",
+    )
+    p.add_argument(
+        "--period",
+        metavar="KEY",
+        help="post this period's batch of the recurring jobs instead of the current one "
+        "(2026-11-23T14, 2026-11-23, 2026-W48 or 2026-11, as the jobs' `every`)",
+    )
+    p.add_argument(
+        "--follow",
+        action="store_true",
+        help="keep running: post each period's batch when it begins, collect in between",
+    )
+    add_env_file(p)
+    p.add_argument("--quiet", action="store_true", help="no progress and no summary")
+    p.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="progress, summary and log lines as text or as JSON objects",
+    )
+    p.add_argument(
+        "--progress-interval",
+        type=positive_float,
+        default=60.0,
+        metavar="SECONDS",
+        help="seconds between progress lines when not on a terminal (default 60)",
+    )
+
+
+def reason_of(report: RunReport) -> str:
+    if report.timed_out:
+        return "time up"
+    if report.budget_stopped:
+        return f"budget reached: {report.budget_stopped}"
+    return "done"
+
+
+async def _run_async(
+    config: Config,
+    creds: Credentials,
+    ledger: Ledger,
+    args: argparse.Namespace,
+    progress: Progress,
+    run_id: int,
+    history: CallLog,
+) -> tuple[ExitCode, str, Run]:
+    limiter = AccountLimiter.for_api(config.api, history)
+    if limiter.inherited:
+        log.info(
+            "limiter_inherits calls=%d (the previous run's, still in the window)", limiter.inherited
+        )
+    with (
+        anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals,
+        unwrap_errors(),
+        ctrl_c_taken(),  # a Ctrl-C held since the start is received by `watch`
+    ):
+        async with (
+            anyio.create_task_group() as tg,
+            ApiClient(config.api, creds, limiter) as client,
+        ):
+            caught: list[int] = []
+
+            async def watch() -> None:
+                async for signum in signals:
+                    caught.append(signum)
+                    tg.cancel_scope.cancel()
+                    return
+
+            tg.start_soon(watch)
+            run = Run(config, ledger, client, plan(config, time.time(), args.period, args.config))
+            run.config_file = args.config
+            run.run_id = run_id
+            tg.start_soon(progress.watch, run.snapshot)
+            report = await run.execute(args.max_runtime, follow=args.follow)
+            tg.cancel_scope.cancel()
+        if caught:
+            name = signal.Signals(caught[0]).name
+            code = ExitCode.SIGINT if caught[0] == signal.SIGINT else ExitCode.SIGTERM
+            return code, f"stopped by {name}", run
+        return ExitCode.OK, reason_of(report), run
+
+
+@contextmanager
+def unwrap_errors() -> Iterator[None]:
+    """Task groups wrap errors in groups; the CLI wants the first OrchestratorError itself."""
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        found = _first_error(group)
+        if found is None:
+            raise
+        raise found from None
+
+
+def _first_error(group: BaseExceptionGroup[BaseException]) -> Exception | None:
+    for exc in group.exceptions:
+        if isinstance(exc, OrchestratorError | OSError | sqlite3.Error):
+            return exc
+        if isinstance(exc, BaseExceptionGroup) and (inner := _first_error(exc)) is not None:
+            return inner
+    return None
+
+
+def command_run(args: argparse.Namespace) -> int:
+    """`orchestrator run`: load, check, then post and collect, recording the run's outcome."""
+    config = load_config(args.config)
+    if args.dry_run:
+        with ctrl_c_taken():
+            return validation(config, args)
+    plan(config, time.time(), args.period, args.config)  # a bad --period: exit 2 before anything
+    if args.follow and not any(job.every for job in config.jobs):
+        raise ConfigError(args.config, "--follow", "no job has `every`: nothing would recur")
+    for job in config.jobs:  # inputs stream while the run posts: refuse a bad file first
+        check_input(job)
+    creds = credentials(config.api, args.config, env_file=args.env_file)
+    ledger = Ledger(config.state.path)
+    mode: Mode = "off" if args.quiet else "live" if sys.stdout.isatty() else "log"
+    fmt: Format = "json" if args.log_format == "json" else "text"
+    progress = Progress(sys.stdout, mode, fmt, args.progress_interval)
+    run_id = ledger.start_run()
+    # The calls of the last window, this process's and the previous one's (the lock is held).
+    history = CallLog.beside(config.state.path, config.api.calls_per_minute)
+    code, reason, run = ExitCode.ERROR, "crashed", None
+    try:
+        code, reason, run = anyio.run(
+            _run_async, config, creds, ledger, args, progress, run_id, history
+        )
+    except AccountError as exc:
+        code, reason = ExitCode.ACCOUNT, f"account problem: {exc}"
+        raise
+    except KeyboardInterrupt:  # a caller that did not hold Ctrl-C (main says it)
+        code, reason = ExitCode.SIGINT, "stopped by SIGINT"
+        raise
+    except OrchestratorError as exc:
+        reason = f"error: {exc}"
+        raise
+    finally:
+        snapshot = None
+        try:  # on a full disk or a damaged ledger these fail too: the first error is the one
+            snapshot = run.snapshot_sync() if run is not None else None
+            ledger.end_run(run_id, code, reason)
+        except OrchestratorError as exc:
+            log.warning("run_end_not_recorded reason=%s", exc)
+        ledger.close()
+        history.close()
+    empty = no_valid_rows(run.report) if run is not None else []
+    if code == ExitCode.OK and empty:
+        code, reason = ExitCode.BAD_CONFIG, f"no valid rows in job {', '.join(empty)}"
+    progress.summary(reason, code, snapshot)
+    for name in empty:
+        rejected = run.report.jobs[name].rejected if run is not None else 0
+        say(
+            f"orchestrator run: job {name}: not one of its {rejected} rows is valid; "
+            "see rejected.jsonl in its output folder, or `orchestrator validate`",
+            error=True,
+        )
+    if code in (ExitCode.SIGINT, ExitCode.SIGTERM):
+        say("run interrupted; the ledger is consistent and the next run continues", error=True)
+    return code
