@@ -205,7 +205,12 @@ async def serve(
     """Run a simulator on `host:port` (default: loopback, an ephemeral port) until exit."""
     config = config or SimulatorConfig()
     sim = Simulator(config, postback_body)
-    runner = web.AppRunner(build_app(sim), access_log=None, handle_signals=False)
+    # The body is read as sent: the API takes a plain body under `Content-Encoding: gzip`
+    # (DataForSEO's legacy Python client sends that header on every POST), which aiohttp's own
+    # decompression refused with a 500. routes.py unpacks a gzip body by its magic bytes.
+    runner = web.AppRunner(
+        build_app(sim), access_log=None, handle_signals=False, auto_decompress=False
+    )
     await runner.setup()
     try:
         site = web.TCPSite(runner, host or config.host, port)
