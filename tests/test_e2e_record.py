@@ -222,3 +222,19 @@ def test_two_configs_on_one_ledger_with_one_job_name_are_refused(tmp_path: Path)
         moved = first.read_text().replace('dir = "out"', 'dir = "out-2"')
         first.write_text(moved)
         assert run(first).returncode == 0
+
+
+def test_a_balance_that_runs_out_stops_posting_and_collects_what_was_paid(
+    tmp_path: Path,
+) -> None:
+    """$0.15 pays for two batches of 100: the third POST gets 40200. The run stops posting,
+    collects the 200 tasks paid for (it exited at once and left them before), then exits 3
+    with one line saying what is left."""
+    with running_simulator("--balance", "0.15") as url:
+        config = daily_config(tmp_path, url, 500)
+        done = run(config, "--max-runtime", "120")
+        assert done.returncode == 3, done.stderr
+        last = done.stderr.strip().splitlines()[-1]
+        assert "Payment Required" in last and "every task already paid for was collected" in last
+        assert "300 inputs not posted" in last and "Traceback" not in done.stderr
+        paid_once_each(url, tmp_path / "out" / "g", 200)

@@ -4,6 +4,8 @@ run, validation and the command line."""
 
 from dataclasses import dataclass, field
 
+from orchestrator.errors import AccountError
+
 
 @dataclass
 class JobReport:
@@ -27,3 +29,5 @@ class RunReport:
     outstanding: int = 0
     timed_out: bool = False
     budget_stopped: str | None = None  # the cap that stopped posting, if one did
+    # The account refused posting (no balance): what was posted is collected, then exit 3.
+    account_stopped: AccountError | None = None

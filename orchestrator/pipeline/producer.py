@@ -12,6 +12,7 @@ once the reconciler holds no rows it may yet release.
 import logging
 import time
 from collections.abc import Callable
+from typing import Final
 
 import anyio
 
@@ -30,19 +31,40 @@ from orchestrator.wire.client import AmbiguousPost
 from schemas.field_rules import MAX_TASKS_PER_POST
 
 log = logging.getLogger(__name__)
+PAYMENT_STOPS: Final = frozenset({40200, 40201})  # no balance; the account blocked
 
 
 async def produce(run: RunContext, reconciler: Reconciler) -> None:
     """Post every pending input of this run's periods, 100 a call, within the budget, and
-    what the reconciler releases, until it holds nothing more."""
+    what the reconciler releases, until it holds nothing more (or the balance runs out)."""
     try:
         while True:
             for job in run.config.jobs:
-                await post_job(run, job, reconciler)
+                if not await post_job_or_stop(run, job, reconciler):
+                    return
             if not await wait_for_held(run, reconciler):
                 return
     finally:
         run.produced.set()
+
+
+async def post_job_or_stop(run: RunContext, job: JobConfig, reconciler: Reconciler) -> bool:
+    """`post_job`; False once the account refuses to pay for more (40200, 40201). The tasks
+    already paid for are still collected: the run says so and exits 3 once they are in,
+    instead of leaving them behind (each later run met the same refusal and left them too)."""
+    try:
+        await post_job(run, job, reconciler)
+    except AccountError as exc:
+        if exc.status_code not in PAYMENT_STOPS:
+            raise
+        log.warning(
+            "posting_stopped code=%d message=%s: collecting the tasks already paid for",
+            exc.status_code,
+            exc.status_message,
+        )
+        run.report.account_stopped = exc
+        return False
+    return True
 
 
 async def wait_for_held(run: RunContext, reconciler: Reconciler) -> bool:
@@ -63,7 +85,9 @@ async def follow(run: RunContext, reconciler: Reconciler) -> None:
     too, until the run is cancelled (SIGTERM, SIGINT, --max-runtime)."""
     while True:
         for job in run.config.jobs:
-            await post_job(run, job, reconciler)
+            if not await post_job_or_stop(run, job, reconciler):
+                run.produced.set()
+                return
         if await wait_for_held(run, reconciler):  # released rows go before the next period
             continue
         upcoming = run.plan.next_start()

@@ -16,7 +16,7 @@ import anyio
 
 from orchestrator.config import Config
 from orchestrator.errors import AccountError, ApiError, ForeignOutput
-from orchestrator.ledger import Ledger
+from orchestrator.ledger import PENDING, POSTED, POSTING, Ledger
 from orchestrator.pipeline import loader, producer
 from orchestrator.pipeline.context import RunContext, Waiting
 from orchestrator.pipeline.outcome import RunReport
@@ -189,4 +189,20 @@ class Run(RunContext):
             jr.counts = await self.db(self.ledger.counts, name, jr.period)
         self.report.spent = await self.db(self.ledger.spent)
         self.report.outstanding = await self.db(self.ledger.outstanding)
+        stopped = self.report.account_stopped
+        if stopped is not None:  # exit 3, once what was paid for is in (or time is up)
+            counts = [jr.counts for jr in self.report.jobs.values()]
+            unposted = sum(c.get(PENDING, 0) for c in counts)
+            left = sum(c.get(POSTING, 0) + c.get(POSTED, 0) for c in counts)
+            collected = (
+                f"{left} posted tasks still to collect (the next run collects them)"
+                if left
+                else "every task already paid for was collected"
+            )
+            raise AccountError(
+                stopped.status_code,
+                f"{stopped.status_message} Posting stopped: {collected}; {unposted} inputs not"
+                " posted: top up the balance, then run again",
+                stopped.endpoint,
+            )
         return self.report
