@@ -134,9 +134,9 @@ def test_a_missed_period_is_not_caught_up_and_a_bad_period_key_exits_2(tmp_path:
         # Day 1: a per-period cap lets 5 of the 20 through; the other 15 stay pending.
         capped = tmp_path / "capped.toml"
         capped.write_text(config.read_text() + "\n[budget]\nmax_cost_usd_per_period = 0.003\n")
-        assert run(capped, "--period", DAY1).returncode == 0
+        assert run(capped, "--period", DAY1).returncode == 5  # the budget stopped posting
         today = run(capped, "--max-runtime", "60")  # the current day: day 1 is over
-        assert today.returncode == 0, today.stderr
+        assert today.returncode == 5, today.stderr
         status = json.loads(cli("status", "--config", str(capped), "--json").stdout)
         day1 = next(p for p in status["jobs"]["rank"]["periods"] if p["period"] == DAY1)
         assert (day1["counts"]["done"], day1["counts"]["missed"]) == (5, 15)  # not caught up...

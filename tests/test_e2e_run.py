@@ -282,8 +282,9 @@ def test_budget_caps_spending_and_foreign_tasks_are_left_alone(
     capped = tmp_path / "capped.toml"
     capped.write_text(config.read_text() + "\n[budget]\nmax_cost_usd = 0.01\n")
     done = run(capped, "--max-runtime", "60")
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 5, done.stderr  # its own code, so that cron sees it
     assert "budget reached" in done.stdout
+    assert "budget reached (max_cost_usd): posting stopped" in done.stderr
     numbers = stats(simulator)
     assert numbers["cost_total"] - 0.0006 <= 0.01 + 1e-9
     assert numbers["tasks_created"] == 1 + 16  # theirs, and the 16 of ours that fit in $0.01

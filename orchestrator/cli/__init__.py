@@ -5,9 +5,10 @@ turns errors into exit codes.
 
 Exit codes (`common.ExitCode`): 0 done; 1 anything unexpected; 2 bad arguments, configuration
 or input (argparse also uses 2), or an output folder this ledger does not own; 3 account;
-4 lost posts id_list could not settle (nothing re-posted; run again later); 74 the machine
-failed us (a full disk, a read-only filesystem, a permission, an I/O error, a damaged ledger);
-75 lock held; 130/143 after SIGINT/SIGTERM; 141 the reader of the output went away.
+4 lost posts id_list could not settle (nothing re-posted; run again later); 5 a budget cap
+stopped posting; 74 the machine failed us (a full disk, a read-only filesystem, a permission,
+an I/O error, a damaged ledger); 75 lock held; 130/143 after SIGINT/SIGTERM; 141 the reader
+of the output went away.
 """
 
 import argparse

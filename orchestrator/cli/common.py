@@ -17,6 +17,7 @@ class ExitCode(enum.IntEnum):
     BAD_CONFIG = 2
     ACCOUNT = 3
     RECONCILE = 4
+    BUDGET = 5  # a budget cap stopped posting (what was posted is collected)
     MACHINE = 74  # the machine failed us (disk full, read-only, permissions, damaged ledger)
     LOCK_HELD = 75
     SIGINT = 130

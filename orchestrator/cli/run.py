@@ -167,6 +167,8 @@ def command_run(args: argparse.Namespace) -> int:
         code, reason, run = anyio.run(
             _run_async, config, creds, ledger, args, progress, run_id, history
         )
+        if code == ExitCode.OK and run.report.budget_stopped:
+            code = ExitCode.BUDGET  # so that cron sees it: posting stopped at a cap
     except AccountError as exc:
         code, reason = ExitCode.ACCOUNT, f"account problem: {exc}"
         raise
@@ -194,6 +196,12 @@ def command_run(args: argparse.Namespace) -> int:
         say(
             f"orchestrator run: job {name}: not one of its {rejected} rows is valid; "
             "see rejected.jsonl in its output folder, or `orchestrator validate`",
+            error=True,
+        )
+    if code == ExitCode.BUDGET and run is not None:
+        say(
+            f"orchestrator run: budget reached ({run.report.budget_stopped}): posting stopped;"
+            " the inputs not posted wait for a higher cap, or the next period or month",
             error=True,
         )
     if code in (ExitCode.SIGINT, ExitCode.SIGTERM):
