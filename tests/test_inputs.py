@@ -255,3 +255,23 @@ def test_the_fast_way_makes_exactly_what_the_whole_check_makes(
     fast = list(read_inputs(the_job, prices, period))
     whole = list(read_inputs(the_job, prices, period, fast=False))
     assert fast == whole
+
+
+def test_a_txt_first_line_that_names_the_column_is_skipped_with_a_note(tmp_path: Path) -> None:
+    """A spreadsheet saved as text starts with `Keyword`: that line is not posted (it was
+    paid for every period), and says why in rejected.jsonl; the same word further down is a
+    keyword like any other."""
+    path = tmp_path / "k.txt"
+    path.write_text("\nKeyword\nrunning shoes\nkeyword\n")
+    rows = read(path)
+    assert [(r.line, r.reason) for r in rows if isinstance(r, RejectedRow)] == [
+        (2, "a column name, not an input: skipped (the first line of the file)")
+    ]
+    assert [json.loads(r.body)["keyword"] for r in rows if isinstance(r, ValidInput)] == [
+        "running shoes",
+        "keyword",
+    ]
+    images = tmp_path / "i.txt"
+    images.write_text("image_url\nhttps://example.com/a.jpg\n")
+    found = read(images, se_type="search_by_image")
+    assert [type(r).__name__ for r in found] == ["RejectedRow", "ValidInput"]

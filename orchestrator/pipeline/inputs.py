@@ -2,7 +2,8 @@
 the schemas, and give it a stable key and tag. Nothing is loaded whole.
 
 Formats, chosen by extension:
-- `.txt`: one keyword per line (one image URL for google/search_by_image); blank lines skipped.
+- `.txt`: one keyword per line (one image URL for google/search_by_image); blank lines
+  skipped, and a first line that names the column (`keyword`), noted as rejected.
 - `.csv`: a header row of task fields, comma-separated; cells are stripped, empty ones left
   out; "2840" becomes 2840. A column the endpoint does not know refuses the file unless the
   job lists it in `ignore_columns`.
@@ -161,6 +162,15 @@ def check_header(job: JobConfig, first: str) -> None:
     )
 
 
+# A `.txt` file's first line that names its column (a spreadsheet saved as text) is not an
+# input: "keyword" would be posted and paid for every period.
+TXT_HEADERS: Final = {
+    "keyword": frozenset({"keyword", "keywords", "query", "queries"}),
+    "image_url": frozenset({"image_url", "image url", "url", "image"}),
+}
+HEADER_SKIPPED: Final = "a column name, not an input: skipped (the first line of the file)"
+
+
 def txt_field(job: JobConfig) -> str:
     """The task field a `.txt` line fills: an image URL for search_by_image, else a keyword."""
     return "image_url" if job.se_type == "search_by_image" else "keyword"
@@ -287,6 +297,7 @@ def _txt_rows(
     if fast and not job.extra_fields and field in task_field_names(job.se, job.se_type):
         tag_of = partial(task_tag, job.name, period=period)
         one_field = OneFieldRows(job, field, costs, tag_of, KEY_BYTES)
+    seen = after_line > 0  # a load going on after a crash is past the first line
     with _text(job) as text:
         for number, line in enumerate(bounded_lines(text), start=1):
             if number <= after_line:
@@ -297,6 +308,10 @@ def _txt_rows(
             value = line.strip()
             if not value:
                 continue
+            if not seen and value.lower() in TXT_HEADERS[field]:
+                yield RejectedRow(job.name, number, HEADER_SKIPPED, value)
+                continue
+            seen = True
             if one_field is not None and (made := one_field.made(number, value)) is not None:
                 yield made
                 continue
