@@ -170,8 +170,18 @@ def test_a_wrong_password_is_found_by_check_account_and_leaves_nothing_posting(
         assert len(calls.since(0)) == 1  # counted in the call log the config's runs share
         calls.close()
         assert "account: sim works, balance $12.50, limit 3000 calls/min" in good.stdout
+        assert "WARNING" not in good.stdout  # $12.50 pays for the 30 keywords
         as_json = validate(config, "--check-account", "--json")
         assert json.loads(as_json.stdout)["account"]["balance_usd"] == 12.5
+    with running_simulator("--balance", "0.01") as url:
+        config.write_text(config_text(url, "kw.txt"))
+        low = validate(config, "--check-account")
+        assert low.returncode == 0, low.stderr
+        assert "WARNING: the balance $0.01 is below this config's estimate of $0.0180" in (
+            low.stdout
+        )
+    with running_simulator("--balance", "12.5") as url:
+        config.write_text(config_text(url, "kw.txt"))
         wrong = tmp_path / "wrong.toml"
         wrong.write_text(config.read_text().replace('password = "sim"', 'password = "nope"'))
         bad = validate(wrong, "--check-account")

@@ -59,6 +59,13 @@ def validation(config: Config, args: argparse.Namespace) -> int:
     account = _account(config, args) if check else {}
     if account.get("error"):
         code = ExitCode.ACCOUNT
+    balance = account.get("balance_usd")
+    needed = sum(job.estimated_cost for job in report.jobs.values())
+    if isinstance(balance, float | int) and balance < needed:
+        account["balance_warning"] = (
+            f"WARNING: the balance ${balance:.2f} is below this config's estimate of"
+            f" ${needed:.4f} (one period of each job): posting stops where it runs out"
+        )
     if getattr(args, "json", False):
         jobs = {
             name: {
@@ -119,8 +126,8 @@ def _account_line(account: dict[str, object]) -> str:
     text = f"account: {account.get('login')} works"
     text += f", balance ${balance:.2f}" if isinstance(balance, float | int) else ""
     text += f", limit {limit} calls/min" if limit is not None else ""
-    warning = account.get("warning")
-    return f"{text}; {warning}" if warning else text
+    warnings = [str(account[k]) for k in ("warning", "balance_warning") if account.get(k)]
+    return "; ".join([text, *warnings])
 
 
 def command_validate(args: argparse.Namespace) -> int:
