@@ -135,3 +135,18 @@ def test_demo_report_renders_with_its_charts_drawn(tmp_path: Path) -> None:
         [*cmd, "--job", "naver-kr"], capture_output=True, text=True, env=ENV, timeout=60
     )
     assert one_shot.returncode == 2 and "has no `every`" in one_shot.stderr
+    # A period with nothing collected (missed, or still to come) is refused, naming those
+    # that have results: read as empty, every keyword had "left the top 100", with exit 0.
+    periods = sorted(p.name.removeprefix("period=") for p in (out / "rank-tracking").glob("p*"))
+    future = subprocess.run(
+        [*cmd, "--job", "rank-tracking", "--from", periods[0], "--to", "2099-01-01"],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=60,
+    )
+    assert future.returncode == 2, future.stderr
+    assert "--to: period 2099-01-01 of job 'rank-tracking' has no collected results" in (
+        future.stderr
+    )
+    assert ", ".join(periods) in future.stderr and "Traceback" not in future.stderr

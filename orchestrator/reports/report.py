@@ -212,6 +212,21 @@ def complete_periods(config: Config, job: JobConfig) -> list[str]:
         ledger.close()
 
 
+def _check_collected(config: Config, job: JobConfig, source: str, keys: dict[str, str]) -> None:
+    """A period named with no results collected (missed, or still to come) is refused: read as
+    empty, every keyword "left the top 100" and the report made up winners."""
+    collected = sorted({key for key, _ in result_files(config, job) if key})
+    for flag, key in keys.items():
+        if key not in collected:
+            shown = ", ".join(collected[-12:]) or "none"
+            raise ConfigError(
+                source,
+                flag,
+                f"period {key} of job {job.name!r} has no collected results"
+                f" (periods with results: {shown})",
+            )
+
+
 def build(
     config: Config,
     job: JobConfig,
@@ -225,7 +240,7 @@ def build(
         raise ConfigError(source, "--job", f"job {job.name!r} has no `every`: nothing to compare")
     available = complete_periods(config, job)
     if then is None or now is None:
-        if len(available) < 2 and (then is None and now is None):
+        if (len(available) < 2 and (then is None and now is None)) or not available:
             raise ConfigError(
                 source,
                 "--job",
@@ -234,6 +249,7 @@ def build(
             )
         now = now or available[-1]
         then = then or max((p for p in available if p < now), default=available[0])
+    _check_collected(config, job, source, {"--from": then, "--to": now})
     tracked = _bare(domain) if domain else None
     a, b = read_period(config, job, then, tracked), read_period(config, job, now, tracked)
     moves = domain_moves(a, b)
