@@ -10,6 +10,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -143,8 +144,9 @@ def test_an_export_stopped_by_sigterm_leaves_nothing_at_its_path(tmp_path: Path)
         env=ENV,
     )
     try:
-        while not list(tmp_path.glob(".n.csv.*.part")):
+        while not list(tmp_path.glob(".n.csv.*.part")):  # the export has begun writing
             assert proc.poll() is None, proc.communicate()
+            time.sleep(0.01)  # a poll's interval: not spinning beside the export it waits on
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
     finally:

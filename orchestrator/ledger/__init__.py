@@ -22,7 +22,8 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -32,7 +33,6 @@ from orchestrator.errors import (
     LockHeld,
     NewerLedger,
     NoLedger,
-    OrchestratorError,
     machine_error,
 )
 from orchestrator.ledger.attempts import LedgerAttempts
@@ -93,7 +93,7 @@ class Ledger(LedgerReads, LedgerLoads, LedgerAttempts, LedgerRuns):
         self.path = str(path)
         self._lock_fd: int | None = None
         self.readonly = False
-        try:
+        with self._opening():
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             self._take_lock()
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -111,15 +111,22 @@ class Ledger(LedgerReads, LedgerLoads, LedgerAttempts, LedgerRuns):
                     "ledger_migrated path=%s from_version=%d to_version=%d", path, found, now
                 )
             self.id, self.first_tagged_batch = self._identity()
-        except sqlite3.Error as exc:
+
+    @contextmanager
+    def _opening(self) -> Iterator[None]:
+        """What opening the ledger meets, as the error that names it (a SQLite error, the
+        disk's, a newer schema); a ledger half opened is closed."""
+        try:
+            yield
+        except BaseException as exc:
             self.close()
-            raise ledger_failure(self.path, exc) from exc
-        except OSError as exc:
-            self.close()
-            raise machine_error(exc, self.path) from exc
-        except NewerLedger as exc:
-            self.close()
-            raise NewerLedger(f"{self.path}: {exc}") from None
+            if isinstance(exc, sqlite3.Error):
+                raise ledger_failure(self.path, exc) from exc
+            if isinstance(exc, OSError):
+                raise machine_error(exc, self.path) from exc
+            if isinstance(exc, NewerLedger):
+                raise NewerLedger(f"{self.path}: {exc}") from None
+            raise
 
     @classmethod
     def reader(cls, path: str | Path) -> "Ledger":
@@ -129,7 +136,7 @@ class Ledger(LedgerReads, LedgerLoads, LedgerAttempts, LedgerRuns):
         ledger.path, ledger._lock_fd, ledger.readonly = str(path), None, True
         if not Path(ledger.path).exists():
             raise NoLedger(f"{ledger.path}: no ledger yet (nothing has run with this config)")
-        try:
+        with ledger._opening():
             uri = Path(ledger.path).resolve().as_uri() + "?mode=ro"
             ledger._db = sqlite3.connect(uri, uri=True, isolation_level=None)
             found = version(ledger._db)
@@ -142,15 +149,6 @@ class Ledger(LedgerReads, LedgerLoads, LedgerAttempts, LedgerRuns):
                 ledger._db = sqlite3.connect(uri, uri=True, isolation_level=None)
             ledger._db.execute("SELECT COUNT(*) FROM tally").fetchone()
             ledger.id, ledger.first_tagged_batch = ledger._identity()
-        except sqlite3.Error as exc:
-            ledger.close()
-            raise ledger_failure(ledger.path, exc) from exc
-        except NewerLedger as exc:
-            ledger.close()
-            raise NewerLedger(f"{ledger.path}: {exc}") from None
-        except OrchestratorError:
-            ledger.close()
-            raise
         return ledger
 
     def _identity(self) -> tuple[str, int]:

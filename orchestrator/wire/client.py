@@ -147,13 +147,14 @@ class ApiClient:
         ):
             resp.close()
             raise AnswerTooLarge(0, f"answer of {announced} bytes, over max_answer_mb", path)
-        body = bytearray()
+        pieces, size = [], 0
         async for piece in resp.content.iter_chunked(1 << 16):
-            body += piece
-            if len(body) > limit:
+            pieces.append(piece)
+            size += len(piece)
+            if size > limit:
                 resp.close()
                 raise AnswerTooLarge(0, f"answer over max_answer_mb ({limit >> 20} MB)", path)
-        return bytes(body)
+        return b"".join(pieces)  # one copy, as aiohttp's own read(): a bytearray made two
 
     async def _admit(
         self, request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
