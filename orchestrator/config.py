@@ -73,12 +73,21 @@ class ApiConfig(Base, frozen=True, kw_only=True):
 
 
 class StateConfig(Base, frozen=True, kw_only=True):
-    """The SQLite ledger that makes runs resumable."""
+    """The ledger that makes runs resumable: a SQLite file (`path`), or a PostgreSQL database
+    (`url`, which takes its place; the password comes from `password_env`, PGPASSWORD or
+    ~/.pgpass, never from this file)."""
 
     path: str = "orchestrator-state.sqlite"
+    url: str | None = None
+    password_env: str | None = None
     # Recurring jobs: settled rows of all but the latest N periods of each job are removed at
     # the start of a run (outputs and outstanding tasks are never touched). None keeps all.
     keep_periods: PositiveInt | None = None
+
+    @property
+    def location(self) -> str:
+        """Where the ledger is: its URL, else its file."""
+        return self.url or self.path
 
 
 class OutputConfig(Base, frozen=True, kw_only=True):
@@ -228,6 +237,25 @@ def _http_url(where: str, key: str, url: str) -> SplitResult:
     return parts
 
 
+def check_state_url(where: str, url: str) -> None:
+    """A PostgreSQL URL without a password in it: the password would be in the config and in
+    every message naming the ledger."""
+    parts = urlsplit(url)
+    if parts.password is not None or (parts.username is None and "@" in parts.netloc):
+        raise ConfigError(
+            where,
+            "state.url",
+            "the URL holds a password (user:password@): leave it out (not shown here); "
+            "it comes from state.password_env, PGPASSWORD or ~/.pgpass",
+        )
+    if parts.scheme not in ("postgresql", "postgres") or not parts.path.strip("/"):
+        raise ConfigError(
+            where,
+            "state.url",
+            f"{url!r} is not a PostgreSQL URL (postgresql://user@host:5432/database)",
+        )
+
+
 def _check_base_url(where: str, url: str) -> None:
     """The API's address: `htp://`, a missing scheme or `.../v3` would fail only once the run
     posts, and a lost answer there reads as money spent. A path prefix (a proxy) is kept."""
@@ -326,6 +354,8 @@ def load_config(path: str | Path) -> Config:
     except PeriodError as exc:
         raise ConfigError(where, "timezone", str(exc)) from None
     _check_base_url(where, config.api.base_url)
+    if config.state.url is not None:
+        check_state_url(where, config.state.url)
     _check_money(where, config)
     for endpoint, price in config.prices.endpoint_base_usd.items():
         se, _, se_type = endpoint.partition("/")
@@ -403,6 +433,27 @@ def read_env_file(path: str) -> dict[str, str]:
             value = value[1:-1]
         found[name] = value
     return found
+
+
+def ledger_password(
+    state: StateConfig,
+    source: str = "the config",
+    environ: Mapping[str, str] | None = None,
+    env_file: str | None = None,
+) -> str | None:
+    """The password of a ledger on a server, from the variable `password_env` names (in
+    `env_file` first); None leaves it to libpq (PGPASSWORD, ~/.pgpass)."""
+    if state.url is None or state.password_env is None:
+        return None
+    env = dict(os.environ if environ is None else environ)
+    if env_file is not None:
+        env.update(read_env_file(env_file))
+    password = env.get(state.password_env)
+    if not password:
+        raise ConfigError(
+            source, "state.password_env", f"environment variable {state.password_env} is not set"
+        )
+    return password
 
 
 def credentials(

@@ -7,8 +7,9 @@
     │   ├── TransientApiError   retried with backoff (5xx, 50000/50301/50401, 40202, 40209, network)
     │   ├── RequestRejected     never retried blindly (40501, 40006, 4050x, ...)
     │   └── AccountError        stops the run (40100, 40200, 40201, 40204, 40207)
-    ├── LedgerError        the SQLite ledger failed
+    ├── LedgerError        the ledger (SQLite or PostgreSQL) failed
     │   ├── NewerLedger    written by a newer version: never read or written here
+    │   ├── MovedLedger    copied to a PostgreSQL server: the copy is the ledger now
     │   └── NoLedger       there is none yet (nothing has run)
     ├── MachineError       the machine failed us: a full disk, a read-only filesystem, a
     │                      permission, an I/O error, a damaged ledger
@@ -83,6 +84,11 @@ class LedgerError(OrchestratorError):
 
 class NewerLedger(LedgerError):
     """The ledger was written by a newer orchestrator: this one would misread it."""
+
+
+class MovedLedger(LedgerError):
+    """The ledger was copied to a server (`orchestrator ledger copy`): two ledgers of the same
+    work would each post what the other holds, so the file is never used again."""
 
 
 class NoLedger(LedgerError):

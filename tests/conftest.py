@@ -1,15 +1,19 @@
-"""Shared fixtures: asyncio in debug mode, and a simulator on an ephemeral loopback port."""
+"""Shared fixtures: asyncio in debug mode, a simulator on an ephemeral loopback port, and the
+ledger's location on each engine (a SQLite file; a database on a throwaway PostgreSQL server)."""
 
 import base64
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
+from orchestrator.ledger import Ledger
 from orchestrator.simulator.app import RunningSimulator, serve
 from orchestrator.simulator.settings import DelayRange, SimulatorConfig
+from tests import pg_server
 
 FIXTURES = Path(__file__).parent / "fixtures"
 AUTH = {"Authorization": "Basic " + base64.b64encode(b"sim:sim").decode()}
@@ -38,3 +42,39 @@ async def sim() -> AsyncIterator[RunningSimulator]:
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession(headers=AUTH) as session:
         yield session
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[pg_server.Server]:
+    """A PostgreSQL server for this test process, started on first use."""
+    if pg_server.binaries() is None:
+        pytest.fail("PostgreSQL's binaries are missing: apt-get install postgresql (.ci/run does)")
+    with pg_server.running() as server:
+        yield server
+
+
+@dataclass(frozen=True)
+class LedgerAt:
+    """Where a test's ledger is: a SQLite file, or a new database on the test server."""
+
+    location: str
+    password: str | None = None
+
+    def open(self) -> Ledger:
+        return Ledger(self.location, self.password)
+
+    def reader(self) -> Ledger:
+        return Ledger.reader(self.location, self.password)
+
+
+def ledger_at(engine: str, request: pytest.FixtureRequest, folder: Path) -> LedgerAt:
+    if engine == "sqlite":
+        return LedgerAt(str(folder / "state.sqlite"))
+    server: pg_server.Server = request.getfixturevalue("pg")
+    return LedgerAt(server.url(), pg_server.PASSWORD)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def where(request: pytest.FixtureRequest, tmp_path: Path) -> LedgerAt:
+    """A ledger's location on each engine: the tests that take it run on both."""
+    return ledger_at(request.param, request, tmp_path)

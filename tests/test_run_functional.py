@@ -10,24 +10,27 @@ import msgspec
 import pytest
 
 from orchestrator.config import credentials, load_config
-from orchestrator.ledger import Ledger
+from orchestrator.ledger import Ledger, is_url
 from orchestrator.pipeline.run import Run
 from orchestrator.pipeline.schedule import plan
 from orchestrator.simulator.app import RunningSimulator
 from orchestrator.wire.client import ApiClient
 from orchestrator.wire.limiter import AccountLimiter
+from tests.conftest import LedgerAt
 
 
-def write_config(tmp: Path, url: str, keywords: list[str]) -> Path:
+def write_config(tmp: Path, url: str, keywords: list[str], where: LedgerAt) -> Path:
+    """A one-job config whose ledger is `where` (a file, or a database on the test server)."""
     (tmp / "kw.txt").write_text("".join(f"{k}\n" for k in keywords))
     path = tmp / "jobs.toml"
+    state = f'url = "{where.location}"' if is_url(where.location) else 'path = "state.db"'
     path.write_text(f"""
 [api]
 base_url = "{url}"
 login = "sim"
 password = "sim"
 [state]
-path = "state.db"
+{state}
 [output]
 dir = "out"
 [[jobs]]
@@ -42,14 +45,18 @@ language_code = "en"
     return path
 
 
+def open_ledger(path: Path, where: LedgerAt) -> Ledger:
+    return Ledger(load_config(path).state.location, where.password)
+
+
 async def test_a_task_refused_at_post_gets_one_failed_line_and_is_not_reposted(
-    tmp_path: Path, sim: RunningSimulator
+    tmp_path: Path, sim: RunningSimulator, where: LedgerAt
 ) -> None:
-    path = write_config(tmp_path, sim.url, ["a", "b"])
+    path = write_config(tmp_path, sim.url, ["a", "b"], where)
     config = load_config(path)
     api = config.api
     limiter = AccountLimiter.for_api(api)
-    ledger = Ledger(config.state.path)
+    ledger = open_ledger(path, where)
     # An input our checks would have refused, as if the API's rules were stricter than ours.
     bad = msgspec.json.encode(
         {
@@ -87,12 +94,12 @@ async def test_a_task_refused_at_post_gets_one_failed_line_and_is_not_reposted(
 
 
 async def test_tasks_of_a_job_removed_from_the_config_do_not_keep_a_run_going(
-    tmp_path: Path, sim: RunningSimulator
+    tmp_path: Path, sim: RunningSimulator, where: LedgerAt
 ) -> None:
     """A posted task of a job no longer in the config is left alone, and the run still ends."""
-    path = write_config(tmp_path, sim.url, ["a"])
+    path = write_config(tmp_path, sim.url, ["a"], where)
     config = load_config(path)
-    ledger = Ledger(config.state.path)
+    ledger = open_ledger(path, where)
     body = msgspec.json.encode({"keyword": "old", "location_code": 2840, "language_code": "en"})
     ledger.add_inputs([("gone", "", "k", "gone:k", 1, body, 0.0006)])
     ledger.claim_batch("gone", "", 100)
@@ -111,11 +118,11 @@ async def test_tasks_of_a_job_removed_from_the_config_do_not_keep_a_run_going(
 
 
 async def test_follow_posts_each_period_when_it_begins_and_says_what_it_waits_for(
-    tmp_path: Path, sim: RunningSimulator
+    tmp_path: Path, sim: RunningSimulator, where: LedgerAt
 ) -> None:
     """An hourly job followed across an hour boundary: both hours' batches are posted and
     collected once each, and between them the run waits for the next hour, saying so."""
-    path = write_config(tmp_path, sim.url, ["a", "b", "c"])
+    path = write_config(tmp_path, sim.url, ["a", "b", "c"], where)
     path.write_text(
         path.read_text().replace('input = "kw.txt"', 'input = "kw.txt"\nevery = "hour"')
     )
@@ -127,7 +134,7 @@ async def test_follow_posts_each_period_when_it_begins_and_says_what_it_waits_fo
         return time.time() + offset
 
     first = plan(config, clock(), None, str(path))
-    ledger = Ledger(config.state.path)
+    ledger = open_ledger(path, where)
     seen: list[str | None] = []
     try:
         async with ApiClient(
@@ -162,9 +169,11 @@ async def test_follow_posts_each_period_when_it_begins_and_says_what_it_waits_fo
         assert len(results.read_text().splitlines()) == 3
 
 
-async def _run_period(path: Path, period: str | None) -> tuple[dict[str, int], str | None]:
+async def _run_period(
+    path: Path, period: str | None, where: LedgerAt
+) -> tuple[dict[str, int], str | None]:
     config = load_config(path)
-    ledger = Ledger(config.state.path)
+    ledger = open_ledger(path, where)
     try:
         async with ApiClient(
             config.api, credentials(config.api, str(path)), AccountLimiter.for_api(config.api)
@@ -178,34 +187,34 @@ async def _run_period(path: Path, period: str | None) -> tuple[dict[str, int], s
 
 
 async def test_period_and_month_budgets_stop_posting_at_their_caps(
-    tmp_path: Path, sim: RunningSimulator
+    tmp_path: Path, sim: RunningSimulator, where: LedgerAt
 ) -> None:
     """$0.0012 a period lets 2 of 3 keywords through each day; a month cap of $0.003 then
     stops the second day at 1 more task, whatever the period cap allows."""
-    path = write_config(tmp_path, sim.url, ["a", "b", "c"])
+    path = write_config(tmp_path, sim.url, ["a", "b", "c"], where)
     text = path.read_text().replace('input = "kw.txt"', 'input = "kw.txt"\nevery = "day"')
     path.write_text(text + "[budget]\nmax_cost_usd_per_period = 0.0012\n")
-    counts, cap = await _run_period(path, "2026-11-22")
+    counts, cap = await _run_period(path, "2026-11-22", where)
     assert (counts["done"], counts["pending"], cap) == (2, 1, "max_cost_usd_per_period")
     path.write_text(text + "[budget]\nmax_cost_usd_per_month = 0.0018\n")
-    counts, cap = await _run_period(path, "2026-11-23")
+    counts, cap = await _run_period(path, "2026-11-23", where)
     assert (counts["done"], counts["pending"], cap) == (1, 2, "max_cost_usd_per_month")
     assert sim.sim.stats()["tasks_created"] == 3
 
 
 async def test_keep_periods_prunes_old_settled_rows_but_never_outputs(
-    tmp_path: Path, sim: RunningSimulator
+    tmp_path: Path, sim: RunningSimulator, where: LedgerAt
 ) -> None:
     """With keep_periods = 1, the second day's run forgets the first day's settled rows; the
     first day's results file stays, and the spend is still counted."""
-    path = write_config(tmp_path, sim.url, ["a", "b"])
+    path = write_config(tmp_path, sim.url, ["a", "b"], where)
     text = path.read_text().replace('input = "kw.txt"', 'input = "kw.txt"\nevery = "day"')
-    path.write_text(text.replace('path = "state.db"', 'path = "state.db"\nkeep_periods = 1'))
-    await _run_period(path, "2026-11-22")
+    path.write_text(text.replace("[state]\n", "[state]\nkeep_periods = 1\n"))
+    await _run_period(path, "2026-11-22", where)
     first = tmp_path / "out" / "g" / "period=2026-11-22" / "results.jsonl"
     kept = first.read_bytes()
-    await _run_period(path, "2026-11-23")
-    ledger = Ledger(tmp_path / "state.db")
+    await _run_period(path, "2026-11-23", where)
+    ledger = open_ledger(path, where)
     try:
         counts, spent, pruned = ledger.period_summary("g", "2026-11-22")
         assert (sum(counts.values()), pruned) == (0, 2) and spent == pytest.approx(0.0012)

@@ -32,6 +32,7 @@ from orchestrator.errors import (
     InputError,
     LockHeld,
     MachineError,
+    MovedLedger,
     NewerLedger,
     OrchestratorError,
     OutputPathError,
@@ -73,6 +74,7 @@ def _guarded(args: argparse.Namespace, handler: Callable[[argparse.Namespace], i
         ForeignOutput,
         OutputPathError,
         NewerLedger,
+        MovedLedger,
     ) as exc:
         code, text = ExitCode.BAD_CONFIG, str(exc)
     except MachineError as exc:

@@ -15,7 +15,7 @@ import anyio
 from orchestrator.cli.common import ExitCode, say
 from orchestrator.cli.run import reason_of, unwrap_errors
 from orchestrator.cli.validate import job_summary
-from orchestrator.config import credentials, find_job, load_config
+from orchestrator.config import credentials, find_job, ledger_password, load_config
 from orchestrator.ledger import Ledger
 from orchestrator.pipeline.outcome import RunReport
 from orchestrator.pipeline.run import Run
@@ -136,7 +136,7 @@ async def run_demo(folder: Path) -> tuple[list[RunReport], dict[str, object]]:
         config = load_config(path)
         api = config.api
         limiter = AccountLimiter.for_api(api)
-        ledger = Ledger(config.state.path)
+        ledger = Ledger(config.state.location, ledger_password(config.state))
         reports = []
         now = time.time()
         try:

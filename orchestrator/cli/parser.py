@@ -38,6 +38,9 @@ COMMANDS: Final = {
     "recover": Command(
         "rebuild a lost ledger from the output files and id_list", "orchestrator.cli.recover"
     ),
+    "ledger": Command(
+        "move the ledger: `ledger copy --to postgresql://...`", "orchestrator.cli.ledger"
+    ),
     "demo": Command("run sample jobs against an in-process simulator", "orchestrator.cli.demo"),
 }
 Handler = Callable[[argparse.Namespace], int]

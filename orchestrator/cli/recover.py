@@ -49,6 +49,13 @@ def command_recover(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     if args.days > recover.MAX_DAYS:
         raise ConfigError(args.config, "--days", f"at most {recover.MAX_DAYS}")
+    if config.state.url is not None:
+        raise ConfigError(
+            args.config,
+            "state.url",
+            "recover rebuilds a ledger as a file: leave out url to rebuild into [state] path,"
+            " then move it to the server with `orchestrator ledger copy`",
+        )
     state = Path(config.state.path)
     if state.exists():
         existing = Ledger(state)

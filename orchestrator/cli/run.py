@@ -13,7 +13,7 @@ import anyio
 
 from orchestrator.cli.common import ExitCode, add_env_file, ctrl_c_taken, positive_float, say
 from orchestrator.cli.validate import no_valid_rows, validation
-from orchestrator.config import Config, Credentials, credentials, load_config
+from orchestrator.config import Config, Credentials, credentials, ledger_password, load_config
 from orchestrator.errors import AccountError, ConfigError, OrchestratorError
 from orchestrator.ledger import Ledger
 from orchestrator.pipeline.inputs import check_input
@@ -155,7 +155,9 @@ def command_run(args: argparse.Namespace) -> int:
     for job in config.jobs:  # inputs stream while the run posts: refuse a bad file first
         check_input(job)
     creds = credentials(config.api, args.config, env_file=args.env_file)
-    ledger = Ledger(config.state.path)
+    ledger = Ledger(
+        config.state.location, ledger_password(config.state, args.config, env_file=args.env_file)
+    )
     mode: Mode = "off" if args.quiet else "live" if sys.stdout.isatty() else "log"
     fmt: Format = "json" if args.log_format == "json" else "text"
     progress = Progress(sys.stdout, mode, fmt, args.progress_interval)

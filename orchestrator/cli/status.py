@@ -5,11 +5,10 @@ import argparse
 import json
 from dataclasses import asdict
 from datetime import UTC, datetime
-from pathlib import Path
 
 from orchestrator.cli.common import ExitCode, say
-from orchestrator.config import find_job, load_config
-from orchestrator.errors import ConfigError
+from orchestrator.config import find_job, ledger_password, load_config
+from orchestrator.errors import ConfigError, NoLedger
 from orchestrator.ledger import Ledger
 from orchestrator.periods import PeriodError, parse_key
 from orchestrator.reports.status import read_status
@@ -29,13 +28,14 @@ def add_prune(p: argparse.ArgumentParser) -> None:
 def command_status(args: argparse.Namespace) -> int:
     """`orchestrator status`: from the ledger alone."""
     config = load_config(args.config)
-    if not Path(config.state.path).exists():
+    try:
+        status = read_status(config)
+    except NoLedger:
         if args.json:
-            say(json.dumps({"ledger": config.state.path, "jobs": {}, "last_run": None}))
+            say(json.dumps({"ledger": config.state.location, "jobs": {}, "last_run": None}))
         else:
-            say(f"no ledger at {config.state.path}: nothing has run with this config yet")
+            say(f"no ledger at {config.state.location}: nothing has run with this config yet")
         return ExitCode.OK
-    status = read_status(config)
     if args.json:
         say(json.dumps(asdict(status)))
         return ExitCode.OK
@@ -106,7 +106,7 @@ def command_prune(args: argparse.Namespace) -> int:
     if not fitting:
         reason = "; ".join(errors) or "no job has `every`"
         raise ConfigError(args.config, "--before", reason)
-    ledger = Ledger(config.state.path)
+    ledger = Ledger(config.state.location, ledger_password(config.state, args.config))
     try:
         for job, period in fitting:
             removed = ledger.prune(job.name, before=period.key)

@@ -1,5 +1,5 @@
-"""The ledger: one SQLite file (WAL) holding every input's state, so that a run can be killed at
-any instant and the next one neither re-posts a paid task nor loses a result.
+"""The ledger: one database (a SQLite file, or PostgreSQL) holding every input's state, so that a
+run can be killed at any instant and the next one neither re-posts a paid task nor loses a result.
 
     pending --claim--> posting --POST answered--> posted --result written--> done
        |                  |                          \\--task ended in error--> failed
@@ -16,35 +16,24 @@ when the API said it created nothing, or when `repost.py` decides so from that r
 Methods are synchronous and short (one transaction each); callers run them off the event loop.
 """
 
-import fcntl
-import json
 import logging
-import os
-import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from orchestrator.errors import (
-    LedgerError,
-    LockHeld,
-    NewerLedger,
-    NoLedger,
-    machine_error,
-)
+from orchestrator.errors import LedgerError, MovedLedger, NoLedger
 from orchestrator.ledger.attempts import LedgerAttempts
+from orchestrator.ledger.copy import Copied, copy_ledger
 from orchestrator.ledger.loads import (
-    RUN_CACHE_KB,
     InputRow,
     LedgerLoads,
     LoadRecord,
     Progress,
     Restored,
 )
-from orchestrator.ledger.migrations import VERSION, migrate, refuse_newer, version
+from orchestrator.ledger.migrations import VERSION
 from orchestrator.ledger.reads import (
     DONE,
     FAILED,
@@ -56,10 +45,12 @@ from orchestrator.ledger.reads import (
     LedgerReads,
 )
 from orchestrator.ledger.runs import LedgerRuns
-from orchestrator.ledger.store import ledger_failure
+from orchestrator.ledger.sqlite_engine import SQLiteEngine
+from orchestrator.ledger.store import Engine
 
 log = logging.getLogger(__name__)
 
+MOVED_TO: Final = "moved_to"  # the meta row of a ledger copied to a server
 # A posting row, by its row tag: `inputs_posting` indexes the few rows in flight.
 POSTING_TAG: Final = f"tag = ? AND state = '{POSTING}'"
 
@@ -84,83 +75,85 @@ class Claimed:
     est_cost: float
 
 
+def is_url(location: str | Path) -> bool:
+    """A ledger on a PostgreSQL server (`postgresql://...`) rather than a SQLite file."""
+    return str(location).startswith(("postgresql://", "postgres://"))
+
+
+def open_engine(location: str | Path, password: str | None, readonly: bool) -> Engine:
+    """The engine of a ledger's location: a PostgreSQL URL or a SQLite file's path."""
+    if is_url(location):
+        from orchestrator.ledger.postgres_engine import (
+            PostgresEngine,  # psycopg: the [postgres] extra
+        )
+
+        return PostgresEngine(str(location), password, readonly=readonly)
+    return SQLiteEngine(str(location), readonly=readonly)
+
+
 class Ledger(LedgerReads, LedgerLoads, LedgerAttempts, LedgerRuns):
-    """The state database of one config; `open` takes an exclusive lock on it. Reads are in
-    reads.py, new rows in loads.py, the record of POST attempts in
-    attempts.py, runs and the jobs' homes in runs.py."""
+    """The state database of one config; opening it for a run takes the run's lock. Reads are
+    in reads.py, new rows in loads.py, the record of POST attempts in attempts.py, runs and
+    the jobs' homes in runs.py; the database under them is an `Engine` (engine.py)."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
-        self._lock_fd: int | None = None
-        self.readonly = False
-        with self._opening():
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self._take_lock()
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            # FULL: a commit (a claim, a send, a settle) is on disk when it returns, so it
-            # survives a power loss as well as a kill; NORMAL lost the last commits then.
-            self._db.execute("PRAGMA synchronous=FULL")
-            # 4 MB of pages while the run posts and collects (a bigger cache only held its
-            # memory up by the size of what it had loaded: 64 MB was 120 MB of RSS after 200k
-            # inputs); a load raises it while it writes (ledger/loads.py)
-            self._db.execute(f"PRAGMA cache_size=-{RUN_CACHE_KB}")
-            found, now = migrate(self._db)
-            if 0 <= found < now:
-                log.warning(
-                    "ledger_migrated path=%s from_version=%d to_version=%d", path, found, now
-                )
-            self.id, self.first_tagged_batch = self._identity()
-
-    @contextmanager
-    def _opening(self) -> Iterator[None]:
-        """What opening the ledger meets, as the error that names it (a SQLite error, the
-        disk's, a newer schema); a ledger half opened is closed."""
-        try:
-            yield
-        except BaseException as exc:
-            self.close()
-            if isinstance(exc, sqlite3.Error):
-                raise ledger_failure(self.path, exc) from exc
-            if isinstance(exc, OSError):
-                raise machine_error(exc, self.path) from exc
-            if isinstance(exc, NewerLedger):
-                raise NewerLedger(f"{self.path}: {exc}") from None
-            raise
+    def __init__(self, location: str | Path, password: str | None = None) -> None:
+        self.readonly, self._password = False, password
+        self._db = open_engine(location, password, readonly=False)
+        self.path = self._db.name
+        found, now = self._db.migrated_from, VERSION
+        if 0 <= found < now:
+            log.warning(
+                "ledger_migrated path=%s from_version=%d to_version=%d", self.path, found, now
+            )
+        self.id, self.first_tagged_batch = self._identity()
 
     @classmethod
-    def reader(cls, path: str | Path) -> "Ledger":
-        """A read-only view for `status`: no lock (a run may be going on), no writes. WAL lets
-        it read the last committed state while a run writes."""
+    def reader(cls, location: str | Path, password: str | None = None) -> "Ledger":
+        """A read-only view for `status`, `export` and `report`: no lock (a run may be going
+        on), no writes; it reads the last committed state while a run writes."""
+        if not is_url(location) and not Path(location).exists():
+            raise NoLedger(f"{location}: no ledger yet (nothing has run with this config)")
         ledger = cls.__new__(cls)
-        ledger.path, ledger._lock_fd, ledger.readonly = str(path), None, True
-        if not Path(ledger.path).exists():
-            raise NoLedger(f"{ledger.path}: no ledger yet (nothing has run with this config)")
-        with ledger._opening():
-            uri = Path(ledger.path).resolve().as_uri() + "?mode=ro"
-            ledger._db = sqlite3.connect(uri, uri=True, isolation_level=None)
-            found = version(ledger._db)
-            refuse_newer(found)  # status and export too
-            if found < VERSION:
-                # Made by an earlier version and not yet opened by a run: upgrade it once
-                # (this takes the lock for a moment), then read.
-                ledger._db.close()
-                cls(ledger.path).close()
-                ledger._db = sqlite3.connect(uri, uri=True, isolation_level=None)
-            ledger._db.execute("SELECT COUNT(*) FROM tally").fetchone()
-            ledger.id, ledger.first_tagged_batch = ledger._identity()
+        ledger.readonly, ledger._password = True, password
+        ledger._db = open_engine(location, password, readonly=True)
+        ledger.path = ledger._db.name
+        ledger.id, ledger.first_tagged_batch = ledger._identity()
         return ledger
 
+    def where(self) -> tuple[str, str | None]:
+        """(location, password) to open a reader of this ledger in another process."""
+        return self.path, self._password
+
     def _identity(self) -> tuple[str, int]:
-        """(ledger id, first batch whose tasks carry tagged attempts)."""
+        """(ledger id, first batch whose tasks carry tagged attempts). A ledger copied to a
+        server is refused: the copy carries on its work, and two would each post the other's."""
         meta = dict(self._db.execute("SELECT name, value FROM meta").fetchall())
+        if MOVED_TO in meta:
+            self.close()
+            raise MovedLedger(
+                f"{self.path}: this ledger was copied to {meta[MOVED_TO]} (`orchestrator ledger"
+                " copy`), which carries on its work: set [state] url to it; this file is kept"
+                " only as a record"
+            )
         return str(meta["ledger_id"]), int(meta["first_tagged_batch"])
+
+    def copy_to(self, target: "Ledger", config_home: str) -> Copied:
+        """Copy this SQLite ledger, history and identity, into the empty ledger `target` on a
+        server, then mark this one as moved (copy.py)."""
+        if self._db.home is None or target._db.home is not None:
+            raise LedgerError(f"{self.path}: only a SQLite ledger is copied, to a server")
+        copied = copy_ledger(self._db, target._db, self._db.home, config_home)
+        self.mark_moved(target.path)
+        return copied
+
+    def mark_moved(self, url: str) -> None:
+        """This ledger's work goes on in the copy at `url`: it is never opened again."""
+        self._tx("INSERT INTO meta (name, value) VALUES (?, ?)", [(MOVED_TO, url)])
 
     def adopt_identity(self, ledger_id: str) -> None:
         """Take the id of a lost ledger (`recover`): its tasks' tags and its folders' markers
         name that id, and this ledger is to carry on its work."""
-        with self._db:
-            self._db.execute("UPDATE meta SET value = ? WHERE name = 'ledger_id'", (ledger_id,))
+        self._tx("UPDATE meta SET value = ? WHERE name = 'ledger_id'", [(ledger_id,)])
         self.id = ledger_id
 
     def webhook_secret(self) -> str:
@@ -168,79 +161,56 @@ class Ledger(LedgerReads, LedgerLoads, LedgerAttempts, LedgerRuns):
         so that a delivery for a task posted by an earlier run is still recognised."""
         import secrets  # 10 ms of every command's start, for what postbacks alone use
 
-        with self._db:
+        with self._db.transaction():
             self._db.execute(
-                "INSERT OR IGNORE INTO meta (name, value) VALUES ('webhook_secret', ?)",
+                "INSERT INTO meta (name, value) VALUES ('webhook_secret', ?)"
+                " ON CONFLICT DO NOTHING",
                 (secrets.token_urlsafe(24),),
             )
             row = self._db.execute("SELECT value FROM meta WHERE name = 'webhook_secret'")
             return str(row.fetchone()[0])
 
-    def _take_lock(self) -> None:
-        fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise LockHeld(
-                f"{self.path}: another run holds the lock; this one touches nothing"
-            ) from None
-        self._lock_fd = fd
-
     def close(self) -> None:
-        """Close the database and release the lock."""
+        """Close the database and release the run's lock."""
         db = getattr(self, "_db", None)
         if db is not None:
             db.close()
-            self._db = None  # type: ignore[assignment]
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)  # closing the descriptor releases the flock
-            self._lock_fd = None
 
     def claim_batch(
         self, job: str, period: str, limit: int, run_id: int | None = None
     ) -> tuple[int, list[Claimed]]:
         """Move up to `limit` pending inputs of one job and period to posting under a new
         batch id (write-ahead), recorded as an attempt of `run_id` not yet sent."""
-        try:
-            with self._db:
-                self._db.execute("BEGIN IMMEDIATE")
-                rows = self._db.execute(
-                    "SELECT id, tag, body, est_cost FROM inputs"
-                    f" WHERE state = '{PENDING}' AND job = ? AND period = ? ORDER BY line LIMIT ?",
-                    (job, period, limit),
-                ).fetchall()
-                if not rows:
-                    return 0, []
-                now = time.time()
-                batch = self._db.execute(
-                    "INSERT INTO batches (job, created_at, run_id) VALUES (?, ?, ?)",
-                    (job, now, run_id),
-                ).lastrowid
-                self._db.executemany(
-                    "UPDATE inputs SET state = ?, batch_id = ?, updated_at = ? WHERE id = ?",
-                    ((POSTING, batch, now, row_id) for row_id, *_ in rows),
-                )
-        except sqlite3.Error as exc:
-            raise ledger_failure(self.path, exc) from exc
-        return int(batch or 0), [Claimed(tag, body, cost) for _, tag, body, cost in rows]
+        with self._db.transaction():
+            rows = self._db.execute(
+                "SELECT id, tag, body, est_cost FROM inputs"
+                f" WHERE state = '{PENDING}' AND job = ? AND period = ? ORDER BY line LIMIT ?"
+                + self._db.skip_locked,
+                (job, period, limit),
+            ).fetchall()
+            if not rows:
+                return 0, []
+            now = time.time()
+            batch = self._db.execute(
+                "INSERT INTO batches (job, created_at, run_id) VALUES (?, ?, ?) RETURNING id",
+                (job, now, run_id),
+            ).fetchone()[0]
+            self._db.executemany(
+                "UPDATE inputs SET state = ?, batch_id = ?, updated_at = ? WHERE id = ?",
+                ((POSTING, batch, now, row_id) for row_id, *_ in rows),
+            )
+        return int(batch), [Claimed(tag, body, cost) for _, tag, body, cost in rows]
 
     def mark_missed(self, job: str, keep: Iterable[str]) -> int:
         """pending -> missed for the job's periods other than `keep`: their time has passed,
         and a SERP of the past cannot be fetched now. One-shot rows (period '') never miss."""
-        now = time.time()
-        try:
-            with self._db:
-                self._db.execute("BEGIN IMMEDIATE")
-                cursor = self._db.execute(
-                    f"UPDATE inputs SET state = '{MISSED}', updated_at = ?"
-                    f" WHERE state = '{PENDING}' AND job = ? AND period != ''"
-                    " AND period NOT IN (SELECT value FROM json_each(?))",
-                    (now, job, json.dumps(sorted(keep))),
-                )
-                return cursor.rowcount
-        except sqlite3.Error as exc:
-            raise ledger_failure(self.path, exc) from exc
+        with self._db.transaction():
+            return self._db.execute(
+                f"UPDATE inputs SET state = '{MISSED}', updated_at = ?"
+                f" WHERE state = '{PENDING}' AND job = ? AND period != ''"
+                f" AND NOT {self._db.any_of('period')}",
+                (time.time(), job, self._db.list_argument(sorted(keep))),
+            ).rowcount
 
     def mark_posted(self, created: Sequence[tuple[str, str, float]], month: str) -> int:
         """(tag, task_id, cost) of tasks the API created: posting -> posted; their cost is
@@ -250,22 +220,17 @@ class Ledger(LedgerReads, LedgerLoads, LedgerAttempts, LedgerRuns):
             "UPDATE inputs SET state = ?, task_id = ?, cost = ?, posted_at = ?, updated_at = ?"
             f" WHERE {POSTING_TAG}"
         )
-        try:
-            with self._db:
-                self._db.execute("BEGIN IMMEDIATE")
-                changed = 0
-                for tag, tid, cost in created:
-                    cursor = self._db.execute(sql, (POSTED, tid, cost, now, now, tag))
-                    if cursor.rowcount:
-                        changed += 1
-                        self._db.execute(
-                            "INSERT INTO months (month, cost) VALUES (?, ?)"
-                            " ON CONFLICT (month) DO UPDATE SET cost = cost + excluded.cost",
-                            (month, cost),
-                        )
-                return changed
-        except sqlite3.Error as exc:
-            raise ledger_failure(self.path, exc) from exc
+        with self._db.transaction():
+            changed = 0
+            for tag, tid, cost in created:
+                if self._db.execute(sql, (POSTED, tid, cost, now, now, tag)).rowcount:
+                    changed += 1
+                    self._db.execute(
+                        "INSERT INTO months (month, cost) VALUES (?, ?) ON CONFLICT (month)"
+                        " DO UPDATE SET cost = months.cost + excluded.cost",
+                        (month, cost),
+                    )
+            return changed
 
     def release(self, tags: Iterable[str]) -> int:
         """posting -> pending for tasks known not to be created (the API refused the call)."""
@@ -289,31 +254,27 @@ class Ledger(LedgerReads, LedgerLoads, LedgerAttempts, LedgerRuns):
         settled in the ledger.
         """
         now = time.time()
-        try:
-            with self._db:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._db.executemany(
-                    "UPDATE inputs SET state = ?, status_code = 20000, updated_at = ?"
-                    " WHERE task_id = ? AND state = ?",
-                    ((DONE, now, tid, POSTED) for tid in done),
-                )
-                self._db.executemany(
-                    "UPDATE inputs SET state = ?, status_code = ?, error = ?, updated_at = ?"
-                    " WHERE task_id = ? AND state = ?",
-                    ((FAILED, code, msg, now, tid, POSTED) for tid, code, msg in failed),
-                )
-                self._db.executemany(
-                    "UPDATE inputs SET state = ?, status_code = ?, error = ?, updated_at = ?"
-                    f" WHERE {POSTING_TAG}",
-                    ((FAILED, code, msg, now, tag) for tag, code, msg in refused),
-                )
-                self._db.execute(
-                    "INSERT INTO files (path, size) VALUES (?, ?)"
-                    " ON CONFLICT (path) DO UPDATE SET size = excluded.size",
-                    (path, size),
-                )
-        except sqlite3.Error as exc:
-            raise ledger_failure(self.path, exc) from exc
+        with self._db.transaction():
+            self._db.executemany(
+                "UPDATE inputs SET state = ?, status_code = 20000, updated_at = ?"
+                " WHERE task_id = ? AND state = ?",
+                ((DONE, now, tid, POSTED) for tid in done),
+            )
+            self._db.executemany(
+                "UPDATE inputs SET state = ?, status_code = ?, error = ?, updated_at = ?"
+                " WHERE task_id = ? AND state = ?",
+                ((FAILED, code, msg, now, tid, POSTED) for tid, code, msg in failed),
+            )
+            self._db.executemany(
+                "UPDATE inputs SET state = ?, status_code = ?, error = ?, updated_at = ?"
+                f" WHERE {POSTING_TAG}",
+                ((FAILED, code, msg, now, tag) for tag, code, msg in refused),
+            )
+            self._db.execute(
+                "INSERT INTO files (path, size) VALUES (?, ?)"
+                " ON CONFLICT (path) DO UPDATE SET size = excluded.size",
+                (path, size),
+            )
 
     def rename_file(self, old: str, new: str) -> None:
         """An output file's record moves to its path relative to [output] dir."""
@@ -321,7 +282,7 @@ class Ledger(LedgerReads, LedgerLoads, LedgerAttempts, LedgerRuns):
 
     def own_file(self, path: str) -> None:
         """Record an empty output file as this ledger's, before anything is appended to it."""
-        self._tx("INSERT OR IGNORE INTO files (path, size) VALUES (?, 0)", [(path,)])
+        self._tx("INSERT INTO files (path, size) VALUES (?, 0) ON CONFLICT DO NOTHING", [(path,)])
 
     def mark_fetching(self, task_ids: Sequence[str]) -> None:
         """Write-ahead for task_get: these tasks' answers are about to be asked for. task_get

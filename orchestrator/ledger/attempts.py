@@ -3,12 +3,11 @@ and what id_list said since. `repost.py` decides from these facts alone whether 
 rows may be posted again; `reconcile.py` asks the questions and records the answers here.
 """
 
-import sqlite3
 from collections.abc import Sequence
 
 from orchestrator.ledger.reads import POSTING
 from orchestrator.ledger.repost import Attempt, Outcome
-from orchestrator.ledger.store import Store, ledger_failure
+from orchestrator.ledger.store import Store
 
 
 class LedgerAttempts(Store):
@@ -43,16 +42,14 @@ class LedgerAttempts(Store):
         # A posting row without a batch record (none is known to exist) counts as sent when
         # it was last changed, in the local clock.
         sql = (
-            "SELECT COALESCE(i.batch_id, 0), IIF(b.id IS NULL, i.updated_at, b.sent_at),"
+            "SELECT COALESCE(i.batch_id, 0),"
+            " CASE WHEN b.id IS NULL THEN i.updated_at ELSE b.sent_at END,"
             " COALESCE(b.server_clock, 0), b.ended_at, b.outcome, COALESCE(b.absent_checks, 0),"
             " b.absent_at, b.run_id, i.tag FROM inputs i LEFT JOIN batches b ON b.id = i.batch_id"
             f" WHERE i.state = '{POSTING}' ORDER BY i.batch_id"
         )
         found: dict[int, tuple[Attempt, list[str]]] = {}
-        try:
-            rows = self._db.execute(sql).fetchall()
-        except sqlite3.Error as exc:
-            raise ledger_failure(self.path, exc) from exc
+        rows = self._db.execute(sql).fetchall()
         for batch, sent, clock, ended, outcome, checks, absent_at, run_id, tag in rows:
             if outcome is None and live_run is not None and run_id == live_run:
                 continue

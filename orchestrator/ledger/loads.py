@@ -10,7 +10,6 @@ short goes on after its last committed line, and a file read in full, unchanged,
 job's recipe unchanged, is not read again (`source` says what was read).
 """
 
-import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -18,18 +17,13 @@ from typing import Final
 
 from orchestrator.errors import LedgerError
 from orchestrator.ledger.reads import PENDING, STATES
-from orchestrator.ledger.store import ledger_failure
+from orchestrator.ledger.store import Store
 
 InputRow = tuple[str, str, str, str, int, bytes, float]  # job, period, key, tag, line, body, cost
 # job, period, key, tag, state, task id, cost, status code, error: a row rebuilt by `recover`
 Restored = tuple[str, str, str, str, str, str | None, float, int | None, str | None]
 
 _ALL_STATES: Final = "(" + ", ".join(f"'{s}'" for s in STATES) + ")"
-# The page cache while a load writes (KB): the identity index takes each chunk's random keys
-# across most of its pages, and reading them back from the OS for every chunk halved the load
-# (1M rows: 59k rows/s with 32 MB, 48k with the run's usual 4 MB). Back to `RUN_CACHE_KB` after.
-LOAD_CACHE_KB: Final = 32 * 1024
-RUN_CACHE_KB: Final = 4 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +52,8 @@ class Progress:
     rejected_size: int
 
 
-class LedgerLoads:
+class LedgerLoads(Store):
     """New rows: inputs (through each period's key set) and rows restored by `recover`."""
-
-    _db: sqlite3.Connection
-    path: str
 
     def load_record(self, job: str, period: str) -> LoadRecord | None:
         """The committed progress of the load of `job`'s `period`, if one began."""
@@ -79,34 +70,23 @@ class LedgerLoads:
     def start_load(self, job: str, period: str, source: str) -> None:
         """Begin the load of `job`'s `period` from `source` (a load of the same source that
         was cut short goes on instead, from its record)."""
-        try:
-            with self._db:
-                self._db.execute(
-                    "INSERT OR REPLACE INTO loads (job, period, source) VALUES (?, ?, ?)",
-                    (job, period, source),
-                )
-        except sqlite3.Error as exc:
-            raise ledger_failure(self.path, exc) from exc
+        self._tx(
+            "INSERT INTO loads (job, period, source) VALUES (?, ?, ?) ON CONFLICT (job, period)"
+            " DO UPDATE SET source = excluded.source, through_line = 0, done = 0, valid = 0,"
+            " rejected = 0, est_cost = 0, rejected_size = 0",
+            [(job, period, source)],
+        )
 
     def keys_of(self, job: str, period: str) -> Iterator[str]:
         """The input keys of `job`'s `period` in the ledger (pruned rows are gone)."""
         sql = f"SELECT key FROM inputs WHERE state IN {_ALL_STATES} AND job = ? AND period = ?"
-        try:
-            for (key,) in self._db.execute(sql, (job, period)):
-                yield str(key)
-        except sqlite3.Error as exc:
-            raise ledger_failure(self.path, exc) from exc
+        for (key,) in self._db.execute(sql, (job, period)):
+            yield str(key)
 
     def finish_load(self, job: str, period: str) -> None:
         """The whole file is in: the next run with the same source reads nothing."""
-        try:
-            self._db.execute(f"PRAGMA cache_size=-{RUN_CACHE_KB}")
-            with self._db:
-                self._db.execute(
-                    "UPDATE loads SET done = 1 WHERE job = ? AND period = ?", (job, period)
-                )
-        except sqlite3.Error as exc:
-            raise ledger_failure(self.path, exc) from exc
+        self._db.load_mode(False)
+        self._tx("UPDATE loads SET done = 1 WHERE job = ? AND period = ?", [(job, period)])
 
     def add_inputs(self, rows: Sequence[InputRow]) -> int:
         """Record new (job, period, key, tag, line, body, est_cost) rows as pending, in one
@@ -120,14 +100,10 @@ class LedgerLoads:
             "INSERT INTO inputs (job, period, key, tag, line, body, est_cost, state, updated_at)"
             f" VALUES (?, ?, ?, ?, ?, ?, ?, '{PENDING}', ?)"
         )
-        try:
-            with self._db:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._db.executemany(sql, ((*row, now) for row in rows))
-                for (job, period), n in groups.items():
-                    self._tally_pending(job, period, n)
-        except sqlite3.Error as exc:
-            raise ledger_failure(self.path, exc) from exc
+        with self._db.transaction():
+            self._db.executemany(sql, ((*row, now) for row in rows))
+            for (job, period), n in groups.items():
+                self._tally_pending(job, period, n)
         return len(rows)
 
     def _tally_pending(self, job: str, period: str, n: int) -> None:
@@ -135,34 +111,22 @@ class LedgerLoads:
         once a chunk, not by a trigger per row."""
         self._db.execute(
             "INSERT INTO tally (job, period, state, n) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (job, period, state) DO UPDATE SET n = n + excluded.n",
+            " ON CONFLICT (job, period, state) DO UPDATE SET n = tally.n + excluded.n",
             (job, period, PENDING, n),
         )
 
     def add_chunk(self, rows: str, count: int, progress: Progress) -> None:
         """Record a chunk of new rows of a load as pending: `rows` is a JSON array of `count`
-        [key, tag, line, body text, cost] (load_worker.py). One statement, so SQLite inserts
-        the whole chunk with the interpreter's lock released once, not once a row (the event
-        loop's thread would make each row wait for it); one transaction with the tally and
-        the load's progress."""
-        sql = (
-            "INSERT INTO inputs (job, period, key, tag, line, body, est_cost, state, updated_at)"
-            " SELECT ?, ?, json_extract(value, '$[0]'), json_extract(value, '$[1]'),"
-            " json_extract(value, '$[2]'), CAST(json_extract(value, '$[3]') AS BLOB),"
-            f" json_extract(value, '$[4]'), '{PENDING}', ? FROM json_each(?)"
-        )
+        [key, tag, line, body text, cost] (load_worker.py), inserted as the engine does it
+        best; one transaction with the tally and the load's progress."""
         job, period = progress.job, progress.period
-        try:
-            self._db.execute(f"PRAGMA cache_size=-{LOAD_CACHE_KB}")
-            with self._db:
-                self._db.execute("BEGIN IMMEDIATE")
-                added = self._db.execute(sql, (job, period, time.time(), rows)).rowcount
-                if added != count:
-                    raise LedgerError(f"{self.path}: a chunk of {count} rows inserted {added}")
-                self._tally_pending(job, period, count)
-                self._note_progress(progress)
-        except sqlite3.Error as exc:
-            raise ledger_failure(self.path, exc) from exc
+        self._db.load_mode(True)
+        with self._db.transaction():
+            added = self._db.add_input_chunk(job, period, rows, time.time())
+            if added != count:
+                raise LedgerError(f"{self.path}: a chunk of {count} rows inserted {added}")
+            self._tally_pending(job, period, count)
+            self._note_progress(progress)
 
     def _note_progress(self, progress: Progress) -> None:
         self._db.execute(
@@ -192,27 +156,23 @@ class LedgerLoads:
         )
         added = 0
         known: dict[tuple[str, str], set[str]] = {}
-        try:
-            with self._db:
-                self._db.execute("BEGIN IMMEDIATE")
-                for row in rows:
-                    job, period, key, tag, state, task_id, cost, code, error = row
-                    keys = known.get((job, period))
-                    if keys is None:
-                        keys = known[job, period] = set(self.keys_of(job, period))
-                    if key in keys:
-                        continue
-                    keys.add(key)
-                    values = (job, period, key, tag, cost, state, task_id, cost, code, error)
-                    fetch = now if state == "posted" else None
-                    self._db.execute(sql, (*values, now, now, fetch))
-                    added += 1
-                    self._db.execute(
-                        "INSERT INTO tally (job, period, state, n, cost) VALUES (?, ?, ?, 1, ?)"
-                        " ON CONFLICT (job, period, state)"
-                        " DO UPDATE SET n = n + 1, cost = cost + excluded.cost",
-                        (job, period, state, cost),
-                    )
-        except sqlite3.Error as exc:
-            raise ledger_failure(self.path, exc) from exc
+        with self._db.transaction():
+            for row in rows:
+                job, period, key, tag, state, task_id, cost, code, error = row
+                keys = known.get((job, period))
+                if keys is None:
+                    keys = known[job, period] = set(self.keys_of(job, period))
+                if key in keys:
+                    continue
+                keys.add(key)
+                values = (job, period, key, tag, cost, state, task_id, cost, code, error)
+                fetch = now if state == "posted" else None
+                self._db.execute(sql, (*values, now, now, fetch))
+                added += 1
+                self._db.execute(
+                    "INSERT INTO tally (job, period, state, n, cost) VALUES (?, ?, ?, 1, ?)"
+                    " ON CONFLICT (job, period, state)"
+                    " DO UPDATE SET n = tally.n + 1, cost = tally.cost + excluded.cost",
+                    (job, period, state, cost),
+                )
         return added

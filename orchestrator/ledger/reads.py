@@ -1,12 +1,11 @@
 """The ledger's reads: what status, the progress line, the poller and the budgets ask of it.
 Each is one indexed query (or the tally), so they cost the same on a ledger of 10M rows."""
 
-import json
-import sqlite3
 from collections.abc import Sequence
 from typing import Final
 
 from orchestrator.ledger.migrations import OPEN_STATES_SQL
+from orchestrator.ledger.store import Engine
 
 PENDING, POSTING, POSTED, DONE, FAILED = "pending", "posting", "posted", "done", "failed"
 MISSED: Final = "missed"
@@ -17,7 +16,7 @@ STATES: Final = (PENDING, POSTING, POSTED, DONE, FAILED, MISSED)
 class LedgerReads:
     """Read-only queries over one ledger connection."""
 
-    _db: sqlite3.Connection
+    _db: Engine
 
     def committed_size(self, path: str, legacy: str | None = None) -> int | None:
         """Bytes of an output file that belong to settled tasks; None for a file this ledger
@@ -63,8 +62,8 @@ class LedgerReads:
         """Inputs of `jobs` posted (or maybe posted) whose results are not yet settled."""
         row = self._db.execute(
             f"SELECT COUNT(*) FROM inputs WHERE state IN ('{POSTING}', '{POSTED}')"
-            " AND job IN (SELECT value FROM json_each(?))",
-            (json.dumps(list(jobs)),),
+            f" AND {self._db.any_of('job')}",
+            (self._db.list_argument(jobs),),
         ).fetchone()
         return int(row[0])
 
@@ -85,25 +84,25 @@ class LedgerReads:
         """task id -> (job, period) for those of `task_ids` this ledger posted and has not
         settled.
 
-        The ids go in as one JSON array, so this is one prepared statement whatever their
-        number (an `IN (?, ?, ...)` of varying length would fill the statement cache). `+state`
-        keeps the planner off the state index: it would scan every posted row for each call.
+        The ids go in as one argument, so this is one prepared statement whatever their
+        number. The state is compared `unindexed`: on the state index SQLite's planner would
+        scan every posted row for each call.
         """
         sql = (
-            "SELECT task_id, job, period FROM inputs"
-            f" WHERE task_id IN (SELECT value FROM json_each(?)) AND +state = '{POSTED}'"
+            f"SELECT task_id, job, period FROM inputs WHERE {self._db.any_of('task_id')}"
+            f" AND {self._db.unindexed('state')} = '{POSTED}'"
         )
-        ids = json.dumps(list(task_ids))
+        ids = self._db.list_argument(task_ids)
         return {str(t): (str(j), str(p)) for t, j, p in self._db.execute(sql, (ids,))}
 
     def posted_rows(self, task_ids: Sequence[str]) -> dict[str, tuple[str, str, str]]:
         """task id -> (job, period, row tag) for those of `task_ids` this ledger posted and
         has not settled (as `posted_jobs`, with the tag an answer must echo)."""
         sql = (
-            "SELECT task_id, job, period, tag FROM inputs"
-            f" WHERE task_id IN (SELECT value FROM json_each(?)) AND +state = '{POSTED}'"
+            f"SELECT task_id, job, period, tag FROM inputs WHERE {self._db.any_of('task_id')}"
+            f" AND {self._db.unindexed('state')} = '{POSTED}'"
         )
-        ids = json.dumps(list(task_ids))
+        ids = self._db.list_argument(task_ids)
         return {str(t): (str(j), str(p), str(g)) for t, j, p, g in self._db.execute(sql, (ids,))}
 
     def counts(self, job: str, period: str | None = None) -> dict[str, int]:

@@ -3,63 +3,55 @@ and of which config each job belongs to."""
 
 import logging
 import os
-import sqlite3
 import time
 
-from orchestrator.ledger.store import ledger_failure
+from orchestrator.ledger.store import Store
 
 log = logging.getLogger(__name__)
 
 
-class LedgerRuns:
+class LedgerRuns(Store):
     """Runs and the jobs' homes; each write is one short transaction."""
-
-    _db: sqlite3.Connection
-    path: str
 
     def start_run(self) -> int:
         """Record that a run began; `end_run` records how it ended (a killed run never does)."""
-        with self._db:
-            cursor = self._db.execute(
-                "INSERT INTO runs (started_at, pid) VALUES (?, ?)", (time.time(), os.getpid())
-            )
-        return int(cursor.lastrowid or 0)
+        with self._db.transaction():
+            row = self._db.execute(
+                "INSERT INTO runs (started_at, pid) VALUES (?, ?) RETURNING id",
+                (time.time(), os.getpid()),
+            ).fetchone()
+        return int(row[0])
 
     def end_run(self, run_id: int, exit_code: int, reason: str) -> None:
-        with self._db:
-            self._db.execute(
-                "UPDATE runs SET ended_at = ?, exit_code = ?, reason = ?, waiting = NULL"
-                " WHERE id = ?",
-                (time.time(), exit_code, reason, run_id),
-            )
+        self._tx(
+            "UPDATE runs SET ended_at = ?, exit_code = ?, reason = ?, waiting = NULL WHERE id = ?",
+            [(time.time(), exit_code, reason, run_id)],
+        )
 
     def note_waiting(self, run_id: int, what: str | None, until: float | None) -> None:
         """What a run is waiting on now (None: nothing), for `status` to tell."""
-        with self._db:
-            self._db.execute(
-                "UPDATE runs SET waiting = ?, waiting_until = ? WHERE id = ?", (what, until, run_id)
-            )
+        self._tx(
+            "UPDATE runs SET waiting = ?, waiting_until = ? WHERE id = ?", [(what, until, run_id)]
+        )
 
     def claim_home(self, job: str, config_file: str, output_dir: str) -> str | None:
         """Record which config `job` belongs to and where it writes. Returns the other config
         when another config file with this job name writes elsewhere; the same config with
         a new [output] dir (or a renamed config with the same one) is recorded anew."""
-        here = os.path.dirname(os.path.abspath(self.path))
+        # Relative to the ledger's folder, or for a ledger on a server to the config's own
+        here = self._db.home or os.path.dirname(os.path.abspath(config_file))
         config, output = os.path.relpath(config_file, here), os.path.relpath(output_dir, here)
-        try:
-            with self._db:
-                self._db.execute("BEGIN IMMEDIATE")
-                row = self._db.execute(
-                    "SELECT config, output FROM job_homes WHERE job = ?", (job,)
-                ).fetchone()
-                if row is not None and row[0] != config and row[1] != output:
-                    return str(row[0])
-                if row is not None and row[1] != output:
-                    log.warning("job_output_moved job=%s from=%s to=%s", job, row[1], output)
-                self._db.execute(
-                    "INSERT OR REPLACE INTO job_homes (job, config, output) VALUES (?, ?, ?)",
-                    (job, config, output),
-                )
-        except sqlite3.Error as exc:
-            raise ledger_failure(self.path, exc) from exc
+        with self._db.transaction():
+            row = self._db.execute(
+                "SELECT config, output FROM job_homes WHERE job = ?", (job,)
+            ).fetchone()
+            if row is not None and row[0] != config and row[1] != output:
+                return str(row[0])
+            if row is not None and row[1] != output:
+                log.warning("job_output_moved job=%s from=%s to=%s", job, row[1], output)
+            self._db.execute(
+                "INSERT INTO job_homes (job, config, output) VALUES (?, ?, ?) ON CONFLICT (job)"
+                " DO UPDATE SET config = excluded.config, output = excluded.output",
+                (job, config, output),
+            )
         return None

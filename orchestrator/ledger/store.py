@@ -1,9 +1,18 @@
-"""What every part of the ledger stands on: its one connection, its path for messages, and one
-transaction of many rows."""
+"""What every part of the ledger stands on: the interface of its database (`Engine`), one
+transaction of many rows, and what a SQLite failure means to a person.
+
+The ledger's SQL is written once, in what both engines understand: `?` placeholders (the
+PostgreSQL engine turns them into its own), `ON CONFLICT ... DO UPDATE` with the table's
+columns qualified, `RETURNING id`, `CASE`. What differs is asked of the engine: a column
+compared with a list of values (`any_of`), a column the planner must not pick an index for
+(`unindexed`), a write transaction, a chunk of new inputs, the lock of a run, and how each
+failure of its driver reads to a person (`failure`). The engines: sqlite_engine.py (a file,
+the embedded default) and postgres_engine.py (a server, for several workers).
+"""
 
 import sqlite3
-from collections.abc import Iterable, Sequence
-from typing import Final
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Final, Protocol
 
 from orchestrator.errors import LedgerError, MachineError, OrchestratorError
 
@@ -34,18 +43,75 @@ def ledger_failure(path: str, exc: sqlite3.Error) -> OrchestratorError:
     return LedgerError(f"{path}: {exc}")
 
 
-class Store:
-    """The connection the Ledger opens, shared by its parts (reads, loads, attempts, runs)."""
+class Rows(Protocol):
+    """What a statement gives back: the cursor of either driver."""
 
-    _db: sqlite3.Connection
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Engine(Protocol):
+    """One connection to the ledger's database, used by one thread at a time."""
+
+    skip_locked: str  # appended to a claim's SELECT: rows another worker claims are skipped
+    name: str  # what messages call the ledger: its file, or its URL without a password
+    home: str | None  # the folder paths in the ledger are relative to (None: the config's)
+    migrated_from: int  # the schema version found on opening (-1: a new ledger)
+
+    def execute(self, sql: str, args: Sequence[object] = ()) -> Rows: ...
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[object]]) -> int: ...
+
+    def transaction(self) -> Any:
+        """A context manager: one write transaction, taken at once (so two writers queue
+        instead of failing), its failure raised as the error a person can act on."""
+        ...
+
+    def any_of(self, column: str) -> str:
+        """`column` compared with the list given as one argument (`list_argument`)."""
+        ...
+
+    def list_argument(self, values: Sequence[str]) -> object: ...
+
+    def unindexed(self, column: str) -> str: ...
+
+    def add_input_chunk(self, job: str, period: str, rows: str, now: float) -> int:
+        """Insert a chunk of new pending inputs given as a JSON array of [key, tag, line,
+        body text, cost] (load_worker.py), in the caller's transaction; returns rows added."""
+        ...
+
+    def copy_in(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> int:
+        """Insert many rows as they are (ids included), in the caller's transaction."""
+        ...
+
+    def restart_identities(self) -> None:
+        """After rows came in with their ids: new ids follow the largest."""
+        ...
+
+    def load_mode(self, on: bool) -> None:
+        """Give a load's writes more memory while it runs, and take it back after."""
+        ...
+
+    def failure(self, exc: BaseException) -> OrchestratorError | None:
+        """The driver's error as the one a person can act on; None if not the driver's."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Store:
+    """The engine the Ledger opens, shared by its parts (reads, loads, attempts, runs)."""
+
+    _db: Engine
     path: str
 
     def _tx(self, sql: str, rows: Iterable[Sequence[object]]) -> int:
         """Run `sql` for each row in one transaction; returns rows changed."""
-        try:
-            with self._db:
-                self._db.execute("BEGIN IMMEDIATE")
-                cursor = self._db.executemany(sql, rows)
-                return cursor.rowcount
-        except sqlite3.Error as exc:
-            raise ledger_failure(self.path, exc) from exc
+        with self._db.transaction():
+            return self._db.executemany(sql, rows)

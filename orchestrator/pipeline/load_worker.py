@@ -40,6 +40,7 @@ class Request(msgspec.Struct, frozen=True):
     period: str
     after_line: int
     ledger: str | None  # where to read the keys the period holds already (None: it holds none)
+    ledger_password: str | None = None  # a ledger on a server: sent through the pipe, not argv
 
 
 class Chunk(msgspec.Struct, tag="chunk", array_like=True):
@@ -130,7 +131,7 @@ def known_keys(request: Request) -> Iterator[str]:
         return
     from orchestrator.ledger import Ledger
 
-    ledger = Ledger.reader(request.ledger)
+    ledger = Ledger.reader(request.ledger, request.ledger_password)
     try:
         yield from ledger.keys_of(request.job.name, request.period)
     finally:

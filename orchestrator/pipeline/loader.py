@@ -72,7 +72,7 @@ def begin(run: RunContext, name: str, period: str) -> tuple[Request | None, JobR
     source = source_of(run, job)
     record = run.ledger.load_record(name, period)
     has_rows = sum(run.ledger.counts(name, period).values()) > 0
-    ledger = run.ledger.path if has_rows else None
+    ledger, password = run.ledger.where() if has_rows else (None, None)
     if record is not None and record.source == source:
         jr.valid, jr.rejected, jr.estimated_cost = record.valid, record.rejected, record.est_cost
         if record.done:
@@ -80,10 +80,10 @@ def begin(run: RunContext, name: str, period: str) -> tuple[Request | None, JobR
             return None, jr
         files.cut_rejected(record.rejected_size)
         log.info("load_resumed job=%s period=%s after_line=%d", name, period, record.through_line)
-        return Request(job, run.config.prices, period, record.through_line, ledger), jr
+        return Request(job, run.config.prices, period, record.through_line, ledger, password), jr
     files.start_rejected()
     run.ledger.start_load(name, period, source)
-    return Request(job, run.config.prices, period, 0, ledger), jr
+    return Request(job, run.config.prices, period, 0, ledger, password), jr
 
 
 def store(run: RunContext, name: str, jr: JobReport, chunk: Chunk) -> None:

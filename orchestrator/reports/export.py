@@ -19,7 +19,7 @@ from typing import IO, Any, Final
 
 import msgspec
 
-from orchestrator.config import Config, JobConfig
+from orchestrator.config import Config, JobConfig, ledger_password
 from orchestrator.errors import ExportError, NoLedger, machine_error
 from orchestrator.ledger import Ledger
 from orchestrator.pipeline.sink import PARTITION, RESULTS, file_key
@@ -86,7 +86,7 @@ def result_lines(
     files = result_files(config, job, period, since)
     sizes: dict[str, int] = {}
     try:
-        ledger = Ledger.reader(config.state.path)
+        ledger = Ledger.reader(config.state.location, ledger_password(config.state))
         try:
             for _, path in files:
                 committed = ledger.committed_size(file_key(config.output.dir, path), path)

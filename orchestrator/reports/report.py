@@ -18,7 +18,7 @@ from typing import Any, Final
 
 import msgspec
 
-from orchestrator.config import Config, JobConfig
+from orchestrator.config import Config, JobConfig, ledger_password
 from orchestrator.errors import ConfigError, NoLedger
 from orchestrator.ledger import DONE, FAILED, MISSED, Ledger
 from orchestrator.pipeline.inputs import key_of_tag
@@ -198,7 +198,7 @@ def complete_periods(config: Config, job: JobConfig) -> list[str]:
     """Periods with results, oldest first, less those the ledger says are still in flight."""
     keys = sorted({key for key, _ in result_files(config, job) if key})
     try:
-        ledger = Ledger.reader(config.state.path)
+        ledger = Ledger.reader(config.state.location, ledger_password(config.state))
     except NoLedger:
         return keys
     try:

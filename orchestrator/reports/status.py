@@ -5,7 +5,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Final
 
-from orchestrator.config import Config
+from orchestrator.config import Config, ledger_password
 from orchestrator.ledger import DONE, FAILED, MISSED, Ledger
 from orchestrator.pipeline.schedule import current_period
 
@@ -57,9 +57,9 @@ class Status:
 def read_status(config: Config, now: float | None = None) -> Status:
     """Per job: counts by state, spend, the oldest posted task and its age; and the last run."""
     now = time.time() if now is None else now
-    ledger = Ledger.reader(config.state.path)
+    ledger = Ledger.reader(config.state.location, ledger_password(config.state))
     try:
-        status = Status(ledger=config.state.path, spent_usd=round(ledger.spent(), 6))
+        status = Status(ledger=ledger.path, spent_usd=round(ledger.spent(), 6))
         configured = {job.name: job for job in config.jobs}
         names = list(configured)
         names += [name for name in ledger.jobs() if name not in names]  # removed from config

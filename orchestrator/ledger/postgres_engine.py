@@ -1,0 +1,213 @@
+"""The ledger on a PostgreSQL server (`[state] url`), through psycopg 3 (the `[postgres]` extra).
+
+Same schema version, same states, same tally and the same SQL as on SQLite (store.py says how
+the SQL is shared). A run holds a session-level advisory lock of the database, so a second run
+of the same ledger is refused (exit 75) as it is on SQLite, and the lock goes with the run's
+connection when its process dies, however it dies.
+
+The password is never in the URL (config.py refuses one there): it comes from `password`
+(the config's `password_env`), or from libpq's own PGPASSWORD and ~/.pgpass. Messages name the
+ledger by its URL, which holds none, and any text from the server is scrubbed of it anyway.
+"""
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Final
+
+import msgspec
+import psycopg
+from psycopg import errors as pg_errors
+
+from orchestrator.errors import (
+    LedgerError,
+    LockHeld,
+    MachineError,
+    NoLedger,
+    OrchestratorError,
+)
+from orchestrator.ledger.migrations import VERSION, new_ledger_id, refuse_newer
+from orchestrator.ledger.postgres_schema import IDENTITY_TABLES, SCHEMA, SCHEMA_LOCK
+from orchestrator.ledger.sqlite_engine import opening_failure
+from orchestrator.ledger.store import Rows
+
+# The key of the advisory lock a run holds ('orch' and 'run ').
+RUN_LOCK: Final = 0x6F726368_72756E20
+_UNREACHABLE: Final = (
+    "check that the server is up and reachable, and the URL's user and database, and the"
+    " password (password_env, PGPASSWORD or ~/.pgpass)"
+)
+_CHUNK_COLUMNS: Final = "job, period, key, tag, line, body, est_cost, state, updated_at"
+_ChunkRow = tuple[str, str, int, str, float]
+
+
+class PostgresEngine:
+    """One connection to the ledger's database, in autocommit mode outside `transaction`."""
+
+    skip_locked = " FOR UPDATE SKIP LOCKED"
+    home: str | None = None  # paths are relative to the config's folder: hosts differ
+
+    def __init__(self, url: str, password: str | None, *, readonly: bool = False) -> None:
+        self.name = url
+        self._password = password
+        self._sql: dict[str, str] = {}
+        self._conn: psycopg.Connection[Any] | None = None
+        self.migrated_from = VERSION
+        try:
+            self._conn = psycopg.connect(url, password=password, autocommit=True)
+            if readonly:
+                self._conn.execute("SET default_transaction_read_only = on")
+                found = self._version()
+                if found == -1:
+                    raise NoLedger(f"{url}: no ledger yet (nothing has run with this config)")
+                refuse_newer(found)
+            else:
+                self._take_lock()
+                self.migrated_from = self._migrate()
+        except BaseException as exc:
+            self.close()
+            mapped = opening_failure(self.name, exc, self.failure(exc))
+            if mapped is exc:
+                raise
+            raise mapped from exc
+
+    @property
+    def connection(self) -> "psycopg.Connection[Any]":
+        if self._conn is None:
+            raise LedgerError(f"{self.name}: the ledger is closed")
+        return self._conn
+
+    def _take_lock(self) -> None:
+        row = self.connection.execute("SELECT pg_try_advisory_lock(%s)", (RUN_LOCK,)).fetchone()
+        if row is None or not row[0]:
+            raise LockHeld(f"{self.name}: another run holds the lock; this one touches nothing")
+
+    def _version(self) -> int:
+        """The schema version of the database; -1 when it holds no ledger yet."""
+        row = self.connection.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()
+        if row is None or not row[0]:
+            return -1
+        found = self.connection.execute(
+            "SELECT value FROM meta WHERE name = 'schema_version'"
+        ).fetchone()
+        return -1 if found is None else int(found[0])
+
+    def _migrate(self) -> int:
+        """Create the schema in an empty database; returns the version found (-1: new)."""
+        with self.connection.transaction():
+            self.connection.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+            found = self._version()
+            refuse_newer(found)
+            if found == -1:
+                self.connection.execute(SCHEMA.encode())
+                self.connection.cursor().executemany(
+                    "INSERT INTO meta (name, value) VALUES (%s, %s)",
+                    [
+                        ("ledger_id", new_ledger_id()),
+                        ("first_tagged_batch", "1"),
+                        ("schema_version", str(VERSION)),
+                    ],
+                )
+        return found
+
+    def _translated(self, sql: str) -> str:
+        """The ledger's `?` placeholders as psycopg's (a literal % doubled)."""
+        found = self._sql.get(sql)
+        if found is None:
+            found = self._sql[sql] = sql.replace("%", "%%").replace("?", "%s")
+        return found
+
+    def execute(self, sql: str, args: Sequence[object] = ()) -> Rows:
+        try:
+            if not args:
+                return self.connection.execute(sql.encode())
+            return self.connection.execute(self._translated(sql), args)
+        except psycopg.Error as exc:
+            raise self._failure(exc) from exc
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[object]]) -> int:
+        try:
+            cursor = self.connection.cursor()
+            cursor.executemany(self._translated(sql), rows)
+            return max(cursor.rowcount, 0)
+        except psycopg.Error as exc:
+            raise self._failure(exc) from exc
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        try:
+            with self.connection.transaction():
+                yield
+        except psycopg.Error as exc:
+            raise self._failure(exc) from exc
+
+    def any_of(self, column: str) -> str:
+        return f"{column} = ANY(?)"
+
+    def list_argument(self, values: Sequence[str]) -> object:
+        return list(values)
+
+    def unindexed(self, column: str) -> str:
+        return column
+
+    def add_input_chunk(self, job: str, period: str, rows: str, now: float) -> int:
+        """COPY: the fastest way into PostgreSQL, one round trip for the chunk."""
+        chunk = msgspec.json.decode(rows, type=list[_ChunkRow])
+        try:
+            with self.connection.cursor().copy(
+                f"COPY inputs ({_CHUNK_COLUMNS}) FROM STDIN"
+            ) as copy:
+                for key, tag, line, body, cost in chunk:
+                    copy.write_row(
+                        (job, period, key, tag, line, body.encode(), cost, "pending", now)
+                    )
+        except psycopg.Error as exc:
+            raise self._failure(exc) from exc
+        return len(chunk)
+
+    def copy_in(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> int:
+        count = 0
+        try:
+            with self.connection.cursor().copy(
+                f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+            ) as copy:
+                for row in rows:
+                    copy.write_row(row)
+                    count += 1
+        except psycopg.Error as exc:
+            raise self._failure(exc) from exc
+        return count
+
+    def restart_identities(self) -> None:
+        for table in IDENTITY_TABLES:
+            self.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+                f" COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
+            )
+
+    def load_mode(self, on: bool) -> None:
+        """The server's memory is the server's to give: nothing to change."""
+
+    def failure(self, exc: BaseException) -> OrchestratorError | None:
+        if isinstance(exc, psycopg.Error):
+            return self._failure(exc)
+        return None
+
+    def _failure(self, exc: psycopg.Error) -> OrchestratorError:
+        """What the server said, on one line without the password: the machine's failure (exit
+        74) when it cannot be reached, is out of disk or refuses this user; else the ledger's."""
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        if self._password:
+            text = text.replace(self._password, "***")
+        if isinstance(exc, pg_errors.DiskFull):
+            return MachineError(self.name, f"ledger: {text}", "free space on the server's disk")
+        if isinstance(exc, pg_errors.InsufficientPrivilege):
+            return MachineError(self.name, f"ledger: {text}", "grant this user the ledger's tables")
+        if isinstance(exc, psycopg.OperationalError):
+            return MachineError(self.name, f"ledger: {text}", _UNREACHABLE)
+        return LedgerError(f"{self.name}: {text}")
+
+    def close(self) -> None:
+        """Close the connection: the server releases the run's lock with it."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
