@@ -190,16 +190,16 @@ def _items(
         elif se_type == "maps":
             verticals.maps(s, depth)
         elif se_type == "local_finder":
-            verticals.local_finder(s, depth)
+            verticals.local_finder(s, depth, params.get("min_rating"))
         elif se_type == "news":
             verticals.news(s, depth, datetime)
             return {"includes_non_news_search_results": False}
         elif se_type == "images":
             verticals.images(s, depth)
         elif se_type == "jobs":
-            verticals.jobs(s, depth, datetime)
+            verticals.jobs(s, depth, datetime, params.get("employment_type"))
         elif se_type == "events":
-            verticals.events(s, depth)
+            verticals.events(s, depth, datetime, params.get("date_range"))
         elif se_type == "autocomplete":
             other.autocomplete(s, params)
         elif se_type == "dataset_search":
@@ -211,9 +211,9 @@ def _items(
         elif se_type == "ads_search":
             other.ads_search(s, depth)
         elif se_type == "finance_ticker_search":
-            other.ticker_search(s, datetime)
+            other.ticker_search(s, datetime, s.keyword)
         else:
-            other.finance(s, se_type, datetime)
+            other.finance(s, se_type, datetime, s.keyword)
         return {}
     if se == "naver":
         web.naver_organic(s, depth)

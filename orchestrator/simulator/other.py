@@ -98,15 +98,28 @@ def ads_search(s: Serp, depth: int) -> None:
         )
 
 
-def _instrument(s: Serp, kind: str, datetime: str) -> dict[str, Any]:
+def quoted(keyword: str) -> tuple[str, str] | None:
+    """(ticker, exchange) of a finance_quote keyword, `GOOG:NASDAQ` as the docs give it."""
+    ticker, sep, exchange = keyword.strip().upper().partition(":")
+    if not sep or not ticker.replace(".", "").isalnum() or not exchange.isalnum():
+        return None
+    return ticker, exchange
+
+
+def _instrument(
+    s: Serp, kind: str, datetime: str, named: tuple[str, str] | None = None, prefix: str = ""
+) -> dict[str, Any]:
+    """A stock or an index; `named` (ticker, exchange) is the one asked for, and `prefix`
+    starts the ticker of one a ticker search found."""
     ident = s.entity()
-    ticker = "".join(ident.choices("ABCDEFGHIJKLMNOPQRSTUVWXYZ", k=ident.randint(2, 4)))
+    ticker = prefix + "".join(ident.choices("ABCDEFGHIJKLMNOPQRSTUVWXYZ", k=ident.randint(1, 3)))
+    ticker, exchange = named or (ticker[:5], "NASDAQ")
     price = round(ident.uniform(5, 900), 2)
     delta = round(s.rng.uniform(-5, 5), 2)
     common = {
-        "identifier": f"{ticker}:NASDAQ",
+        "identifier": f"{ticker}:{exchange}",
         "displayed_name": f"{site_name(s.domain(ident))} Inc",
-        "url": f"https://www.google.com/finance/quote/{ticker}:NASDAQ",
+        "url": f"https://www.google.com/finance/quote/{ticker}:{exchange}",
         "location": "US",
         "trend": "up" if delta >= 0 else "down",
         "timestamp": datetime,
@@ -129,16 +142,17 @@ def _instrument(s: Serp, kind: str, datetime: str) -> dict[str, Any]:
     }
 
 
-def finance(s: Serp, se_type: str, datetime: str) -> None:
-    """Finance pages: groups of instruments and news around the quote or the market."""
+def finance(s: Serp, se_type: str, datetime: str, keyword: str = "") -> None:
+    """Finance pages: groups of instruments and news around the quote or the market. A
+    quote is of the instrument its keyword names (`GOOG:NASDAQ`); markets are
+    `{market, items}` as the spec has them."""
     element = "google_finance_market_instrument_element"
     s.add(
         "google_finance_hero_groups",
         {
             "markets": [
                 {
-                    "type": "google_finance_markets",
-                    "title": "US",
+                    "market": "US",
                     "items": [
                         {"type": element, **_instrument(s, element, datetime)} for _ in range(3)
                     ],
@@ -147,10 +161,8 @@ def finance(s: Serp, se_type: str, datetime: str) -> None:
         },
     )
     if se_type == "finance_quote":
-        s.add(
-            "google_finance_quote",
-            {"quote": {"type": element, **_instrument(s, element, datetime)}, "graph_items": None},
-        )
+        quote = {"type": element, **_instrument(s, element, datetime, quoted(keyword))}
+        s.add("google_finance_quote", {"quote": quote, "graph_items": None})
         s.add(
             "google_finance_about",
             {
@@ -190,7 +202,10 @@ def finance(s: Serp, se_type: str, datetime: str) -> None:
     s.add("google_finance_news", {"title": "Top news", "sub_title": None, "items": news})
 
 
-def ticker_search(s: Serp, datetime: str) -> None:
+def ticker_search(s: Serp, datetime: str, keyword: str = "") -> None:
+    """Instruments whose ticker starts with the keyword's letters, as a ticker search finds
+    them (`GOO`: GOOG, GOOGL, ...)."""
+    prefix = "".join(ch for ch in keyword.upper() if ch.isalnum())[:4]
     for kind in ("google_finance_market_instrument", "google_finance_market_index"):
         for _ in range(3 if kind.endswith("instrument") else 1):
-            s.add(kind, _instrument(s, kind, datetime))
+            s.add(kind, _instrument(s, kind, datetime, prefix=prefix))

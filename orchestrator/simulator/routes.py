@@ -48,6 +48,13 @@ class IdListRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 _ID_LIST_DECODER: Final = msgspec.json.Decoder(list[IdListRequest])
 
 
+def money(cost: float) -> float | int:
+    """A cost as the API writes it: `0` when nothing was charged (its answers show `"cost": 0`
+    for task_get and tasks_ready), else the amount."""
+    rounded = round(cost, 8)
+    return rounded if rounded else 0
+
+
 def envelope(tasks: list[dict[str, Any]] | None, code: int = status.OK, cost: float = 0.0) -> bytes:
     """The top-level response object around `tasks`."""
     errors = sum(
@@ -61,7 +68,7 @@ def envelope(tasks: list[dict[str, Any]] | None, code: int = status.OK, cost: fl
             "status_code": code,
             "status_message": status.message(code),
             "time": "0.0100 sec.",
-            "cost": round(cost, 8),
+            "cost": money(cost),
             "tasks_count": len(tasks or ()),
             "tasks_error": errors,
             "tasks": tasks,
@@ -94,7 +101,7 @@ def task_object(
         "status_code": code,
         "status_message": message or status.message(code),
         "time": "0.0050 sec.",
-        "cost": round(cost, 8),
+        "cost": money(cost),
         "result_count": result_count,
         "path": path,
         "data": data,

@@ -4,11 +4,20 @@ articles and pictures are ranked entities: the same place keeps its name, cid an
 from day to day while its rank moves."""
 
 import random
-from typing import Any
+from datetime import date, timedelta
+from typing import Any, Final
 
 from orchestrator.simulator.markets import city_of
 from orchestrator.simulator.serp import Serp, site_name
 
+_FILTER_TRIES: Final = 20  # draws per wanted item when a filter leaves some out
+# employment_type values (docs) and how a posting shows each
+_CONTRACTS: Final = {
+    "fulltime": "Full-time",
+    "partime": "Part-time",
+    "contractor": "Contractor",
+    "intern": "Internship",
+}
 _DAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
 _CATEGORIES = (
     "Restaurant",
@@ -22,6 +31,10 @@ _CATEGORIES = (
     "Bakery",
     "Gym",
 )
+
+
+def datetime_of(day: date, hour: int) -> str:
+    return f"{day.isoformat()}T{hour:02d}:00:00"
 
 
 def _work_hours(rng: random.Random) -> dict[str, Any]:
@@ -88,10 +101,18 @@ def maps(s: Serp, depth: int) -> None:
         s.add("maps_search", _place(s, s.entity()), paged=True)
 
 
-def local_finder(s: Serp, depth: int) -> None:
-    """local_pack places of Google's local finder, in rank order."""
-    for _ in range(depth):
+def local_finder(s: Serp, depth: int, min_rating: object = None) -> None:
+    """local_pack places of Google's local finder, in rank order; with `min_rating`, only
+    places rated at least that (as the finder's rating filter shows them)."""
+    floor = float(min_rating) if isinstance(min_rating, int | float) else None
+    added = 0
+    for _ in range(depth * _FILTER_TRIES):
+        if added >= depth:
+            break
         place = _place(s, ident := s.entity())
+        rating = place["rating"]
+        if floor is not None and (rating is None or rating["value"] < floor):
+            continue
         s.add(
             "local_pack",
             {
@@ -107,6 +128,7 @@ def local_finder(s: Serp, depth: int) -> None:
             },
             paged=True,
         )
+        added += 1
 
 
 def _published(rng: random.Random, datetime: str) -> tuple[str, str]:
@@ -188,9 +210,12 @@ def images(s: Serp, depth: int) -> None:
     s.add("related_searches", s.related(), omit=("page",))  # as the docs' example has it
 
 
-def jobs(s: Serp, depth: int, datetime: str) -> None:
-    """google_jobs_item postings in rank order."""
-    contracts = ("Full-time", "Part-time", "Contractor", "Internship")
+def jobs(s: Serp, depth: int, datetime: str, employment_type: object = None) -> None:
+    """google_jobs_item postings in rank order; with `employment_type`, only postings of
+    those types."""
+    wanted = employment_type if isinstance(employment_type, list) else list(_CONTRACTS)
+    contracts = tuple(_CONTRACTS[kind] for kind in wanted if kind in _CONTRACTS)
+    contracts = contracts or tuple(_CONTRACTS.values())
     for _ in range(depth):
         ident = s.entity()
         employer = s.domain(ident)
@@ -217,13 +242,42 @@ def jobs(s: Serp, depth: int, datetime: str) -> None:
         )
 
 
-def events(s: Serp, depth: int) -> None:
-    """event_item events in date order."""
+def event_window(datetime: str, date_range: object) -> tuple[date, date]:
+    """The days a `date_range` covers, counted from the crawl's day (the task's `datetime`):
+    without one, the next four weeks. Weeks run Monday to Sunday (INFERRED)."""
+    today = date.fromisoformat(datetime[:10])
+    sunday = today + timedelta(days=6 - today.weekday())
+    first_next = (today.replace(day=28) + timedelta(days=4)).replace(day=1)
+    windows = {
+        "today": (today, today),
+        "tomorrow": (today + timedelta(days=1), today + timedelta(days=1)),
+        "week": (today, sunday),
+        "weekend": (max(today, sunday - timedelta(days=1)), sunday),
+        "next_week": (sunday + timedelta(days=1), sunday + timedelta(days=7)),
+        "month": (today, first_next - timedelta(days=1)),
+        "next_month": (
+            first_next,
+            (first_next.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1),
+        ),
+    }
+    return windows.get(str(date_range), (today, today + timedelta(days=27)))
+
+
+def events(s: Serp, depth: int, datetime: str, date_range: object = None) -> None:
+    """event_item events in date order, inside `date_range` (docs: today, tomorrow, week,
+    weekend, next_week, month, next_month), never before the crawl's day. Dates are
+    `YYYY-MM-DDThh:mm:ss` (the API's form), and an event without a known end has none."""
+    first, last = event_window(datetime, date_range)
+    span = (last - first).days + 1
     for n in range(depth):
         ident = s.entity()
         venue = s.words(1, 2, ident).title()
         address, _ = s.address(ident)
-        day = 1 + n % 28
+        day = first + timedelta(days=n * span // max(depth, 1))
+        hour = ident.choice((10, 14, 18, 19, 20))
+        starts = datetime_of(day, hour)
+        ends = datetime_of(day, hour + 3) if ident.random() < 0.8 else None
+        shown = f"{day:%a, %b} {day.day}, {hour % 12 or 12} {'AM' if hour < 12 else 'PM'}"
         s.add(
             "event_item",
             {
@@ -232,9 +286,9 @@ def events(s: Serp, depth: int) -> None:
                 "url": s.url(s.domain(ident), ident),
                 "image_url": None,
                 "event_dates": {
-                    "start_datetime": f"2026-12-{day:02d} 19:00:00 +00:00",
-                    "end_datetime": f"2026-12-{day:02d} 22:00:00 +00:00",
-                    "displayed_dates": f"Dec {day}, 7 – 10 PM",  # noqa: RUF001 - as Google shows it
+                    "start_datetime": starts,
+                    "end_datetime": ends,
+                    "displayed_dates": shown,
                 },
                 "location_info": {
                     "name": venue,
