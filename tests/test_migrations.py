@@ -12,6 +12,7 @@ import pytest
 
 from orchestrator.ledger import DONE, MISSED, PENDING, POSTED, Ledger, migrations
 from orchestrator.ledger.migrations import VERSION
+from tests import pg_server
 
 # The schema of version 0 (the first release), exactly as it shipped.
 V0_SCHEMA = """
@@ -105,7 +106,7 @@ def test_a_version_0_ledger_is_migrated_with_every_row_as_a_one_shot_input(tmp_p
         assert ledger.spent() == pytest.approx(0.0018)
         assert ledger.month_spent("2026-11") == pytest.approx(0.0018)
         assert ledger.committed_size("out/g/results.jsonl") == 42
-        assert ledger.last_run() == (1, 2, 0, "done", None, None)
+        assert ledger.last_run() == (1, 2, 0, "done", None, None, None, None)
         assert ledger.posted_jobs(["id-2"]) == {"id-2": ("g", "")}
         assert ledger.periods("g") == [""]
         # It goes on working: the pending row is claimed, and a period's row is a new input.
@@ -355,7 +356,7 @@ def test_a_version_3_ledger_keeps_its_twins_and_its_posting_batch_as_a_local_att
 
     ledger = Ledger(path)
     try:
-        assert ledger._db.execute("PRAGMA user_version").fetchone() == (VERSION,) == (4,)
+        assert ledger._db.execute("PRAGMA user_version").fetchone() == (VERSION,) == (5,)
         assert ledger._db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         found = ledger._db.execute("SELECT id, key, state FROM inputs ORDER BY id").fetchall()
         assert found == [(1, "k1", "done"), (2, "k1~2", "posted"), (3, "k2", "posting")]
@@ -368,3 +369,34 @@ def test_a_version_3_ledger_keeps_its_twins_and_its_posting_batch_as_a_local_att
         assert tags == ["g:2026-11-01:k2"]
     finally:
         ledger.close()
+
+
+def test_a_postgres_ledger_of_version_4_is_brought_up_with_its_rows(
+    pg: pg_server.Server,
+) -> None:
+    """A ledger made on a server by version 4 (this release's first on PostgreSQL): `status`
+    upgrades it once, rows and runs stay, and a run records its deliveries in it."""
+    url = pg.url()
+    made = Ledger(url, pg_server.PASSWORD)
+    made.add_inputs([("g", "", "k1", "g:k1", 1, b"{}", 0.0006)])
+    run_id = made.start_run()
+    made.close()
+    database = url.rsplit("/", 1)[1]
+    pg.psql(  # the schema as version 4 made it
+        "ALTER TABLE runs DROP COLUMN delivered; ALTER TABLE runs DROP COLUMN polled;"
+        " UPDATE meta SET value = '4' WHERE name = 'schema_version'",
+        database,
+    )
+    reader = Ledger.reader(url, pg_server.PASSWORD)
+    try:
+        assert reader.counts("g")[PENDING] == 1
+        last = reader.last_run()
+        assert last is not None and last[6:] == (None, None)
+    finally:
+        reader.close()
+    assert pg.psql("SELECT value FROM meta WHERE name = 'schema_version'", database) == str(VERSION)
+    ledger = Ledger(url, pg_server.PASSWORD)
+    ledger.note_deliveries(run_id, 7, 2)
+    last = ledger.last_run()
+    ledger.close()
+    assert last is not None and last[6:] == (7, 2)

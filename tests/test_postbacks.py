@@ -65,6 +65,29 @@ def test_failed_deliveries_are_collected_through_tasks_ready(tmp_path: Path) -> 
     failed, fetched = numbers["webhooks_failed"], numbers["calls_by_function"]["task_get"]
     assert 50 < failed < 150 and fetched == failed  # only what postbacks missed
     assert numbers["duplicate_tags"] == 0 and numbers["rate_limited"] == 0
+    # The person hears it: the summary and `status` count both ways in, and past a fifth
+    # collected by polling a WARNING says the deliveries are not reaching the receiver.
+    counts = f"postbacks: {400 - failed} delivered, {failed} collected by polling"
+    assert counts in done.stdout
+    assert "deliveries are not reaching the receiver" in done.stdout
+    assert "postbacks_falling_back" in done.stderr
+    status = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "status", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=60,
+    )
+    assert counts in status.stdout
+
+
+def test_postbacks_that_arrive_say_so_and_warn_of_nothing(tmp_path: Path) -> None:
+    """All deliveries arrive: the counts say so, and no warning is given."""
+    with running_simulator("--delay-normal-s", "0:1", "--seed", "4") as url:
+        done = run(postback_config(tmp_path, url, 60, free_port()))
+    assert done.returncode == 0, done.stderr
+    assert "postbacks: 60 delivered, 0 collected by polling" in done.stdout
+    assert "postbacks_falling_back" not in done.stderr
 
 
 def test_a_run_killed_while_deliveries_arrive_loses_nothing(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from orchestrator.config import find_job, ledger_password, load_config
 from orchestrator.errors import ConfigError, NoLedger
 from orchestrator.ledger import Ledger
 from orchestrator.periods import PeriodError, parse_key
+from orchestrator.pipeline.deliveries import deliveries
 from orchestrator.reports.status import read_status
 
 
@@ -81,6 +82,8 @@ def command_status(args: argparse.Namespace) -> int:
                 f"last run: started {started}, ended {_when(last.ended_at)}, "
                 f"exit {last.exit_code} ({last.reason})"
             )
+        if last.delivered is not None and last.polled is not None:
+            say(f"  postbacks: {deliveries(last.delivered, last.polled)}")
     return ExitCode.OK
 
 

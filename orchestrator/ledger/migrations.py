@@ -4,7 +4,8 @@
 version 1 added periods, version 2 the ledger's identity and write-ahead fetches, version 3
 loads a million inputs without a random-key index (`loads`, and rows found by id), version 4
 makes one row per (job, period, key) a constraint again and records each POST attempt (when it
-went on the wire, in the server's clock, how it ended, what id_list said since). A new ledger
+went on the wire, in the server's clock, how it ended, what id_list said since), version 5 counts
+each run's postback deliveries and the tasks it collected by polling instead. A new ledger
 is made as version 1 and brought up by the same steps an old one takes; all of it runs in one
 transaction, so a crash mid-migration leaves the old ledger intact.
 
@@ -31,7 +32,7 @@ from typing import Final
 
 from orchestrator.errors import NewerLedger
 
-VERSION: Final = 4
+VERSION: Final = 5
 OPEN_STATES_SQL: Final = "('pending', 'posting', 'posted')"
 
 # Version 1's table, as version 1 made it: later versions change it by steps.
@@ -337,11 +338,26 @@ DERIVED_V4: Final = """
 CREATE UNIQUE INDEX inputs_identity ON inputs (job, period, key);
 """
 
+# Version 5: a run's postback deliveries and what it collected by polling instead (NULL for a
+# run without postbacks), so that `status` shows whether deliveries reach the receiver. The same
+# statements bring a PostgreSQL ledger of version 4 up (postgres_engine.py).
+V5_STATEMENTS: Final = (
+    "ALTER TABLE runs ADD COLUMN delivered INTEGER",
+    "ALTER TABLE runs ADD COLUMN polled INTEGER",
+)
+
+
+def _v4_to_v5(db: sqlite3.Connection) -> None:
+    for statement in V5_STATEMENTS:
+        db.execute(statement)
+
+
 STEPS: Final[dict[int, Callable[[sqlite3.Connection], None]]] = {
     1: _v0_to_v1,
     2: _v1_to_v2,
     3: _v2_to_v3,
     4: _v3_to_v4,
+    5: _v4_to_v5,
 }
 
 

@@ -26,7 +26,7 @@ from orchestrator.errors import (
     OrchestratorError,
 )
 from orchestrator.ledger.migrations import VERSION, new_ledger_id, refuse_newer
-from orchestrator.ledger.postgres_schema import IDENTITY_TABLES, SCHEMA, SCHEMA_LOCK
+from orchestrator.ledger.postgres_schema import IDENTITY_TABLES, SCHEMA, SCHEMA_LOCK, STEPS
 from orchestrator.ledger.sqlite_engine import opening_failure
 from orchestrator.ledger.store import Rows
 
@@ -60,6 +60,8 @@ class PostgresEngine:
                 if found == -1:
                     raise NoLedger(f"{url}: no ledger yet (nothing has run with this config)")
                 refuse_newer(found)
+                if found < VERSION:  # made by an earlier version: upgraded once, then read
+                    PostgresEngine(url, password).close()
             else:
                 self._take_lock()
                 self.migrated_from = self._migrate()
@@ -92,7 +94,8 @@ class PostgresEngine:
         return -1 if found is None else int(found[0])
 
     def _migrate(self) -> int:
-        """Create the schema in an empty database; returns the version found (-1: new)."""
+        """Create the schema in an empty database, or bring an earlier version's up, in one
+        transaction; returns the version found (-1: new)."""
         with self.connection.transaction():
             self.connection.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
             found = self._version()
@@ -107,6 +110,13 @@ class PostgresEngine:
                         ("schema_version", str(VERSION)),
                     ],
                 )
+                return found
+            for step in range(found + 1, VERSION + 1):
+                for statement in STEPS[step]:
+                    self.connection.execute(statement.encode())
+            self.connection.execute(
+                "UPDATE meta SET value = %s WHERE name = 'schema_version'", (str(VERSION),)
+            )
         return found
 
     def _translated(self, sql: str) -> str:

@@ -2,7 +2,7 @@
 Each is one indexed query (or the tally), so they cost the same on a ledger of 10M rows."""
 
 from collections.abc import Sequence
-from typing import Final
+from typing import Any, Final
 
 from orchestrator.ledger.migrations import OPEN_STATES_SQL
 from orchestrator.ledger.store import Engine
@@ -136,15 +136,14 @@ class LedgerReads:
             pruned += int(gone)
         return counts, spent, pruned
 
-    def last_run(
-        self,
-    ) -> tuple[float, float | None, int | None, str | None, str | None, float | None] | None:
-        """(started_at, ended_at, exit_code, reason, waiting, waiting_until) of the latest run."""
+    def last_run(self) -> tuple[Any, ...] | None:
+        """(started_at, ended_at, exit_code, reason, waiting, waiting_until, delivered, polled)
+        of the latest run; the last two are None for a run without postbacks."""
         row = self._db.execute(
-            "SELECT started_at, ended_at, exit_code, reason, waiting, waiting_until FROM runs"
-            " ORDER BY id DESC LIMIT 1"
+            "SELECT started_at, ended_at, exit_code, reason, waiting, waiting_until, delivered,"
+            " polled FROM runs ORDER BY id DESC LIMIT 1"
         ).fetchone()
-        return None if row is None else (row[0], row[1], row[2], row[3], row[4], row[5])
+        return None if row is None else tuple(row)
 
     def jobs(self) -> list[str]:
         """Every job with inputs in this ledger."""

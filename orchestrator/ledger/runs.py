@@ -34,6 +34,13 @@ class LedgerRuns(Store):
             "UPDATE runs SET waiting = ?, waiting_until = ? WHERE id = ?", [(what, until, run_id)]
         )
 
+    def note_deliveries(self, run_id: int, delivered: int, polled: int) -> None:
+        """A run with postbacks: tasks its receiver settled, and tasks it collected by polling
+        instead (deliveries that did not reach it), for `status` to tell."""
+        self._tx(
+            "UPDATE runs SET delivered = ?, polled = ? WHERE id = ?", [(delivered, polled, run_id)]
+        )
+
     def claim_home(self, job: str, config_file: str, output_dir: str) -> str | None:
         """Record which config `job` belongs to and where it writes. Returns the other config
         when another config file with this job name writes elsewhere; the same config with

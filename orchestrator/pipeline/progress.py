@@ -16,6 +16,8 @@ from typing import Final, Literal, TextIO
 
 import anyio
 
+from orchestrator.pipeline.deliveries import deliveries
+
 Mode = Literal["live", "log", "off"]
 Format = Literal["text", "json"]
 LIVE_REFRESH_S: Final = 1.0
@@ -50,6 +52,8 @@ class Snapshot:
     at: float = field(default_factory=time.monotonic)
     waiting_for: str | None = None  # what the run is waiting on, when it waits
     waiting_until: float | None = None  # epoch seconds
+    delivered: int | None = None  # with postbacks: tasks settled from deliveries
+    polled: int | None = None  # with postbacks: tasks collected by polling instead
 
     def waiting(self) -> str | None:
         """`waiting for X (in 5h12m)`, or None when the run is not waiting."""
@@ -203,6 +207,8 @@ class Progress:
                 "spent_usd": None if snap is None else round(snap.spent_usd, 6),
                 "spent_total_usd": None if snap is None else _rounded(snap.spent_total_usd),
                 "outstanding": None if snap is None else snap.outstanding,
+                "postbacks_delivered": None if snap is None else snap.delivered,
+                "postbacks_polled": None if snap is None else snap.polled,
                 "jobs": {name: asdict(job) for name, job in jobs.items()},
             }
             self._write(json.dumps(record))
@@ -216,10 +222,13 @@ class Progress:
         per_job = ", ".join(
             f"{j.label(n)} {j.collected + j.failed}/{j.total}" for n, j in jobs.items()
         )
+        postbacks = ""
+        if snap.delivered is not None and snap.polled is not None:
+            postbacks = f"; postbacks: {deliveries(snap.delivered, snap.polled)}"
         self._write(
             f"{stamp()} run ended ({reason}) after {duration(elapsed)}: {collected} collected, "
             f"{failed} failed, {snap.outstanding} outstanding, {rejected} rejected, "
-            f"{spent(snap)}; {per_job}"
+            f"{spent(snap)}; {per_job}{postbacks}"
         )
 
     def _width(self) -> int:

@@ -47,10 +47,12 @@ class Run(RunContext):
     ) -> None:
         super().__init__(config, ledger, client, plan, clock)
         self.receiver: Receiver | None = None  # with [postback], while the run collects
+        self.sink: SinkWriter | None = None  # while the run collects
         self.reconciler = Reconciler(self)
         self.config_file = ""  # the config's path, where the CLI knows it: jobs are its own
         self._noted: Waiting | None = None
         self._noted_at = 0.0
+        self._deliveries_noted = (0, 0)
 
     def snapshot_sync(self) -> Snapshot:
         """Progress numbers from the ledger (call in the ledger's thread, or after the loop)."""
@@ -70,6 +72,7 @@ class Run(RunContext):
             )
         waiting = waiting_now(self, all(j.outstanding == 0 for j in jobs.values()))
         self.note(waiting)
+        delivered, polled = self.note_deliveries()
         total = self.ledger.spent()
         return Snapshot(
             jobs,
@@ -78,7 +81,20 @@ class Run(RunContext):
             spent_total_usd=total,
             waiting_for=None if waiting is None else waiting.what,
             waiting_until=None if waiting is None else waiting.until,
+            delivered=delivered,
+            polled=polled,
         )
+
+    def note_deliveries(self) -> tuple[int | None, int | None]:
+        """With postbacks: (delivered, collected by polling) so far, recorded for `status`
+        (ledger's thread); (None, None) without."""
+        if self.config.postback is None or self.sink is None:
+            return None, None
+        counts = self.sink.delivered, self.sink.polled
+        if self.run_id is not None and counts != self._deliveries_noted:
+            self.ledger.note_deliveries(self.run_id, *counts)
+            self._deliveries_noted = counts
+        return counts
 
     def note(self, waiting: Waiting | None) -> None:
         """Record what the run waits on for `status`, when that changes (ledger's thread)."""
@@ -95,6 +111,7 @@ class Run(RunContext):
         in_flight = self.ledger.in_flight(list(self.jobs))
         pending = sum(self.ledger.counts(j, self.plan.key(j))["pending"] for j in self.jobs)
         self.note(waiting_now(self, in_flight + pending == 0))
+        self.note_deliveries()
 
     async def keep_noting(self) -> None:
         """Keep `status`'s note of what the run waits on fresh, progress display or not."""
@@ -128,7 +145,7 @@ class Run(RunContext):
     async def post_and_collect(self, follow: bool) -> None:
         """The wiring: loading, the producer and the collectors (the poller, and the receiver
         with [postback]) feeding one sink writer, until nothing is left in flight."""
-        sink = SinkWriter(self)
+        sink = self.sink = SinkWriter(self)
         collector = Poller(self, sink)
         async with anyio.create_task_group() as writer:
             writer.start_soon(sink.write)

@@ -17,6 +17,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from orchestrator.errors import Disposition, classify
 from orchestrator.pipeline.context import RunContext
+from orchestrator.pipeline.deliveries import deliveries, falling_back
 from orchestrator.pipeline.sink import TASK_GET_HEAD, TASK_HEAD
 from orchestrator.pipeline.tags import is_rows
 
@@ -132,6 +133,9 @@ class SinkWriter:
         self.on_settled: list[Callable[[list[str]], None]] = []
         self.on_refused: list[Callable[[str, str, str], None]] = []  # task id, job, period
         self.settling: set[str] = set()  # handed in, not yet on disk: never twice in a batch
+        self.delivered = 0  # tasks written from a delivery (the receiver's way in)
+        self.polled = 0  # tasks written from a task_get (the poller's)
+        self._warned = False
 
     async def put(self, collected: Collected) -> None:
         """Hand a task over; return once it is queued (the poller's way)."""
@@ -172,6 +176,18 @@ class SinkWriter:
                     if ack is not None:
                         ack.written = collected.task_id in written
                         ack.event.set()
+                        self.delivered += ack.written
+                    else:
+                        self.polled += collected.task_id in written
+                self._warn_once()
+
+    def _warn_once(self) -> None:
+        """With postbacks on, say once when the poller collects what deliveries should have."""
+        if self.run.config.postback is None or self._warned:
+            return
+        if falling_back(self.delivered, self.polled):
+            self._warned = True
+            log.warning("postbacks_falling_back %s", deliveries(self.delivered, self.polled))
 
     def close(self) -> None:
         self.send.close()

@@ -44,6 +44,9 @@ class LastRun:
     reason: str | None  # None: still running, or killed before it could record its end
     waiting: str | None = None  # what it was waiting on when last seen (while it runs)
     waiting_until: float | None = None
+    # With postbacks: tasks the receiver settled, and tasks collected by polling instead
+    delivered: int | None = None
+    polled: int | None = None
 
 
 @dataclass
