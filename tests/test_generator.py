@@ -1,5 +1,6 @@
 """The simulator's results have the shapes the schemas type, so benchmarks decode real shapes."""
 
+from collections import Counter
 from typing import Any
 
 import msgspec
@@ -126,3 +127,24 @@ def test_rankings_move_between_days_as_real_serps_do() -> None:
     later = _organic_ranks("2026-12-20 10:00:00 +00:00")
     assert set(later) != set(day1)  # new and lost URLs
     assert sum(later[u] != day1[u] for u in later if u in day1) > len(moves) // 2
+
+
+def test_serps_draw_from_a_long_tail_of_domains_as_real_ones_do() -> None:
+    """A top 100 holds 80 to 100 distinct domains and a top 10 at most two results of one
+    (it was 15 domains repeating, one with up to 21 of 100 slots); keywords differ in their
+    sites; a user's own domain (`simulate --domains`) shows up in about half the SERPs."""
+    own = ("www.client-shop.com",)
+    day = "2026-12-03 10:00:00 +00:00"
+    distinct, crowded, with_own, sites = [], 0, 0, []
+    for i in range(40):
+        params = {"keyword": f"running shoes {i}", "location_code": 2840, "depth": 100}
+        result = generate_result(0, "google", "organic", params, day, own)[0]
+        domains = [item["domain"] for item in result["items"] if item["type"] == "organic"]
+        distinct.append(len(set(domains)))
+        crowded += max(Counter(domains[:10]).values()) > 2
+        with_own += own[0] in domains
+        sites.append(set(domains))
+    assert 80 <= min(distinct) and max(distinct) <= 100
+    assert crowded == 0
+    assert 10 <= with_own <= 30
+    assert len(sites[0] & sites[1]) < 30  # two keywords share few sites

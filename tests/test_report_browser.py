@@ -109,7 +109,7 @@ def test_demo_report_renders_with_its_charts_drawn(tmp_path: Path) -> None:
     config = str(out / "jobs.toml")
     cmd = [sys.executable, "-m", "orchestrator", "report", "--config", config]
     table = subprocess.run(
-        [*cmd, "--job", "rank-tracking", "--domain", "amazon.com"],
+        [*cmd, "--job", "rank-tracking", "--domain", "example.com"],
         capture_output=True,
         text=True,
         env=ENV,
@@ -119,7 +119,7 @@ def test_demo_report_renders_with_its_charts_drawn(tmp_path: Path) -> None:
     assert "visibility (top 10)" in table.stdout and "biggest winners" in table.stdout
     as_json = json.loads(
         subprocess.run(
-            [*cmd, "--job", "rank-tracking", "--domain", "amazon.com", "--format", "json"],
+            [*cmd, "--job", "rank-tracking", "--domain", "example.com", "--format", "json"],
             capture_output=True,
             text=True,
             env=ENV,

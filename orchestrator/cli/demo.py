@@ -32,6 +32,7 @@ DEMO_DAYS: Final = 3  # periods of the daily job: the day before yesterday, yest
 MAX_DEMO_S: Final = 40.0  # per period
 DAY_S: Final = 86400.0
 
+DEMO_DOMAIN: Final = "www.example.com"  # IANA's reserved name: the demo's client
 CONFIG: Final = """# Written by `orchestrator demo`; point base_url at the real API to use it.
 [api]
 base_url = "{url}"
@@ -129,6 +130,7 @@ async def run_demo(folder: Path) -> tuple[list[RunReport], dict[str, object]]:
         fault_rate=0.02,
         fault_weights={"http_500": 1.0, "drop": 1.0, "drop_after": 1.0, "truncate": 1.0},
         share_no_results=0.02,
+        domains=(DEMO_DOMAIN,),  # the "client" the report follows, among real-looking SERPs
     )
     async with serve(sim_config) as sim:
         path = folder / "jobs.toml"
@@ -182,7 +184,7 @@ def command_demo(args: argparse.Namespace) -> int:
     )
     config = load_config(folder / "jobs.toml")
     job = find_job(config, "rank-tracking", str(folder / "jobs.toml"))
-    found = report.build(config, job, str(folder / "jobs.toml"), "www.amazon.com")
+    found = report.build(config, job, str(folder / "jobs.toml"), DEMO_DOMAIN)
     html = folder / "report.html"
     html.write_text(report_html.render(found), encoding="utf-8")
     say(f"what moved ({found.then} -> {found.now}): open {html.resolve()}")

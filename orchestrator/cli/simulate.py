@@ -3,6 +3,7 @@ signal."""
 
 import argparse
 import logging
+import re
 import signal
 
 import anyio
@@ -39,8 +40,28 @@ def _weights(text: str) -> dict[str, float]:
     return weights
 
 
+def own_domains(text: str) -> tuple[str, ...]:
+    """`a.com,b.co.uk` as the simulator shows sites: `www.a.com`, `www.b.co.uk`."""
+    found = []
+    for part in text.split(","):
+        name = part.strip().lower().removeprefix("https://").removeprefix("http://")
+        name = name.split("/")[0].removeprefix("www.")
+        if not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", name):
+            raise argparse.ArgumentTypeError(f"not a domain: {part.strip()!r} (a.com,b.co.uk)")
+        found.append(f"www.{name}")
+    return tuple(dict.fromkeys(found))
+
+
 def add_simulate(p: argparse.ArgumentParser) -> None:
     d = SimulatorConfig()
+    p.add_argument(
+        "--domains",
+        type=own_domains,
+        default=d.domains,
+        metavar="A,B",
+        help="your own domains, put among the results of every market (a client's domain, "
+        "to try `report --domain` offline)",
+    )
     p.add_argument("--host", default=d.host, help="address to bind (default: loopback only)")
     p.add_argument("--port", type=int, default=d.port, help="port (0 picks a free one)")
     p.add_argument("--login", default=d.login)
@@ -202,6 +223,7 @@ def simulator_config(args: argparse.Namespace) -> SimulatorConfig:
         webhook_timeout_real_s=args.webhook_timeout_s,
         webhook_retries=max(0, args.webhook_retries),
         webhook_retry_after_s=args.webhook_retry_after_s,
+        domains=args.domains,
     )
 
 

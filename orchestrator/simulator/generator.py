@@ -234,7 +234,12 @@ def _items(
 
 
 def generate_result(
-    seed: int, se: str, se_type: str, params: dict[str, Any], datetime: str
+    seed: int,
+    se: str,
+    se_type: str,
+    params: dict[str, Any],
+    datetime: str,
+    own: tuple[str, ...] = (),
 ) -> list[dict[str, Any]]:
     """The `result` array of task_get/advanced for a task with these parameters, as the SERP
     stood on the simulated day of `datetime`: the same parameters and day give the same result,
@@ -245,7 +250,7 @@ def generate_result(
     rng = random.Random(pool_seed ^ day)  # features and snippets: the day's own
     keyword = unquote_plus(str(params.get("keyword") or ""))  # the docs: returned decoded
     location = location_of(params, se)
-    market = Market(se, location, language_of(params, location))
+    market = Market(se, location, language_of(params, location), own)
     device = params.get("device")
     rule = depth_rule(se, se_type, device if isinstance(device, str) else None)
     depth = depth_of(se, se_type, SimpleNamespace(**{k: params.get(k) for k in _DEPTH_PARAMS}))

@@ -246,8 +246,54 @@ def words_for(language: str) -> tuple[str, ...]:
 
 
 def domains_for(country: str, language: str) -> tuple[str, ...]:
-    """The sites of a country's results; a country without a list borrows its language's."""
+    """The well-known sites of a country's results; a country without a list borrows its
+    language's."""
     found = DOMAINS.get(country)
     if found is None:
         found = DOMAINS[_LANGUAGE_COUNTRY.get(base_language(language), "US")]
     return found
+
+
+# Real SERPs draw from a long tail: 80 to 100 distinct domains in a top 100, rarely more than
+# two results of one domain in a top 10. The well-known sites take HEAD_SHARE of the results;
+# the rest come from TAIL_SIZE sites of the market made of two stems and its TLD.
+HEAD_SHARE: Final = 0.15
+TAIL_SIZE: Final = 3000
+_STEMS: Final = (
+    "acme alpha apex atlas beacon best blue bright city clear click core daily direct easy "
+    "eco edge elite expert first fresh global go good green guide hub ideal insight key "
+    "local logic lux max metro modern nova one open pilot pixel prime pro pure quick rapid "
+    "real smart solid spot star sure swift top true trust urban value vista wise world zen "
+    "shop store review deals guru lab point base zone net market plus works co finder"
+).split()
+_TLDS: Final = {
+    "US": ("com", "com", "com", "net", "org", "io"),
+    "GB": ("co.uk", "co.uk", "com", "org.uk", "uk"),
+    "CA": ("ca", "com"),
+    "AU": ("com.au", "com"),
+    "IN": ("in", "co.in", "com"),
+    "DE": ("de", "de", "com"),
+    "AT": ("at", "de"),
+    "CH": ("ch", "de"),
+    "FR": ("fr", "fr", "com"),
+    "ES": ("es", "es", "com"),
+    "MX": ("com.mx", "mx"),
+    "IT": ("it", "it", "com"),
+    "NL": ("nl", "nl", "com"),
+    "BR": ("com.br", "com.br"),
+    "PT": ("pt", "com"),
+    "PL": ("pl", "pl", "com"),
+    "CZ": ("cz", "cz"),
+    "SE": ("se", "se"),
+    "KR": ("co.kr", "kr", "com"),
+    "JP": ("jp", "co.jp", "com"),
+    "CN": ("cn", "com.cn", "com"),
+}
+
+
+def tail_domain(country: str, index: int) -> str:
+    """The market's `index`th long-tail site: the same name for the same index, always."""
+    stems, tlds = _STEMS, _TLDS.get(country, ("com",))
+    first, second = stems[index % len(stems)], stems[(index // len(stems) * 7 + index) % len(stems)]
+    name = first + second if first != second else first + "hq"
+    return f"www.{name}.{tlds[index % len(tlds)]}"

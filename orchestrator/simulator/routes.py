@@ -248,11 +248,17 @@ async def tasks_ready(request: web.Request) -> web.Response:
 
 @lru_cache(maxsize=512)
 def _result_json(
-    seed: int, se: str, se_type: str, params: bytes, done_at: float, variant: str
+    seed: int,
+    se: str,
+    se_type: str,
+    params: bytes,
+    done_at: float,
+    variant: str,
+    own: tuple[str, ...] = (),
 ) -> bytes:
     """Encoded `result` of a completed task; cached because clients may fetch twice."""
     values = _OBJECT_DECODER.decode(params)
-    result = generate_result(seed, se, se_type, values, format_datetime(done_at))
+    result = generate_result(seed, se, se_type, values, format_datetime(done_at), own)
     if variant == "regular":
         result = regular_of(result, se, se_type)
     elif variant == "html":
@@ -269,8 +275,15 @@ def task_get_body(
     path = ["v3", "serp", task.se, task.se_type, "task_get", variant, task.id]
     result, count = None, 0
     if code == status.OK:
+        config = sim.config
         encoded = _result_json(
-            sim.config.seed, task.se, task.se_type, task.params, task.complete_at, variant
+            config.seed,
+            task.se,
+            task.se_type,
+            task.params,
+            task.complete_at,
+            variant,
+            config.domains,
         )
         result, count = msgspec.Raw(encoded), 1
     obj = task_object(task.id, code, path, task.data(function), result=result, result_count=count)

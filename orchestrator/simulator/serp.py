@@ -10,8 +10,19 @@ import random
 from dataclasses import dataclass
 from typing import Any, Final
 
-from orchestrator.simulator.markets import Location, city_of, domains_for, words_for
+from orchestrator.simulator.markets import (
+    HEAD_SHARE,
+    TAIL_SIZE,
+    Location,
+    city_of,
+    domains_for,
+    tail_domain,
+    words_for,
+)
 
+# Of a SERP's results, on each of the user's own domains (`--domains`): 0.7% of a top 100 is
+# a domain found in about half the SERPs, at ranks that differ by keyword.
+OWN_SHARE: Final = 0.007
 XPATH: Final = "/html[1]/body[1]/div[3]/div[2]/div[1]/div[1]/div[{}]/div[1]"
 _BARE: Final = ("page", "position", "xpath", "rectangle")
 # The common item fields each type does not have (the official client's models): `add`
@@ -59,6 +70,7 @@ class Market:
     se: str
     location: Location
     language: str
+    own: tuple[str, ...] = ()  # the user's domains (`simulate --domains`), in some SERPs
 
     @property
     def words(self) -> tuple[str, ...]:
@@ -114,7 +126,15 @@ class Serp:
         return " ".join(rng.choices(self.market.words, k=rng.randint(low, high)))
 
     def domain(self, rng: random.Random | None = None) -> str:
-        return (rng or self.rng).choice(self.market.domains)
+        """A result's site: a well-known one of the market, one of the user's own (their
+        domains show up in about half the SERPs, each at its own rank), or the long tail."""
+        rng = rng or self.rng
+        draw, own = rng.random(), OWN_SHARE * len(self.market.own)
+        if draw < own:
+            return rng.choice(self.market.own)
+        if draw < own + HEAD_SHARE:
+            return rng.choice(self.market.domains)
+        return tail_domain(self.market.location.country, rng.randrange(TAIL_SIZE))
 
     def url(self, domain: str, rng: random.Random | None = None) -> str:
         rng = rng or self.rng

@@ -81,6 +81,9 @@ class SimulatorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     # tasks_ready, as after any failed delivery). UNCERTAIN whether the API retries a failed
     # delivery itself (reference section 9): this simulator does not, it only lists the task.
     webhook_fail_rate: float = 0.0
+    # The user's own domains (`--domains`), put among each market's results so that a report
+    # on a client's domain can be tried offline; shown as `www.<domain>` like the others.
+    domains: tuple[str, ...] = ()
     # The other answer to that UNCERTAIN point: deliver a failed webhook again this many times,
     # `webhook_retry_after_s` (simulated) apart, before it is left in tasks_ready for good.
     webhook_retries: int = 0
