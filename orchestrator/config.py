@@ -139,6 +139,9 @@ class JobConfig(Base, frozen=True, kw_only=True):
     # Input columns (CSV) or keys (JSONL) left out of every task: notes, owners, ... An input
     # column the endpoint does not know and that is not listed here refuses the whole file.
     ignore_columns: list[str] = []
+    # Keywords are trimmed, their spaces collapsed and, on Google and Bing, lower-cased before
+    # they are keyed and posted (pipeline/normalise.py): variants are one keyword, paid once.
+    normalise_keywords: bool = True
     # Fields the endpoint takes that this version's schemas do not know yet (the API adds
     # some): passed into the tasks unchecked, from the inputs or [jobs.defaults].
     extra_fields: list[str] = []

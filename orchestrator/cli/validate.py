@@ -32,7 +32,12 @@ def job_summary(report: RunReport, dry: bool) -> None:
             if job.periods_per_month is not None:
                 month = job.estimated_cost * job.periods_per_month
                 cost += f" per period, ${month:.4f} per month ({job.periods_per_month} periods)"
-            say(f"{name}: {job.valid} valid, {job.rejected} rejected, {cost}")
+            repeats = (
+                f" ({job.repeats} repeat other rows or are variants of their keywords: posted once)"
+                if job.repeats
+                else ""
+            )
+            say(f"{name}: {job.valid} valid{repeats}, {job.rejected} rejected, {cost}")
         else:
             c = job.counts
             say(

@@ -83,6 +83,15 @@ class LedgerLoads(Store):
         for (key,) in self._db.execute(sql, (job, period)):
             yield str(key)
 
+    def keyed_bodies(self, job: str, period: str) -> Iterator[tuple[str, bytes]]:
+        """(key, stored task body) of `job`'s `period` (pruned rows are gone). Rows rebuilt
+        by `recover` hold the text '{}' (SQLite keeps it as text)."""
+        sql = (
+            f"SELECT key, body FROM inputs WHERE state IN {_ALL_STATES} AND job = ? AND period = ?"
+        )
+        for key, body in self._db.execute(sql, (job, period)):
+            yield str(key), body if isinstance(body, bytes) else str(body).encode()
+
     def finish_load(self, job: str, period: str) -> None:
         """The whole file is in: the next run with the same source reads nothing."""
         self._db.load_mode(False)

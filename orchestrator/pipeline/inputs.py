@@ -35,6 +35,7 @@ from orchestrator.errors import InputError, did_you_mean
 from orchestrator.files import open_regular
 from orchestrator.pipeline.input_lines import MAX_LINE_CHARS, CsvLines, TooLong, bounded_lines
 from orchestrator.pipeline.keyword_rows import OneFieldRows
+from orchestrator.pipeline.normalise import normalised
 from schemas.pricing import CostCache, PriceTable
 from schemas.requests import TaskPostBase, TaskValidationError, task_field_names, validate_task
 
@@ -312,6 +313,8 @@ def _txt_rows(
                 yield RejectedRow(job.name, number, HEADER_SKIPPED, value)
                 continue
             seen = True
+            if field == "keyword" and job.normalise_keywords:
+                value = normalised(job.se, value)
             if one_field is not None and (made := one_field.made(number, value)) is not None:
                 yield made
                 continue
@@ -340,6 +343,9 @@ def _checked(
     if "tag" in row:
         return RejectedRow(job.name, line, "tag: set by the orchestrator, leave it out", raw), None
     task = {**job.defaults, **row}
+    keyword = task.get("keyword")
+    if isinstance(keyword, str) and job.normalise_keywords:
+        task["keyword"] = normalised(job.se, keyword)
     extra = {name: task.pop(name) for name in job.extra_fields if name in task}
     try:
         checked = validate_task(job.se, job.se_type, task, from_strings=from_strings)

@@ -22,7 +22,8 @@ import msgspec
 
 from orchestrator.config import JobConfig
 from orchestrator.errors import InputError
-from orchestrator.pipeline.inputs import KEY_BYTES, RejectedRow, input_rows
+from orchestrator.pipeline.inputs import KEY_BYTES, RejectedRow, input_key, input_rows
+from orchestrator.pipeline.normalise import normalised
 from schemas.pricing import PriceTable
 
 FIRST_CHUNK_ROWS: Final = 10_000  # rows read for the first chunk: the first post comes soon
@@ -126,16 +127,43 @@ def _compact(key: str) -> int | str:
 
 
 def known_keys(request: Request) -> Iterator[str]:
-    """The keys of the request's period the ledger holds (read-only, beside the run)."""
+    """The keys of the request's period the ledger holds (read-only, beside the run). A row
+    keyed before keywords were normalised also counts under the key its keyword has now, so
+    `Running Shoes` loaded by an earlier version is not posted again as `running shoes`."""
     if request.ledger is None:
         return
     from orchestrator.ledger import Ledger
 
+    job = request.job
     ledger = Ledger.reader(request.ledger, request.ledger_password)
     try:
-        yield from ledger.keys_of(request.job.name, request.period)
+        if not job.normalise_keywords:
+            yield from ledger.keys_of(job.name, request.period)
+            return
+        for key, body in ledger.keyed_bodies(job.name, request.period):
+            yield key
+            now = rekeyed(job.se, body)
+            if now is not None:
+                yield now
     finally:
         ledger.close()
+
+
+def rekeyed(se: str, body: bytes) -> str | None:
+    """The key of a stored task with its keyword normalised; None when that changes nothing
+    (or the body is not an object with a keyword)."""
+    try:
+        task = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return None
+    if not isinstance(task, dict) or not isinstance(task.get("keyword"), str):
+        return None
+    keyword = normalised(se, task["keyword"])
+    if keyword == task["keyword"]:
+        return None
+    task["keyword"] = keyword
+    task.pop("tag", None)
+    return input_key(task)
 
 
 def main() -> int:

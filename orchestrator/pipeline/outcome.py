@@ -12,6 +12,7 @@ class JobReport:
     """What happened to one job's inputs (in the period this run loaded for it)."""
 
     valid: int = 0
+    repeats: int = 0  # valid rows whose task another row has (variants of a keyword included)
     rejected: int = 0
     estimated_cost: float = 0.0
     counts: dict[str, int] = field(default_factory=dict)

@@ -23,14 +23,20 @@ def dry_run(config: Config, now: float | None = None) -> RunReport:
         jr = report.jobs.setdefault(job.name, JobReport())
         if job.every is not None:
             jr.periods_per_month = periods_in_month(job.every, job.zone(config), now)
+        seen: set[int] = set()  # keys as ints, as the loader holds them
         for row in read_inputs(job, config.prices):
             if isinstance(row, RejectedRow):
                 jr.rejected += 1
                 if len(jr.examples) < MAX_EXAMPLES:
                     jr.examples.append((row.line, row.reason))
-            else:
-                jr.valid += 1
-                jr.estimated_cost += row.cost
+                continue
+            jr.valid += 1
+            number = int(row.key, 16)
+            if number in seen:  # a repeat, or a variant of a keyword: posted once, paid once
+                jr.repeats += 1
+                continue
+            seen.add(number)
+            jr.estimated_cost += row.cost
     return report
 
 
