@@ -142,6 +142,9 @@ class JobConfig(Base, frozen=True, kw_only=True):
     # Keywords are trimmed, their spaces collapsed and, on Google and Bing, lower-cased before
     # they are keyed and posted (pipeline/normalise.py): variants are one keyword, paid once.
     normalise_keywords: bool = True
+    # CSV columns (JSONL keys) kept as labels of each input, not sent: `client`, `group`. The
+    # export carries each as a column (tag_client), and `report --tag client=acme` selects by it.
+    tag_columns: list[str] = []
     # Fields the endpoint takes that this version's schemas do not know yet (the API adds
     # some): passed into the tasks unchecked, from the inputs or [jobs.defaults].
     extra_fields: list[str] = []
@@ -201,6 +204,16 @@ def _check_defaults(where: str, key: str, job: JobConfig) -> None:
             raise ConfigError(
                 where, f"{key}.extra_fields", f"{name!r} is a known field (checked): leave it out"
             )
+    for name in job.tag_columns:
+        if name in fields or name in job.extra_fields or name in job.ignore_columns:
+            raise ConfigError(
+                where,
+                f"{key}.tag_columns",
+                f"{name!r} is a task field, an extra field or ignored: a label column is none"
+                " of these",
+            )
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise ConfigError(where, f"{key}.tag_columns", f"{name!r}: letters, digits and _ only")
     for name, value in job.defaults.items():
         where_key = f"{key}.defaults.{name}"
         if name == "tag":

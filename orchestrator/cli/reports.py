@@ -49,7 +49,20 @@ def add_report(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.add_argument("--limit", type=positive_int, default=20, help="keyword rows in the table")
     p.add_argument("--html", metavar="PATH", help="also write a self-contained HTML report")
+    p.add_argument(
+        "--tag",
+        type=label_filter,
+        metavar="COLUMN=VALUE",
+        help="only the inputs labelled so (a job's tag_columns: --tag client=acme)",
+    )
     _add_raw(p)
+
+
+def label_filter(text: str) -> tuple[str, str]:
+    column, sep, value = text.partition("=")
+    if not sep or not column.strip() or not value.strip():
+        raise argparse.ArgumentTypeError(f"expected COLUMN=VALUE (client=acme), got {text!r}")
+    return column.strip(), value.strip()
 
 
 def command_export(args: argparse.Namespace) -> int:
@@ -87,7 +100,7 @@ def command_report(args: argparse.Namespace) -> int:
     job = find_job(config, args.job, args.config)
     if job.every is not None:  # without it, report.build says there is nothing to compare
         _check_keys(config, job, args.config, {"--from": args.then, "--to": args.now})
-    found = report.build(config, job, args.config, args.domain, args.then, args.now)
+    found = report.build(config, job, args.config, args.domain, args.then, args.now, args.tag)
     if args.html:
         with replaced_text(args.html) as page:
             page.write(report_html.render(found))

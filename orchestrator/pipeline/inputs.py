@@ -144,7 +144,8 @@ def check_header(job: JobConfig, first: str) -> None:
     known = (task_field_names(job.se, job.se_type) | set(job.extra_fields)) - {"tag"}
     if "tag" in names:
         raise InputError(job.input, "column tag: set by the orchestrator, leave it out", line=1)
-    unknown = [n for n in names if n not in known and n not in job.ignore_columns]
+    left_out = {*job.ignore_columns, *job.tag_columns}
+    unknown = [n for n in names if n not in known and n not in left_out]
     if not unknown:
         return
     hints = [did_you_mean(name, known) for name in unknown]
@@ -214,11 +215,21 @@ def _rows(job: JobConfig) -> Iterator[Read]:
                 continue
             try:
                 row = _OBJECT.decode(stripped)
-                for name in job.ignore_columns:
+                for name in (*job.ignore_columns, *job.tag_columns):
                     row.pop(name, None)
                 yield number, stripped, row
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
                 yield number, stripped, f"not a JSON object: {exc}"
+
+
+def labelled_rows(job: JobConfig) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line, row) of each data row of a `.csv` or `.jsonl` file as read, before any check:
+    labels.py takes its label columns from them (a `.txt` has none)."""
+    if Path(job.input).suffix.lower() == ".txt":
+        return
+    for read in _rows(job):
+        if not isinstance(read, RejectedRow) and isinstance(read[2], dict):
+            yield read[0], read[2]
 
 
 def _csv_rows(job: JobConfig, text: io.TextIOWrapper) -> Iterator[Read]:
@@ -229,7 +240,8 @@ def _csv_rows(job: JobConfig, text: io.TextIOWrapper) -> Iterator[Read]:
     if not header or not all(name.strip() for name in header) or lines.dropped:
         raise InputError(job.input, "the first row must name the task fields", line=1)
     names = [name.strip() for name in header]
-    kept = [name not in job.ignore_columns for name in names]
+    left_out = {*job.ignore_columns, *job.tag_columns}  # labels are read by labels.py
+    kept = [name not in left_out for name in names]
     while True:
         first = lines.number + 1
         try:

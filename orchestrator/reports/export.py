@@ -22,6 +22,7 @@ import msgspec
 from orchestrator.config import Config, JobConfig, ledger_password
 from orchestrator.errors import ExportError, NoLedger, machine_error
 from orchestrator.ledger import Ledger
+from orchestrator.pipeline.labels import labels_by_key
 from orchestrator.pipeline.sink import PARTITION, RESULTS, file_key
 from orchestrator.reports.export_rows import COLUMNS, FLOAT_COLUMNS, INT_COLUMNS, Row, rows_of_task
 from orchestrator.reports.outfile import (
@@ -118,6 +119,27 @@ def rows(
         yield from rows_of_task(job, line, types, key)
 
 
+def label_column(name: str) -> str:
+    """The export's column of a label (`client` -> `tag_client`: never a built-in's name)."""
+    return f"tag_{name}"
+
+
+def labelled(source: Iterable[Row], job: JobConfig, config: Config) -> Iterable[Row]:
+    """The rows with a column for each of the job's labels (their input's, from the file)."""
+    if not job.tag_columns:
+        return source
+    labels = labels_by_key(job, config.prices)
+
+    def add(rows_: Iterable[Row]) -> Iterator[Row]:
+        for row in rows_:
+            found = labels.get(str(row["input_key"]), {})
+            for name in job.tag_columns:
+                row[label_column(name)] = found.get(name)
+            yield row
+
+    return add(source)
+
+
 def _chunks(items: Iterable[Row], size: int) -> Iterator[list[Row]]:
     chunk: list[Row] = []
     for item in items:
@@ -129,9 +151,11 @@ def _chunks(items: Iterable[Row], size: int) -> Iterator[list[Row]]:
         yield chunk
 
 
-def write_csv(source: Iterable[Row], out: IO[str], raw: bool = False) -> int:
+def write_csv(
+    source: Iterable[Row], out: IO[str], raw: bool = False, columns: tuple[str, ...] = COLUMNS
+) -> int:
     """The rows as CSV, safe to open in a spreadsheet unless `raw` (reports/outfile.py)."""
-    return write_csv_rows(out, COLUMNS, source, raw)
+    return write_csv_rows(out, columns, source, raw)
 
 
 def write_jsonl(source: Iterable[Row], out: IO[bytes]) -> int:
@@ -143,7 +167,7 @@ def write_jsonl(source: Iterable[Row], out: IO[bytes]) -> int:
     return count
 
 
-def write_parquet(source: Iterable[Row], path: str) -> int:
+def write_parquet(source: Iterable[Row], path: str, columns: tuple[str, ...] = COLUMNS) -> int:
     try:
         import pyarrow as pa  # type: ignore[import-not-found,unused-ignore]
         import pyarrow.parquet as pq  # type: ignore[import-not-found,unused-ignore]
@@ -160,7 +184,7 @@ def write_parquet(source: Iterable[Row], path: str) -> int:
             return pa.int64()
         return pa.float64() if column in FLOAT_COLUMNS else pa.string()
 
-    schema = pa.schema([(c, kind(c)) for c in COLUMNS])
+    schema = pa.schema([(c, kind(c)) for c in columns])
     count = 0
     with temporary_beside(path) as temporary, pq.ParquetWriter(temporary, schema) as writer:
         for chunk in _chunks(source, CHUNK_ROWS):
@@ -239,17 +263,18 @@ def export(
     """Write the job's rankings to `out` ("-": standard output), of one period or of the
     periods since one; returns the number of rows (-1 if standard output was closed by its
     reader before the end). A file appears at `out` whole, or not at all."""
-    source = rows(config, job, types, period, since)
+    source = labelled(rows(config, job, types, period, since), job, config)
+    columns = COLUMNS + tuple(label_column(c) for c in job.tag_columns)
     try:
         if fmt == "parquet":
             if out == "-":
                 raise ExportError("parquet cannot go to standard output: give --out PATH")
-            return write_parquet(source, out)
+            return write_parquet(source, out, columns)
         if fmt == "csv":
             if out == "-":
-                return write_csv(source, sys.stdout, raw)
+                return write_csv(source, sys.stdout, raw, columns)
             with replaced_text(out) as text:
-                return write_csv(source, text, raw)
+                return write_csv(source, text, raw, columns)
         if out == "-":
             return write_jsonl(source, sys.stdout.buffer)
         with replaced_whole(out) as binary:

@@ -22,6 +22,7 @@ from orchestrator.config import Config, JobConfig, ledger_password
 from orchestrator.errors import ConfigError, NoLedger
 from orchestrator.ledger import DONE, FAILED, MISSED, Ledger
 from orchestrator.pipeline.inputs import key_of_tag
+from orchestrator.pipeline.labels import has_label, labels_by_key
 from orchestrator.reports.export import result_files, result_lines
 
 TOPS: Final = (3, 10, 100)
@@ -105,11 +106,18 @@ class PeriodView:
         return self.rank_sum[domain] / n if n else None
 
 
-def read_period(config: Config, job: JobConfig, period: str, domain: str | None) -> PeriodView:
+def read_period(
+    config: Config,
+    job: JobConfig,
+    period: str,
+    domain: str | None,
+    keys: frozenset[str] | None = None,
+) -> PeriodView:
+    """One period's keywords and ranks (only the inputs of `keys`, when given)."""
     view = PeriodView(period)
     for _, line in result_lines(config, job, period=period):
         key, keyword, best = best_ranks(line)
-        if key is None:
+        if key is None or (keys is not None and key not in keys):
             continue
         view.keywords[key] = keyword
         for name, rank in best.items():
@@ -227,6 +235,29 @@ def _check_collected(config: Config, job: JobConfig, source: str, keys: dict[str
             )
 
 
+def selected(
+    config: Config, job: JobConfig, source: str, tag: tuple[str, str] | None
+) -> frozenset[str] | None:
+    """The input keys a `--tag column=value` selects (None: every input); exit 2 for a column
+    the job does not label by, or a value no input carries."""
+    if tag is None:
+        return None
+    column, value = tag
+    if column not in job.tag_columns:
+        listed = ", ".join(job.tag_columns) or "none (set tag_columns in the job)"
+        raise ConfigError(
+            source, "--tag", f"{column!r} is not a label column of {job.name}: {listed}"
+        )
+    keys = frozenset(
+        key
+        for key, labels in labels_by_key(job, config.prices).items()
+        if has_label(labels, column, value)
+    )
+    if not keys:
+        raise ConfigError(source, "--tag", f"no input of {job.input} has {column} = {value!r}")
+    return keys
+
+
 def build(
     config: Config,
     job: JobConfig,
@@ -234,10 +265,13 @@ def build(
     domain: str | None = None,
     then: str | None = None,
     now: str | None = None,
+    tag: tuple[str, str] | None = None,
 ) -> Report:
-    """Compare two periods (by default the last two complete ones)."""
+    """Compare two periods (by default the last two complete ones), of the inputs labelled
+    `tag` (column, value) when given."""
     if job.every is None:
         raise ConfigError(source, "--job", f"job {job.name!r} has no `every`: nothing to compare")
+    keys = selected(config, job, source, tag)
     available = complete_periods(config, job)
     if then is None or now is None:
         if (len(available) < 2 and (then is None and now is None)) or not available:
@@ -251,7 +285,8 @@ def build(
         then = then or max((p for p in available if p < now), default=available[0])
     _check_collected(config, job, source, {"--from": then, "--to": now})
     tracked = _bare(domain) if domain else None
-    a, b = read_period(config, job, then, tracked), read_period(config, job, now, tracked)
+    a = read_period(config, job, then, tracked, keys)
+    b = read_period(config, job, now, tracked, keys)
     moves = domain_moves(a, b)
     series = (
         [tracked]
@@ -260,7 +295,9 @@ def build(
     )
     history = []
     for key in [p for p in available if p <= now][-HISTORY:]:
-        view = b if key == now else a if key == then else read_period(config, job, key, tracked)
+        view = (
+            b if key == now else a if key == then else read_period(config, job, key, tracked, keys)
+        )
         avg = view.average_rank(tracked) if tracked else None
         history.append((key, {d: view.visibility(d) for d in series}, avg))
     return Report(

@@ -1,0 +1,100 @@
+"""Labels of inputs (issue 27): a job's `tag_columns` keep CSV columns such as a client or a
+group out of the tasks, carry them into the export as columns, and select by them in the
+report. Real processes against the simulator, which puts the client's domain among its SERPs."""
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.test_e2e_run import ENV, run, running_simulator, stats
+
+KEYWORDS = (
+    "keyword,client,group\n"
+    "running shoes,acme,shoes\n"
+    "trail shoes,acme,shoes\n"
+    "rain jacket,globex,\n"
+    "Running Shoes,globex,shoes\n"  # a variant of acme's: one task carrying both clients
+    "hiking boots,,\n"
+)
+
+
+def labelled_config(tmp: Path, url: str) -> Path:
+    (tmp / "kw.csv").write_text(KEYWORDS)
+    config = tmp / "jobs.toml"
+    config.write_text(f"""
+[api]
+base_url = "{url}"
+login = "sim"
+password = "sim"
+
+[[jobs]]
+name = "rank"
+se = "google"
+se_type = "organic"
+input = "kw.csv"
+every = "day"
+tag_columns = ["client", "group"]
+[jobs.defaults]
+location_code = 2840
+language_code = "en"
+""")
+    return config
+
+
+def cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "orchestrator", *args, "--config", str(config)]
+    return subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=120)
+
+
+def test_labels_stay_out_of_tasks_go_into_the_export_and_select_in_the_report(
+    tmp_path: Path,
+) -> None:
+    flags = ("--delay-normal-s", "0:1", "--seed", "5", "--domains", "example.com")
+    with running_simulator(*flags) as url:
+        config = labelled_config(tmp_path, url)
+        for day in ("2026-11-30", "2026-12-01"):
+            done = run(config, "--period", day)
+            assert done.returncode == 0, done.stderr
+        assert stats(url)["tasks_created"] == 8  # 4 distinct keywords a day, labels aside
+    lines = (tmp_path / "out" / "rank" / "period=2026-12-01" / "results.jsonl").read_text()
+    for line in lines.splitlines():  # the labels were never sent
+        data = json.loads(line)["data"]
+        assert "client" not in data and "group" not in data
+
+    exported = cli(config, "export", "--job", "rank", "--out", str(tmp_path / "r.csv"))
+    assert exported.returncode == 0, exported.stderr
+    with (tmp_path / "r.csv").open(newline="") as table:
+        by_keyword = {
+            row["keyword"]: (row["tag_client"], row["tag_group"]) for row in csv.DictReader(table)
+        }
+    assert by_keyword == {
+        "running shoes": ("acme, globex", "shoes"),
+        "trail shoes": ("acme", "shoes"),
+        "rain jacket": ("globex", ""),
+        "hiking boots": ("", ""),
+    }
+
+    def keywords(*tag: str) -> set[str]:
+        found = cli(
+            config, "report", "--job", "rank", "--domain", "example.com", "--format", "json", *tag
+        )
+        assert found.returncode == 0, found.stderr
+        return {k["keyword"] for k in json.loads(found.stdout)["keywords"]}
+
+    assert keywords("--tag", "client=acme") == {"running shoes", "trail shoes"}
+    assert keywords("--tag", "client=Globex") == {"running shoes", "rain jacket"}
+    assert len(keywords()) == 4
+    unknown = cli(config, "report", "--job", "rank", "--tag", "owner=x")
+    assert unknown.returncode == 2 and "not a label column of rank: client, group" in unknown.stderr
+    nobody = cli(config, "report", "--job", "rank", "--tag", "client=initech")
+    assert nobody.returncode == 2 and "no input of" in nobody.stderr
+
+
+def test_a_label_column_that_is_a_task_field_is_refused_naming_the_key(tmp_path: Path) -> None:
+    config = labelled_config(tmp_path, "http://127.0.0.1:9")
+    config.write_text(config.read_text().replace('["client", "group"]', '["client", "depth"]'))
+    checked = cli(config, "validate")
+    assert checked.returncode == 2
+    assert "jobs[0].tag_columns: 'depth' is a task field" in checked.stderr
