@@ -16,7 +16,7 @@ from email.utils import formatdate
 import anyio
 from aiohttp import web
 
-from orchestrator.simulator import routes, webhook_routes
+from orchestrator.simulator import list_routes, routes, webhook_routes
 from orchestrator.simulator.account import Simulator
 from orchestrator.simulator.faults import drop_connection, truncated
 from orchestrator.simulator.settings import SimulatorConfig
@@ -177,6 +177,9 @@ def build_app(sim: Simulator) -> web.Application:
         routes.task_get,
         name="task_get",
     )
+    r.add_get("/v3/serp/{se}/locations", list_routes.locations, name="locations")
+    r.add_get("/v3/serp/{se}/locations/{country}", list_routes.locations, name="locations_of")
+    r.add_get("/v3/serp/{se}/languages", list_routes.languages, name="languages")
     r.add_post("/v3/serp/id_list", routes.id_list, name="id_list")
     r.add_post("/v3/serp/errors", webhook_routes.errors, name="errors")
     r.add_post("/v3/appendix/webhook_resend", webhook_routes.webhook_resend, name="webhook_resend")

@@ -3,14 +3,22 @@ like. The simulator resolves `location_name`/`language_name` to codes as the API
 carries them, and draws words and domains that fit the market (docs/simulator-sources.md).
 
 Location and language codes are DataForSEO's (its /v3/serp/google/locations and languages
-lists use Google Ads geo target ids: 2840 United States, 2276 Germany, ...). A name this table
-does not hold is refused as the API refuses an unknown one (40501), except a city given as
-"City,Region,Country" whose country is known: it gets the country's code (the API has its own
-city codes, which this table does not hold: UNCERTAIN, an approximation of the simulator).
+lists use Google Ads geo target ids: 2840 United States, 2276 Germany, ...): the table of the
+countries, cities and languages the simulator knows is locations.py, which says what an unknown
+code gets. This module gives each task its market: the place, its language, its Google host.
 """
 
 from dataclasses import dataclass
 from typing import Final
+
+from orchestrator.simulator.locations import (
+    CITY_BY_CODE,
+    CITY_BY_NAME,
+    COUNTRIES,
+    COUNTRY_BY_CODE,
+    LANGUAGE_NAMES,
+    UNLISTED_PLACES_FROM,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +76,10 @@ LANGUAGES: Final[dict[str, str]] = {
 }
 _BY_CODE: Final = {loc.code: loc for loc in LOCATIONS}
 _BY_NAME: Final = {loc.name.lower(): loc for loc in LOCATIONS}
-_COUNTRY_BY_NAME: Final = {loc.name.lower(): loc for loc in LOCATIONS if loc.code < 3000}
-_LANGUAGE_BY_NAME: Final = {name.lower(): code for code, name in LANGUAGES.items()}
+_LANGUAGE_BY_NAME: Final = {
+    name.lower(): code for code, name in (*LANGUAGE_NAMES.items(), *LANGUAGES.items())
+}
+_ISO_BY_NAME: Final = {name.lower(): iso for iso, (name, _) in COUNTRIES.items()}
 # Where an engine is not tied to a location (Naver, Baidu, Seznam) it has its market's own.
 ENGINE_MARKET: Final[dict[str, int]] = {"naver": 2410, "baidu": 2156, "seznam": 2203}
 
@@ -79,25 +89,75 @@ class UnknownMarket(ValueError):
 
 
 def location_of(params: dict[str, object], se: str) -> Location:
-    """The location a task searches from (its code, name or coordinate; else the engine's)."""
+    """The location a task searches from (its code, name or coordinate; else the engine's).
+    UnknownMarket for a code or name the API would refuse (locations.py says which)."""
     code, name = params.get("location_code"), params.get("location_name")
+    coordinate = params.get("location_coordinate")
     if isinstance(code, int):
-        return _BY_CODE.get(code) or Location(code, str(code), "US", "google.com", "en")
+        return _of_code(code)
     if isinstance(name, str):
-        found = _BY_NAME.get(name.strip().lower())
+        key = name.strip().lower()
+        found = _BY_NAME.get(key) or _by_city_name(key) or _by_country_name(key)
         if found is None:
-            country = _COUNTRY_BY_NAME.get(name.rsplit(",", 1)[-1].strip().lower())
-            if country is None:
+            # A city this table lacks, in a known country: the country's place (UNCERTAIN,
+            # an approximation: the API has the city's own code).
+            found = _by_country_name(key.rsplit(",", 1)[-1].strip())
+            if found is None or "," not in key:
                 raise UnknownMarket("location_name")
-            return country
         return found
+    if isinstance(coordinate, str):
+        return _of_coordinate(coordinate, se)
     return _BY_CODE[ENGINE_MARKET.get(se, 2840)]
+
+
+def _of_code(code: int) -> Location:
+    found = _BY_CODE.get(code)
+    if found is not None:
+        return found
+    if code in COUNTRY_BY_CODE:
+        return _country(COUNTRY_BY_CODE[code])
+    city = CITY_BY_CODE.get(code)
+    if city is not None:
+        country = _country(city.country)
+        return Location(city.code, city.name, city.country, country.google, country.language)
+    if code >= UNLISTED_PLACES_FROM:  # a place this table lacks (UNCERTAIN: locations.py)
+        return Location(code, str(code), "US", "google.com", "en")
+    raise UnknownMarket("location_code")
+
+
+def _country(iso: str) -> Location:
+    """A country of the locations list, with its market where this table has one."""
+    name, numeric = COUNTRIES[iso]
+    found = _BY_CODE.get(2000 + numeric)
+    return found or Location(2000 + numeric, name, iso, "google.com", "en")
+
+
+def _by_city_name(key: str) -> Location | None:
+    city = CITY_BY_NAME.get(key)
+    return None if city is None else _of_code(city.code)
+
+
+def _by_country_name(key: str) -> Location | None:
+    iso = _ISO_BY_NAME.get(key)
+    return None if iso is None else _country(iso)
+
+
+def _of_coordinate(coordinate: str, se: str) -> Location:
+    """The country of the nearest largest city to `lat,lng[,...]` (its market's place)."""
+    try:
+        lat, lng = (float(part) for part in coordinate.split(",")[:2])
+    except ValueError:
+        return _BY_CODE[ENGINE_MARKET.get(se, 2840)]
+    iso = min(CITIES, key=lambda c: (CITIES[c][1] - lat) ** 2 + (CITIES[c][2] - lng) ** 2)
+    return _country(iso)
 
 
 def language_of(params: dict[str, object], location: Location) -> str:
     """The language code of a task: given as a code, a name, or the location's own."""
     code, name = params.get("language_code"), params.get("language_name")
     if isinstance(code, str):
+        if code not in LANGUAGES and code not in LANGUAGE_NAMES:
+            raise UnknownMarket("language_code")
         return code
     if isinstance(name, str):
         found = _LANGUAGE_BY_NAME.get(name.strip().lower())
