@@ -1,6 +1,7 @@
-"""Locations and languages as the API has them (issue 28, item 3), over HTTP to the simulator:
-codes that do not exist get 40501 Invalid Field, a known city keeps its own code, a coordinate
-resolves to its country, and the free lists are served."""
+"""Locations and languages as the API has them (issue 28, items 3 and 7), over HTTP to the
+simulator: codes that do not exist get 40501 Invalid Field, a known city keeps its own code, a
+coordinate resolves to its country, and the free lists (locations, languages, tasks_fixed) are
+served."""
 
 from typing import Any
 
@@ -8,6 +9,8 @@ import aiohttp
 import msgspec
 import pytest
 
+from orchestrator.simulator.app import serve
+from tests.conftest import fast_config
 from tests.test_endpoint_answers import _collect
 from tests.test_simulator_functional import get, post
 
@@ -66,3 +69,29 @@ async def test_the_locations_and_languages_lists_are_served(
     assert {"language_name": "German", "language_code": "de"} in languages
     async with http.get(f"{sim.url}/v3/serp/naver/locations") as resp:
         assert resp.status == 404  # Naver has no list
+
+
+async def test_tasks_fixed_lists_re_parsed_tasks_until_they_are_collected_again(
+    http: aiohttp.ClientSession,
+) -> None:
+    """Every task re-parsed (share_fixed 1): none is listed before its fix, each after it with
+    `date_fixed`, one collected again leaves the list, and a day later the rest have too."""
+    async with serve(fast_config(share_fixed=1.0)) as running:
+        url = running.url
+        tasks = [
+            {"keyword": f"k{i}", "location_code": 2840, "language_code": "en"} for i in range(3)
+        ]
+        _, body = await post(http, url, tasks)
+        ids = [t["id"] for t in body["tasks"]]
+        fixed_url = f"{url}/v3/serp/google/organic/tasks_fixed"
+        listed = (await get(http, fixed_url))["tasks"][0]
+        assert listed["result"] == [] and listed["path"][-1] == "tasks_fixed"
+        running.sim.clock.advance(7 * 3600)  # past every fix (at most 6 h after completion)
+        listed = (await get(http, fixed_url))["tasks"][0]
+        assert sorted(i["id"] for i in listed["result"]) == sorted(ids)
+        assert all("date_fixed" in i and "date_posted" not in i for i in listed["result"])
+        await get(http, f"{url}/v3/serp/google/organic/task_get/advanced/{ids[0]}")
+        again = (await get(http, fixed_url))["tasks"][0]["result"]
+        assert sorted(i["id"] for i in again) == sorted(ids[1:])
+        running.sim.clock.advance(86400)
+        assert (await get(http, fixed_url))["tasks"][0]["result"] == []

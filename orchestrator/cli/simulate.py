@@ -137,6 +137,12 @@ def add_simulate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--share-se-error", type=share, default=0.0, help="share ending in 40101")
     p.add_argument("--share-failed", type=share, default=0.0, help="share ending in 40103")
     p.add_argument(
+        "--share-fixed",
+        type=share,
+        default=0.0,
+        help="share of completed tasks re-parsed later and listed by tasks_fixed",
+    )
+    p.add_argument(
         "--tasks-ready-lag-s",
         type=float,
         default=0.0,
@@ -213,6 +219,7 @@ def simulator_config(args: argparse.Namespace) -> SimulatorConfig:
         share_no_results=args.share_no_results,
         share_se_error=args.share_se_error,
         share_failed=args.share_failed,
+        share_fixed=args.share_fixed,
         tasks_ready_lag_s=args.tasks_ready_lag_s,
         balance_usd=args.balance,
         prices=PriceTable(base_usd=args.price_base),

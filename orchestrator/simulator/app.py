@@ -177,6 +177,7 @@ def build_app(sim: Simulator) -> web.Application:
         routes.task_get,
         name="task_get",
     )
+    r.add_get("/v3/serp/{se}/{se_type}/tasks_fixed", list_routes.tasks_fixed, name="tasks_fixed")
     r.add_get("/v3/serp/{se}/locations", list_routes.locations, name="locations")
     r.add_get("/v3/serp/{se}/locations/{country}", list_routes.locations, name="locations_of")
     r.add_get("/v3/serp/{se}/languages", list_routes.languages, name="languages")

@@ -214,7 +214,7 @@ async def task_post(request: web.Request) -> web.Response:
     return json_response(envelope(answers, cost=total))
 
 
-def _ready_item(task: SimTask) -> dict[str, Any]:
+def ready_item(task: SimTask) -> dict[str, Any]:
     base = f"/v3/serp/{task.se}/{task.se_type}/task_get/"
     has = task_get_variants(task.se, task.se_type)
     return {
@@ -234,7 +234,7 @@ async def tasks_ready(request: web.Request) -> web.Response:
     sim = request.app[SIMULATOR_KEY]
     se, se_type = request.match_info.get("se"), request.match_info.get("se_type")
     path = ["v3", "serp", *(p for p in (se, se_type) if p), "tasks_ready"]
-    result: list[dict[str, Any]] | None = [_ready_item(t) for t in sim.store.ready(se, se_type)]
+    result: list[dict[str, Any]] | None = [ready_item(t) for t in sim.store.ready(se, se_type)]
     count = len(result or ())
     if not result and sim.config.empty_tasks_ready_null:
         result = None

@@ -16,6 +16,10 @@ RESULTS_RETENTION_S: Final = 30 * DAY_S
 HTML_RETENTION_S: Final = 7 * DAY_S  # reference section 3.5
 ID_LIST_METADATA_WINDOW_S: Final = 31 * DAY_S
 TASKS_READY_PAGE: Final = 1000
+# tasks_fixed lists tasks re-parsed in the last 24 hours (reference 3.7), 1000 a call; how long
+# after completion a SERP is re-parsed is not documented (INFERRED: 10 minutes to 6 hours).
+FIXED_RETENTION_S: Final = DAY_S
+FIX_DELAY_S: Final = (600.0, 6 * 3600.0)
 ID_LIST_PAGE: Final = 1000
 
 FaultKind = Literal[
@@ -81,6 +85,8 @@ class SimulatorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     # tasks_ready, as after any failed delivery). UNCERTAIN whether the API retries a failed
     # delivery itself (reference section 9): this simulator does not, it only lists the task.
     webhook_fail_rate: float = 0.0
+    # Share of completed tasks whose SERP is later re-parsed and listed by tasks_fixed.
+    share_fixed: float = 0.0
     # The user's own domains (`--domains`), put among each market's results so that a report
     # on a client's domain can be tried offline; shown as `www.<domain>` like the others.
     domains: tuple[str, ...] = ()

@@ -20,6 +20,8 @@ import msgspec
 
 from orchestrator.simulator.clock import SimClock
 from orchestrator.simulator.settings import (
+    FIX_DELAY_S,
+    FIXED_RETENTION_S,
     HTML_RETENTION_S,
     RESULTS_RETENTION_S,
     TASKS_READY_PAGE,
@@ -52,6 +54,7 @@ class SimTask:
         "complete_at",
         "cost",
         "done",
+        "fixed_at",
         "handed_at",
         "id",
         "outcome",
@@ -77,6 +80,7 @@ class SimTask:
         self.outcome = status.OK
         self.cost = 0.0
         self.done = False
+        self.fixed_at = 0.0  # when its SERP was re-parsed (tasks_fixed); 0: never
         self.collected = False
         self.pingback_url: str | None = None
         self.postback_url: str | None = None
@@ -111,6 +115,7 @@ class TaskStore:
         self._post_times: list[float] = []
         self._pending: list[tuple[float, int, SimTask]] = []
         self._ready: OrderedDict[str, SimTask] = OrderedDict()
+        self._fixed: dict[str, SimTask] = {}  # re-parsed or to be, not collected since
         # Failed deliveries, oldest first, for /v3/serp/errors: (when, task, what failed).
         self.webhook_errors: list[tuple[float, SimTask, Failure]] = []
         self._seq = itertools.count(1)
@@ -184,6 +189,10 @@ class TaskStore:
         while self._pending and self._pending[0][0] <= due_before:
             _, _, task = heapq.heappop(self._pending)
             task.done = True
+            if self.rng.random() < self.config.share_fixed:
+                # Re-parsed later (INFERRED: minutes to hours after completion)
+                task.fixed_at = task.complete_at + self.rng.uniform(*FIX_DELAY_S)
+                self._fixed[task.id] = task
             if task.pingback_url or task.postback_url:
                 webhooks.append(task)
             if not task.postback_url:
@@ -220,9 +229,28 @@ class TaskStore:
                 if found == TASKS_READY_PAGE:
                     return
 
+    def fixed(self, se: str | None, se_type: str | None) -> Iterator[SimTask]:
+        """Tasks re-parsed in the last 24 hours and not collected since, oldest fix first, at
+        most one page (tasks_fixed)."""
+        now, found = self.clock.now(), 0
+        for task in sorted(self._fixed.values(), key=lambda t: t.fixed_at):
+            if task.fixed_at > now:
+                break
+            if now - task.fixed_at > FIXED_RETENTION_S:
+                self._fixed.pop(task.id, None)
+                continue
+            if (se is None or task.se == se) and (se_type is None or task.se_type == se_type):
+                yield task
+                found += 1
+                if found == TASKS_READY_PAGE:
+                    return
+
     def collect(self, task: SimTask) -> None:
-        """A task_get with results removes the task from tasks_ready."""
+        """A task_get with results removes the task from tasks_ready, and from tasks_fixed
+        once its SERP was re-parsed."""
         self._ready.pop(task.id, None)
+        if task.fixed_at and task.fixed_at <= self.clock.now():
+            self._fixed.pop(task.id, None)
         if not task.collected:
             task.collected = True
             self.tasks_collected += 1
