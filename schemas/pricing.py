@@ -5,9 +5,12 @@ Prices change (the docs show 0.0015, 0.00075 and 0.0006 per task over the years)
 number is a field of `PriceTable`. UNCERTAIN points, modelled as stated and configurable:
 pricing of non-organic types after 2025-09 (modelled like organic: the base price per billing
 unit of results, 0.75 of it for each further unit), the base price of endpoints whose price
-the docs we read do not give (ai_mode, YouTube, finance, ...: the standard base unless
+the docs we read do not give (YouTube and the others: the standard base unless
 `endpoint_base_usd` says otherwise), and search_by_image paging (one page unless
-`max_crawl_pages` asks for more).
+`max_crawl_pages` asks for more). Google AI Mode costs twice the base: its pricing page
+(dataforseo.com/pricing/serp/google-ai-mode-serp-api) gives $0.0012 a page in the standard queue,
+$0.0024 at high priority, where organic's is $0.0006; the finance endpoints' page says "the base
+price of SERP API".
 """
 
 import math
@@ -31,8 +34,14 @@ class PriceTable(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     extra_page_factor: float = 0.75
     operator_multiplier: float = 5.0
     search_by_image_rectangles_multiplier: float = 2.0
-    # A base price per endpoint ("google/ai_mode" = 0.0012, ...) where it differs from base_usd.
+    # A base price per endpoint ("google/news" = 0.0009, ...) where it differs from base_usd
+    # (google/ai_mode is 2 x base_usd unless named here: ENDPOINT_BASE_FACTOR).
     endpoint_base_usd: dict[str, float] = {}
+
+
+# Endpoints whose base price is a multiple of the standard one (pricing pages), unless the
+# table's endpoint_base_usd names their price.
+ENDPOINT_BASE_FACTOR: Final[dict[str, float]] = {"google/ai_mode": 2.0}
 
 
 def pages_billed(se: str, se_type: str, task: TaskPostBase) -> int:
@@ -45,7 +54,10 @@ def pages_billed(se: str, se_type: str, task: TaskPostBase) -> int:
 
 def task_cost(se: str, se_type: str, task: TaskPostBase, prices: PriceTable) -> float:
     """Charge of one task: base x priority, +extra_page_factor x base per extra unit, extras."""
-    base = prices.endpoint_base_usd.get(f"{se}/{se_type}", prices.base_usd)
+    endpoint = f"{se}/{se_type}"
+    base = prices.endpoint_base_usd.get(
+        endpoint, prices.base_usd * ENDPOINT_BASE_FACTOR.get(endpoint, 1.0)
+    )
     base *= prices.high_priority_multiplier if task.priority == 2 else 1.0
     if se_type == "search_by_image":
         crawl = getattr(task, "max_crawl_pages", None) or 1

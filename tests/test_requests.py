@@ -296,7 +296,8 @@ def test_what_an_endpoint_allows_passes(se: str, se_type: str, task: dict[str, A
 
 def test_each_endpoint_bills_by_its_own_depth_rule() -> None:
     """Maps bills per 100 results, local finder per 20 (10 on mobile), Naver per 15; an
-    endpoint's own base price (ai_mode) applies where the config gives one."""
+    endpoint's own base price applies where the config gives one; AI Mode costs twice the base
+    ($0.0012 a page on its pricing page; 0.0024 at high priority), whatever the account's base."""
     prices = PriceTable()
     maps = validate_task("google", "maps", {"keyword": "x", **_MARKET, "depth": 200})
     assert task_cost("google", "maps", maps, prices) == pytest.approx(0.0006 * 1.75)
@@ -310,7 +311,11 @@ def test_each_endpoint_bills_by_its_own_depth_rule() -> None:
     ai = validate_task("google", "ai_mode", {"keyword": "x", **_MARKET})
     own = PriceTable(endpoint_base_usd={"google/ai_mode": 0.002})
     assert task_cost("google", "ai_mode", ai, own) == pytest.approx(0.002)
-    assert task_cost("google", "ai_mode", ai, prices) == pytest.approx(0.0006)
+    assert task_cost("google", "ai_mode", ai, prices) == pytest.approx(0.0012)
+    high = validate_task("google", "ai_mode", {"keyword": "x", **_MARKET, "priority": 2})
+    assert task_cost("google", "ai_mode", high, prices) == pytest.approx(0.0024)
+    discounted = PriceTable(base_usd=0.0005)
+    assert task_cost("google", "ai_mode", ai, discounted) == pytest.approx(0.001)
 
 
 def test_finance_options_the_docs_bill_double_cost_double() -> None:
