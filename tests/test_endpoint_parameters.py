@@ -112,3 +112,48 @@ async def test_a_cost_of_nothing_is_written_0_as_the_api_writes_it(
     async with http.get(f"{sim.url}/v3/serp/google/organic/task_get/advanced/{task_id}") as resp:
         raw = await resp.read()
     assert b'"cost":0,' in raw and b'"cost":0.0' not in raw
+
+
+def test_ai_mode_answers_carry_markdown_links_images_references_and_their_sections() -> None:
+    """Over 30 keywords: each answer's paragraphs have markdown and references, some links and
+    images; expandable sections and videos appear (they never did), with the fields the
+    official client models."""
+    from orchestrator.simulator.generator import generate_result
+
+    kinds: set[str] = set()
+    linked = pictured = 0
+    for i in range(30):
+        params = {"keyword": f"best shoes {i}", **BASE}
+        result = generate_result(0, "google", "ai_mode", params, "2026-12-03 10:00:00 +00:00")[0]
+        (answer,) = result["items"]
+        assert answer["markdown"] and answer["references"]
+        for element in answer["items"]:
+            kinds.add(element["type"])
+            if element["type"] == "ai_overview_element":
+                assert element["markdown"] and element["references"]
+                linked += element["links"] is not None
+                pictured += element["images"] is not None
+            elif element["type"] == "ai_overview_expanded_element":
+                assert all(c["references"] for c in element["components"])
+            else:
+                assert element["url"].startswith("https://www.youtube.com/watch?v=")
+    assert kinds == {
+        "ai_overview_element",
+        "ai_overview_expanded_element",
+        "ai_overview_video_element",
+    }
+    assert linked and pictured
+
+
+async def test_datasets_carry_their_links_domains_and_the_search_its_filters(
+    sim: Any, http: aiohttp.ClientSession
+) -> None:
+    """A dataset's links, providers and licenses name their url and domain; a dataset search
+    has refinement_chips (Dataset Search's filters), as the docs' result has them."""
+    raw, _ = await _collect(http, sim.url, "google", "dataset_search", {"keyword": "climate"})
+    result = msgspec.json.decode(raw)["tasks"][0]["result"][0]
+    chips = result["refinement_chips"]["items"]
+    assert "Download format" in {c["title"] for c in chips}
+    for item in result["items"]:
+        for part in ("links", "dataset_providers", "licenses"):
+            assert all(e["url"] and e["domain"] for e in item[part]), part

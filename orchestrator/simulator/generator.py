@@ -186,7 +186,7 @@ def _items(
             web.search_by_image(s, 10 * int(params.get("max_crawl_pages") or 6))
             return {"image_url": params.get("image_url")}
         elif se_type == "ai_mode":
-            web.ai_mode(s, depth)
+            web.ai_mode(s, depth, datetime)
         elif se_type == "maps":
             verticals.maps(s, depth)
         elif se_type == "local_finder":
@@ -203,7 +203,7 @@ def _items(
         elif se_type == "autocomplete":
             other.autocomplete(s, params)
         elif se_type == "dataset_search":
-            other.dataset_search(s, depth)
+            return other.dataset_search(s, depth)
         elif se_type == "dataset_info":
             other.dataset_info(s, params)
         elif se_type == "ads_advertisers":

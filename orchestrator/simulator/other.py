@@ -2,7 +2,7 @@
 and finance, with the item types their task_get/advanced documents
 (docs/endpoint-sources.md). Fewer fields are realistic here; every field is present."""
 
-from typing import Any
+from typing import Any, Final
 from urllib.parse import quote_plus
 
 from orchestrator.simulator.serp import Serp, site_name
@@ -37,12 +37,33 @@ def _dataset(s: Serp, dataset_id: str | None = None) -> dict[str, Any]:
         "unique_identifier": f"doi:10.{ident.randint(1000, 9999)}/{ident.getrandbits(24):x}",
         "related_article": None,
         "links": [
-            {"type": "link_element", "title": site_name(provider), "url": s.url(provider, ident)}
+            {
+                "type": "link_element",
+                "title": site_name(provider),
+                "snippet": None,
+                "description": None,
+                "url": s.url(provider, ident),
+                "domain": provider,
+            }
         ],
-        "dataset_providers": [{"type": "dataset_provider", "title": site_name(provider)}],
+        "dataset_providers": [
+            {
+                "type": "dataset_provider",
+                "title": site_name(provider),
+                "url": f"https://{provider}/",
+                "domain": provider,
+            }
+        ],
         "formats": [{"type": "formats_element", "format": "csv", "size": None}],
         "authors": [{"type": "authors_element", "name": s.words(2, 2, ident).title(), "url": None}],
-        "licenses": [{"type": "license", "title": "CC BY 4.0"}],
+        "licenses": [
+            {
+                "type": "license",
+                "title": "CC BY 4.0",
+                "url": "https://creativecommons.org/licenses/by/4.0/",
+                "domain": "creativecommons.org",
+            }
+        ],
         "updated_date": "2025-10-01 00:00:00 +00:00",
         "area_covered": [s.market.location.name.rsplit(",", 1)[-1]],
         "period_covered": {"start_date": "2010-01-01", "end_date": "2025-12-31"},
@@ -50,9 +71,26 @@ def _dataset(s: Serp, dataset_id: str | None = None) -> dict[str, Any]:
     }
 
 
-def dataset_search(s: Serp, depth: int) -> None:
+# The filters Dataset Search shows above its results, as the result's refinement_chips
+_DATASET_FILTERS: Final = ("Last updated", "Download format", "Usage rights", "Topic", "Free")
+
+
+def dataset_search(s: Serp, depth: int) -> dict[str, Any]:
+    """The datasets, and the result's refinement_chips (the docs' dataset_search result has
+    them; the official client's 2.1.10 model does not, which loses nothing it reads)."""
     for _ in range(depth):
         s.add("dataset", _dataset(s))
+    chips = [
+        {
+            "type": "refinement_chips_element",
+            "title": title,
+            "url": None,
+            "domain": None,
+            "options": None,
+        }
+        for title in _DATASET_FILTERS
+    ]
+    return {"refinement_chips": {"type": "refinement_chips", "xpath": None, "items": chips}}
 
 
 def dataset_info(s: Serp, params: dict[str, Any]) -> None:

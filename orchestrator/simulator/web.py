@@ -4,7 +4,7 @@ Google's AI Mode (item types as in docs/endpoint-sources.md)."""
 from collections.abc import Callable
 from typing import Any
 
-from orchestrator.simulator.serp import Serp
+from orchestrator.simulator.serp import Serp, site_name, video_id
 
 
 def _people_also_ask(s: Serp) -> dict[str, Any]:
@@ -169,6 +169,100 @@ def bing_local_pack(s: Serp, depth: int) -> None:
         s.add("local_pack", place, paged=True)
 
 
-def ai_mode(s: Serp, depth: int) -> None:
-    """One ai_overview item: Google's AI Mode answer with its references."""
-    s.add("ai_overview", ai_overview(s))
+def _reference(s: Serp, domain: str) -> dict[str, Any]:
+    return {
+        "type": "ai_overview_reference",
+        "source": site_name(domain),
+        "domain": domain,
+        "url": s.url(domain),
+        "title": s.text(3, 6),
+        "text": s.text(8, 16),
+    }
+
+
+def _ai_mode_element(s: Serp) -> dict[str, Any]:
+    """A paragraph of the answer (the official client's ai_overview_element of ai_mode)."""
+    text = s.text(20, 40)
+    title = s.text(2, 5) if s.rng.random() < 0.5 else None
+    d = s.domain()
+    return {
+        "type": "ai_overview_element",
+        "title": title,
+        "text": text,
+        "markdown": (f"### {title}\n\n" if title else "") + text,
+        "links": [
+            {
+                "type": "link_element",
+                "title": s.text(2, 4),
+                "description": None,
+                "url": s.url(d),
+                "domain": d,
+            }
+        ]
+        if s.rng.random() < 0.4
+        else None,
+        "images": [
+            {
+                "type": "images_element",
+                "alt": s.text(2, 4),
+                "url": s.url(d),
+                "image_url": f"https://{d}/img/{s.rng.getrandbits(32):x}.jpg",
+            }
+        ]
+        if s.rng.random() < 0.3
+        else None,
+        "references": [_reference(s, s.domain()) for _ in range(s.rng.randint(1, 3))],
+    }
+
+
+def _ai_mode_expanded(s: Serp) -> dict[str, Any]:
+    """An expandable section: its components each with their own text and references."""
+    components = []
+    for _ in range(s.rng.randint(2, 4)):
+        text = s.text(10, 20)
+        components.append(
+            {
+                "type": "ai_overview_expanded_component",
+                "title": s.text(2, 4),
+                "text": text,
+                "markdown": text,
+                "images": None,
+                "links": None,
+                "references": [_reference(s, s.domain())],
+            }
+        )
+    return {
+        "type": "ai_overview_expanded_element",
+        "title": s.text(2, 5),
+        "text": None,
+        "components": components,
+        "references": None,
+    }
+
+
+def _ai_mode_video(s: Serp, datetime: str) -> dict[str, Any]:
+    return {
+        "type": "ai_overview_video_element",
+        "title": s.text(3, 7),
+        "snippet": s.text(6, 12),
+        "url": f"https://www.youtube.com/watch?v={video_id(s.rng)}",
+        "domain": "www.youtube.com",
+        "image_url": f"https://i.ytimg.com/vi/{video_id(s.rng)}/hqdefault.jpg",
+        "source": "YouTube",
+        "date": None,
+        "timestamp": datetime,
+    }
+
+
+def ai_mode(s: Serp, depth: int, datetime: str = "") -> None:
+    """One ai_overview item: Google's AI Mode answer as the official client models it, its
+    paragraphs with markdown, links, images and references, sometimes an expandable section
+    and a video, the whole answer's markdown and references."""
+    elements = [_ai_mode_element(s) for _ in range(s.rng.randint(2, 5))]
+    if s.rng.random() < 0.5:
+        elements.insert(s.rng.randint(1, len(elements)), _ai_mode_expanded(s))
+    if s.rng.random() < 0.3:
+        elements.append(_ai_mode_video(s, datetime))
+    markdown = "\n\n".join(e["markdown"] for e in elements if e.get("markdown"))
+    references = [r for e in elements for r in e.get("references") or ()]
+    s.add("ai_overview", {"markdown": markdown, "items": elements, "references": references})
