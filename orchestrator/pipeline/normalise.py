@@ -13,6 +13,11 @@ CASELESS_ENGINES: Final = frozenset({"google", "bing"})
 
 
 def normalised(se: str, keyword: str) -> str:
-    """The keyword as it is keyed and posted."""
-    spaced = " ".join(keyword.split())
-    return spaced.lower() if se in CASELESS_ENGINES else spaced
+    """The keyword as it is keyed and posted. A million keywords pass here on a load: one
+    already single-spaced (no run of spaces, no other whitespace, which `isprintable` tells)
+    is not split and joined."""
+    if se in CASELESS_ENGINES:
+        keyword = keyword.lower()
+    if "  " in keyword or not keyword.isprintable() or keyword != keyword.strip():
+        keyword = " ".join(keyword.split())
+    return keyword
