@@ -384,7 +384,7 @@ def test_a_postgres_ledger_of_version_4_is_brought_up_with_its_rows(
     database = url.rsplit("/", 1)[1]
     pg.psql(  # the schema as version 4 made it
         "ALTER TABLE runs DROP COLUMN delivered; ALTER TABLE runs DROP COLUMN polled;"
-        " UPDATE meta SET value = '4' WHERE name = 'schema_version'",
+        " DROP TABLE api_lists; UPDATE meta SET value = '4' WHERE name = 'schema_version'",
         database,
     )
     reader = Ledger.reader(url, pg_server.PASSWORD)

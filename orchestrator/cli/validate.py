@@ -22,6 +22,13 @@ def add_validate(p: argparse.ArgumentParser) -> None:
         help="also ask the API (one free call, /v3/appendix/user_data) whether the credentials "
         "work, and show the balance and the account's own limit",
     )
+    p.add_argument(
+        "--check-locations",
+        action="store_true",
+        help="also check every location and language the jobs name against the API's lists "
+        "(one free call per list and search engine, kept in the ledger for a week); exit 2 "
+        "naming each that is not listed",
+    )
 
 
 def job_summary(report: RunReport, dry: bool) -> None:
@@ -64,6 +71,9 @@ def validation(config: Config, args: argparse.Namespace) -> int:
     account = _account(config, args) if check else {}
     if account.get("error"):
         code = ExitCode.ACCOUNT
+    markets = _markets(config, args) if getattr(args, "check_locations", False) else []
+    if any("is not in the API's list" in line for line in markets):
+        code = ExitCode.BAD_CONFIG
     balance = account.get("balance_usd")
     needed = sum(job.estimated_cost for job in report.jobs.values())
     if isinstance(balance, float | int) and balance < needed:
@@ -89,6 +99,7 @@ def validation(config: Config, args: argparse.Namespace) -> int:
             "estimated_cost_usd_per_month": round(monthly_cost(report), 6),
             "jobs_without_valid_rows": empty,
             **({"account": account} if account else {}),
+            **({"locations": markets} if markets else {}),
             "exit_code": int(code),
         }
         say(json.dumps(record))
@@ -112,7 +123,16 @@ def validation(config: Config, args: argparse.Namespace) -> int:
         say(f"{name}: not one of its {job.rejected} rows is valid (reasons above)", error=True)
     if account:
         say(_account_line(account), error=bool(account.get("error")))
+    for said in markets:
+        say(said, error="is not in the API's list" in said)
     return code
+
+
+def _markets(config: Config, args: argparse.Namespace) -> list[str]:
+    """`--check-locations`: needs the HTTP client and the ledger, imported here."""
+    from orchestrator.cli.locations import check_locations
+
+    return check_locations(config, args.config, args.env_file)
 
 
 def _account(config: Config, args: argparse.Namespace) -> dict[str, object]:

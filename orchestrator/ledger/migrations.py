@@ -347,9 +347,23 @@ V5_STATEMENTS: Final = (
 )
 
 
+# The API's free lists (a search engine's locations and languages), kept so that `validate
+# --check-locations` asks for each once a week, not on every check.
+API_LISTS: Final = """
+CREATE TABLE api_lists (
+    se TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    fetched_at REAL NOT NULL,
+    body BLOB NOT NULL,
+    PRIMARY KEY (se, kind)
+)
+"""
+
+
 def _v4_to_v5(db: sqlite3.Connection) -> None:
     for statement in V5_STATEMENTS:
         db.execute(statement)
+    db.execute(API_LISTS)
 
 
 STEPS: Final[dict[int, Callable[[sqlite3.Connection], None]]] = {

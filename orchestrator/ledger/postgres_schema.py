@@ -88,6 +88,13 @@ CREATE TABLE loads (
     PRIMARY KEY (job, period)
 );
 CREATE TABLE job_homes (job TEXT PRIMARY KEY, config TEXT NOT NULL, output TEXT NOT NULL);
+CREATE TABLE api_lists (
+    se TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    fetched_at DOUBLE PRECISION NOT NULL,
+    body BYTEA NOT NULL,
+    PRIMARY KEY (se, kind)
+);
 CREATE FUNCTION tally_update() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE tally SET n = n - 1, cost = cost - COALESCE(OLD.cost, 0)
@@ -113,7 +120,16 @@ CREATE TRIGGER tally_delete AFTER DELETE ON inputs FOR EACH ROW EXECUTE FUNCTION
 
 # The statements that bring a server's ledger from the version before each key to it. Version
 # 4 is the first on a server.
-STEPS: Final[dict[int, tuple[str, ...]]] = {5: V5_STATEMENTS}
+PG_API_LISTS: Final = """
+CREATE TABLE api_lists (
+    se TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    fetched_at DOUBLE PRECISION NOT NULL,
+    body BYTEA NOT NULL,
+    PRIMARY KEY (se, kind)
+)
+"""
+STEPS: Final[dict[int, tuple[str, ...]]] = {5: (*V5_STATEMENTS, PG_API_LISTS)}
 
 # Tables whose ids are made by the server: after rows are copied in with their ids, each
 # sequence is moved past the largest (ledger/copy.py).

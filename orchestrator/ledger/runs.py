@@ -41,6 +41,21 @@ class LedgerRuns(Store):
             "UPDATE runs SET delivered = ?, polled = ? WHERE id = ?", [(delivered, polled, run_id)]
         )
 
+    def api_list(self, se: str, kind: str) -> tuple[float, bytes] | None:
+        """(when fetched, body) of a search engine's free list kept from an earlier check."""
+        row = self._db.execute(
+            "SELECT fetched_at, body FROM api_lists WHERE se = ? AND kind = ?", (se, kind)
+        ).fetchone()
+        return None if row is None else (float(row[0]), bytes(row[1]))
+
+    def keep_api_list(self, se: str, kind: str, body: bytes) -> None:
+        self._tx(
+            "INSERT INTO api_lists (se, kind, fetched_at, body) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (se, kind) DO UPDATE SET fetched_at = excluded.fetched_at,"
+            " body = excluded.body",
+            [(se, kind, time.time(), body)],
+        )
+
     def claim_home(self, job: str, config_file: str, output_dir: str) -> str | None:
         """Record which config `job` belongs to and where it writes. Returns the other config
         when another config file with this job name writes elsewhere; the same config with

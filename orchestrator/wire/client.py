@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
 import aiohttp
 import anyio
@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 NOTHING_DONE: Final = frozenset({40202, 40209})  # the API refused before doing anything
 _HEADER_DECODER: Final = msgspec.json.Decoder(schemas.envelope.Response[msgspec.Raw])
+_LIST_DECODER: Final = msgspec.json.Decoder(schemas.envelope.Response[dict[str, Any]])
 OnWire = Callable[[], Awaitable[None]]
 # The task_post being sent in this task: its hook runs once the limiter lets it onto the wire.
 _ON_WIRE: ContextVar[OnWire | None] = ContextVar("on_wire", default=None)
@@ -256,6 +257,11 @@ class ApiClient:
         answer = schemas.decode_user_data(await self._call("GET", "/v3/appendix/user_data"))
         found = first_result(answer)
         return found[0] if found else None
+
+    async def serp_list(self, se: str, kind: str) -> list[dict[str, Any]]:
+        """A search engine's free list: `locations` or `languages` (`validate
+        --check-locations`)."""
+        return first_result(_LIST_DECODER.decode(await self._call("GET", f"/v3/serp/{se}/{kind}")))
 
     async def webhook_errors(
         self, function: str, datetime_from: str, datetime_to: str, offset: int = 0
