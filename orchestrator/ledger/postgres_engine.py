@@ -27,8 +27,7 @@ from orchestrator.errors import (
 )
 from orchestrator.ledger.migrations import VERSION, new_ledger_id, refuse_newer
 from orchestrator.ledger.postgres_schema import IDENTITY_TABLES, SCHEMA, SCHEMA_LOCK, STEPS
-from orchestrator.ledger.sqlite_engine import opening_failure
-from orchestrator.ledger.store import Rows
+from orchestrator.ledger.store import Rows, opening
 
 # The key of the advisory lock a run holds ('orch' and 'run ').
 RUN_LOCK: Final = 0x6F726368_72756E20
@@ -52,7 +51,7 @@ class PostgresEngine:
         self._sql: dict[str, str] = {}
         self._conn: psycopg.Connection[Any] | None = None
         self.migrated_from = VERSION
-        try:
+        with opening(self):
             self._conn = psycopg.connect(url, password=password, autocommit=True)
             if readonly:
                 self._conn.execute("SET default_transaction_read_only = on")
@@ -65,12 +64,6 @@ class PostgresEngine:
             else:
                 self._take_lock()
                 self.migrated_from = self._migrate()
-        except BaseException as exc:
-            self.close()
-            mapped = opening_failure(self.name, exc, self.failure(exc))
-            if mapped is exc:
-                raise
-            raise mapped from exc
 
     @property
     def connection(self) -> "psycopg.Connection[Any]":

@@ -10,27 +10,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Final
 
-from orchestrator.errors import LockHeld, NewerLedger, OrchestratorError, machine_error
+from orchestrator.errors import LockHeld, OrchestratorError
 from orchestrator.ledger.migrations import VERSION, migrate, refuse_newer, version
-from orchestrator.ledger.store import Rows, ledger_failure
+from orchestrator.ledger.store import Rows, ledger_failure, opening
 
 # The page cache while the run posts and collects, and while a load writes (KB).
 RUN_CACHE_KB: Final = 4 * 1024
 LOAD_CACHE_KB: Final = 32 * 1024
-
-
-def opening_failure(
-    name: str, exc: BaseException, mapped: OrchestratorError | None
-) -> BaseException:
-    """What opening a ledger met, as the error that names it: the driver's (`mapped`), the
-    disk's, a newer schema; anything else as it was."""
-    if mapped is not None:
-        return mapped
-    if isinstance(exc, OSError):
-        return machine_error(exc, name)
-    if isinstance(exc, NewerLedger):
-        return NewerLedger(f"{name}: {exc}")
-    return exc
 
 
 class SQLiteEngine:
@@ -44,17 +30,11 @@ class SQLiteEngine:
         self.migrated_from = VERSION
         self._lock_fd: int | None = None
         self._db: sqlite3.Connection | None = None
-        try:
+        with opening(self):
             if readonly:
                 self._open_reader()
             else:
                 self._open_writer()
-        except BaseException as exc:
-            self.close()
-            mapped = opening_failure(self.name, exc, self.failure(exc))
-            if mapped is exc:
-                raise
-            raise mapped from exc
 
     def _open_writer(self) -> None:
         Path(self.name).parent.mkdir(parents=True, exist_ok=True)

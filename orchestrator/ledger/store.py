@@ -12,9 +12,16 @@ the embedded default) and postgres_engine.py (a server, for several workers).
 
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Final, Protocol
 
-from orchestrator.errors import LedgerError, MachineError, OrchestratorError
+from orchestrator.errors import (
+    LedgerError,
+    MachineError,
+    NewerLedger,
+    OrchestratorError,
+    machine_error,
+)
 
 _DAMAGED: Final = (
     "move it aside and rebuild it from the output files with `orchestrator recover`, or "
@@ -103,6 +110,34 @@ class Engine(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def opening_failure(
+    name: str, exc: BaseException, mapped: OrchestratorError | None
+) -> BaseException:
+    """What opening a ledger met, as the error that names it: the driver's (`mapped`), the
+    disk's, a newer schema; anything else as it was."""
+    if mapped is not None:
+        return mapped
+    if isinstance(exc, OSError):
+        return machine_error(exc, name)
+    if isinstance(exc, NewerLedger):
+        return NewerLedger(f"{name}: {exc}")
+    return exc
+
+
+@contextmanager
+def opening(engine: Engine) -> Iterator[None]:
+    """An engine's opening: what it meets is raised as the error that names the ledger, and
+    an engine half opened is closed (its lock released)."""
+    try:
+        yield
+    except BaseException as exc:
+        engine.close()
+        mapped = opening_failure(engine.name, exc, engine.failure(exc))
+        if mapped is exc:
+            raise
+        raise mapped from exc
 
 
 class Store:

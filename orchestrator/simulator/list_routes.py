@@ -21,23 +21,23 @@ from schemas import status
 ENGINES_WITH_LISTS: Final = frozenset({"google", "bing", "yahoo", "baidu", "seznam", "youtube"})
 
 
-def _listed(request: web.Request, function: str, items: list[dict[str, object]]) -> web.Response:
+def _answer(
+    request: web.Request, path: list[str], data: dict[str, object], items: list[dict[str, object]]
+) -> web.Response:
+    """One task holding the list, as the API answers a GET of a list."""
     sim = request.app[SIMULATOR_KEY]
+    task_id = sim.store.new_id(sim.store.clock.now())
+    task = task_object(task_id, status.OK, path, data, result=items, result_count=len(items))
+    return json_response(envelope([task]))
+
+
+def _listed(request: web.Request, function: str, items: list[dict[str, object]]) -> web.Response:
     se = request.match_info["se"]
     path = ["v3", "serp", se, function]
     country = request.match_info.get("country")
     if country:
         path.append(country)
-    data = {"api": "serp", "function": function, "se": se}
-    task = task_object(
-        sim.store.new_id(sim.store.clock.now()),
-        status.OK,
-        path,
-        data,
-        result=items,
-        result_count=len(items),
-    )
-    return json_response(envelope([task]))
+    return _answer(request, path, {"api": "serp", "function": function, "se": se}, items)
 
 
 async def locations(request: web.Request) -> web.Response:
@@ -57,19 +57,11 @@ async def tasks_fixed(request: web.Request) -> web.Response:
     instead of `date_posted`; a task leaves the list when it is collected again."""
     sim = request.app[SIMULATOR_KEY]
     se, se_type = request.match_info["se"], request.match_info["se_type"]
-    result = []
+    result: list[dict[str, object]] = []
     for fixed in sim.store.fixed(se, se_type):
         item = ready_item(fixed)
         del item["date_posted"]
         result.append({**item, "date_fixed": format_datetime(fixed.fixed_at)})
     path = ["v3", "serp", se, se_type, "tasks_fixed"]
-    data = {"api": "serp", "function": "tasks_fixed", "se": se, "se_type": se_type}
-    task = task_object(
-        sim.store.new_id(sim.store.clock.now()),
-        status.OK,
-        path,
-        data,
-        result=result,
-        result_count=len(result),
-    )
-    return json_response(envelope([task]))
+    data: dict[str, object] = {"api": "serp", "function": "tasks_fixed", "se": se}
+    return _answer(request, path, {**data, "se_type": se_type}, result)

@@ -59,26 +59,9 @@ LOCATIONS: Final = tuple(
         (1003854, "Berlin,Berlin,Germany", "DE", "google.de", "de"),
     )
 )
-LANGUAGES: Final[dict[str, str]] = {
-    "en": "English",
-    "de": "German",
-    "fr": "French",
-    "es": "Spanish",
-    "it": "Italian",
-    "nl": "Dutch",
-    "pt": "Portuguese",
-    "pl": "Polish",
-    "cs": "Czech",
-    "sv": "Swedish",
-    "ko": "Korean",
-    "ja": "Japanese",
-    "zh-CN": "Chinese (Simplified)",
-}
 _BY_CODE: Final = {loc.code: loc for loc in LOCATIONS}
 _BY_NAME: Final = {loc.name.lower(): loc for loc in LOCATIONS}
-_LANGUAGE_BY_NAME: Final = {
-    name.lower(): code for code, name in (*LANGUAGE_NAMES.items(), *LANGUAGES.items())
-}
+_LANGUAGE_BY_NAME: Final = {name.lower(): code for code, name in LANGUAGE_NAMES.items()}
 _ISO_BY_NAME: Final = {name.lower(): iso for iso, (name, _) in COUNTRIES.items()}
 # Where an engine is not tied to a location (Naver, Baidu, Seznam) it has its market's own.
 ENGINE_MARKET: Final[dict[str, int]] = {"naver": 2410, "baidu": 2156, "seznam": 2203}
@@ -156,7 +139,7 @@ def language_of(params: dict[str, object], location: Location) -> str:
     """The language code of a task: given as a code, a name, or the location's own."""
     code, name = params.get("language_code"), params.get("language_name")
     if isinstance(code, str):
-        if code not in LANGUAGES and code not in LANGUAGE_NAMES:
+        if code not in LANGUAGE_NAMES:
             raise UnknownMarket("language_code")
         return code
     if isinstance(name, str):
