@@ -43,7 +43,13 @@ def add_export(p: argparse.ArgumentParser) -> None:
 def add_report(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", required=True, help="the TOML config")
     p.add_argument("--job", required=True, help="a recurring job")
-    p.add_argument("--domain", help="the domain to follow (example.com; www. is ignored)")
+    follow = p.add_mutually_exclusive_group()
+    follow.add_argument("--domain", help="the domain to follow (example.com; www. is ignored)")
+    follow.add_argument("--place-id", help="on maps or the local finder: the business's place id")
+    follow.add_argument("--cid", help="on maps or the local finder: the business's cid")
+    follow.add_argument(
+        "--business", metavar="NAME", help="on maps or the local finder: the business's name"
+    )
     p.add_argument("--from", dest="then", metavar="KEY", help="the earlier period")
     p.add_argument("--to", dest="now", metavar="KEY", help="the later period")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
@@ -56,6 +62,15 @@ def add_report(p: argparse.ArgumentParser) -> None:
         help="only the inputs labelled so (a job's tag_columns: --tag client=acme)",
     )
     _add_raw(p)
+
+
+def followed(args: argparse.Namespace) -> str | None:
+    """What the report follows: a domain, or a business by place id, cid or name."""
+    for kind in report.BUSINESS_KEYS:
+        value = getattr(args, kind)
+        if value:
+            return report.business_key(kind, value)
+    return str(args.domain) if args.domain else None
 
 
 def label_filter(text: str) -> tuple[str, str]:
@@ -100,7 +115,7 @@ def command_report(args: argparse.Namespace) -> int:
     job = find_job(config, args.job, args.config)
     if job.every is not None:  # without it, report.build says there is nothing to compare
         _check_keys(config, job, args.config, {"--from": args.then, "--to": args.now})
-    found = report.build(config, job, args.config, args.domain, args.then, args.now, args.tag)
+    found = report.build(config, job, args.config, followed(args), args.then, args.now, args.tag)
     if args.html:
         with replaced_text(args.html) as page:
             page.write(report_html.render(found))

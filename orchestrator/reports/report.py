@@ -36,6 +36,9 @@ class _Item(msgspec.Struct):
     rank_group: Any = None
     rank_absolute: Any = None
     domain: Any = None
+    place_id: Any = None
+    cid: Any = None
+    title: Any = None
 
 
 class _Result(msgspec.Struct):
@@ -54,6 +57,26 @@ def _bare(domain: str) -> str:
     return domain.lower().removeprefix("www.")
 
 
+# A business on maps and in the local finder is followed by its place id, its cid or its name
+# (`report --place-id/--cid/--business`): it has no domain, or shares one with its chain.
+PLACE_TYPES: Final = frozenset({"maps_search", "local_pack"})
+BUSINESS_KEYS: Final = ("place_id", "cid", "business")
+
+
+def business_key(kind: str, value: str) -> str:
+    """The report's key of a business: `cid:123`, `place_id:ChIJ...`, `business:joe's pizza`
+    (a name compared in lower case). Domains hold no colon, so the two never meet."""
+    return f"{kind}:{value.strip().lower() if kind == 'business' else value.strip()}"
+
+
+def _businesses(item: _Item) -> list[str]:
+    found = []
+    for kind, value in (("place_id", item.place_id), ("cid", item.cid), ("business", item.title)):
+        if isinstance(value, str) and value.strip():
+            found.append(business_key(kind, value))
+    return found
+
+
 # The item type that is the ranked list of each endpoint (ads and boxes are not ranked).
 RANKED_TYPES: Final = (
     "organic",
@@ -67,7 +90,7 @@ RANKED_TYPES: Final = (
 
 
 def best_ranks(line: bytes) -> tuple[str | None, str, dict[str, int]]:
-    """(input key, keyword, {domain: best rank}) of one results line."""
+    """(input key, keyword, {domain or business key: best rank}) of one results line."""
     task = _TASK.decode(line)
     tag = task.data.get("tag")
     keyword = task.data.get("keyword") or task.data.get("image_url") or ""
@@ -78,11 +101,14 @@ def best_ranks(line: bytes) -> tuple[str | None, str, dict[str, int]]:
         ranked = [i for i in items if i.type == kind]
         for item in ranked or items:
             rank = item.rank_group if ranked else item.rank_absolute
-            if not isinstance(item.domain, str) or not isinstance(rank, int):
+            if not isinstance(rank, int):
                 continue
-            domain = _bare(item.domain)
-            if rank < best.get(domain, 1 << 30):
-                best[domain] = rank
+            names = [_bare(item.domain)] if isinstance(item.domain, str) else []
+            if item.type in PLACE_TYPES:
+                names += _businesses(item)
+            for name in names:
+                if rank < best.get(name, 1 << 30):
+                    best[name] = rank
     return (key_of_tag(tag) if isinstance(tag, str) else None), str(keyword), best
 
 
@@ -121,6 +147,8 @@ def read_period(
             continue
         view.keywords[key] = keyword
         for name, rank in best.items():
+            if ":" in name and name != domain:  # businesses count only when followed
+                continue
             view.rank_sum[name] = view.rank_sum.get(name, 0) + rank
             view.rank_n[name] = view.rank_n.get(name, 0) + 1
             if rank <= VISIBLE_TOP:
@@ -284,7 +312,7 @@ def build(
         now = now or available[-1]
         then = then or max((p for p in available if p < now), default=available[0])
     _check_collected(config, job, source, {"--from": then, "--to": now})
-    tracked = _bare(domain) if domain else None
+    tracked = (domain if ":" in domain else _bare(domain)) if domain else None
     a = read_period(config, job, then, tracked, keys)
     b = read_period(config, job, now, tracked, keys)
     moves = domain_moves(a, b)
