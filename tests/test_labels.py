@@ -84,6 +84,7 @@ def test_labels_stay_out_of_tasks_go_into_the_export_and_select_in_the_report(
         return {k["keyword"] for k in json.loads(found.stdout)["keywords"]}
 
     assert keywords("--tag", "client=acme") == {"running shoes", "trail shoes"}
+    headline_counts_the_keyword_table(config)
     assert keywords("--tag", "client=Globex") == {"running shoes", "rain jacket"}
     assert len(keywords()) == 4
     unknown = cli(config, "report", "--job", "rank", "--tag", "owner=x")
@@ -98,3 +99,21 @@ def test_a_label_column_that_is_a_task_field_is_refused_naming_the_key(tmp_path:
     checked = cli(config, "validate")
     assert checked.returncode == 2
     assert "jobs[0].tag_columns: 'depth' is a task field" in checked.stderr
+
+
+def headline_counts_the_keyword_table(config: Path) -> None:
+    """The headline's keywords in the top 3/10/100 and up are the keyword table's own counts,
+    in JSON and in the table."""
+    found = cli(config, "report", "--job", "rank", "--domain", "example.com", "--format", "json")
+    assert found.returncode == 0, found.stderr
+    data = json.loads(found.stdout)
+    numbers = {h["name"]: (h["then"], h["now"]) for h in data["headline"]}
+    moves = data["keywords"]
+    for top in (3, 10, 100):
+        then = sum(m["then"] is not None and m["then"] <= top for m in moves)
+        now = sum(m["now"] is not None and m["now"] <= top for m in moves)
+        assert numbers[f"keywords in the top {top}"] == (then, now)
+    assert numbers["keywords up"] == (None, sum((m["change"] or 0) > 0 for m in moves))
+    table = cli(config, "report", "--job", "rank", "--domain", "example.com")
+    then, now = numbers["keywords in the top 100"]
+    assert f"  keywords in the top 100: {then} -> {now}" in table.stdout

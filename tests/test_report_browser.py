@@ -96,15 +96,24 @@ def test_demo_report_renders_with_its_charts_drawn(tmp_path: Path) -> None:
     )
     width, _, rows = png_pixels(shot.read_bytes())
     channels = len(rows[0]) // width
-    top = bottom = 0  # series-coloured pixels in the upper and lower chart
-    for y, row in enumerate(rows):
-        for x in range(0, width * channels, channels):
-            if tuple(row[x : x + 3]) == SERIES_RGB:
-                if y < 330:
-                    top += 1
-                elif y < 600:
-                    bottom += 1
+    ys = [  # the rows of series-coloured pixels, top to bottom
+        y
+        for y, row in enumerate(rows)
+        for x in range(0, width * channels, channels)
+        if tuple(row[x : x + 3]) == SERIES_RGB
+    ]
+    split = max(range(1, len(ys)), key=lambda i: ys[i] - ys[i - 1])  # the gap between charts
+    top, bottom = split, len(ys) - split
     assert top > 300 and bottom > 300, (top, bottom)  # lines of 3 px over ~500 px, and dots
+    dom = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", html.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    for name in ("visibility (top 10)", "average rank", "keywords in the top 10", "keywords up"):
+        assert f'class="card" data-name="{name}"' in dom, name  # the headline, as drawn
 
     config = str(out / "jobs.toml")
     cmd = [sys.executable, "-m", "orchestrator", "report", "--config", config]

@@ -148,8 +148,19 @@ def command_report(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _number(value: float | int | None, name: str) -> str:
+    if value is None:
+        return "-"
+    if name.startswith("visibility"):
+        return f"{value * 100:.1f}%"
+    return f"{value:.1f}" if isinstance(value, float) else str(value)
+
+
 def _report_table(found: "report.Report", limit: int) -> None:
     say(f"{found.job}: {found.then} -> {found.now}")
+    for number in found.headline:
+        then = "" if number.then is None else f"{_number(number.then, number.name)} -> "
+        say(f"  {number.name}: {then}{_number(number.now, number.name)}")
     if found.domain:
         last = {period: (vis, avg) for period, vis, avg in found.history}
         (v0, a0), (v1, a1) = last.get(found.then, ({}, None)), last.get(found.now, ({}, None))

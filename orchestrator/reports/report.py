@@ -181,6 +181,38 @@ class DomainMove:
 
 
 @dataclass
+class Headline:
+    """One of the numbers a client reads first, in both periods (`then` None: a count of
+    moves, which belongs to the later period)."""
+
+    name: str
+    then: float | int | None
+    now: float | int | None
+
+
+def headline(
+    tracked: str, then: "PeriodView", now: "PeriodView", moves: list[KeywordMove]
+) -> list[Headline]:
+    """Visibility, average rank, keywords in the top 3, 10 and 100, and keywords up and down,
+    of the followed domain or business."""
+    numbers = [
+        Headline("visibility (top 10)", then.visibility(tracked), now.visibility(tracked)),
+        Headline("average rank", then.average_rank(tracked), now.average_rank(tracked)),
+    ]
+    for top in TOPS:
+        numbers.append(
+            Headline(
+                f"keywords in the top {top}",
+                sum(m.then is not None and m.then <= top for m in moves),
+                sum(m.now is not None and m.now <= top for m in moves),
+            )
+        )
+    numbers.append(Headline("keywords up", None, sum((m.change or 0) > 0 for m in moves)))
+    numbers.append(Headline("keywords down", None, sum((m.change or 0) < 0 for m in moves)))
+    return numbers
+
+
+@dataclass
 class Report:
     job: str
     domain: str | None
@@ -191,6 +223,7 @@ class Report:
     losers: list[DomainMove]
     history: list[tuple[str, dict[str, float], float | None]]  # period, visibility, avg rank
     series: list[str]  # domains in the visibility chart
+    headline: list[Headline] = field(default_factory=list)  # when a domain or business is followed
 
 
 def _movement(then: int | None, now: int | None) -> str:
@@ -328,16 +361,18 @@ def build(
         )
         avg = view.average_rank(tracked) if tracked else None
         history.append((key, {d: view.visibility(d) for d in series}, avg))
+    keywords = keyword_moves(a, b) if tracked else []
     return Report(
         job.name,
         tracked,
         then,
         now,
-        keyword_moves(a, b) if tracked else [],
+        keywords,
         [m for m in moves if m.change > 0][:MOVERS],
         [m for m in reversed(moves) if m.change < 0][:MOVERS],
         history,
         series,
+        headline(tracked, a, b, keywords) if tracked else [],
     )
 
 

@@ -75,6 +75,34 @@ def _rank(value: float | int | None) -> str:
     return "—" if value is None else f"{value:.1f}" if isinstance(value, float) else str(value)
 
 
+def _headline(report: Report) -> str:
+    """The numbers a client reads first, each with its change, above the charts."""
+    cards = []
+    for number in report.headline:
+        is_share = number.name.startswith("visibility")
+        shown = (
+            _pct(float(number.now)) if is_share and number.now is not None else _rank(number.now)
+        )
+        change = ""
+        if number.then is not None and number.now is not None:
+            delta = number.now - number.then
+            better = delta < 0 if number.name == "average rank" else delta > 0
+            text = (
+                f"{delta * 100:+.1f} pts"
+                if is_share
+                else f"{delta:+.1f}"
+                if isinstance(delta, float)
+                else f"{delta:+d}"
+            )
+            kind = "up" if better else "down" if delta else ""
+            change = f'<span class="{kind}">{text}</span>'
+        cards.append(
+            f'<div class="card" data-name="{escape(number.name)}"><b>{shown}</b>'
+            f"<span>{escape(number.name)}</span>{change}</div>"
+        )
+    return f'<div class="headline">{"".join(cards)}</div>' if cards else ""
+
+
 def render(report: Report) -> str:
     """The whole page."""
     labels = [period for period, _, _ in report.history]
@@ -120,11 +148,15 @@ td, th {{ border-bottom: 1px solid #ddd; padding: 3px 10px; text-align: left; }}
 .up {{ color: #2a7a2a; }} .down {{ color: #b22; }}
 .chart .title {{ font-weight: 600; }} .chart .tick {{ font-size: 11px; fill: #555; }}
 .legend span {{ margin-right: 14px; }}
+.headline {{ display: flex; flex-wrap: wrap; gap: 12px; margin: 12px 0 20px; }}
+.card {{ border: 1px solid #ddd; border-radius: 6px; padding: 8px 14px; min-width: 120px; }}
+.card b {{ display: block; font-size: 22px; }} .card span {{ display: block; font-size: 12px; }}
 .legend i {{ display: inline-block; width: 12px; height: 12px; margin-right: 4px; }}
 </style></head><body>
 <h1>{escape(report.job)}: {escape(report.then)} → {escape(report.now)}</h1>
 <p>Visibility: the share of the period's keywords for which a domain ranks in the top 10.
 Rank: the organic position (<code>rank_group</code>).</p>
+{_headline(report)}
 {"".join(charts)}
 {keyword_table}
 {movers("Biggest winners", report.winners)}
