@@ -114,6 +114,23 @@ def headline_counts_the_keyword_table(config: Path) -> None:
         now = sum(m["now"] is not None and m["now"] <= top for m in moves)
         assert numbers[f"keywords in the top {top}"] == (then, now)
     assert numbers["keywords up"] == (None, sum((m["change"] or 0) > 0 for m in moves))
+    for move in moves:  # per keyword: its rank in each history period, and its ranking page
+        assert len(move["history"]) == len(data["history"]) and move["history"][-1] == move["now"]
+        assert (move["url"] is not None) == (move["now"] is not None or move["then"] is not None)
+        assert move["url"] is None or "example.com/" in move["url"]
     table = cli(config, "report", "--job", "rank", "--domain", "example.com")
     then, now = numbers["keywords in the top 100"]
     assert f"  keywords in the top 100: {then} -> {now}" in table.stdout
+
+
+def test_a_sparkline_breaks_at_a_missing_period_and_a_foreign_link_is_text() -> None:
+    """The HTML's rank history: a period without results is a gap line, not a point; a
+    ranking page that is not http(s) is shown, never linked."""
+    from orchestrator.reports.report_html import _link, sparkline
+
+    drawn = sparkline([3, 2, None, 5], missing={2})
+    assert drawn.count("<polyline") == 1 and drawn.count("<circle") == 1
+    assert drawn.count('class="gap"') == 1
+    assert sparkline([None, None], missing={0, 1}) == ""
+    assert "href" not in _link("javascript:alert(1)", False)
+    assert 'href="https://example.com/a"' in _link("https://example.com/a", True)

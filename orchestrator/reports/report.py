@@ -36,6 +36,7 @@ class _Item(msgspec.Struct):
     rank_group: Any = None
     rank_absolute: Any = None
     domain: Any = None
+    url: Any = None
     place_id: Any = None
     cid: Any = None
     title: Any = None
@@ -91,10 +92,17 @@ RANKED_TYPES: Final = (
 
 def best_ranks(line: bytes) -> tuple[str | None, str, dict[str, int]]:
     """(input key, keyword, {domain or business key: best rank}) of one results line."""
+    key, keyword, best, _ = ranked_line(line)
+    return key, keyword, best
+
+
+def ranked_line(line: bytes) -> tuple[str | None, str, dict[str, int], dict[str, str]]:
+    """`best_ranks`, and the URL each domain or business ranks best with."""
     task = _TASK.decode(line)
     tag = task.data.get("tag")
     keyword = task.data.get("keyword") or task.data.get("image_url") or ""
     best: dict[str, int] = {}
+    urls: dict[str, str] = {}
     for result in task.result or []:
         items = result.items or []
         kind = next((k for k in RANKED_TYPES if any(i.type == k for i in items)), None)
@@ -109,7 +117,9 @@ def best_ranks(line: bytes) -> tuple[str | None, str, dict[str, int]]:
             for name in names:
                 if rank < best.get(name, 1 << 30):
                     best[name] = rank
-    return (key_of_tag(tag) if isinstance(tag, str) else None), str(keyword), best
+                    if isinstance(item.url, str):
+                        urls[name] = item.url
+    return (key_of_tag(tag) if isinstance(tag, str) else None), str(keyword), best, urls
 
 
 @dataclass
@@ -120,6 +130,7 @@ class PeriodView:
     period: str
     keywords: dict[str, str] = field(default_factory=dict)  # input key -> keyword
     ranks: dict[str, int] = field(default_factory=dict)  # input key -> tracked domain's rank
+    urls: dict[str, str] = field(default_factory=dict)  # input key -> the URL it ranks with
     visible: dict[str, int] = field(default_factory=dict)  # domain -> keywords in top 10
     rank_sum: dict[str, int] = field(default_factory=dict)  # domain -> sum of best ranks
     rank_n: dict[str, int] = field(default_factory=dict)
@@ -142,7 +153,7 @@ def read_period(
     """One period's keywords and ranks (only the inputs of `keys`, when given)."""
     view = PeriodView(period)
     for _, line in result_lines(config, job, period=period):
-        key, keyword, best = best_ranks(line)
+        key, keyword, best, urls = ranked_line(line)
         if key is None or (keys is not None and key not in keys):
             continue
         view.keywords[key] = keyword
@@ -155,6 +166,8 @@ def read_period(
                 view.visible[name] = view.visible.get(name, 0) + 1
         if domain is not None and domain in best:
             view.ranks[key] = best[domain]
+            if domain in urls:
+                view.urls[key] = urls[domain]
     return view
 
 
@@ -165,6 +178,11 @@ class KeywordMove:
     now: int | None
     change: int | None  # positive: better (a smaller rank number)
     movement: str  # "entered top 3", "left top 10", ... or ""
+    input_key: str = ""
+    url: str | None = None  # the page that ranks now (else then)
+    url_changed: bool = False  # another page of the domain ranked then
+    history: list[int | None] = field(default_factory=list)  # rank per history period
+    missing: list[str] = field(default_factory=list)  # history periods without its results
 
 
 @dataclass
@@ -243,7 +261,11 @@ def keyword_moves(then: PeriodView, now: PeriodView) -> list[KeywordMove]:
         a, b = then.ranks.get(key), now.ranks.get(key)
         change = a - b if a is not None and b is not None else None
         label = now.keywords.get(key) or then.keywords.get(key, "")
-        moves.append(KeywordMove(label, a, b, change, _movement(a, b)))
+        url_then, url_now = then.urls.get(key), now.urls.get(key)
+        changed = url_then is not None and url_now is not None and url_then != url_now
+        moves.append(
+            KeywordMove(label, a, b, change, _movement(a, b), key, url_now or url_then, changed)
+        )
     moves.sort(key=lambda m: (not m.movement, -abs(m.change or 0), m.keyword))
     return moves
 
@@ -354,14 +376,18 @@ def build(
         if tracked
         else [m.domain for m in sorted(moves, key=lambda m: -m.visibility_now)[:5]]
     )
-    history = []
+    history, views = [], []
     for key in [p for p in available if p <= now][-HISTORY:]:
         view = (
             b if key == now else a if key == then else read_period(config, job, key, tracked, keys)
         )
         avg = view.average_rank(tracked) if tracked else None
         history.append((key, {d: view.visibility(d) for d in series}, avg))
+        views.append(view)
     keywords = keyword_moves(a, b) if tracked else []
+    for move in keywords:  # None: not ranking, or (listed in `missing`) no results that period
+        move.history = [view.ranks.get(move.input_key) for view in views]
+        move.missing = [v.period for v in views if move.input_key not in v.keywords]
     return Report(
         job.name,
         tracked,
@@ -384,4 +410,5 @@ def keyword_rows(report: Report) -> Iterator[dict[str, object]]:
             f"rank_{report.now}": m.now,
             "change": m.change,
             "movement": m.movement,
+            "url": m.url,
         }

@@ -67,12 +67,62 @@ def _chart(
     return "".join(parts) + f'</svg><div class="legend">{legend}</div>'
 
 
+SPARK_W, SPARK_H = 120, 28
+
+
+def sparkline(ranks: list[int | None], missing: set[int]) -> str:
+    """A keyword's rank over the history periods, higher is better; a period without its
+    results (`missing`) breaks the line, as does one where it did not rank."""
+    known = [r for r in ranks if r is not None]
+    if not known:
+        return ""
+    low, high = min(known), max(known)
+    span = (high - low) or 1
+    step = SPARK_W / max(1, len(ranks) - 1)
+    segments: list[list[str]] = [[]]
+    for i, rank in enumerate(ranks):
+        if rank is None:
+            segments.append([])
+            continue
+        y = 3 + (rank - low) / span * (SPARK_H - 6)
+        segments[-1].append(f"{i * step:.1f},{y:.1f}")
+    lines = "".join(
+        f'<polyline points="{" ".join(points)}" fill="none" stroke="#1f77b4" stroke-width="2"/>'
+        if len(points) > 1
+        else f'<circle cx="{points[0].split(",")[0]}" cy="{points[0].split(",")[1]}" r="2" '
+        'fill="#1f77b4"/>'
+        for points in segments
+        if points
+    )
+    gaps = "".join(
+        f'<line class="gap" x1="{i * step:.1f}" y1="0" x2="{i * step:.1f}" y2="{SPARK_H}" '
+        'stroke="#ccc" stroke-dasharray="2,2"/>'
+        for i in sorted(missing)
+    )
+    return (
+        f'<svg class="spark" width="{SPARK_W}" height="{SPARK_H}" '
+        f'viewBox="-2 0 {SPARK_W + 4} {SPARK_H}">{gaps}{lines}</svg>'
+    )
+
+
 def _pct(value: float) -> str:
     return f"{value * 100:.1f}%"
 
 
 def _rank(value: float | int | None) -> str:
     return "—" if value is None else f"{value:.1f}" if isinstance(value, float) else str(value)
+
+
+def _link(url: str | None, changed: bool) -> str:
+    """The ranking page, linked only when it is http(s): a SERP's text is not ours to trust."""
+    if not url:
+        return ""
+    shown = url.split("://", 1)[-1]
+    shown = shown if len(shown) <= 48 else shown[:45] + "..."
+    note = ' <span class="down">(changed)</span>' if changed else ""
+    if not url.lower().startswith(("https://", "http://")):
+        return f"{escape(shown)}{note}"
+    return f'<a href="{escape(url)}" rel="noopener noreferrer">{escape(shown)}</a>{note}'
 
 
 def _headline(report: Report) -> str:
@@ -113,16 +163,19 @@ def render(report: Report) -> str:
         charts.append(
             _chart("Average rank (lower is better)", labels, ranks, pct=False, invert=True)
         )
+    periods = [period for period, _, _ in report.history]
     rows = "".join(
         f"<tr><td>{escape(m.keyword)}</td><td>{_rank(m.then)}</td><td>{_rank(m.now)}</td>"
         f'<td class="{"up" if (m.change or 0) > 0 else "down" if (m.change or 0) < 0 else ""}">'
-        f"{'' if m.change is None else f'{m.change:+d}'}</td><td>{escape(m.movement)}</td></tr>"
+        f"{'' if m.change is None else f'{m.change:+d}'}</td><td>{escape(m.movement)}</td>"
+        f"<td>{sparkline(m.history, {periods.index(p) for p in m.missing if p in periods})}</td>"
+        f"<td>{_link(m.url, m.url_changed)}</td></tr>"
         for m in report.keywords
     )
     keyword_table = (
         f"<h2>Keywords: {escape(report.domain)}</h2><table><tr><th>keyword</th>"
         f"<th>{escape(report.then)}</th><th>{escape(report.now)}</th><th>change</th>"
-        f"<th>movement</th></tr>{rows}</table>"
+        f"<th>movement</th><th>history</th><th>ranking page</th></tr>{rows}</table>"
         if report.domain
         else "<p>Name a domain with <code>--domain</code> to see its keywords.</p>"
     )
