@@ -218,7 +218,7 @@ async def test_the_official_client_reads_every_item_and_field(
 def test_a_maps_report_ranks_places_among_places_not_behind_the_ads() -> None:
     """The report's rank of a business on maps is its place among maps_search items: two
     ads above it do not push it from 1 to 3."""
-    from orchestrator.reports.report import best_ranks
+    from orchestrator.reports.period_view import best_ranks
 
     items = [
         {"type": "maps_paid_item", "rank_group": 1, "rank_absolute": 1, "domain": "ad.com"},

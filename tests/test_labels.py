@@ -39,6 +39,7 @@ tag_columns = ["client", "group"]
 [jobs.defaults]
 location_code = 2840
 language_code = "en"
+depth = 100
 """)
     return config
 
@@ -118,9 +119,28 @@ def headline_counts_the_keyword_table(config: Path) -> None:
         assert len(move["history"]) == len(data["history"]) and move["history"][-1] == move["now"]
         assert (move["url"] is not None) == (move["now"] is not None or move["then"] is not None)
         assert move["url"] is None or "example.com/" in move["url"]
-    table = cli(config, "report", "--job", "rank", "--domain", "example.com")
+    assert any(m["now"] is not None for m in moves)  # the followed domain ranks somewhere
+    rivals = [c["domain"] for c in data["competitors"]]
+    assert rivals and "example.com" not in rivals and len(rivals) <= 5
+    assert all(set(m["owned"]) <= set(m["features"]) for m in moves)
+    html = config.parent / "r.html"
+    table = cli(
+        config,
+        "report",
+        "--job",
+        "rank",
+        "--domain",
+        "example.com",
+        "--title",
+        "Acme <Q4>",
+        "--html",
+        str(html),
+    )
     then, now = numbers["keywords in the top 100"]
     assert f"  keywords in the top 100: {then} -> {now}" in table.stdout
+    assert table.stdout.startswith("Acme <Q4>\n") and "competitors (most often" in table.stdout
+    page = html.read_text()
+    assert "<h1>Acme &lt;Q4&gt;</h1>" in page and "Competitors (most often" in page
 
 
 def test_a_sparkline_breaks_at_a_missing_period_and_a_foreign_link_is_text() -> None:

@@ -18,6 +18,7 @@ from orchestrator.reports.export import (
     format_of,
 )
 from orchestrator.reports.outfile import replaced_text, write_csv_rows
+from orchestrator.reports.period_view import BUSINESS_KEYS, business_key
 
 
 def _add_raw(p: argparse.ArgumentParser) -> None:
@@ -53,7 +54,13 @@ def add_report(p: argparse.ArgumentParser) -> None:
     p.add_argument("--from", dest="then", metavar="KEY", help="the earlier period")
     p.add_argument("--to", dest="now", metavar="KEY", help="the later period")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    p.add_argument("--limit", type=positive_int, default=20, help="keyword rows in the table")
+    p.add_argument(
+        "--limit",
+        type=positive_int,
+        default=20,
+        help="keyword rows in the table, and rows of the winners and losers tables",
+    )
+    p.add_argument("--title", help="the report's heading (default: the job and its periods)")
     p.add_argument("--html", metavar="PATH", help="also write a self-contained HTML report")
     p.add_argument(
         "--tag",
@@ -66,10 +73,10 @@ def add_report(p: argparse.ArgumentParser) -> None:
 
 def followed(args: argparse.Namespace) -> str | None:
     """What the report follows: a domain, or a business by place id, cid or name."""
-    for kind in report.BUSINESS_KEYS:
+    for kind in BUSINESS_KEYS:
         value = getattr(args, kind)
         if value:
-            return report.business_key(kind, value)
+            return business_key(kind, value)
     return str(args.domain) if args.domain else None
 
 
@@ -115,7 +122,17 @@ def command_report(args: argparse.Namespace) -> int:
     job = find_job(config, args.job, args.config)
     if job.every is not None:  # without it, report.build says there is nothing to compare
         _check_keys(config, job, args.config, {"--from": args.then, "--to": args.now})
-    found = report.build(config, job, args.config, followed(args), args.then, args.now, args.tag)
+    found = report.build(
+        config,
+        job,
+        args.config,
+        followed(args),
+        args.then,
+        args.now,
+        args.tag,
+        movers=args.limit,
+        title=args.title,
+    )
     if args.html:
         with replaced_text(args.html) as page:
             page.write(report_html.render(found))
@@ -157,6 +174,8 @@ def _number(value: float | int | None, name: str) -> str:
 
 
 def _report_table(found: "report.Report", limit: int) -> None:
+    if found.title:
+        say(found.title)
     say(f"{found.job}: {found.then} -> {found.now}")
     for number in found.headline:
         then = "" if number.then is None else f"{_number(number.then, number.name)} -> "
@@ -181,6 +200,9 @@ def _report_table(found: "report.Report", limit: int) -> None:
             say(f"{m.keyword:<{width}}  {then:>5}  {now:>5}  {change:>6}  {m.movement}")
         if len(found.keywords) > limit:
             say(f"({len(found.keywords) - limit} more keywords: --limit, or --format csv)")
+    if found.competitors:
+        names = ", ".join(f"{m.domain} ({m.visibility_now * 100:.0f}%)" for m in found.competitors)
+        say(f"competitors (most often in the same top 10s; visibility): {names}")
     for title, moves in (("biggest winners", found.winners), ("biggest losers", found.losers)):
         say(f"{title} (visibility, top 10):")
         for d in moves:

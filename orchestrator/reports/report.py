@@ -14,161 +14,23 @@ ranks in the top 10.
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Final
-
-import msgspec
+from typing import Final
 
 from orchestrator.config import Config, JobConfig, ledger_password
 from orchestrator.errors import ConfigError, NoLedger
 from orchestrator.ledger import DONE, FAILED, MISSED, Ledger
-from orchestrator.pipeline.inputs import key_of_tag
 from orchestrator.pipeline.labels import has_label, labels_by_key
-from orchestrator.reports.export import result_files, result_lines
-
-TOPS: Final = (3, 10, 100)
-VISIBLE_TOP: Final = 10
-HISTORY: Final = 12  # periods in the chart, ending with the later of the two compared
-MOVERS: Final = 10  # winners and losers shown
-
-
-class _Item(msgspec.Struct):
-    type: str = ""
-    rank_group: Any = None
-    rank_absolute: Any = None
-    domain: Any = None
-    url: Any = None
-    place_id: Any = None
-    cid: Any = None
-    title: Any = None
-
-
-class _Result(msgspec.Struct):
-    items: list[_Item] | None = None
-
-
-class _Task(msgspec.Struct):
-    data: dict[str, Any] = {}
-    result: list[_Result] | None = None
-
-
-_TASK: Final = msgspec.json.Decoder(_Task)
-
-
-def _bare(domain: str) -> str:
-    return domain.lower().removeprefix("www.")
-
-
-# A business on maps and in the local finder is followed by its place id, its cid or its name
-# (`report --place-id/--cid/--business`): it has no domain, or shares one with its chain.
-PLACE_TYPES: Final = frozenset({"maps_search", "local_pack"})
-BUSINESS_KEYS: Final = ("place_id", "cid", "business")
-
-
-def business_key(kind: str, value: str) -> str:
-    """The report's key of a business: `cid:123`, `place_id:ChIJ...`, `business:joe's pizza`
-    (a name compared in lower case). Domains hold no colon, so the two never meet."""
-    return f"{kind}:{value.strip().lower() if kind == 'business' else value.strip()}"
-
-
-def _businesses(item: _Item) -> list[str]:
-    found = []
-    for kind, value in (("place_id", item.place_id), ("cid", item.cid), ("business", item.title)):
-        if isinstance(value, str) and value.strip():
-            found.append(business_key(kind, value))
-    return found
-
-
-# The item type that is the ranked list of each endpoint (ads and boxes are not ranked).
-RANKED_TYPES: Final = (
-    "organic",
-    "maps_search",
-    "local_pack",
-    "news_search",
-    "images_search",
-    "google_jobs_item",
-    "event_item",
+from orchestrator.reports.export import result_files
+from orchestrator.reports.period_view import (
+    PeriodView,
+    bare,
+    read_period,
 )
 
-
-def best_ranks(line: bytes) -> tuple[str | None, str, dict[str, int]]:
-    """(input key, keyword, {domain or business key: best rank}) of one results line."""
-    key, keyword, best, _ = ranked_line(line)
-    return key, keyword, best
-
-
-def ranked_line(line: bytes) -> tuple[str | None, str, dict[str, int], dict[str, str]]:
-    """`best_ranks`, and the URL each domain or business ranks best with."""
-    task = _TASK.decode(line)
-    tag = task.data.get("tag")
-    keyword = task.data.get("keyword") or task.data.get("image_url") or ""
-    best: dict[str, int] = {}
-    urls: dict[str, str] = {}
-    for result in task.result or []:
-        items = result.items or []
-        kind = next((k for k in RANKED_TYPES if any(i.type == k for i in items)), None)
-        ranked = [i for i in items if i.type == kind]
-        for item in ranked or items:
-            rank = item.rank_group if ranked else item.rank_absolute
-            if not isinstance(rank, int):
-                continue
-            names = [_bare(item.domain)] if isinstance(item.domain, str) else []
-            if item.type in PLACE_TYPES:
-                names += _businesses(item)
-            for name in names:
-                if rank < best.get(name, 1 << 30):
-                    best[name] = rank
-                    if isinstance(item.url, str):
-                        urls[name] = item.url
-    return (key_of_tag(tag) if isinstance(tag, str) else None), str(keyword), best, urls
-
-
-@dataclass
-class PeriodView:
-    """One period seen from the results: per keyword the tracked domain's rank, and per
-    domain how many keywords it is visible for."""
-
-    period: str
-    keywords: dict[str, str] = field(default_factory=dict)  # input key -> keyword
-    ranks: dict[str, int] = field(default_factory=dict)  # input key -> tracked domain's rank
-    urls: dict[str, str] = field(default_factory=dict)  # input key -> the URL it ranks with
-    visible: dict[str, int] = field(default_factory=dict)  # domain -> keywords in top 10
-    rank_sum: dict[str, int] = field(default_factory=dict)  # domain -> sum of best ranks
-    rank_n: dict[str, int] = field(default_factory=dict)
-
-    def visibility(self, domain: str) -> float:
-        return self.visible.get(domain, 0) / len(self.keywords) if self.keywords else 0.0
-
-    def average_rank(self, domain: str) -> float | None:
-        n = self.rank_n.get(domain, 0)
-        return self.rank_sum[domain] / n if n else None
-
-
-def read_period(
-    config: Config,
-    job: JobConfig,
-    period: str,
-    domain: str | None,
-    keys: frozenset[str] | None = None,
-) -> PeriodView:
-    """One period's keywords and ranks (only the inputs of `keys`, when given)."""
-    view = PeriodView(period)
-    for _, line in result_lines(config, job, period=period):
-        key, keyword, best, urls = ranked_line(line)
-        if key is None or (keys is not None and key not in keys):
-            continue
-        view.keywords[key] = keyword
-        for name, rank in best.items():
-            if ":" in name and name != domain:  # businesses count only when followed
-                continue
-            view.rank_sum[name] = view.rank_sum.get(name, 0) + rank
-            view.rank_n[name] = view.rank_n.get(name, 0) + 1
-            if rank <= VISIBLE_TOP:
-                view.visible[name] = view.visible.get(name, 0) + 1
-        if domain is not None and domain in best:
-            view.ranks[key] = best[domain]
-            if domain in urls:
-                view.urls[key] = urls[domain]
-    return view
+TOPS: Final = (3, 10, 100)
+HISTORY: Final = 12  # periods in the chart, ending with the later of the two compared
+MOVERS: Final = 10  # winners and losers shown
+COMPETITORS: Final = 5  # the domains most often in the followed one's top 10s
 
 
 @dataclass
@@ -183,6 +45,8 @@ class KeywordMove:
     url_changed: bool = False  # another page of the domain ranked then
     history: list[int | None] = field(default_factory=list)  # rank per history period
     missing: list[str] = field(default_factory=list)  # history periods without its results
+    features: list[str] = field(default_factory=list)  # SERP features present (now)
+    owned: list[str] = field(default_factory=list)  # of those, the ones showing the domain
 
 
 @dataclass
@@ -242,6 +106,8 @@ class Report:
     history: list[tuple[str, dict[str, float], float | None]]  # period, visibility, avg rank
     series: list[str]  # domains in the visibility chart
     headline: list[Headline] = field(default_factory=list)  # when a domain or business is followed
+    competitors: list["DomainMove"] = field(default_factory=list)  # most often in its top 10s
+    title: str | None = None  # the page's heading (`--title`), else the job and periods
 
 
 def _movement(then: int | None, now: int | None) -> str:
@@ -263,9 +129,10 @@ def keyword_moves(then: PeriodView, now: PeriodView) -> list[KeywordMove]:
         label = now.keywords.get(key) or then.keywords.get(key, "")
         url_then, url_now = then.urls.get(key), now.urls.get(key)
         changed = url_then is not None and url_now is not None and url_then != url_now
-        moves.append(
-            KeywordMove(label, a, b, change, _movement(a, b), key, url_now or url_then, changed)
-        )
+        move = KeywordMove(label, a, b, change, _movement(a, b), key, url_now or url_then, changed)
+        view = now if key in now.keywords else then
+        move.features, move.owned = view.features.get(key, []), view.owned.get(key, [])
+        moves.append(move)
     moves.sort(key=lambda m: (not m.movement, -abs(m.change or 0), m.keyword))
     return moves
 
@@ -349,9 +216,11 @@ def build(
     then: str | None = None,
     now: str | None = None,
     tag: tuple[str, str] | None = None,
+    movers: int = MOVERS,
+    title: str | None = None,
 ) -> Report:
     """Compare two periods (by default the last two complete ones), of the inputs labelled
-    `tag` (column, value) when given."""
+    `tag` (column, value) when given; `movers` winners and losers."""
     if job.every is None:
         raise ConfigError(source, "--job", f"job {job.name!r} has no `every`: nothing to compare")
     keys = selected(config, job, source, tag)
@@ -367,7 +236,7 @@ def build(
         now = now or available[-1]
         then = then or max((p for p in available if p < now), default=available[0])
     _check_collected(config, job, source, {"--from": then, "--to": now})
-    tracked = (domain if ":" in domain else _bare(domain)) if domain else None
+    tracked = (domain if ":" in domain else bare(domain)) if domain else None
     a = read_period(config, job, then, tracked, keys)
     b = read_period(config, job, now, tracked, keys)
     moves = domain_moves(a, b)
@@ -388,17 +257,21 @@ def build(
     for move in keywords:  # None: not ranking, or (listed in `missing`) no results that period
         move.history = [view.ranks.get(move.input_key) for view in views]
         move.missing = [v.period for v in views if move.input_key not in v.keywords]
+    rivals = sorted(b.shared, key=lambda d: (-b.shared[d], d))[:COMPETITORS]
+    competitors = [m for d in rivals for m in moves if m.domain == d]
     return Report(
         job.name,
         tracked,
         then,
         now,
         keywords,
-        [m for m in moves if m.change > 0][:MOVERS],
-        [m for m in reversed(moves) if m.change < 0][:MOVERS],
+        [m for m in moves if m.change > 0][:movers],
+        [m for m in reversed(moves) if m.change < 0][:movers],
         history,
         series,
         headline(tracked, a, b, keywords) if tracked else [],
+        competitors,
+        title,
     )
 
 

@@ -125,6 +125,13 @@ def _link(url: str | None, changed: bool) -> str:
     return f'<a href="{escape(url)}" rel="noopener noreferrer">{escape(shown)}</a>{note}'
 
 
+def _features(present: list[str], owned: list[str]) -> str:
+    """The SERP features of a keyword, those showing the domain in bold."""
+    return ", ".join(
+        f"<b>{escape(kind)}</b>" if kind in owned else escape(kind) for kind in present
+    )
+
+
 def _headline(report: Report) -> str:
     """The numbers a client reads first, each with its change, above the charts."""
     cards = []
@@ -169,13 +176,14 @@ def render(report: Report) -> str:
         f'<td class="{"up" if (m.change or 0) > 0 else "down" if (m.change or 0) < 0 else ""}">'
         f"{'' if m.change is None else f'{m.change:+d}'}</td><td>{escape(m.movement)}</td>"
         f"<td>{sparkline(m.history, {periods.index(p) for p in m.missing if p in periods})}</td>"
-        f"<td>{_link(m.url, m.url_changed)}</td></tr>"
+        f"<td>{_link(m.url, m.url_changed)}</td><td>{_features(m.features, m.owned)}</td></tr>"
         for m in report.keywords
     )
     keyword_table = (
         f"<h2>Keywords: {escape(report.domain)}</h2><table><tr><th>keyword</th>"
         f"<th>{escape(report.then)}</th><th>{escape(report.now)}</th><th>change</th>"
-        f"<th>movement</th><th>history</th><th>ranking page</th></tr>{rows}</table>"
+        f"<th>movement</th><th>history</th><th>ranking page</th><th>SERP features</th></tr>"
+        f"{rows}</table>"
         if report.domain
         else "<p>Name a domain with <code>--domain</code> to see its keywords.</p>"
     )
@@ -191,9 +199,15 @@ def render(report: Report) -> str:
             f"<th>{escape(report.now)}</th><th>visibility</th></tr>{body}</table>"
         )
 
+    heading = report.title or f"{report.job}: {report.then} → {report.now}"
+    rivals = (
+        movers("Competitors (most often in the same top 10s)", report.competitors)
+        if report.competitors
+        else ""
+    )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
-<title>{escape(report.job)}: {escape(report.then)} → {escape(report.now)}</title>
+<title>{escape(heading)}</title>
 <style>
 body {{ font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; max-width: 980px; }}
 table {{ border-collapse: collapse; margin: 8px 0 24px; }}
@@ -206,10 +220,11 @@ td, th {{ border-bottom: 1px solid #ddd; padding: 3px 10px; text-align: left; }}
 .card b {{ display: block; font-size: 22px; }} .card span {{ display: block; font-size: 12px; }}
 .legend i {{ display: inline-block; width: 12px; height: 12px; margin-right: 4px; }}
 </style></head><body>
-<h1>{escape(report.job)}: {escape(report.then)} → {escape(report.now)}</h1>
+<h1>{escape(heading)}</h1>
 <p>Visibility: the share of the period's keywords for which a domain ranks in the top 10.
 Rank: the organic position (<code>rank_group</code>).</p>
 {_headline(report)}
+{rivals}
 {"".join(charts)}
 {keyword_table}
 {movers("Biggest winners", report.winners)}
