@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from tests.test_e2e_run import ENV, run, running_simulator, stats
+from tests.test_report_browser import chromium
 
 KEYWORDS = (
     "keyword,client,group\n"
@@ -55,11 +56,11 @@ def test_labels_stay_out_of_tasks_go_into_the_export_and_select_in_the_report(
     flags = ("--delay-normal-s", "0:1", "--seed", "5", "--domains", "example.com")
     with running_simulator(*flags) as url:
         config = labelled_config(tmp_path, url)
-        for day in ("2026-11-30", "2026-12-01"):
+        for day in ("2026-11-30", "2026-12-01", "2026-12-03"):  # 12-02 missed
             done = run(config, "--period", day)
             assert done.returncode == 0, done.stderr
-        assert stats(url)["tasks_created"] == 8  # 4 distinct keywords a day, labels aside
-    lines = (tmp_path / "out" / "rank" / "period=2026-12-01" / "results.jsonl").read_text()
+        assert stats(url)["tasks_created"] == 12  # 4 distinct keywords a day, labels aside
+    lines = (tmp_path / "out" / "rank" / "period=2026-12-03" / "results.jsonl").read_text()
     for line in lines.splitlines():  # the labels were never sent
         data = json.loads(line)["data"]
         assert "client" not in data and "group" not in data
@@ -141,6 +142,23 @@ def headline_counts_the_keyword_table(config: Path) -> None:
     assert table.stdout.startswith("Acme <Q4>\n") and "competitors (most often" in table.stdout
     page = html.read_text()
     assert "<h1>Acme &lt;Q4&gt;</h1>" in page and "Competitors (most often" in page
+    # The missed day is in the history as a gap, drawn as one in the page Chromium renders
+    assert [p for p, _, _ in data["history"]] == [
+        "2026-11-30",
+        "2026-12-01",
+        "2026-12-02",
+        "2026-12-03",
+    ]
+    assert data["history"][2][1:] == [{}, None]
+    assert all(m["missing"] == ["2026-12-02"] for m in moves)
+    dom = subprocess.run(
+        [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", html.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert 'class="gap" data-period="2026-12-02"' in dom
 
 
 def test_a_sparkline_breaks_at_a_missing_period_and_a_foreign_link_is_text() -> None:

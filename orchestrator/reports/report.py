@@ -19,6 +19,7 @@ from typing import Final
 from orchestrator.config import Config, JobConfig, ledger_password
 from orchestrator.errors import ConfigError, NoLedger
 from orchestrator.ledger import DONE, FAILED, MISSED, Ledger
+from orchestrator.periods import parse_key, period_at
 from orchestrator.pipeline.labels import has_label, labels_by_key
 from orchestrator.reports.export import result_files
 from orchestrator.reports.period_view import (
@@ -185,6 +186,21 @@ def _check_collected(config: Config, job: JobConfig, source: str, keys: dict[str
             )
 
 
+def calendar(config: Config, job: JobConfig, available: list[str], last: str) -> list[str]:
+    """The job's last HISTORY periods up to `last` in its calendar, those without complete
+    results included (so a chart shows a missed day as a gap), from its first with results."""
+    assert job.every is not None
+    tz = job.zone(config)
+    period = parse_key(job.every, tz, last)
+    keys = [period.key]
+    while len(keys) < HISTORY:
+        period = period_at(job.every, tz, period.start - 1)
+        if not available or period.key < available[0]:
+            break
+        keys.insert(0, period.key)
+    return keys
+
+
 def selected(
     config: Config, job: JobConfig, source: str, tag: tuple[str, str] | None
 ) -> frozenset[str] | None:
@@ -245,8 +261,13 @@ def build(
         if tracked
         else [m.domain for m in sorted(moves, key=lambda m: -m.visibility_now)[:5]]
     )
-    history, views = [], []
-    for key in [p for p in available if p <= now][-HISTORY:]:
+    history: list[tuple[str, dict[str, float], float | None]] = []
+    views: list[PeriodView] = []
+    for key in calendar(config, job, available, now):
+        if key not in available:  # missed, or not complete: a gap in every line, not a point
+            history.append((key, {}, None))
+            views.append(PeriodView(key))
+            continue
         view = (
             b if key == now else a if key == then else read_period(config, job, key, tracked, keys)
         )

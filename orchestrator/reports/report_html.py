@@ -50,16 +50,28 @@ def _chart(
             f'<text x="{PAD + i * step:.1f}" y="{HEIGHT - PAD + 16}" class="tick" '
             f'text-anchor="middle">{escape(label)}</text>'
         )
+    for i, label in enumerate(labels):  # a period without results: a dashed gap marker
+        if all(points[i] is None for points in series.values()):
+            x = PAD + i * step
+            parts.append(
+                f'<line class="gap" data-period="{escape(label)}" x1="{x:.1f}" y1="{PAD}" '
+                f'x2="{x:.1f}" y2="{HEIGHT - PAD}" stroke="#bbb" stroke-dasharray="4,4"/>'
+            )
     for colour, (name, points) in zip(COLOURS, series.items(), strict=False):
-        xy = [(PAD + i * step, y(v)) for i, v in enumerate(points) if v is not None]
-        if not xy:
-            continue
-        coords = " ".join(f"{x:.1f},{yy:.1f}" for x, yy in xy)
-        parts.append(
-            f'<polyline class="series" data-name="{escape(name)}" points="{coords}" '
-            f'fill="none" stroke="{colour}" stroke-width="3"/>'
-        )
-        parts += [f'<circle cx="{x:.1f}" cy="{yy:.1f}" r="4" fill="{colour}"/>' for x, yy in xy]
+        runs: list[list[tuple[float, float]]] = [[]]  # a line breaks where a value is missing
+        for i, v in enumerate(points):
+            if v is None:
+                runs.append([])
+            else:
+                runs[-1].append((PAD + i * step, y(v)))
+        for xy in runs:
+            if len(xy) > 1:
+                coords = " ".join(f"{x:.1f},{yy:.1f}" for x, yy in xy)
+                parts.append(
+                    f'<polyline class="series" data-name="{escape(name)}" points="{coords}" '
+                    f'fill="none" stroke="{colour}" stroke-width="3"/>'
+                )
+            parts += [f'<circle cx="{x:.1f}" cy="{yy:.1f}" r="4" fill="{colour}"/>' for x, yy in xy]
     legend = "".join(
         f'<span><i style="background:{c}"></i>{escape(n)}</span>'
         for c, n in zip(COLOURS, series, strict=False)
