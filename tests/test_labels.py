@@ -56,10 +56,10 @@ def test_labels_stay_out_of_tasks_go_into_the_export_and_select_in_the_report(
     flags = ("--delay-normal-s", "0:1", "--seed", "5", "--domains", "example.com")
     with running_simulator(*flags) as url:
         config = labelled_config(tmp_path, url)
-        for day in ("2026-11-30", "2026-12-01", "2026-12-03"):  # 12-02 missed
+        for day in ("2026-11-27", "2026-11-30", "2026-12-01", "2026-12-03"):  # 12-02 missed
             done = run(config, "--period", day)
             assert done.returncode == 0, done.stderr
-        assert stats(url)["tasks_created"] == 12  # 4 distinct keywords a day, labels aside
+        assert stats(url)["tasks_created"] == 16  # 4 distinct keywords a day, labels aside
     lines = (tmp_path / "out" / "rank" / "period=2026-12-03" / "results.jsonl").read_text()
     for line in lines.splitlines():  # the labels were never sent
         data = json.loads(line)["data"]
@@ -143,14 +143,11 @@ def headline_counts_the_keyword_table(config: Path) -> None:
     page = html.read_text()
     assert "<h1>Acme &lt;Q4&gt;</h1>" in page and "Competitors (most often" in page
     # The missed day is in the history as a gap, drawn as one in the page Chromium renders
-    assert [p for p, _, _ in data["history"]] == [
-        "2026-11-30",
-        "2026-12-01",
-        "2026-12-02",
-        "2026-12-03",
-    ]
-    assert data["history"][2][1:] == [{}, None]
-    assert all(m["missing"] == ["2026-12-02"] for m in moves)
+    days = [f"2026-11-{d}" for d in range(27, 31)] + [f"2026-12-0{d}" for d in range(1, 4)]
+    assert [p for p, _, _ in data["history"]] == days
+    assert data["history"][5][1:] == [{}, None]
+    assert all(m["missing"] == ["2026-11-28", "2026-11-29", "2026-12-02"] for m in moves)
+    week_over_week(config, {m["keyword"]: m["history"] for m in moves})
     dom = subprocess.run(
         [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", html.as_uri()],
         capture_output=True,
@@ -172,3 +169,26 @@ def test_a_sparkline_breaks_at_a_missing_period_and_a_foreign_link_is_text() -> 
     assert sparkline([None, None], missing={0, 1}) == ""
     assert "href" not in _link("javascript:alert(1)", False)
     assert 'href="https://example.com/a"' in _link("https://example.com/a", True)
+
+
+def week_over_week(config: Path, daily: dict[str, list[int | None]]) -> None:
+    """`--by-week`: 2026-W48 (one day) against 2026-W49 (three days); a keyword's weekly rank
+    is the mean of its daily ranks, rounded."""
+    found = cli(
+        config,
+        "report",
+        "--job",
+        "rank",
+        "--domain",
+        "example.com",
+        "--by-week",
+        "--format",
+        "json",
+    )
+    assert found.returncode == 0, found.stderr
+    data = json.loads(found.stdout)
+    assert (data["then"], data["now"]) == ("2026-W48", "2026-W49")
+    for move in data["keywords"]:
+        days = [r for r in daily[move["keyword"]][3:] if r is not None]  # 11-30 .. 12-03
+        assert move["now"] == (round(sum(days) / len(days)) if days else None)
+        assert move["then"] == daily[move["keyword"]][0]

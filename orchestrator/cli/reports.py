@@ -61,6 +61,12 @@ def add_report(p: argparse.ArgumentParser) -> None:
         help="keyword rows in the table, and rows of the winners and losers tables",
     )
     p.add_argument("--title", help="the report's heading (default: the job and its periods)")
+    p.add_argument(
+        "--by-week",
+        action="store_true",
+        help="a daily job week over week: each ISO week the average of its collected days "
+        "(--from/--to name days of the weeks to compare)",
+    )
     p.add_argument("--html", metavar="PATH", help="also write a self-contained HTML report")
     p.add_argument(
         "--tag",
@@ -132,6 +138,7 @@ def command_report(args: argparse.Namespace) -> int:
         args.tag,
         movers=args.limit,
         title=args.title,
+        by_week=args.by_week,
     )
     if args.html:
         with replaced_text(args.html) as page:

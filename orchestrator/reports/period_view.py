@@ -137,7 +137,7 @@ class PeriodView:
     owned: dict[str, list[str]] = field(default_factory=dict)
     # domain -> keywords whose top 10 it shares with the followed domain or business
     shared: dict[str, int] = field(default_factory=dict)
-    visible: dict[str, int] = field(default_factory=dict)  # domain -> keywords in top 10
+    visible: dict[str, float] = field(default_factory=dict)  # domain -> keywords in top 10
     rank_sum: dict[str, int] = field(default_factory=dict)  # domain -> sum of best ranks
     rank_n: dict[str, int] = field(default_factory=dict)
 
@@ -183,3 +183,30 @@ def read_period(
                 if rank <= VISIBLE_TOP and name != domain and ":" not in name:
                     view.shared[name] = view.shared.get(name, 0) + 1
     return view
+
+
+def merged(period: str, days: list[PeriodView]) -> PeriodView:
+    """A week of daily views as one (`report --by-week`): a keyword's rank is the mean of its
+    daily ranks (rounded), a domain's visibility the mean of the days' and its average rank
+    over every day's ranks; the page and the SERP features are the latest day's."""
+    week = PeriodView(period)
+    ranks: dict[str, list[int]] = {}
+    for day in days:
+        week.keywords.update(day.keywords)
+        week.urls.update(day.urls)
+        week.features.update(day.features)
+        week.owned.update(day.owned)
+        for key, rank in day.ranks.items():
+            ranks.setdefault(key, []).append(rank)
+        for totals, part in (
+            (week.rank_sum, day.rank_sum),
+            (week.rank_n, day.rank_n),
+            (week.shared, day.shared),
+        ):
+            for name, n in part.items():
+                totals[name] = totals.get(name, 0) + n
+    week.ranks = {key: round(sum(found) / len(found)) for key, found in ranks.items()}
+    for name in {name for day in days for name in day.visible}:
+        share = sum(day.visibility(name) for day in days) / len(days)
+        week.visible[name] = share * len(week.keywords)
+    return week

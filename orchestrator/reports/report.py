@@ -12,8 +12,10 @@ Visibility of a domain in a period: the share of the period's keywords for which
 ranks in the top 10.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
+from functools import partial
 from typing import Final
 
 from orchestrator.config import Config, JobConfig, ledger_password
@@ -22,11 +24,7 @@ from orchestrator.ledger import DONE, FAILED, MISSED, Ledger
 from orchestrator.periods import parse_key, period_at
 from orchestrator.pipeline.labels import has_label, labels_by_key
 from orchestrator.reports.export import result_files
-from orchestrator.reports.period_view import (
-    PeriodView,
-    bare,
-    read_period,
-)
+from orchestrator.reports.period_view import PeriodView, bare, merged, read_period
 
 TOPS: Final = (3, 10, 100)
 HISTORY: Final = 12  # periods in the chart, ending with the later of the two compared
@@ -186,6 +184,57 @@ def _check_collected(config: Config, job: JobConfig, source: str, keys: dict[str
             )
 
 
+def week_of(day: str) -> str:
+    """The ISO week key of a day key: 2026-12-03 -> 2026-W49."""
+    iso = date.fromisoformat(day).isocalendar()
+    return f"{iso.year}-W{iso.week:02d}"
+
+
+def build_weekly(
+    config: Config,
+    job: JobConfig,
+    source: str,
+    domain: str | None,
+    then: str | None,
+    now: str | None,
+    tag: tuple[str, str] | None,
+    movers: int,
+    title: str | None,
+) -> Report:
+    """Week over week of a daily job: `--from/--to` name days (their weeks are compared),
+    else the last two weeks with collected days; a week is the average of its days."""
+    if job.every != "day":
+        raise ConfigError(source, "--by-week", f"job {job.name!r} runs every {job.every}, not day")
+    keys = selected(config, job, source, tag)
+    days = complete_periods(config, job)
+    weeks: dict[str, list[str]] = {}
+    for day in days:
+        weeks.setdefault(week_of(day), []).append(day)
+    available = sorted(weeks)
+    if then is None or now is None:
+        if (len(available) < 2 and then is None and now is None) or not available:
+            raise ConfigError(
+                source,
+                "--by-week",
+                f"job {job.name!r} has {len(available)} week(s) with results; a report compares"
+                " two",
+            )
+    _check_collected(config, job, source, {k: v for k, v in (("--from", then), ("--to", now)) if v})
+    now_week = week_of(now) if now else available[-1]
+    then_week = (
+        week_of(then) if then else max((w for w in available if w < now_week), default=available[0])
+    )
+    tracked = (domain if ":" in domain else bare(domain)) if domain else None
+
+    def read(week: str) -> PeriodView:
+        return merged(
+            week, [read_period(config, job, d, tracked, keys) for d in weeks.get(week, [])]
+        )
+
+    order = [w for w in available if w <= now_week][-HISTORY:]
+    return compared(job.name, tracked, then_week, now_week, read, available, order, movers, title)
+
+
 def calendar(config: Config, job: JobConfig, available: list[str], last: str) -> list[str]:
     """The job's last HISTORY periods up to `last` in its calendar, those without complete
     results included (so a chart shows a missed day as a gap), from its first with results."""
@@ -234,11 +283,15 @@ def build(
     tag: tuple[str, str] | None = None,
     movers: int = MOVERS,
     title: str | None = None,
+    by_week: bool = False,
 ) -> Report:
     """Compare two periods (by default the last two complete ones), of the inputs labelled
-    `tag` (column, value) when given; `movers` winners and losers."""
+    `tag` (column, value) when given; `movers` winners and losers. `by_week`: a daily job's
+    ISO weeks, each the average of its collected days."""
     if job.every is None:
         raise ConfigError(source, "--job", f"job {job.name!r} has no `every`: nothing to compare")
+    if by_week:
+        return build_weekly(config, job, source, domain, then, now, tag, movers, title)
     keys = selected(config, job, source, tag)
     available = complete_periods(config, job)
     if then is None or now is None:
@@ -253,8 +306,25 @@ def build(
         then = then or max((p for p in available if p < now), default=available[0])
     _check_collected(config, job, source, {"--from": then, "--to": now})
     tracked = (domain if ":" in domain else bare(domain)) if domain else None
-    a = read_period(config, job, then, tracked, keys)
-    b = read_period(config, job, now, tracked, keys)
+    read = partial(read_period, config, job, domain=tracked, keys=keys)
+    order = calendar(config, job, available, now)
+    return compared(job.name, tracked, then, now, read, available, order, movers, title)
+
+
+def compared(
+    job: str,
+    tracked: str | None,
+    then: str,
+    now: str,
+    read: Callable[[str], PeriodView],
+    available: list[str],
+    order: list[str],
+    movers: int,
+    title: str | None,
+) -> Report:
+    """The report of `then` against `now`, each period's view from `read`, the history over
+    `order` (its periods not `available` drawn as gaps)."""
+    a, b = read(then), read(now)
     moves = domain_moves(a, b)
     series = (
         [tracked]
@@ -263,14 +333,12 @@ def build(
     )
     history: list[tuple[str, dict[str, float], float | None]] = []
     views: list[PeriodView] = []
-    for key in calendar(config, job, available, now):
+    for key in order:
         if key not in available:  # missed, or not complete: a gap in every line, not a point
             history.append((key, {}, None))
             views.append(PeriodView(key))
             continue
-        view = (
-            b if key == now else a if key == then else read_period(config, job, key, tracked, keys)
-        )
+        view = b if key == now else a if key == then else read(key)
         avg = view.average_rank(tracked) if tracked else None
         history.append((key, {d: view.visibility(d) for d in series}, avg))
         views.append(view)
@@ -281,7 +349,7 @@ def build(
     rivals = sorted(b.shared, key=lambda d: (-b.shared[d], d))[:COMPETITORS]
     competitors = [m for d in rivals for m in moves if m.domain == d]
     return Report(
-        job.name,
+        job,
         tracked,
         then,
         now,
