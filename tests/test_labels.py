@@ -117,6 +117,7 @@ def headline_counts_the_keyword_table(config: Path) -> None:
         assert numbers[f"keywords in the top {top}"] == (then, now)
     assert numbers["keywords up"] == (None, sum((m["change"] or 0) > 0 for m in moves))
     for move in moves:  # per keyword: its rank in each history period, and its ranking page
+        assert (move["url_since"] is None) == (move["url"] is None)
         assert len(move["history"]) == len(data["history"]) and move["history"][-1] == move["now"]
         assert (move["url"] is not None) == (move["now"] is not None or move["then"] is not None)
         assert move["url"] is None or "example.com/" in move["url"]
@@ -168,7 +169,20 @@ def test_a_sparkline_breaks_at_a_missing_period_and_a_foreign_link_is_text() -> 
     assert drawn.count('class="gap"') == 1
     assert sparkline([None, None], missing={0, 1}) == ""
     assert "href" not in _link("javascript:alert(1)", False)
-    assert 'href="https://example.com/a"' in _link("https://example.com/a", True)
+    assert 'href="https://example.com/a"' in _link("https://example.com/a", True, "2026-12-01")
+    assert "(since 2026-12-01)" in _link("https://example.com/a", True, "2026-12-01")
+
+
+def test_a_ranking_page_is_dated_from_the_first_period_of_its_latest_run() -> None:
+    """Page A, then B twice (a period without the keyword between): B ranks since its first
+    period; a keyword that never ranked has no date."""
+    from orchestrator.reports.period_view import PeriodView
+    from orchestrator.reports.report import page_since
+
+    views = [PeriodView(p) for p in ("d1", "d2", "d3", "d4")]
+    views[0].urls["k"], views[1].urls["k"], views[3].urls["k"] = "A", "B", "B"
+    assert page_since(views, "k") == "d2"
+    assert page_since(views, "other") is None
 
 
 def week_over_week(config: Path, daily: dict[str, list[int | None]]) -> None:

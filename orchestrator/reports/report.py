@@ -42,6 +42,7 @@ class KeywordMove:
     input_key: str = ""
     url: str | None = None  # the page that ranks now (else then)
     url_changed: bool = False  # another page of the domain ranked then
+    url_since: str | None = None  # the history period since which this page ranks
     history: list[int | None] = field(default_factory=list)  # rank per history period
     missing: list[str] = field(default_factory=list)  # history periods without its results
     features: list[str] = field(default_factory=list)  # SERP features present (now)
@@ -182,6 +183,20 @@ def _check_collected(config: Config, job: JobConfig, source: str, keys: dict[str
                 f"period {key} of job {job.name!r} has no collected results"
                 f" (periods with results: {shown})",
             )
+
+
+def page_since(views: list[PeriodView], key: str) -> str | None:
+    """The earliest period of the latest run of periods in which the keyword's ranking page
+    was the one it ranks with last (periods without it ranking do not break the run)."""
+    pages = [(view.period, view.urls[key]) for view in views if key in view.urls]
+    if not pages:
+        return None
+    since, last = pages[-1]
+    for period, url in reversed(pages):
+        if url != last:
+            break
+        since = period
+    return since
 
 
 def week_of(day: str) -> str:
@@ -346,6 +361,7 @@ def compared(
     for move in keywords:  # None: not ranking, or (listed in `missing`) no results that period
         move.history = [view.ranks.get(move.input_key) for view in views]
         move.missing = [v.period for v in views if move.input_key not in v.keywords]
+        move.url_since = page_since(views, move.input_key)
     rivals = sorted(b.shared, key=lambda d: (-b.shared[d], d))[:COMPETITORS]
     competitors = [m for d in rivals for m in moves if m.domain == d]
     return Report(

@@ -125,13 +125,13 @@ def _rank(value: float | int | None) -> str:
     return "—" if value is None else f"{value:.1f}" if isinstance(value, float) else str(value)
 
 
-def _link(url: str | None, changed: bool) -> str:
+def _link(url: str | None, changed: bool, since: str | None = None) -> str:
     """The ranking page, linked only when it is http(s): a SERP's text is not ours to trust."""
     if not url:
         return ""
     shown = url.split("://", 1)[-1]
     shown = shown if len(shown) <= 48 else shown[:45] + "..."
-    note = ' <span class="down">(changed)</span>' if changed else ""
+    note = f' <span class="down">(since {escape(since or "")})</span>' if changed else ""
     if not url.lower().startswith(("https://", "http://")):
         return f"{escape(shown)}{note}"
     return f'<a href="{escape(url)}" rel="noopener noreferrer">{escape(shown)}</a>{note}'
@@ -188,7 +188,8 @@ def render(report: Report) -> str:
         f'<td class="{"up" if (m.change or 0) > 0 else "down" if (m.change or 0) < 0 else ""}">'
         f"{'' if m.change is None else f'{m.change:+d}'}</td><td>{escape(m.movement)}</td>"
         f"<td>{sparkline(m.history, {periods.index(p) for p in m.missing if p in periods})}</td>"
-        f"<td>{_link(m.url, m.url_changed)}</td><td>{_features(m.features, m.owned)}</td></tr>"
+        f"<td>{_link(m.url, m.url_changed, m.url_since)}</td>"
+        f"<td>{_features(m.features, m.owned)}</td></tr>"
         for m in report.keywords
     )
     keyword_table = (
