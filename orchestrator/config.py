@@ -451,6 +451,15 @@ def read_env_file(path: str) -> dict[str, str]:
     return found
 
 
+def environment(environ: Mapping[str, str] | None, env_file: str | None) -> dict[str, str]:
+    """The variables credentials are looked up in: `env_file`'s (`--env-file`) over the
+    process environment's (or `environ`'s)."""
+    env = dict(os.environ if environ is None else environ)
+    if env_file is not None:
+        env.update(read_env_file(env_file))
+    return env
+
+
 def ledger_password(
     state: StateConfig,
     source: str = "the config",
@@ -461,9 +470,7 @@ def ledger_password(
     `env_file` first); None leaves it to libpq (PGPASSWORD, ~/.pgpass)."""
     if state.url is None or state.password_env is None:
         return None
-    env = dict(os.environ if environ is None else environ)
-    if env_file is not None:
-        env.update(read_env_file(env_file))
+    env = environment(environ, env_file)
     password = env.get(state.password_env)
     if not password:
         raise ConfigError(
@@ -480,9 +487,7 @@ def credentials(
 ) -> Credentials:
     """Credentials from the config's plain values, else from the named variables, looked up
     in `env_file` first (`--env-file`), then in the environment."""
-    env = dict(os.environ if environ is None else environ)
-    if env_file is not None:
-        env.update(read_env_file(env_file))
+    env = environment(environ, env_file)
     login = api.login if api.login is not None else env.get(api.login_env)
     password = api.password if api.password is not None else env.get(api.password_env)
     if not login:

@@ -185,6 +185,14 @@ def _check_collected(config: Config, job: JobConfig, source: str, keys: dict[str
             )
 
 
+def followed_key(domain: str | None) -> str | None:
+    """What the report follows, as period_view keys it: a business key as given, a domain
+    bare of `www.`."""
+    if not domain:
+        return None
+    return domain if ":" in domain else bare(domain)
+
+
 def page_since(views: list[PeriodView], key: str) -> str | None:
     """The earliest period of the latest run of periods in which the keyword's ranking page
     was the one it ranks with last (periods without it ranking do not break the run)."""
@@ -239,7 +247,7 @@ def build_weekly(
     then_week = (
         week_of(then) if then else max((w for w in available if w < now_week), default=available[0])
     )
-    tracked = (domain if ":" in domain else bare(domain)) if domain else None
+    tracked = followed_key(domain)
 
     def read(week: str) -> PeriodView:
         return merged(
@@ -320,7 +328,7 @@ def build(
         now = now or available[-1]
         then = then or max((p for p in available if p < now), default=available[0])
     _check_collected(config, job, source, {"--from": then, "--to": now})
-    tracked = (domain if ":" in domain else bare(domain)) if domain else None
+    tracked = followed_key(domain)
     read = partial(read_period, config, job, domain=tracked, keys=keys)
     order = calendar(config, job, available, now)
     return compared(job.name, tracked, then, now, read, available, order, movers, title)
