@@ -400,3 +400,34 @@ def test_a_postgres_ledger_of_version_4_is_brought_up_with_its_rows(
     last = ledger.last_run()
     ledger.close()
     assert last is not None and last[6:] == (7, 2)
+
+
+def test_a_version_4_ledger_of_the_last_release_opens_and_keeps_working(tmp_path: Path) -> None:
+    """The schema as the last release made it (version 4: no run delivery counts, no kept API
+    lists): a run of this version brings it up with its rows, runs and spend, then records
+    deliveries and keeps lists in it."""
+    path = tmp_path / "state.sqlite"
+    made = Ledger(path)
+    made.add_inputs([("g", "", "k1", "g:k1", 1, b"{}", 0.0006)])
+    _, claimed = made.claim_batch("g", "", 10)
+    made.mark_posted([(claimed[0].tag, "id-1", 0.0006)], "2026-11")
+    run_id = made.start_run()
+    made.close()
+    db = sqlite3.connect(path)
+    db.executescript(
+        "ALTER TABLE runs DROP COLUMN delivered; ALTER TABLE runs DROP COLUMN polled;"
+        " DROP TABLE api_lists; PRAGMA user_version = 4;"
+    )
+    db.close()
+    ledger = Ledger(path)
+    try:
+        assert ledger._db.execute("PRAGMA user_version").fetchone() == (VERSION,)
+        assert ledger.counts("g")[POSTED] == 1 and ledger.spent() == pytest.approx(0.0006)
+        ledger.note_deliveries(run_id, 3, 1)
+        last = ledger.last_run()
+        assert last is not None and last[6:] == (3, 1)
+        ledger.keep_api_list("google", "locations", b"[]")
+        kept = ledger.api_list("google", "locations")
+        assert kept is not None and kept[1] == b"[]"
+    finally:
+        ledger.close()
