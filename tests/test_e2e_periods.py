@@ -29,6 +29,11 @@ password = "sim"
 calls_per_minute = 3000
 rate_period_s = 10
 overdue_s = 3
+# A task_post whose connection dropped (a 5% fault, or a kill mid-POST) holds its rows until
+# id_list has twice shown their tasks do not exist: 155 s with the default timers, 7 s here.
+request_timeout_s = 5
+reconcile_after_s = 1
+reconcile_apart_s = 1
 
 [[jobs]]
 name = "rank"
