@@ -62,6 +62,12 @@ def add_simulate(p: argparse.ArgumentParser) -> None:
         help="your own domains, put among the results of every market (a client's domain, "
         "to try `report --domain` offline)",
     )
+    p.add_argument(
+        "--extras-beyond-depth",
+        action="store_true",
+        help="maps and Bing/Yahoo/Baidu/Seznam organic: ads and other extras come on top of "
+        "`depth` items (UNCERTAIN; by default an answer holds at most `depth` items)",
+    )
     p.add_argument("--host", default=d.host, help="address to bind (default: loopback only)")
     p.add_argument("--port", type=int, default=d.port, help="port (0 picks a free one)")
     p.add_argument("--login", default=d.login)
@@ -231,6 +237,7 @@ def simulator_config(args: argparse.Namespace) -> SimulatorConfig:
         webhook_retries=max(0, args.webhook_retries),
         webhook_retry_after_s=args.webhook_retry_after_s,
         domains=args.domains,
+        extras_beyond_depth=args.extras_beyond_depth,
     )
 
 

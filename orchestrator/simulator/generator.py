@@ -15,7 +15,7 @@ from urllib.parse import quote, quote_plus, unquote_plus
 
 import msgspec
 
-from orchestrator.simulator import other, verticals, web, youtube
+from orchestrator.simulator import finance, other, verticals, web, youtube
 from orchestrator.simulator.clock import parse_datetime
 from orchestrator.simulator.markets import language_of, location_of
 from orchestrator.simulator.serp import Market, Serp
@@ -176,9 +176,16 @@ def check_url(
 
 
 def _items(
-    s: Serp, se: str, se_type: str, params: dict[str, Any], depth: int, datetime: str
+    s: Serp,
+    se: str,
+    se_type: str,
+    params: dict[str, Any],
+    depth: int,
+    datetime: str,
+    cap: int | None,
 ) -> dict[str, Any]:
-    """Fill `s` with the endpoint's items; return the result fields it adds."""
+    """Fill `s` with the endpoint's items; return the result fields it adds. `cap`, where
+    given, bounds the item count of maps and of the other engines' organic SERPs."""
     if se == "google":
         if se_type == "organic":
             web.google_organic(s, depth)
@@ -188,7 +195,7 @@ def _items(
         elif se_type == "ai_mode":
             web.ai_mode(s, depth, datetime)
         elif se_type == "maps":
-            verticals.maps(s, depth)
+            verticals.maps(s, depth, cap)
         elif se_type == "local_finder":
             verticals.local_finder(s, depth, params.get("min_rating"))
         elif se_type == "news":
@@ -203,17 +210,17 @@ def _items(
         elif se_type == "autocomplete":
             other.autocomplete(s, params)
         elif se_type == "dataset_search":
-            return other.dataset_search(s, depth)
+            return other.dataset_search(s, depth, datetime, params)
         elif se_type == "dataset_info":
-            other.dataset_info(s, params)
+            other.dataset_info(s, datetime, params)
         elif se_type == "ads_advertisers":
             other.ads_advertisers(s)
         elif se_type == "ads_search":
             other.ads_search(s, depth)
         elif se_type == "finance_ticker_search":
-            other.ticker_search(s, datetime, s.keyword)
+            finance.ticker_search(s, datetime, s.keyword)
         else:
-            other.finance(s, se_type, datetime, s.keyword)
+            finance.finance(s, se_type, datetime, params)
         return {}
     if se == "naver":
         web.naver_organic(s, depth)
@@ -229,7 +236,7 @@ def _items(
         else:
             return youtube.video_subtitles(s, params)
     else:
-        web.other_organic(s, depth)
+        web.other_organic(s, depth, cap)
     return {}
 
 
@@ -240,6 +247,7 @@ def generate_result(
     params: dict[str, Any],
     datetime: str,
     own: tuple[str, ...] = (),
+    extras_beyond_depth: bool = False,
 ) -> list[dict[str, Any]]:
     """The `result` array of task_get/advanced for a task with these parameters, as the SERP
     stood on the simulated day of `datetime`: the same parameters and day give the same result,
@@ -282,7 +290,8 @@ def generate_result(
         "spell": None,
         "refinement_chips": None,
     }
-    extra = _items(s, se, se_type, params, depth, datetime)
+    cap = None if extras_beyond_depth else asked
+    extra = _items(s, se, se_type, params, depth, datetime, cap)
     if se_type == "search_by_image":
         result = {"image_url": extra.pop("image_url"), **result, "keyword": None}
     if se_type in _NO_LOCATION:

@@ -5,6 +5,7 @@ and finance, with the item types their task_get/advanced documents
 from typing import Any, Final
 from urllib.parse import quote_plus
 
+from orchestrator.simulator.clock import format_datetime, parse_datetime
 from orchestrator.simulator.serp import Serp, site_name
 
 
@@ -25,9 +26,41 @@ def autocomplete(s: Serp, params: dict[str, Any]) -> None:
         )
 
 
-def _dataset(s: Serp, dataset_id: str | None = None) -> dict[str, Any]:
+# What Dataset Search's filters mean for a dataset (INFERRED: the docs list the values only).
+# `last_updated`: how recently it changed; `file_formats`: the kinds its files are of;
+# `usage_rights`: whether its license allows commercial use.
+_UPDATED_DAYS: Final = {"1m": 30, "1y": 365, "3y": 3 * 365}
+_FORMATS: Final = {
+    "tabular": ("csv", "xlsx"),
+    "document": ("pdf", "docx"),
+    "text": ("txt",),
+    "image": ("png", "jpg"),
+    "archive": ("zip",),
+    "other": ("json",),
+}
+_LICENSES: Final = {
+    "commercial": (
+        ("CC BY 4.0", "https://creativecommons.org/licenses/by/4.0/"),
+        ("CC0 1.0", "https://creativecommons.org/publicdomain/zero/1.0/"),
+    ),
+    "noncommercial": (("CC BY-NC 4.0", "https://creativecommons.org/licenses/by-nc/4.0/"),),
+}
+
+
+def _dataset(
+    s: Serp, datetime: str, params: dict[str, Any], dataset_id: str | None = None
+) -> dict[str, Any]:
+    """One dataset, within the filters of `params` (last_updated, file_formats, usage_rights)."""
     ident = s.entity()
     provider = s.domain(ident)
+    within = _UPDATED_DAYS.get(str(params.get("last_updated")), 10 * 365)
+    updated = parse_datetime(datetime) - 86400 * ident.randint(0, within - 1)
+    kinds = [k for k in params.get("file_formats") or () if k in _FORMATS] or list(_FORMATS)
+    formats = {ident.choice(_FORMATS[ident.choice(kinds)]) for _ in range(ident.randint(1, 2))}
+    rights = str(params.get("usage_rights"))
+    licence, licence_url = ident.choice(
+        _LICENSES.get(rights, (*_LICENSES["commercial"], *_LICENSES["noncommercial"]))
+    )
     return {
         "dataset_id": dataset_id or f"L2cvMTFq{ident.getrandbits(48):x}",
         "title": s.text(3, 8, ident),
@@ -54,17 +87,19 @@ def _dataset(s: Serp, dataset_id: str | None = None) -> dict[str, Any]:
                 "domain": provider,
             }
         ],
-        "formats": [{"type": "formats_element", "format": "csv", "size": None}],
+        "formats": [
+            {"type": "formats_element", "format": f, "size": None} for f in sorted(formats)
+        ],
         "authors": [{"type": "authors_element", "name": s.words(2, 2, ident).title(), "url": None}],
         "licenses": [
             {
                 "type": "license",
-                "title": "CC BY 4.0",
-                "url": "https://creativecommons.org/licenses/by/4.0/",
+                "title": licence,
+                "url": licence_url,
                 "domain": "creativecommons.org",
             }
         ],
-        "updated_date": "2025-10-01 00:00:00 +00:00",
+        "updated_date": format_datetime(updated - updated % 86400),
         "area_covered": [s.market.location.name.rsplit(",", 1)[-1]],
         "period_covered": {"start_date": "2010-01-01", "end_date": "2025-12-31"},
         "dataset_description": {"text": s.words(20, 40, ident).capitalize(), "links": None},
@@ -75,11 +110,12 @@ def _dataset(s: Serp, dataset_id: str | None = None) -> dict[str, Any]:
 _DATASET_FILTERS: Final = ("Last updated", "Download format", "Usage rights", "Topic", "Free")
 
 
-def dataset_search(s: Serp, depth: int) -> dict[str, Any]:
-    """The datasets, and the result's refinement_chips (the docs' dataset_search result has
-    them; the official client's 2.1.10 model does not, which loses nothing it reads)."""
+def dataset_search(s: Serp, depth: int, datetime: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The datasets, within the request's filters, and the result's refinement_chips (the
+    docs' dataset_search result has them; the official client's 2.1.10 model does not, which
+    loses nothing it reads). `is_free` and `topics` have no field to show their effect."""
     for _ in range(depth):
-        s.add("dataset", _dataset(s))
+        s.add("dataset", _dataset(s, datetime, params))
     chips = [
         {
             "type": "refinement_chips_element",
@@ -93,8 +129,9 @@ def dataset_search(s: Serp, depth: int) -> dict[str, Any]:
     return {"refinement_chips": {"type": "refinement_chips", "xpath": None, "items": chips}}
 
 
-def dataset_info(s: Serp, params: dict[str, Any]) -> None:
-    s.add("dataset", _dataset(s, str(params.get("dataset_id") or "")))
+def dataset_info(s: Serp, datetime: str, params: dict[str, Any]) -> None:
+    """The dataset its `dataset_id` names."""
+    s.add("dataset", _dataset(s, datetime, {}, str(params.get("dataset_id") or "")))
 
 
 def ads_advertisers(s: Serp) -> None:
@@ -134,116 +171,3 @@ def ads_search(s: Serp, depth: int) -> None:
                 "last_shown": "2026-11-20 00:00:00 +00:00",
             },
         )
-
-
-def quoted(keyword: str) -> tuple[str, str] | None:
-    """(ticker, exchange) of a finance_quote keyword, `GOOG:NASDAQ` as the docs give it."""
-    ticker, sep, exchange = keyword.strip().upper().partition(":")
-    if not sep or not ticker.replace(".", "").isalnum() or not exchange.isalnum():
-        return None
-    return ticker, exchange
-
-
-def _instrument(
-    s: Serp, kind: str, datetime: str, named: tuple[str, str] | None = None, prefix: str = ""
-) -> dict[str, Any]:
-    """A stock or an index; `named` (ticker, exchange) is the one asked for, and `prefix`
-    starts the ticker of one a ticker search found."""
-    ident = s.entity()
-    ticker = prefix + "".join(ident.choices("ABCDEFGHIJKLMNOPQRSTUVWXYZ", k=ident.randint(1, 3)))
-    ticker, exchange = named or (ticker[:5], "NASDAQ")
-    price = round(ident.uniform(5, 900), 2)
-    delta = round(s.rng.uniform(-5, 5), 2)
-    common = {
-        "identifier": f"{ticker}:{exchange}",
-        "displayed_name": f"{site_name(s.domain(ident))} Inc",
-        "url": f"https://www.google.com/finance/quote/{ticker}:{exchange}",
-        "location": "US",
-        "trend": "up" if delta >= 0 else "down",
-        "timestamp": datetime,
-        "percentage_delta": round(delta / price * 100, 2),
-    }
-    if kind.startswith("google_finance_market_index"):
-        return {
-            **common,
-            "ticker": ticker,
-            "market_identifier": "INDEXNASDAQ",
-            "index_value": price * 40,
-            "index_value_delta": delta * 40,
-        }
-    return {
-        **common,
-        "ticker": ticker,
-        "price": price,
-        "price_delta": delta,
-        "price_currency": "USD",
-    }
-
-
-def finance(s: Serp, se_type: str, datetime: str, keyword: str = "") -> None:
-    """Finance pages: groups of instruments and news around the quote or the market. A
-    quote is of the instrument its keyword names (`GOOG:NASDAQ`); markets are
-    `{market, items}` as the spec has them."""
-    element = "google_finance_market_instrument_element"
-    s.add(
-        "google_finance_hero_groups",
-        {
-            "markets": [
-                {
-                    "market": "US",
-                    "items": [
-                        {"type": element, **_instrument(s, element, datetime)} for _ in range(3)
-                    ],
-                }
-            ]
-        },
-    )
-    if se_type == "finance_quote":
-        quote = {"type": element, **_instrument(s, element, datetime, quoted(keyword))}
-        s.add("google_finance_quote", {"quote": quote, "graph_items": None})
-        s.add(
-            "google_finance_about",
-            {
-                "displayed_name": s.keyword.title(),
-                "description": s.words(20, 40).capitalize(),
-                "description_source_url": None,
-                "ceo": None,
-                "founded": None,
-                "headquarters": None,
-                "website": None,
-                "employees": None,
-            },
-        )
-    for kind in ("google_finance_interested", "google_finance_most_followed"):
-        if se_type != "finance_quote":
-            s.add(
-                kind,
-                {
-                    "items": [
-                        {"type": element, **_instrument(s, element, datetime)} for _ in range(4)
-                    ]
-                },
-            )
-    news = []
-    for _ in range(4):
-        d = s.domain()
-        news.append(
-            {
-                "type": "google_finance_news_element",
-                "title": s.text(5, 10),
-                "source": site_name(d),
-                "url": s.url(d),
-                "image_url": None,
-                "timestamp": datetime,
-            }
-        )
-    s.add("google_finance_news", {"title": "Top news", "sub_title": None, "items": news})
-
-
-def ticker_search(s: Serp, datetime: str, keyword: str = "") -> None:
-    """Instruments whose ticker starts with the keyword's letters, as a ticker search finds
-    them (`GOO`: GOOG, GOOGL, ...)."""
-    prefix = "".join(ch for ch in keyword.upper() if ch.isalnum())[:4]
-    for kind in ("google_finance_market_instrument", "google_finance_market_index"):
-        for _ in range(3 if kind.endswith("instrument") else 1):
-            s.add(kind, _instrument(s, kind, datetime, prefix=prefix))

@@ -255,10 +255,13 @@ def _result_json(
     done_at: float,
     variant: str,
     own: tuple[str, ...] = (),
+    extras_beyond_depth: bool = False,
 ) -> bytes:
     """Encoded `result` of a completed task; cached because clients may fetch twice."""
     values = _OBJECT_DECODER.decode(params)
-    result = generate_result(seed, se, se_type, values, format_datetime(done_at), own)
+    result = generate_result(
+        seed, se, se_type, values, format_datetime(done_at), own, extras_beyond_depth
+    )
     if variant == "regular":
         result = regular_of(result, se, se_type)
     elif variant == "html":
@@ -284,6 +287,7 @@ def task_get_body(
             task.complete_at,
             variant,
             config.domains,
+            config.extras_beyond_depth,
         )
         result, count = msgspec.Raw(encoded), 1
     obj = task_object(task.id, code, path, task.data(function), result=result, result_count=count)

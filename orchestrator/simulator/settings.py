@@ -90,6 +90,10 @@ class SimulatorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     # The user's own domains (`--domains`), put among each market's results so that a report
     # on a client's domain can be tried offline; shown as `www.<domain>` like the others.
     domains: tuple[str, ...] = ()
+    # UNCERTAIN whether ads and other extras count within `depth` on maps and on Bing, Yahoo,
+    # Baidu and Seznam: by default an answer holds at most `depth` items (maps depth 3: 3
+    # items, ads included); set this to put them beyond it (depth 3: up to 5 items).
+    extras_beyond_depth: bool = False
     # The other answer to that UNCERTAIN point: deliver a failed webhook again this many times,
     # `webhook_retry_after_s` (simulated) apart, before it is left in tasks_ready for good.
     webhook_retries: int = 0

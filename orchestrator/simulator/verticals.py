@@ -91,12 +91,15 @@ def _place(s: Serp, ident: random.Random) -> dict[str, Any]:
     }
 
 
-def maps(s: Serp, depth: int) -> None:
-    """maps_search places in rank order, an ad or two first (maps_paid_item)."""
+def maps(s: Serp, depth: int, cap: int | None = None) -> None:
+    """maps_search places in rank order, an ad or two first (maps_paid_item); with a `cap`,
+    the answer holds no more items than that, the ads counted."""
     for _ in range(s.rng.choice((0, 1, 2))):
         ad = _place(s, random.Random(s.rng.getrandbits(64)))
         keep = ("domain", "title", "url", "rating", "rating_distribution")
         s.add("maps_paid_item", {k: ad[k] for k in keep})
+    if cap is not None:
+        depth = max(1, min(depth, cap - len(s.items)))
     for _ in range(depth):
         s.add("maps_search", _place(s, s.entity()), paged=True)
 

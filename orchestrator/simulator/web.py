@@ -137,16 +137,22 @@ def naver_organic(s: Serp, depth: int) -> None:
     s.add("related_searches", s.related())
 
 
-def other_organic(s: Serp, depth: int) -> None:
+def other_organic(s: Serp, depth: int, cap: int | None = None) -> None:
     """Bing, Yahoo, Baidu and Seznam organic: ads on top, the ranked list, related searches
-    (their item types are the same union as Google's: reference 8.4, UNCERTAIN which appear)."""
-    for _ in range(s.rng.choice((0, 1, 2))):
+    (their item types are the same union as Google's: reference 8.4, UNCERTAIN which appear).
+    With a `cap`, the answer holds no more items than that, every type counted."""
+    room = cap if cap is not None else 1 << 30
+    for _ in range(s.rng.choice((0, 1, 2)) if room > 3 else 0):
         s.add("paid", s.paid())
+    related = room > 3
     for n in range(depth):
+        if len(s.items) >= room - related:
+            break
         s.add("organic", s.organic(google=True), paged=True)
-        if n == 4 and s.rng.random() < 0.3:
+        if n == 4 and s.rng.random() < 0.3 and len(s.items) < room - related - 1:
             s.add("video", s.video())
-    s.add("related_searches", s.related())
+    if related:
+        s.add("related_searches", s.related())
 
 
 def search_by_image(s: Serp, count: int) -> None:
