@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from tests.test_e2e_run import ENV, run, running_simulator, stats
-from tests.test_report_browser import chromium
+from tests.test_report_browser import rendered
 
 KEYWORDS = (
     "keyword,client,group\n"
@@ -149,14 +149,10 @@ def headline_counts_the_keyword_table(config: Path) -> None:
     assert data["history"][5][1:] == [{}, None]
     assert all(m["missing"] == ["2026-11-28", "2026-11-29", "2026-12-02"] for m in moves)
     week_over_week(config, {m["keyword"]: m["history"] for m in moves})
-    dom = subprocess.run(
-        [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", html.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
-    assert 'class="gap" data-period="2026-12-02"' in dom
+    dom, drawn = rendered(html, config.parent / "r.png")
+    assert 'class="gap" data-period="2026-12-02"' in dom and drawn > 100
+    for name in ("visibility (top 10)", "average rank", "keywords in the top 3"):
+        assert f'class="card" data-name="{name}"' in dom, name
 
 
 def test_a_sparkline_breaks_at_a_missing_period_and_a_foreign_link_is_text() -> None:

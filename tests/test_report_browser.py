@@ -63,6 +63,32 @@ def chromium() -> str:
     return found
 
 
+def rendered(html: Path, shot: Path) -> tuple[str, int]:
+    """The page as headless Chromium builds it (its DOM) and draws it: a screenshot kept at
+    `shot`, and how many of its pixels are of the first series colour (a chart drawn)."""
+    browser = chromium()
+    flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
+    subprocess.run(
+        [*flags, "--window-size=900,1100", f"--screenshot={shot}", html.resolve().as_uri()],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    dom = subprocess.run(
+        [*flags, "--dump-dom", html.resolve().as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    width, _, rows = png_pixels(shot.read_bytes())
+    channels = len(rows[0]) // width
+    drawn = sum(
+        tuple(row[x : x + 3]) == SERIES_RGB for row in rows for x in range(0, len(row), channels)
+    )
+    return dom, drawn
+
+
 def test_demo_report_renders_with_its_charts_drawn(tmp_path: Path) -> None:
     """The demo ends by printing where report.html is; Chromium draws both charts."""
     browser = chromium()

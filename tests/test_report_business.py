@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from tests.test_e2e_run import ENV, run, running_simulator
+from tests.test_report_browser import rendered
 
 
 def test_a_business_is_followed_on_maps_by_place_id_cid_or_name(tmp_path: Path) -> None:
@@ -57,3 +58,26 @@ depth = 20
     assert followed("--business", place["title"].upper())[keyword] == 3
     nowhere = followed("--cid", "1")
     assert set(nowhere.values()) == {None}  # a cid no SERP holds ranks nowhere
+
+    html = tmp_path / "local.html"
+    cmd = [
+        sys.executable,
+        "-m",
+        "orchestrator",
+        "report",
+        "--config",
+        str(config),
+        "--job",
+        "local",
+    ]
+    page = subprocess.run(
+        [*cmd, "--cid", place["cid"], "--title", "Local pack", "--html", str(html)],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=60,
+    )
+    assert page.returncode == 0, page.stderr
+    dom, drawn = rendered(html, tmp_path / "local.png")
+    assert "<h1>Local pack</h1>" in dom and drawn > 100
+    assert 'class="card" data-name="keywords in the top 3"' in dom

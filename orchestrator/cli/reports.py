@@ -10,7 +10,7 @@ from orchestrator.cli.common import ExitCode, positive_int, say
 from orchestrator.config import Config, JobConfig, find_job, load_config
 from orchestrator.errors import ConfigError
 from orchestrator.periods import PeriodError, parse_key
-from orchestrator.reports import report, report_html
+from orchestrator.reports import report, report_html, weekly
 from orchestrator.reports.export import (
     FORMATS,
     check_types,
@@ -128,7 +128,8 @@ def command_report(args: argparse.Namespace) -> int:
     job = find_job(config, args.job, args.config)
     if job.every is not None:  # without it, report.build says there is nothing to compare
         _check_keys(config, job, args.config, {"--from": args.then, "--to": args.now})
-    found = report.build(
+    build = weekly.build_weekly if args.by_week else report.build
+    found = build(
         config,
         job,
         args.config,
@@ -138,7 +139,6 @@ def command_report(args: argparse.Namespace) -> int:
         args.tag,
         movers=args.limit,
         title=args.title,
-        by_week=args.by_week,
     )
     if args.html:
         with replaced_text(args.html) as page:

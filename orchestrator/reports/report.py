@@ -14,7 +14,6 @@ ranks in the top 10.
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
 from functools import partial
 from typing import Final
 
@@ -24,7 +23,7 @@ from orchestrator.ledger import DONE, FAILED, MISSED, Ledger
 from orchestrator.periods import parse_key, period_at
 from orchestrator.pipeline.labels import has_label, labels_by_key
 from orchestrator.reports.export import result_files
-from orchestrator.reports.period_view import PeriodView, bare, merged, read_period
+from orchestrator.reports.period_view import PeriodView, bare, read_period
 
 TOPS: Final = (3, 10, 100)
 HISTORY: Final = 12  # periods in the chart, ending with the later of the two compared
@@ -170,7 +169,7 @@ def complete_periods(config: Config, job: JobConfig) -> list[str]:
         ledger.close()
 
 
-def _check_collected(config: Config, job: JobConfig, source: str, keys: dict[str, str]) -> None:
+def check_collected(config: Config, job: JobConfig, source: str, keys: dict[str, str]) -> None:
     """A period named with no results collected (missed, or still to come) is refused: read as
     empty, every keyword "left the top 100" and the report made up winners."""
     collected = sorted({key for key, _ in result_files(config, job) if key})
@@ -205,57 +204,6 @@ def page_since(views: list[PeriodView], key: str) -> str | None:
             break
         since = period
     return since
-
-
-def week_of(day: str) -> str:
-    """The ISO week key of a day key: 2026-12-03 -> 2026-W49."""
-    iso = date.fromisoformat(day).isocalendar()
-    return f"{iso.year}-W{iso.week:02d}"
-
-
-def build_weekly(
-    config: Config,
-    job: JobConfig,
-    source: str,
-    domain: str | None,
-    then: str | None,
-    now: str | None,
-    tag: tuple[str, str] | None,
-    movers: int,
-    title: str | None,
-) -> Report:
-    """Week over week of a daily job: `--from/--to` name days (their weeks are compared),
-    else the last two weeks with collected days; a week is the average of its days."""
-    if job.every != "day":
-        raise ConfigError(source, "--by-week", f"job {job.name!r} runs every {job.every}, not day")
-    keys = selected(config, job, source, tag)
-    days = complete_periods(config, job)
-    weeks: dict[str, list[str]] = {}
-    for day in days:
-        weeks.setdefault(week_of(day), []).append(day)
-    available = sorted(weeks)
-    if then is None or now is None:
-        if (len(available) < 2 and then is None and now is None) or not available:
-            raise ConfigError(
-                source,
-                "--by-week",
-                f"job {job.name!r} has {len(available)} week(s) with results; a report compares"
-                " two",
-            )
-    _check_collected(config, job, source, {k: v for k, v in (("--from", then), ("--to", now)) if v})
-    now_week = week_of(now) if now else available[-1]
-    then_week = (
-        week_of(then) if then else max((w for w in available if w < now_week), default=available[0])
-    )
-    tracked = followed_key(domain)
-
-    def read(week: str) -> PeriodView:
-        return merged(
-            week, [read_period(config, job, d, tracked, keys) for d in weeks.get(week, [])]
-        )
-
-    order = [w for w in available if w <= now_week][-HISTORY:]
-    return compared(job.name, tracked, then_week, now_week, read, available, order, movers, title)
 
 
 def calendar(config: Config, job: JobConfig, available: list[str], last: str) -> list[str]:
@@ -306,15 +254,12 @@ def build(
     tag: tuple[str, str] | None = None,
     movers: int = MOVERS,
     title: str | None = None,
-    by_week: bool = False,
 ) -> Report:
     """Compare two periods (by default the last two complete ones), of the inputs labelled
-    `tag` (column, value) when given; `movers` winners and losers. `by_week`: a daily job's
-    ISO weeks, each the average of its collected days."""
+    `tag` (column, value) when given; `movers` winners and losers. A daily job week over
+    week: reports.weekly."""
     if job.every is None:
         raise ConfigError(source, "--job", f"job {job.name!r} has no `every`: nothing to compare")
-    if by_week:
-        return build_weekly(config, job, source, domain, then, now, tag, movers, title)
     keys = selected(config, job, source, tag)
     available = complete_periods(config, job)
     if then is None or now is None:
@@ -327,7 +272,7 @@ def build(
             )
         now = now or available[-1]
         then = then or max((p for p in available if p < now), default=available[0])
-    _check_collected(config, job, source, {"--from": then, "--to": now})
+    check_collected(config, job, source, {"--from": then, "--to": now})
     tracked = followed_key(domain)
     read = partial(read_period, config, job, domain=tracked, keys=keys)
     order = calendar(config, job, available, now)
