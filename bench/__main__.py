@@ -11,7 +11,17 @@ import platform
 import time
 from pathlib import Path
 
-from bench import decode, ledger, memory, overhead, postbacks, rate, recovery, startup
+from bench import (
+    decode,
+    ledger,
+    memory,
+    overhead,
+    postbacks,
+    rate,
+    recovery,
+    report_scale,
+    startup,
+)
 from bench.common import emit
 
 QUICK = {
@@ -32,6 +42,7 @@ QUICK = {
     ],
     "postbacks": ["--tasks", "1000", "--settle-tasks", "3000"],
     "startup": ["--repeat", "5"],
+    "report_scale": ["--keywords", "10000", "--history", "3", "--size-keywords", "50"],
 }
 FULL: dict[str, list[str]] = {name: [] for name in QUICK}
 MODULES = {
@@ -43,6 +54,7 @@ MODULES = {
     "recovery": recovery,
     "postbacks": postbacks,
     "startup": startup,
+    "report_scale": report_scale,
 }
 
 

@@ -2,9 +2,9 @@
 what runs left behind and post nothing."""
 
 import argparse
-import json
 import sys
-from dataclasses import asdict
+
+import msgspec
 
 from orchestrator.cli.common import ExitCode, positive_int, say
 from orchestrator.config import Config, JobConfig, find_job, load_config
@@ -144,15 +144,9 @@ def command_report(args: argparse.Namespace) -> int:
         with replaced_text(args.html) as page:
             page.write(report_html.render(found))
     if args.format == "json":
-        say(
-            json.dumps(
-                asdict(found)
-                | {
-                    "winners": [asdict(m) | {"change": m.change} for m in found.winners],
-                    "losers": [asdict(m) | {"change": m.change} for m in found.losers],
-                }
-            )
-        )
+        sys.stdout.flush()  # json.dumps(asdict()) took 12 s at 100,000 keywords
+        sys.stdout.buffer.write(msgspec.json.encode(found) + b"\n")
+        sys.stdout.flush()
     elif args.format == "csv":
         rows = list(report.keyword_rows(found)) or [
             {

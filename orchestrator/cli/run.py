@@ -21,10 +21,12 @@ from orchestrator.pipeline.outcome import RunReport
 from orchestrator.pipeline.progress import Format, Mode, Progress
 from orchestrator.pipeline.run import Run
 from orchestrator.pipeline.schedule import plan
+from orchestrator.reports import rankings_table
 from orchestrator.wire.client import ApiClient
 from orchestrator.wire.limiter import AccountLimiter, CallLog
 
 log = logging.getLogger("orchestrator")
+TABLES_EVERY_S = 300.0  # --follow: how often settled periods are given their rankings table
 
 
 def add_run(p: argparse.ArgumentParser) -> None:
@@ -85,6 +87,7 @@ async def _run_async(
     progress: Progress,
     run_id: int,
     history: CallLog,
+    password: str | None,
 ) -> tuple[ExitCode, str, Run]:
     limiter = AccountLimiter.for_api(config.api, history)
     if limiter.inherited:
@@ -113,6 +116,8 @@ async def _run_async(
             run.config_file = args.config
             run.run_id = run_id
             tg.start_soon(progress.watch, run.snapshot)
+            if args.follow:
+                tg.start_soon(keep_tables, config, password, progress)
             report = await run.execute(args.max_runtime, follow=args.follow)
             tg.cancel_scope.cancel()
         if caught:
@@ -120,6 +125,16 @@ async def _run_async(
             code = ExitCode.SIGINT if caught[0] == signal.SIGINT else ExitCode.SIGTERM
             return code, f"stopped by {name}", run
         return ExitCode.OK, reason_of(report), run
+
+
+async def keep_tables(config: Config, password: str | None, progress: Progress) -> None:
+    """`--follow`: settled periods get their rankings table while the service runs (in a
+    thread; a table cut off by the service's end is written again by the next pass)."""
+    while True:
+        await anyio.sleep(TABLES_EVERY_S)
+        await anyio.to_thread.run_sync(
+            rankings_table.refresh_all, config, password, progress.note, abandon_on_cancel=True
+        )
 
 
 @contextmanager
@@ -155,9 +170,8 @@ def command_run(args: argparse.Namespace) -> int:
     for job in config.jobs:  # inputs stream while the run posts: refuse a bad file first
         check_input(job)
     creds = credentials(config.api, args.config, env_file=args.env_file)
-    ledger = Ledger(
-        config.state.location, ledger_password(config.state, args.config, env_file=args.env_file)
-    )
+    password = ledger_password(config.state, args.config, env_file=args.env_file)
+    ledger = Ledger(config.state.location, password)
     mode: Mode = "off" if args.quiet else "live" if sys.stdout.isatty() else "log"
     fmt: Format = "json" if args.log_format == "json" else "text"
     progress = Progress(sys.stdout, mode, fmt, args.progress_interval)
@@ -167,7 +181,7 @@ def command_run(args: argparse.Namespace) -> int:
     code, reason, run = ExitCode.ERROR, "crashed", None
     try:
         code, reason, run = anyio.run(
-            _run_async, config, creds, ledger, args, progress, run_id, history
+            _run_async, config, creds, ledger, args, progress, run_id, history, password
         )
         if code == ExitCode.OK and run.report.budget_stopped:
             code = ExitCode.BUDGET  # so that cron sees it: posting stopped at a cap
@@ -189,6 +203,8 @@ def command_run(args: argparse.Namespace) -> int:
             log.warning("run_end_not_recorded reason=%s", exc)
         ledger.close()
         history.close()
+    if run is not None and code in (ExitCode.OK, ExitCode.BUDGET):
+        rankings_table.refresh_all(config, password, progress.note)
     empty = no_valid_rows(run.report) if run is not None else []
     if code == ExitCode.OK and empty:
         code, reason = ExitCode.BAD_CONFIG, f"no valid rows in job {', '.join(empty)}"

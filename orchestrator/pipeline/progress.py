@@ -238,6 +238,16 @@ class Progress:
         except (OSError, ValueError, AttributeError):
             return shutil.get_terminal_size().columns
 
+    def note(self, message: str) -> None:
+        """A line of what the run does besides posting and collecting (JSON: a `note` object);
+        nothing when the mode is `off`."""
+        if self.mode == "off":
+            return
+        if self.fmt == "json":
+            self._write(json.dumps({"ts": stamp(), "event": "note", "message": message}))
+        else:
+            self._write(f"{stamp()} {message}")
+
     def _write(self, line: str) -> None:
         self.out.write(line + "\n")
         self.out.flush()

@@ -5,107 +5,30 @@ se/se_type and location/language are the task's own.
 
 It streams: one task line is decoded at a time and rows go out in chunks, so memory does not
 grow with the number of results. Only the part of results.jsonl the ledger has settled is read
-(a run may be appending to it at the same moment).
+(a run may be appending to it at the same moment); a period whose rankings table covers all
+of that is read from the table instead (rankings_table.py).
 """
 
-import gzip
-import io
 import os
 import sys
 from collections.abc import Iterable, Iterator
-from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, Final
 
 import msgspec
 
-from orchestrator.config import Config, JobConfig, ledger_password
-from orchestrator.errors import ExportError, NoLedger, machine_error
-from orchestrator.ledger import Ledger
+from orchestrator.config import Config, JobConfig
+from orchestrator.errors import ExportError, machine_error
 from orchestrator.pipeline.labels import labels_by_key
-from orchestrator.pipeline.sink import PARTITION, RESULTS, file_key
-from orchestrator.reports.export_rows import COLUMNS, FLOAT_COLUMNS, INT_COLUMNS, Row, rows_of_task
-from orchestrator.reports.outfile import (
-    replaced_text,
-    replaced_whole,
-    temporary_beside,
-    write_csv_rows,
-)
+from orchestrator.reports.export_rows import COLUMNS, Row, rows_of_task
+from orchestrator.reports.outfile import replaced_text, replaced_whole, write_csv_rows
+from orchestrator.reports.parquet_out import CHUNK_ROWS, chunks, write_parquet
+from orchestrator.reports.rankings_table import fresh_table, table_rows
+from orchestrator.reports.results_files import result_files, result_lines
 from schemas.items import Item
 
 FORMATS: Final = ("csv", "jsonl", "parquet")
 EXTENSIONS: Final = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
-CHUNK_ROWS: Final = 10_000
-
-
-class _Prefix(io.RawIOBase):
-    """The first `size` bytes of a file: the part the ledger has settled."""
-
-    def __init__(self, handle: IO[bytes], size: int) -> None:
-        self._handle, self._left = handle, size
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer)[: self._left]
-        count = self._handle.readinto(view)  # type: ignore[attr-defined]
-        self._left -= count
-        return int(count)
-
-
-def result_files(
-    config: Config, job: JobConfig, period: str | None = None, since: str | None = None
-) -> list[tuple[str, str]]:
-    """(period, path) of every results file of a job, oldest period first: the one-shot file
-    (period '') and each `period=KEY` partition, plain and gzip whatever `gzip` says now."""
-    folder = Path(config.output.dir) / job.name
-    places = [("", folder)]
-    if folder.is_dir():
-        places += sorted(
-            (child.name.removeprefix(PARTITION), child)
-            for child in folder.iterdir()
-            if child.is_dir() and child.name.startswith(PARTITION)
-        )
-    found = []
-    for key, place in places:
-        if period is not None and key != period:
-            continue
-        if since is not None and key < since:
-            continue
-        for suffix in (".jsonl", ".jsonl.gz"):
-            path = place / f"{RESULTS}{suffix}"
-            if path.is_file():
-                found.append((key, str(path)))
-    return found
-
-
-def result_lines(
-    config: Config, job: JobConfig, period: str | None = None, since: str | None = None
-) -> Iterator[tuple[str, bytes]]:
-    """(period, line) for the settled lines of a job's results files, streamed."""
-    files = result_files(config, job, period, since)
-    sizes: dict[str, int] = {}
-    try:
-        ledger = Ledger.reader(config.state.location, ledger_password(config.state))
-        try:
-            for _, path in files:
-                committed = ledger.committed_size(file_key(config.output.dir, path), path)
-                if committed is not None:  # a file the ledger never wrote is read whole
-                    sizes[path] = committed
-        finally:
-            ledger.close()
-    except NoLedger:
-        pass  # no ledger next to them: read the whole files
-    for key, path in files:
-        size = sizes.get(path, os.path.getsize(path))
-        with open(path, "rb") as raw:
-            stream: IO[bytes] = io.BufferedReader(_Prefix(raw, size), 1 << 20)
-            if path.endswith(".gz"):
-                stream = gzip.GzipFile(fileobj=stream)  # type: ignore[assignment]
-            for line in stream:
-                if line.strip():
-                    yield key, line
 
 
 def rows(
@@ -115,8 +38,16 @@ def rows(
     period: str | None = None,
     since: str | None = None,
 ) -> Iterator[Row]:
-    for key, line in result_lines(config, job, period, since):
-        yield from rows_of_task(job, line, types, key)
+    """The rows of each period: from its rankings table while that is fresh (no JSON to
+    parse), else from its results files."""
+    keys = sorted({key for key, _ in result_files(config, job, period, since)})
+    for key in keys:
+        table = fresh_table(config, job, key)
+        if table is not None:
+            yield from table_rows(table, key, types)
+            continue
+        for _, line in result_lines(config, job, key):
+            yield from rows_of_task(job, line, types, key)
 
 
 def label_column(name: str) -> str:
@@ -140,17 +71,6 @@ def labelled(source: Iterable[Row], job: JobConfig, config: Config) -> Iterable[
     return add(source)
 
 
-def _chunks(items: Iterable[Row], size: int) -> Iterator[list[Row]]:
-    chunk: list[Row] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 def write_csv(
     source: Iterable[Row], out: IO[str], raw: bool = False, columns: tuple[str, ...] = COLUMNS
 ) -> int:
@@ -161,46 +81,10 @@ def write_csv(
 def write_jsonl(source: Iterable[Row], out: IO[bytes]) -> int:
     encoder = msgspec.json.Encoder()
     count = 0
-    for chunk in _chunks(source, CHUNK_ROWS):
+    for chunk in chunks(source, CHUNK_ROWS):
         out.write(b"".join(encoder.encode(row) + b"\n" for row in chunk))
         count += len(chunk)
     return count
-
-
-def write_parquet(source: Iterable[Row], path: str, columns: tuple[str, ...] = COLUMNS) -> int:
-    try:
-        import pyarrow as pa  # type: ignore[import-not-found,unused-ignore]
-        import pyarrow.parquet as pq  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        raise ExportError(
-            "parquet needs pyarrow: pip install 'serp-orchestrator[parquet]'"
-            " (csv and jsonl need none)"
-        ) from None
-
-    def kind(column: str) -> Any:
-        if column == "datetime":
-            return pa.timestamp("s", tz="UTC")
-        if column in INT_COLUMNS:
-            return pa.int64()
-        return pa.float64() if column in FLOAT_COLUMNS else pa.string()
-
-    schema = pa.schema([(c, kind(c)) for c in columns])
-    count = 0
-    with temporary_beside(path) as temporary, pq.ParquetWriter(temporary, schema) as writer:
-        for chunk in _chunks(source, CHUNK_ROWS):
-            typed = [row | {"datetime": _timestamp(row["datetime"])} for row in chunk]
-            writer.write_table(pa.Table.from_pylist(typed, schema=schema))
-            count += len(chunk)
-        if count == 0:
-            writer.write_table(schema.empty_table())
-    return count
-
-
-def _timestamp(value: str | int | float | None) -> datetime | None:
-    try:
-        return datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
 
 
 def format_of(fmt: str | None, out: str) -> str:

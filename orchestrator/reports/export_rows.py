@@ -55,6 +55,11 @@ COLUMNS: Final = (
     "price",
     "currency",
 )
+# The columns of an item, as opposed to those of its task (null in a task's row of no item).
+ITEM_COLUMNS: Final = (
+    COLUMNS[COLUMNS.index("type") : COLUMNS.index("period")]
+    + COLUMNS[COLUMNS.index("period") + 1 :]
+)
 INT_COLUMNS: Final = frozenset(
     {"rank_group", "rank_absolute", "page", "location", "rating_votes", "views", "duration_s"}
 )
@@ -203,14 +208,21 @@ def _label(value: Any, fallback: str) -> str:
 
 
 def rows_of_task(
-    job: JobConfig, line: bytes, types: frozenset[str] | None, period: str = ""
+    job: JobConfig,
+    line: bytes,
+    types: frozenset[str] | None,
+    period: str = "",
+    keep_empty: bool = False,
 ) -> Iterator[Row]:
-    """The rows of one results.jsonl line (a task object as the API sent it)."""
+    """The rows of one results.jsonl line (a task object as the API sent it). `keep_empty`: a
+    task with no item gives one row whose `type` is null (the rankings table keeps it, so that
+    a keyword with an empty SERP is still one of the period's keywords)."""
     task = _TASK.decode(line)
     data = task.data
     tag = data.get("tag")
     key = key_of_tag(tag) if isinstance(tag, str) else None
-    for result in task.result or []:
+    listed = False
+    for result in task.result or [_Result()] if keep_empty else task.result or []:
         base: Row = {
             "job": job.name,
             "period": period or None,
@@ -230,6 +242,7 @@ def rows_of_task(
                 continue
             if types is not None and item.type not in types:
                 continue
+            listed = True
             yield (
                 base
                 | {
@@ -244,3 +257,5 @@ def rows_of_task(
                 }
                 | family_columns(item)
             )
+    if keep_empty and not listed:  # `base` is the last result's: there is at least one
+        yield base | dict.fromkeys(ITEM_COLUMNS)

@@ -77,9 +77,10 @@ def replaced_text(target: str) -> Iterator[IO[str]]:
 
 
 @contextmanager
-def temporary_beside(target: str) -> Iterator[str]:
+def temporary_beside(target: str, durable: bool = False) -> Iterator[str]:
     """The path of a new empty file in `target`'s folder, for a writer that opens paths
-    itself (pyarrow's); renamed onto `target` on success, removed otherwise."""
+    itself (pyarrow's); renamed onto `target` on success, removed otherwise. `durable`: the
+    file is fsynced before the rename, and the folder after it."""
     folder = os.path.dirname(os.path.abspath(target))
     # Ctrl-C and SIGTERM wait until the file is made and its removal is in place below.
     held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
@@ -97,7 +98,11 @@ def temporary_beside(target: str) -> Iterator[str]:
         finally:
             os.close(fd)
         yield temporary
+        if durable:
+            _fsync(temporary, os.O_RDONLY)
         os.replace(temporary, target)
+        if durable:
+            _fsync(folder, os.O_RDONLY | os.O_DIRECTORY)
     except OSError as exc:
         raise output_error(exc, target) from exc
     finally:
@@ -116,3 +121,11 @@ def output_error(exc: OSError, target: str) -> OrchestratorError:
     if exc.errno in _PATH_MISTAKES:
         return OutputPathError(f"{target}: {exc.strerror or exc}")
     return machine_error(exc, target)
+
+
+def _fsync(path: str, flags: int) -> None:
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -2,6 +2,7 @@
 business's) rank and ranking page, and per domain how often it is visible. What the report
 compares, period by period (report.py)."""
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -9,7 +10,7 @@ import msgspec
 
 from orchestrator.config import Config, JobConfig
 from orchestrator.pipeline.inputs import key_of_tag
-from orchestrator.reports.export import result_lines
+from orchestrator.reports.results_files import result_lines
 
 VISIBLE_TOP: Final = 10
 
@@ -132,7 +133,8 @@ class PeriodView:
     keywords: dict[str, str] = field(default_factory=dict)  # input key -> keyword
     ranks: dict[str, int] = field(default_factory=dict)  # input key -> tracked domain's rank
     urls: dict[str, str] = field(default_factory=dict)  # input key -> the URL it ranks with
-    # input key -> SERP features present, and those showing the followed domain
+    # input key -> SERP features present, and those showing the followed domain (an input
+    # with none is not listed)
     features: dict[str, list[str]] = field(default_factory=dict)
     owned: dict[str, list[str]] = field(default_factory=dict)
     # domain -> keywords whose top 10 it shares with the followed domain or business
@@ -140,11 +142,28 @@ class PeriodView:
     visible: dict[str, float] = field(default_factory=dict)  # domain -> keywords in top 10
     rank_sum: dict[str, int] = field(default_factory=dict)  # domain -> sum of best ranks
     rank_n: dict[str, int] = field(default_factory=dict)
+    # A view read from a rankings table sums ranks only for the names asked (`need_ranks`):
+    # every (keyword, domain) of a large period is one pass a report showing 25 domains spares.
+    # Given the names, it fills rank_sum and rank_n for them.
+    ranks_of: Callable[[frozenset[str]], None] | None = field(
+        default=None, compare=False, repr=False
+    )
+    asked: set[str] = field(default_factory=set, compare=False, repr=False)
+
+    def need_ranks(self, names: Iterable[str]) -> None:
+        """Make sure rank_sum and rank_n hold these names (a table's view sums them now)."""
+        if self.ranks_of is None:
+            return
+        missing = frozenset(names) - self.asked
+        if missing:
+            self.ranks_of(missing)
+            self.asked |= missing
 
     def visibility(self, domain: str) -> float:
         return self.visible.get(domain, 0) / len(self.keywords) if self.keywords else 0.0
 
     def average_rank(self, domain: str) -> float | None:
+        self.need_ranks((domain,))
         n = self.rank_n.get(domain, 0)
         return self.rank_sum[domain] / n if n else None
 
@@ -173,8 +192,11 @@ def read_period(
                 view.visible[name] = view.visible.get(name, 0) + 1
         if domain is None:
             continue
-        view.features[key] = sorted(found.features)
-        view.owned[key] = sorted(t for t, shown in found.features.items() if domain in shown)
+        if found.features:  # inputs with none are left out: `.get(key, [])`
+            view.features[key] = sorted(found.features)
+            owned = sorted(t for t, shown in found.features.items() if domain in shown)
+            if owned:
+                view.owned[key] = owned
         if domain in best:
             view.ranks[key] = best[domain]
             if domain in found.urls:
@@ -190,6 +212,16 @@ def merged(period: str, days: list[PeriodView]) -> PeriodView:
     daily ranks (rounded), a domain's visibility the mean of the days' and its average rank
     over every day's ranks; the page and the SERP features are the latest day's."""
     week = PeriodView(period)
+
+    def ranks_of(names: frozenset[str]) -> None:
+        for day in days:
+            day.need_ranks(names)
+            for name in names & day.rank_n.keys():
+                week.rank_sum[name] = week.rank_sum.get(name, 0) + day.rank_sum[name]
+                week.rank_n[name] = week.rank_n.get(name, 0) + day.rank_n[name]
+
+    if any(day.ranks_of is not None for day in days):
+        week.ranks_of = ranks_of
     ranks: dict[str, list[int]] = {}
     for day in days:
         week.keywords.update(day.keywords)
@@ -198,11 +230,10 @@ def merged(period: str, days: list[PeriodView]) -> PeriodView:
         week.owned.update(day.owned)
         for key, rank in day.ranks.items():
             ranks.setdefault(key, []).append(rank)
-        for totals, part in (
-            (week.rank_sum, day.rank_sum),
-            (week.rank_n, day.rank_n),
-            (week.shared, day.shared),
-        ):
+        parts = [(week.shared, day.shared)]
+        if week.ranks_of is None:
+            parts += [(week.rank_sum, day.rank_sum), (week.rank_n, day.rank_n)]
+        for totals, part in parts:
             for name, n in part.items():
                 totals[name] = totals.get(name, 0) + n
     week.ranks = {key: round(sum(found) / len(found)) for key, found in ranks.items()}

@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Final
 
-from orchestrator.config import Config, JobConfig, ledger_password
-from orchestrator.errors import ConfigError, NoLedger
-from orchestrator.ledger import DONE, FAILED, MISSED, Ledger
+from orchestrator.config import Config, JobConfig
+from orchestrator.errors import ConfigError
 from orchestrator.periods import parse_key, period_at
 from orchestrator.pipeline.labels import has_label, labels_by_key
-from orchestrator.reports.export import result_files
-from orchestrator.reports.period_view import PeriodView, bare, read_period
+from orchestrator.reports.period_table import read_view
+from orchestrator.reports.period_view import PeriodView, bare
+from orchestrator.reports.rankings_table import complete_periods
+from orchestrator.reports.results_files import result_files
 
 TOPS: Final = (3, 10, 100)
 HISTORY: Final = 12  # periods in the chart, ending with the later of the two compared
@@ -55,10 +56,10 @@ class DomainMove:
     visibility_now: float
     average_rank_then: float | None
     average_rank_now: float | None
+    change: float = field(init=False)  # of visibility; positive: gained
 
-    @property
-    def change(self) -> float:
-        return self.visibility_now - self.visibility_then
+    def __post_init__(self) -> None:
+        self.change = self.visibility_now - self.visibility_then
 
 
 @dataclass
@@ -80,16 +81,18 @@ def headline(
         Headline("visibility (top 10)", then.visibility(tracked), now.visibility(tracked)),
         Headline("average rank", then.average_rank(tracked), now.average_rank(tracked)),
     ]
-    for top in TOPS:
-        numbers.append(
-            Headline(
-                f"keywords in the top {top}",
-                sum(m.then is not None and m.then <= top for m in moves),
-                sum(m.now is not None and m.now <= top for m in moves),
-            )
-        )
-    numbers.append(Headline("keywords up", None, sum((m.change or 0) > 0 for m in moves)))
-    numbers.append(Headline("keywords down", None, sum((m.change or 0) < 0 for m in moves)))
+    within = {top: [0, 0] for top in TOPS}  # keywords in the top N then, now
+    up = down = 0
+    for m in moves:  # one pass: 100,000 keywords are a common size
+        for top, counts in within.items():
+            counts[0] += m.then is not None and m.then <= top
+            counts[1] += m.now is not None and m.now <= top
+        up += (m.change or 0) > 0
+        down += (m.change or 0) < 0
+    for top, (then_n, now_n) in within.items():
+        numbers.append(Headline(f"keywords in the top {top}", then_n, now_n))
+    numbers.append(Headline("keywords up", None, up))
+    numbers.append(Headline("keywords down", None, down))
     return numbers
 
 
@@ -122,51 +125,50 @@ def _movement(then: int | None, now: int | None) -> str:
 def keyword_moves(then: PeriodView, now: PeriodView) -> list[KeywordMove]:
     """Each keyword of either period, biggest movements first."""
     moves = []
+    ranks_then, ranks_now, urls_then, urls_now = then.ranks, now.ranks, then.urls, now.urls
     for key in sorted(then.keywords.keys() | now.keywords.keys()):
-        a, b = then.ranks.get(key), now.ranks.get(key)
+        a, b = ranks_then.get(key), ranks_now.get(key)
         change = a - b if a is not None and b is not None else None
         label = now.keywords.get(key) or then.keywords.get(key, "")
-        url_then, url_now = then.urls.get(key), now.urls.get(key)
+        url_then, url_now = urls_then.get(key), urls_now.get(key)
         changed = url_then is not None and url_now is not None and url_then != url_now
-        move = KeywordMove(label, a, b, change, _movement(a, b), key, url_now or url_then, changed)
         view = now if key in now.keywords else then
-        move.features, move.owned = view.features.get(key, []), view.owned.get(key, [])
-        moves.append(move)
+        moves.append(
+            KeywordMove(
+                label,
+                a,
+                b,
+                change,
+                _movement(a, b) if a != b else "",
+                key,
+                url_now or url_then,
+                changed,
+                features=view.features.get(key, []),
+                owned=view.owned.get(key, []),
+            )
+        )
     moves.sort(key=lambda m: (not m.movement, -abs(m.change or 0), m.keyword))
     return moves
 
 
 def domain_moves(then: PeriodView, now: PeriodView) -> list[DomainMove]:
+    """Each domain in a top 10 of either period, the biggest gain first; average ranks are
+    left to `with_ranks`, for the moves shown."""
     domains = then.visible.keys() | now.visible.keys()
-    found = [
-        DomainMove(
-            d,
-            then.visibility(d),
-            now.visibility(d),
-            then.average_rank(d),
-            now.average_rank(d),
-        )
-        for d in domains
-    ]
+    found = [DomainMove(d, then.visibility(d), now.visibility(d), None, None) for d in domains]
     return sorted(found, key=lambda m: (-m.change, m.domain))
 
 
-def complete_periods(config: Config, job: JobConfig) -> list[str]:
-    """Periods with results, oldest first, less those the ledger says are still in flight."""
-    keys = sorted({key for key, _ in result_files(config, job) if key})
-    try:
-        ledger = Ledger.reader(config.state.location, ledger_password(config.state))
-    except NoLedger:
-        return keys
-    try:
-        done = []
-        for key in keys:
-            counts, _, _ = ledger.period_summary(job.name, key)
-            if sum(counts.values()) == counts[DONE] + counts[FAILED] + counts[MISSED]:
-                done.append(key)
-        return done
-    finally:
-        ledger.close()
+def with_ranks(moves: list[DomainMove], then: PeriodView, now: PeriodView) -> list[DomainMove]:
+    """The moves with their average ranks, summed for these domains only (a large period's
+    table is read once more for them)."""
+    names = [m.domain for m in moves]
+    then.need_ranks(names)
+    now.need_ranks(names)
+    for move in moves:
+        move.average_rank_then = then.average_rank(move.domain)
+        move.average_rank_now = now.average_rank(move.domain)
+    return moves
 
 
 def check_collected(config: Config, job: JobConfig, source: str, keys: dict[str, str]) -> None:
@@ -274,7 +276,7 @@ def build(
         then = then or max((p for p in available if p < now), default=available[0])
     check_collected(config, job, source, {"--from": then, "--to": now})
     tracked = followed_key(domain)
-    read = partial(read_period, config, job, domain=tracked, keys=keys)
+    read = partial(read_view, config, job, domain=tracked, keys=keys)
     order = calendar(config, job, available, now)
     return compared(job.name, tracked, then, now, read, available, order, movers, title)
 
@@ -311,20 +313,27 @@ def compared(
         history.append((key, {d: view.visibility(d) for d in series}, avg))
         views.append(view)
     keywords = keyword_moves(a, b) if tracked else []
+    ranks = [view.ranks for view in views]
+    listed = [(view.period, view.keywords) for view in views]
     for move in keywords:  # None: not ranking, or (listed in `missing`) no results that period
-        move.history = [view.ranks.get(move.input_key) for view in views]
-        move.missing = [v.period for v in views if move.input_key not in v.keywords]
-        move.url_since = page_since(views, move.input_key)
+        key = move.input_key
+        move.history = [found.get(key) for found in ranks]
+        move.missing = [period for period, known in listed if key not in known]
+        move.url_since = page_since(views, key) if move.url is not None else None
     rivals = sorted(b.shared, key=lambda d: (-b.shared[d], d))[:COMPETITORS]
-    competitors = [m for d in rivals for m in moves if m.domain == d]
+    by_domain = {m.domain: m for m in moves}
+    competitors = [by_domain[d] for d in rivals if d in by_domain]
+    winners = [m for m in moves if m.change > 0][:movers]
+    losers = [m for m in reversed(moves) if m.change < 0][:movers]
+    with_ranks([*winners, *losers, *competitors], a, b)
     return Report(
         job,
         tracked,
         then,
         now,
         keywords,
-        [m for m in moves if m.change > 0][:movers],
-        [m for m in reversed(moves) if m.change < 0][:movers],
+        winners,
+        losers,
         history,
         series,
         headline(tracked, a, b, keywords) if tracked else [],

@@ -5,13 +5,14 @@ from datetime import date, timedelta
 
 from orchestrator.config import Config, JobConfig
 from orchestrator.errors import ConfigError
-from orchestrator.reports.period_view import PeriodView, merged, read_period
+from orchestrator.reports.period_table import read_view
+from orchestrator.reports.period_view import PeriodView, merged
+from orchestrator.reports.rankings_table import complete_periods
 from orchestrator.reports.report import (
     HISTORY,
     Report,
     check_collected,
     compared,
-    complete_periods,
     followed_key,
     selected,
 )
@@ -60,9 +61,7 @@ def build_weekly(
     tracked = followed_key(domain)
 
     def read(week: str) -> PeriodView:
-        return merged(
-            week, [read_period(config, job, d, tracked, keys) for d in weeks.get(week, [])]
-        )
+        return merged(week, [read_view(config, job, d, tracked, keys) for d in weeks.get(week, [])])
 
     order = week_calendar(available[0], now_week)[-HISTORY:]
     return compared(job.name, tracked, then_week, now_week, read, available, order, movers, title)

@@ -1,0 +1,189 @@
+"""The rankings table: beside each period's raw results, the export's flat table as Parquet.
+
+`out/<job>/period=KEY/rankings.parquet` holds one row per SERP item with the export's columns
+and types, less `period`, which is the partition's Hive column (DuckDB, Polars, Spark and
+BigQuery read it from the path). A task with no item is one row whose `type` is null, so that
+an empty SERP still counts among the period's keywords. Labels are not in it: they belong to
+the input file, which may change; `export` adds them.
+
+A run writes the table of each period whose tasks are all settled. The table records in its
+metadata how many bytes of the period's results files it was made from; `export` and
+`report` use it only while that is every settled byte (a period re-opened by new inputs, or
+results recovered, make it stale until the next run writes it again), and read the JSON
+otherwise. Writing needs pyarrow (the `parquet` extra); without it no table is written and
+everything reads the JSON as before.
+"""
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Final
+
+from orchestrator.config import Config, JobConfig, ledger_password
+from orchestrator.errors import NoLedger, OrchestratorError
+from orchestrator.ledger import DONE, FAILED, MISSED, Ledger
+from orchestrator.pipeline.sink import file_key, output_folder
+from orchestrator.reports.export_rows import COLUMNS, Row, rows_of_task
+from orchestrator.reports.parquet_out import CHUNK_ROWS, write_parquet
+from orchestrator.reports.results_files import result_files, result_lines
+
+log = logging.getLogger(__name__)
+
+TABLE: Final = "rankings.parquet"
+COVERS: Final = b"orchestrator.results_bytes"  # metadata: settled bytes the table was made of
+TABLE_COLUMNS: Final = tuple(c for c in COLUMNS if c != "period")
+_ROW_ORDER: Final = ("job", "period", *TABLE_COLUMNS[1:])  # the keys of rows_of_task's rows
+
+
+def can_write() -> bool:
+    return find_spec("pyarrow") is not None
+
+
+def table_path(config: Config, job: JobConfig, period: str) -> Path:
+    return output_folder(config.output.dir, job.name, period) / TABLE
+
+
+def settled_bytes(config: Config, job: JobConfig, period: str, ledger: Ledger | None) -> int:
+    """Bytes of the period's results files that hold settled tasks (the whole files when no
+    ledger recorded them)."""
+    total = 0
+    for _, path in result_files(config, job, period=period):
+        committed = None
+        if ledger is not None:
+            committed = ledger.committed_size(file_key(config.output.dir, path), path)
+        total += os.path.getsize(path) if committed is None else committed
+    return total
+
+
+def covered_bytes(path: Path) -> int | None:
+    """The settled bytes a table was made of, from its footer; None if it is not a table of
+    ours or cannot be read."""
+    try:
+        import pyarrow.parquet as pq  # type: ignore[import-not-found,unused-ignore]
+
+        metadata = pq.read_schema(path).metadata or {}
+        return int(metadata[COVERS])
+    except (ImportError, OSError, KeyError, ValueError):
+        return None
+    except Exception:  # pyarrow's own errors of a damaged file (ArrowInvalid): not a table
+        return None
+
+
+def fresh_table(config: Config, job: JobConfig, period: str) -> Path | None:
+    """The period's table if it covers every settled byte of its results, else None."""
+    path = table_path(config, job, period)
+    if not period or not path.is_file():
+        return None
+    covered = covered_bytes(path)
+    if covered is None:
+        return None
+    try:
+        ledger = Ledger.reader(config.state.location, ledger_password(config.state))
+    except NoLedger:
+        return path if covered == settled_bytes(config, job, period, None) else None
+    try:
+        return path if covered == settled_bytes(config, job, period, ledger) else None
+    finally:
+        ledger.close()
+
+
+def complete_periods(config: Config, job: JobConfig) -> list[str]:
+    """Periods with results, oldest first, less those the ledger says are still in flight."""
+    keys = sorted({key for key, _ in result_files(config, job) if key})
+    try:
+        ledger = Ledger.reader(config.state.location, ledger_password(config.state))
+    except NoLedger:
+        return keys
+    try:
+        return [key for key in keys if _settled(ledger, job.name, key)]
+    finally:
+        ledger.close()
+
+
+def _settled(ledger: Ledger, job: str, period: str) -> bool:
+    counts, _, _ = ledger.period_summary(job, period)
+    return sum(counts.values()) == counts[DONE] + counts[FAILED] + counts[MISSED]
+
+
+def write_table(config: Config, job: JobConfig, period: str, ledger: Ledger | None) -> int:
+    """Write the period's table from its settled results; returns its rows. The file appears
+    whole (written beside it, fsynced, renamed) or not at all."""
+    covered = settled_bytes(config, job, period, ledger)
+    rows = (
+        row
+        for key, line in result_lines(config, job, period=period)
+        for row in rows_of_task(job, line, None, key, keep_empty=True)
+    )
+    path = table_path(config, job, period)
+    metadata = {COVERS: str(covered).encode()}
+    return write_parquet(rows, str(path), TABLE_COLUMNS, metadata, durable=True)
+
+
+def refresh(
+    config: Config, ledger: Ledger, jobs: list[JobConfig], say: Callable[[str], None] = log.info
+) -> int:
+    """Write the table of each settled period of these jobs that lacks a fresh one, saying so
+    before and after each; returns how many were written. Without pyarrow, none."""
+    if not can_write():
+        return 0
+    written = 0
+    for job in jobs:
+        if job.every is None:
+            continue
+        for period in sorted({key for key, _ in result_files(config, job) if key}):
+            if not _settled(ledger, job.name, period):
+                continue
+            path = table_path(config, job, period)
+            if path.is_file() and covered_bytes(path) == settled_bytes(config, job, period, ledger):
+                continue
+            for leftover in path.parent.glob(f".{TABLE}.*.part"):  # a writer cut off
+                leftover.unlink(missing_ok=True)
+            say(f"{job.name} [{period}]: writing its rankings table ({path})")
+            started = time.monotonic()
+            count = write_table(config, job, period, ledger)
+            took = time.monotonic() - started
+            say(f"{job.name} [{period}]: rankings table written, {count} rows in {took:.1f}s")
+            written += 1
+    return written
+
+
+def table_rows(path: Path, period: str, types: frozenset[str] | None) -> Iterator[Row]:
+    """The export's rows of a table, as `rows_of_task` gives them from the JSON: a task's
+    row of no item left out, `datetime` in ISO 8601, `period` from the partition."""
+    import pyarrow.parquet as pq  # type: ignore[import-not-found,unused-ignore]
+
+    table = pq.ParquetFile(path)
+    for batch in table.iter_batches(batch_size=CHUNK_ROWS, columns=list(TABLE_COLUMNS)):
+        for row in batch.to_pylist():
+            kind = row["type"]
+            if kind is None or (types is not None and kind not in types):
+                continue
+            when = row["datetime"]
+            row["datetime"] = when.isoformat() if when is not None else None
+            row["period"] = period
+            yield {column: row[column] for column in _ROW_ORDER}
+
+
+def refresh_all(config: Config, password: str | None, say: Callable[[str], None] = log.info) -> int:
+    """`refresh` for every job of the config, through a reader of its ledger. A table that
+    cannot be written (a full disk) is a warning, not a failed run: the results are safe, and
+    readers use the JSON until a later run writes it."""
+    try:
+        ledger = Ledger.reader(config.state.location, password)
+    except (NoLedger, OrchestratorError) as exc:
+        log.warning("rankings_table_not_written reason=%s", exc)
+        return 0
+    try:
+        return refresh(config, ledger, list(config.jobs), say)
+    except (OrchestratorError, OSError) as exc:
+        log.warning("rankings_table_not_written reason=%s", exc)
+        return 0
+    except Exception as exc:  # pyarrow's own (a value no column type holds):
+        # the results are safe and readers use the JSON; a derived table never fails a run
+        log.warning("rankings_table_not_written reason=%s: %s", type(exc).__name__, exc)
+        return 0
+    finally:
+        ledger.close()
