@@ -92,6 +92,17 @@ def test_a_period_read_from_its_table_is_the_period_read_from_its_json(
         from_table = view_from_table(table, DAY, followed, keys)
         from_table.need_ranks([*from_json.rank_n, "nowhere.example"])  # summed when asked
         assert from_table == from_json, followed
+        if followed is None:
+            continue
+        charted = view_from_table(table, DAY, followed, keys, charted=(followed, featured))
+        assert (charted.keywords, charted.ranks, charted.urls) == (
+            from_json.keywords,
+            from_json.ranks,
+            from_json.urls,
+        )
+        for name in (followed, featured):  # what the history's chart and sparklines show
+            assert charted.visibility(name) == from_json.visibility(name)
+            assert charted.average_rank(name) == from_json.average_rank(name)
     full = read_period(config, job, DAY, "example.com")
     assert len(full.keywords) == 62 and full.ranks and full.shared
     assert read_period(config, job, DAY, featured).owned  # a feature it shows

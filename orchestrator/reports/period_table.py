@@ -43,7 +43,7 @@ _TOP: Final = f"""
 CREATE TEMP TABLE top AS
 SELECT k, name, min(rank) AS best FROM r
 WHERE (rank_group <= {VISIBLE_TOP} OR rank_absolute <= {VISIBLE_TOP}) AND rank <= {VISIBLE_TOP}
-    AND name IS NOT NULL AND name NOT LIKE '%:%'
+    AND name IS NOT NULL AND name NOT LIKE '%:%' {{charted}}
 GROUP BY k, name
 """
 # The followed domain's or business's best rank and page per input.
@@ -60,12 +60,15 @@ def read_view(
     period: str,
     domain: str | None,
     keys: frozenset[str] | None = None,
+    charted: tuple[str, ...] | None = None,
 ) -> PeriodView:
-    """One period's keywords and ranks, from its table when it is fresh, else its JSON."""
+    """One period's keywords and ranks, from its table when it is fresh, else its JSON.
+    `charted`: a period of the history only, whose visibility is wanted for these names (a
+    table's view then leaves out the SERP features and the other domains)."""
     table = fresh_table(config, job, period) if find_spec("duckdb") is not None else None
     if table is None:
         return read_period(config, job, period, domain, keys)
-    return view_from_table(table, period, domain, keys)
+    return view_from_table(table, period, domain, keys, charted)
 
 
 def _literal(text: str) -> str:
@@ -85,10 +88,15 @@ def _business_test(followed: str | None) -> str:
 
 
 def view_from_table(
-    path: Path, period: str, followed: str | None, keys: frozenset[str] | None = None
+    path: Path,
+    period: str,
+    followed: str | None,
+    keys: frozenset[str] | None = None,
+    charted: tuple[str, ...] | None = None,
 ) -> PeriodView:
     """The period's view; ranks below the top 10 are summed for the names the report asks
-    (`PeriodView.need_ranks`), each time with one more pass over the file."""
+    (`PeriodView.need_ranks`), each time with one more pass over the file. `charted`: see
+    `read_view`."""
     import duckdb  # type: ignore[import-not-found,unused-ignore]
 
     view = PeriodView(period)
@@ -105,12 +113,16 @@ def view_from_table(
     db.execute(
         _ROWS.format(path=_literal(str(path)), ranked=ranked, business=business, selected=selected)
     )
-    db.execute(_TOP)
+    if charted is None:
+        db.execute(_TOP.format(charted=""))
+    else:
+        only = "AND name IN (SELECT unnest($charted))"
+        db.execute(_TOP.format(charted=only), {"charted": sorted(charted) or [""]})
     view.keywords = dict(db.execute("SELECT k, kw FROM kinds").fetchall())
     for name, visible in db.execute("SELECT name, count(*) FROM top GROUP BY name").fetchall():
         view.visible[name] = visible
     if followed is not None:
-        _followed(db, view, followed)
+        _followed(db, view, followed, charted is None)
     db.execute("DROP TABLE top")
 
     def ranks_of(names: frozenset[str]) -> None:
@@ -131,9 +143,9 @@ def view_from_table(
     return view
 
 
-def _followed(db: Any, view: PeriodView, followed: str) -> None:
-    """The followed name's ranks, pages and rank sum, the SERP features present and owned
-    per input, and the domains that share its top 10s."""
+def _followed(db: Any, view: PeriodView, followed: str, whole: bool) -> None:
+    """The followed name's ranks, pages and rank sum; `whole`, also the SERP features present
+    and owned per input, and the domains that share its top 10s."""
     mine = {"followed": followed}
     for key, rank, url in db.execute(_FOLLOWED, mine).fetchall():
         view.ranks[key] = rank
@@ -145,6 +157,8 @@ def _followed(db: Any, view: PeriodView, followed: str) -> None:
         top = sum(rank <= VISIBLE_TOP for rank in view.ranks.values())
         if top:
             view.visible[followed] = top
+    if not whole:
+        return
     for key, kind, owned in db.execute(
         "SELECT k, type, bool_or(name = $followed) FROM r WHERE type IS NOT NULL"
         " AND (kind IS NULL OR prio IS NULL OR prio != kind) GROUP BY k, type ORDER BY k, type",

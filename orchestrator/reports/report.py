@@ -286,14 +286,15 @@ def compared(
     tracked: str | None,
     then: str,
     now: str,
-    read: Callable[[str], PeriodView],
+    read: Callable[..., PeriodView],
     available: list[str],
     order: list[str],
     movers: int,
     title: str | None,
 ) -> Report:
     """The report of `then` against `now`, each period's view from `read`, the history over
-    `order` (its periods not `available` drawn as gaps)."""
+    `order` (its periods not `available` drawn as gaps; `read(key, charted=names)` reads one
+    for the history only)."""
     a, b = read(then), read(now)
     moves = domain_moves(a, b)
     series = (
@@ -308,7 +309,7 @@ def compared(
             history.append((key, {}, None))
             views.append(PeriodView(key))
             continue
-        view = b if key == now else a if key == then else read(key)
+        view = b if key == now else a if key == then else read(key, charted=tuple(series))
         avg = view.average_rank(tracked) if tracked else None
         history.append((key, {d: view.visibility(d) for d in series}, avg))
         views.append(view)

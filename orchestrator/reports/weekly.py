@@ -60,8 +60,9 @@ def build_weekly(
     )
     tracked = followed_key(domain)
 
-    def read(week: str) -> PeriodView:
-        return merged(week, [read_view(config, job, d, tracked, keys) for d in weeks.get(week, [])])
+    def read(week: str, charted: tuple[str, ...] | None = None) -> PeriodView:
+        days = weeks.get(week, [])
+        return merged(week, [read_view(config, job, d, tracked, keys, charted) for d in days])
 
     order = week_calendar(available[0], now_week)[-HISTORY:]
     return compared(job.name, tracked, then_week, now_week, read, available, order, movers, title)
