@@ -2,6 +2,7 @@
 what runs left behind and post nothing."""
 
 import argparse
+import gc
 import sys
 
 import msgspec
@@ -129,6 +130,9 @@ def command_report(args: argparse.Namespace) -> int:
     if job.every is not None:  # without it, report.build says there is nothing to compare
         _check_keys(config, job, args.config, {"--from": args.then, "--to": args.now})
     build = weekly.build_weekly if args.by_week else report.build
+    # Millions of small objects for 100,000 keywords, none of them garbage: the collector's
+    # passes over them took a fifth of the time.
+    gc.disable()
     found = build(
         config,
         job,
