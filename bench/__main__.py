@@ -1,8 +1,8 @@
 """Run every benchmark: `python -m bench [--quick] [--json PATH]`.
 
 Each prints `name: value` lines; with --json all figures are merged into one file, together
-with the machine they ran on. --quick uses smaller sizes (about 6 minutes); the full run takes
-about 31 minutes on a 2-core machine (8 of them building the 10M-row ledger of bench.ledger).
+with the machine they ran on. --quick uses smaller sizes (about 7 minutes); the full run takes
+about 33 minutes on a 2-core machine (3 of them building the 10M-row ledger of bench.ledger).
 """
 
 import argparse
@@ -76,7 +76,7 @@ def machine() -> dict[str, str | int | float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller sizes, about 6 minutes")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, about 7 minutes")
     parser.add_argument("--json", help="write every figure to this JSON file")
     parser.add_argument("--only", choices=sorted(MODULES), action="append", help="run just these")
     args = parser.parse_args()
