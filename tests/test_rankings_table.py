@@ -197,3 +197,31 @@ def test_a_run_writes_each_settled_periods_table_and_reports_read_the_same_from_
         rankings_table.table_path(config, job, day).unlink()
     assert (cli(*report), cli(*export)) == with_tables
     assert json.loads(with_tables[0])["keywords"] and with_tables[1].count("\n") > 500
+
+
+async def test_a_follow_service_writes_the_tables_of_settled_periods_as_it_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`run --follow` writes tables every TABLES_EVERY_S (5 minutes) in a thread: a settled
+    period whose table is missing gets it on the next pass, while the service goes on."""
+    import io
+
+    import anyio
+
+    from orchestrator.cli import run as run_command
+    from orchestrator.ledger import Ledger
+    from orchestrator.pipeline.progress import Progress
+
+    assert run_command.TABLES_EVERY_S == 300.0  # the product's pace, shortened below
+    config, job = period_of(tmp_path, mixed_lines(6))
+    Ledger(config.state.location).close()  # a ledger with no rows: the period is settled
+    monkeypatch.setattr(run_command, "TABLES_EVERY_S", 0.05)
+    said = io.StringIO()
+    path = rankings_table.table_path(config, job, DAY)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(run_command.keep_tables, config, None, Progress(said, "log", "text", 1.0))
+        with anyio.fail_after(30):
+            while rankings_table.fresh_table(config, job, DAY) is None:  # noqa: ASYNC110
+                await anyio.sleep(0.05)  # polled: the table is written by another thread
+        tg.cancel_scope.cancel()
+    assert path.is_file() and f"rank [{DAY}]: rankings table written" in said.getvalue()
