@@ -70,7 +70,9 @@ def synthetic_periods(folder: Path, keywords: int, periods: int) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         (path.parent / "results.jsonl").touch()
         sql = SYNTHETIC.format(day=key, seed=day, keywords=keywords, depth=DEPTH, path=path)
-        duckdb.sql(sql)
+        with duckdb.connect() as db:
+            db.execute("SET enable_progress_bar = false")
+            db.execute(sql)
 
 
 def timed_report(folder: Path, repeat: int) -> float:

@@ -103,6 +103,9 @@ def test_a_period_read_from_its_table_is_the_period_read_from_its_json(
         for name in (followed, featured):  # what the history's chart and sparklines show
             assert charted.visibility(name) == from_json.visibility(name)
             assert charted.average_rank(name) == from_json.average_rank(name)
+        alone = view_from_table(table, DAY, followed, keys, charted=(followed,))  # no top pass
+        assert alone.ranks == from_json.ranks
+        assert alone.visibility(followed) == from_json.visibility(followed)
     full = read_period(config, job, DAY, "example.com")
     assert len(full.keywords) == 62 and full.ranks and full.shared
     assert read_period(config, job, DAY, featured).owned  # a feature it shows

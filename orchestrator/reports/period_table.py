@@ -113,11 +113,14 @@ def view_from_table(
     db.execute(
         _ROWS.format(path=_literal(str(path)), ranked=ranked, business=business, selected=selected)
     )
-    if charted is None:
+    others = None if charted is None else sorted(set(charted) - {followed})
+    if others is None:
         db.execute(_TOP.format(charted=""))
-    else:
+    elif others:  # the followed name's visibility comes from its ranks (_followed)
         only = "AND name IN (SELECT unnest($charted))"
-        db.execute(_TOP.format(charted=only), {"charted": sorted(charted) or [""]})
+        db.execute(_TOP.format(charted=only), {"charted": others})
+    else:  # only the followed name is charted: no pass over the file for the top 10s
+        db.execute(_TOP.format(charted="AND false"))
     view.keywords = dict(db.execute("SELECT k, kw FROM kinds").fetchall())
     for name, visible in db.execute("SELECT name, count(*) FROM top GROUP BY name").fetchall():
         view.visible[name] = visible
