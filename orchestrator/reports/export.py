@@ -23,8 +23,14 @@ from orchestrator.pipeline.labels import labels_by_key
 from orchestrator.reports.export_rows import COLUMNS, Row, rows_of_task
 from orchestrator.reports.outfile import replaced_text, replaced_whole, write_csv_rows
 from orchestrator.reports.parquet_out import CHUNK_ROWS, chunks, write_parquet
-from orchestrator.reports.rankings_table import fresh_table, table_rows
-from orchestrator.reports.results_files import result_files, result_lines
+from orchestrator.reports.rankings_table import covers, table_path, table_rows
+from orchestrator.reports.results_files import (
+    open_reader,
+    read_lines,
+    result_files,
+    result_lines,
+    settled_sizes,
+)
 from schemas.items import Item
 
 FORMATS: Final = ("csv", "jsonl", "parquet")
@@ -39,14 +45,24 @@ def rows(
     since: str | None = None,
 ) -> Iterator[Row]:
     """The rows of each period: from its rankings table while that is fresh (no JSON to
-    parse), else from its results files."""
-    keys = sorted({key for key, _ in result_files(config, job, period, since)})
-    for key in keys:
-        table = fresh_table(config, job, key)
-        if table is not None:
+    parse), else from its results files. The ledger is read once for every file's settled
+    size."""
+    files = result_files(config, job, period, since)
+    ledger = open_reader(config)
+    try:
+        sizes = settled_sizes(config, files, ledger)
+    finally:
+        if ledger is not None:
+            ledger.close()
+    by_period: dict[str, list[tuple[str, str]]] = {}
+    for key, path in files:
+        by_period.setdefault(key, []).append((key, path))
+    for key, own in by_period.items():
+        table = table_path(config, job, key)
+        if key and covers(table, sum(sizes[path] for _, path in own)):
             yield from table_rows(table, key, types)
             continue
-        for _, line in result_lines(config, job, key):
+        for _, line in read_lines(own, sizes):
             yield from rows_of_task(job, line, types, key)
 
 

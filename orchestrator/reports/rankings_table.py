@@ -15,20 +15,24 @@ everything reads the JSON as before.
 """
 
 import logging
-import os
 import time
 from collections.abc import Callable, Iterator
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Final
 
-from orchestrator.config import Config, JobConfig, ledger_password
+from orchestrator.config import Config, JobConfig
 from orchestrator.errors import NoLedger, OrchestratorError
 from orchestrator.ledger import DONE, FAILED, MISSED, Ledger
-from orchestrator.pipeline.sink import file_key, output_folder
+from orchestrator.pipeline.sink import output_folder
 from orchestrator.reports.export_rows import COLUMNS, Row, rows_of_task
 from orchestrator.reports.parquet_out import CHUNK_ROWS, write_parquet
-from orchestrator.reports.results_files import result_files, result_lines
+from orchestrator.reports.results_files import (
+    open_reader,
+    result_files,
+    result_lines,
+    settled_sizes,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,29 +51,25 @@ def table_path(config: Config, job: JobConfig, period: str) -> Path:
 
 
 def settled_bytes(config: Config, job: JobConfig, period: str, ledger: Ledger | None) -> int:
-    """Bytes of the period's results files that hold settled tasks (the whole files when no
-    ledger recorded them)."""
-    total = 0
-    for _, path in result_files(config, job, period=period):
-        committed = None
-        if ledger is not None:
-            committed = ledger.committed_size(file_key(config.output.dir, path), path)
-        total += os.path.getsize(path) if committed is None else committed
-    return total
+    """Bytes of the period's results files that hold settled tasks."""
+    return sum(settled_sizes(config, result_files(config, job, period=period), ledger).values())
 
 
 def covered_bytes(path: Path) -> int | None:
-    """The settled bytes a table was made of, from its footer; None if it is not a table of
-    ours or cannot be read."""
+    """The settled bytes a table was made of, from its footer; None if there is no table of
+    ours there, or it cannot be read."""
     try:
         import pyarrow.parquet as pq  # type: ignore[import-not-found,unused-ignore]
 
-        metadata = pq.read_schema(path).metadata or {}
-        return int(metadata[COVERS])
-    except (ImportError, OSError, KeyError, ValueError):
+        return int((pq.read_schema(path).metadata or {})[COVERS])
+    except Exception:  # no pyarrow, no file, no footer of ours, or pyarrow's ArrowInvalid
         return None
-    except Exception:  # pyarrow's own errors of a damaged file (ArrowInvalid): not a table
-        return None
+
+
+def covers(path: Path, settled: int) -> bool:
+    """Whether the table at `path` was made of exactly these settled bytes: else it is
+    missing, foreign, torn, or stale (results settled since)."""
+    return path.is_file() and covered_bytes(path) == settled
 
 
 def fresh_table(config: Config, job: JobConfig, period: str) -> Path | None:
@@ -77,30 +77,31 @@ def fresh_table(config: Config, job: JobConfig, period: str) -> Path | None:
     path = table_path(config, job, period)
     if not period or not path.is_file():
         return None
-    covered = covered_bytes(path)
-    if covered is None:
-        return None
+    ledger = open_reader(config)
     try:
-        ledger = Ledger.reader(config.state.location, ledger_password(config.state))
-    except NoLedger:
-        return path if covered == settled_bytes(config, job, period, None) else None
-    try:
-        return path if covered == settled_bytes(config, job, period, ledger) else None
+        return path if covers(path, settled_bytes(config, job, period, ledger)) else None
     finally:
-        ledger.close()
+        if ledger is not None:
+            ledger.close()
+
+
+def settled_periods(config: Config, job: JobConfig, ledger: Ledger | None) -> list[str]:
+    """Periods with results, oldest first, less those the ledger says are still in flight
+    (all of them, without a ledger)."""
+    keys = sorted({key for key, _ in result_files(config, job) if key})
+    if ledger is None:
+        return keys
+    return [key for key in keys if _settled(ledger, job.name, key)]
 
 
 def complete_periods(config: Config, job: JobConfig) -> list[str]:
-    """Periods with results, oldest first, less those the ledger says are still in flight."""
-    keys = sorted({key for key, _ in result_files(config, job) if key})
+    """`settled_periods`, through a reader of the config's ledger."""
+    ledger = open_reader(config)
     try:
-        ledger = Ledger.reader(config.state.location, ledger_password(config.state))
-    except NoLedger:
-        return keys
-    try:
-        return [key for key in keys if _settled(ledger, job.name, key)]
+        return settled_periods(config, job, ledger)
     finally:
-        ledger.close()
+        if ledger is not None:
+            ledger.close()
 
 
 def _settled(ledger: Ledger, job: str, period: str) -> bool:
@@ -133,11 +134,9 @@ def refresh(
     for job in jobs:
         if job.every is None:
             continue
-        for period in sorted({key for key, _ in result_files(config, job) if key}):
-            if not _settled(ledger, job.name, period):
-                continue
+        for period in settled_periods(config, job, ledger):
             path = table_path(config, job, period)
-            if path.is_file() and covered_bytes(path) == settled_bytes(config, job, period, ledger):
+            if covers(path, settled_bytes(config, job, period, ledger)):
                 continue
             for leftover in path.parent.glob(f".{TABLE}.*.part"):  # a writer cut off
                 leftover.unlink(missing_ok=True)

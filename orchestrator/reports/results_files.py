@@ -57,29 +57,49 @@ def result_files(
     return found
 
 
-def result_lines(
-    config: Config, job: JobConfig, period: str | None = None, since: str | None = None
-) -> Iterator[tuple[str, bytes]]:
-    """(period, line) for the settled lines of a job's results files, streamed."""
-    files = result_files(config, job, period, since)
-    sizes: dict[str, int] = {}
+def open_reader(config: Config) -> Ledger | None:
+    """A reader of the config's ledger, or None when there is none (files are read whole)."""
     try:
-        ledger = Ledger.reader(config.state.location, ledger_password(config.state))
-        try:
-            for _, path in files:
-                committed = ledger.committed_size(file_key(config.output.dir, path), path)
-                if committed is not None:  # a file the ledger never wrote is read whole
-                    sizes[path] = committed
-        finally:
-            ledger.close()
+        return Ledger.reader(config.state.location, ledger_password(config.state))
     except NoLedger:
-        pass  # no ledger next to them: read the whole files
+        return None
+
+
+def settled_sizes(
+    config: Config, files: list[tuple[str, str]], ledger: Ledger | None
+) -> dict[str, int]:
+    """Per results file, the bytes that hold settled tasks: what the ledger committed, or the
+    whole file when no ledger wrote it (or there is no ledger)."""
+    sizes = {}
+    for _, path in files:
+        committed = None
+        if ledger is not None:
+            committed = ledger.committed_size(file_key(config.output.dir, path), path)
+        sizes[path] = os.path.getsize(path) if committed is None else committed
+    return sizes
+
+
+def read_lines(files: list[tuple[str, str]], sizes: dict[str, int]) -> Iterator[tuple[str, bytes]]:
+    """(period, line) of the first `sizes[path]` bytes of each file, streamed."""
     for key, path in files:
-        size = sizes.get(path, os.path.getsize(path))
         with open(path, "rb") as raw:
-            stream: IO[bytes] = io.BufferedReader(_Prefix(raw, size), 1 << 20)
+            stream: IO[bytes] = io.BufferedReader(_Prefix(raw, sizes[path]), 1 << 20)
             if path.endswith(".gz"):
                 stream = gzip.GzipFile(fileobj=stream)  # type: ignore[assignment]
             for line in stream:
                 if line.strip():
                     yield key, line
+
+
+def result_lines(
+    config: Config, job: JobConfig, period: str | None = None, since: str | None = None
+) -> Iterator[tuple[str, bytes]]:
+    """(period, line) for the settled lines of a job's results files, streamed."""
+    files = result_files(config, job, period, since)
+    ledger = open_reader(config)
+    try:
+        sizes = settled_sizes(config, files, ledger)
+    finally:
+        if ledger is not None:
+            ledger.close()
+    yield from read_lines(files, sizes)
