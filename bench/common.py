@@ -68,12 +68,15 @@ class ChildRun:
     stderr: str
 
 
-def run_orchestrator(*args: str, timeout: float = 1800) -> ChildRun:
-    """Run `python -m orchestrator ARGS` to its end and measure it with wait4."""
+def run_orchestrator(
+    *args: str, timeout: float = 1800, env: dict[str, str] | None = None
+) -> ChildRun:
+    """Run `python -m orchestrator ARGS` to its end and measure it with wait4 (with `env`
+    added to the environment)."""
     cmd = [sys.executable, "-m", "orchestrator", *args]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.monotonic()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=ENV)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env={**ENV, **(env or {})})
         peak_kib = 0
         while True:
             peak_kib = max(peak_kib, _high_water_kib(proc.pid))

@@ -4,6 +4,7 @@ error naming the key and the file, before anything is posted.
 Only this module reads environment variables (for credentials).
 """
 
+import importlib.util
 import math
 import os
 import re
@@ -91,10 +92,24 @@ class StateConfig(Base, frozen=True, kw_only=True):
 
 
 class OutputConfig(Base, frozen=True, kw_only=True):
-    """Where results, failures and rejected rows go (one folder per job)."""
+    """Where results, failures and rejected rows go (one folder per job): a local folder
+    (`dir`), or a bucket (`url`, s3:// gs:// az://) whose credentials come from the standard
+    environment, profile or instance role, never from this file. With a bucket, `dir` keeps
+    only each job's rejected.jsonl (inputs refused before posting, found anew at every read)."""
 
     dir: str = "out"
-    gzip: bool = False
+    url: str | None = None
+    endpoint_url: str | None = None  # an S3-compatible service: MinIO, R2, Ceph, moto
+    gzip: bool | None = None  # None: plain files on a disk, gzip parts in a bucket
+    # A bucket's part is closed (written and recorded) at this much JSON, or this long after
+    # its first answer: a postback delivery is answered 200 once its part is recorded.
+    part_mb: Annotated[float, msgspec.Meta(gt=0, le=1024)] = 32.0
+    part_s: Annotated[float, msgspec.Meta(gt=0, le=300)] = 2.0
+
+    @property
+    def gzipped(self) -> bool:
+        """Whether results are written gzip'd: as set, else in a bucket only."""
+        return self.gzip if self.gzip is not None else self.url is not None
 
 
 Usd = Annotated[float, msgspec.Meta(ge=0)]
@@ -272,6 +287,53 @@ def check_state_url(where: str, url: str) -> None:
         )
 
 
+BUCKET_SCHEMES: Final = ("s3", "gs", "az")
+
+
+POSTBACK_WAIT_S: Final = 10  # the API gives up on a delivery not answered in this long
+
+
+def _check_output(where: str, output: OutputConfig, postbacks: bool) -> None:
+    """A bucket's URL names a scheme and a bucket, and never a credential; its client is
+    installed; a delivery's wait for its part stays within the API's patience."""
+    if output.url is not None:
+        if importlib.util.find_spec("obstore") is None:
+            raise ConfigError(
+                where,
+                "output.url",
+                "a bucket needs obstore: pip install 'serp-orchestrator[objects]'",
+            )
+        if postbacks and output.part_s > POSTBACK_WAIT_S / 2:
+            raise ConfigError(
+                where,
+                "output.part_s",
+                f"{output.part_s:g} s: with [postback] at most {POSTBACK_WAIT_S / 2:g} (a delivery"
+                f" is answered once its part is written, and the API waits {POSTBACK_WAIT_S} s)",
+            )
+        parts = urlsplit(output.url)
+        if "@" in parts.netloc or parts.query or parts.fragment:
+            raise ConfigError(
+                where,
+                "output.url",
+                "leave credentials and query strings out of the URL (not shown here): they come"
+                " from the environment (AWS_*, GOOGLE_*, AZURE_*), a profile or the instance role",
+            )
+        if parts.scheme not in BUCKET_SCHEMES or not parts.netloc:
+            raise ConfigError(
+                where,
+                "output.url",
+                f"{output.url!r} is not a bucket's URL (s3://bucket/prefix, gs://..., az://...)",
+            )
+    if output.endpoint_url is not None:
+        if output.url is None:
+            raise ConfigError(where, "output.endpoint_url", "set only with output.url")
+        endpoint = _http_url(where, "output.endpoint_url", output.endpoint_url)
+        if endpoint.path.strip("/") or endpoint.query or endpoint.fragment:
+            raise ConfigError(
+                where, "output.endpoint_url", "the service's root only (https://host[:port])"
+            )
+
+
 def _check_base_url(where: str, url: str) -> None:
     """The API's address: `htp://`, a missing scheme or `.../v3` would fail only once the run
     posts, and a lost answer there reads as money spent. A path prefix (a proxy) is kept."""
@@ -370,6 +432,7 @@ def load_config(path: str | Path) -> Config:
     except PeriodError as exc:
         raise ConfigError(where, "timezone", str(exc)) from None
     _check_base_url(where, config.api.base_url)
+    _check_output(where, config.output, config.postback is not None)
     if config.state.url is not None:
         check_state_url(where, config.state.url)
     _check_money(where, config)

@@ -13,7 +13,7 @@ import pytest
 from orchestrator.ledger import Ledger
 from orchestrator.simulator.app import RunningSimulator, serve
 from orchestrator.simulator.settings import DelayRange, SimulatorConfig
-from tests import pg_server
+from tests import pg_server, s3_server
 
 FIXTURES = Path(__file__).parent / "fixtures"
 AUTH = {"Authorization": "Basic " + base64.b64encode(b"sim:sim").decode()}
@@ -50,6 +50,14 @@ def pg() -> Iterator[pg_server.Server]:
     if pg_server.binaries() is None:
         pytest.fail("PostgreSQL's binaries are missing: apt-get install postgresql (.ci/run does)")
     with pg_server.running() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[s3_server.S3Server]:
+    """An S3-compatible server (moto's server mode) for this test process, started on first
+    use."""
+    with s3_server.running() as server:
         yield server
 
 

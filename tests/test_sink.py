@@ -7,7 +7,8 @@ import pytest
 
 from orchestrator.errors import ForeignOutput
 from orchestrator.ledger import DONE, FAILED, POSTED, Ledger
-from orchestrator.pipeline.sink import MARKER, JobFiles, claim_folder, read_marker
+from orchestrator.pipeline.sink import JobFiles, claim_folder, read_marker
+from orchestrator.storage.layout import MARKER
 
 
 def posted_ledger(path: Path, n: int) -> Ledger:

@@ -20,10 +20,10 @@ from orchestrator.ledger import Ledger
 from orchestrator.pipeline.outcome import RunReport
 from orchestrator.pipeline.run import Run
 from orchestrator.pipeline.schedule import plan
-from orchestrator.pipeline.sink import MARKER
 from orchestrator.reports import report, report_html
 from orchestrator.simulator import DelayRange, SimulatorConfig
 from orchestrator.simulator.app import serve
+from orchestrator.storage.layout import MARKER
 from orchestrator.wire.client import ApiClient
 from orchestrator.wire.limiter import AccountLimiter
 

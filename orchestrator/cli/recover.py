@@ -56,6 +56,14 @@ def command_recover(args: argparse.Namespace) -> int:
             "recover rebuilds a ledger as a file: leave out url to rebuild into [state] path,"
             " then move it to the server with `orchestrator ledger copy`",
         )
+    if config.output.url is not None:
+        raise ConfigError(
+            args.config,
+            "output.url",
+            "recover rebuilds a ledger from local folders; a bucket's parts are read by the"
+            " ledger's list, and this version cannot rebuild that list from the bucket: keep"
+            " the ledger on PostgreSQL ([state] url) where disks do not last",
+        )
     state = Path(config.state.path)
     if state.exists():
         existing = Ledger(state)

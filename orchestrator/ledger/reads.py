@@ -30,6 +30,14 @@ class LedgerReads:
                     return int(found[0])
         return None
 
+    def recorded_files(self, prefix: str) -> dict[str, int]:
+        """Every output file (or object) this ledger recorded under `prefix` ('g/'), with its
+        committed size: what readers of a bucket take as the results, never a listing."""
+        rows = self._db.execute(
+            "SELECT path, size FROM files WHERE substr(path, 1, ?) = ?", (len(prefix), prefix)
+        )
+        return {str(path): int(size) for path, size in rows.fetchall()}
+
     def posted(
         self, older_than: float | None = None, limit: int | None = None
     ) -> list[tuple[str, str, str]]:

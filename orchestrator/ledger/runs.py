@@ -62,7 +62,8 @@ class LedgerRuns(Store):
         a new [output] dir (or a renamed config with the same one) is recorded anew."""
         # Relative to the ledger's folder, or for a ledger on a server to the config's own
         here = self._db.home or os.path.dirname(os.path.abspath(config_file))
-        config, output = os.path.relpath(config_file, here), os.path.relpath(output_dir, here)
+        config = os.path.relpath(config_file, here)
+        output = output_dir if "://" in output_dir else os.path.relpath(output_dir, here)
         with self._db.transaction():
             row = self._db.execute(
                 "SELECT config, output FROM job_homes WHERE job = ?", (job,)

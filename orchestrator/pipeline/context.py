@@ -15,9 +15,12 @@ import anyio
 from orchestrator.config import Config
 from orchestrator.ledger import Ledger
 from orchestrator.periods import month_key, zone
+from orchestrator.pipeline.bucket_sink import BucketFiles
 from orchestrator.pipeline.outcome import RunReport
 from orchestrator.pipeline.schedule import Plan
 from orchestrator.pipeline.sink import JobFiles, output_folder
+from orchestrator.storage import open_bucket
+from orchestrator.storage.parts import BucketRefusals, PartNames
 from orchestrator.wire.client import ApiClient
 
 T = TypeVar("T")
@@ -62,7 +65,9 @@ class RunContext:
         self.plan = plan
         self.clock = clock  # epoch seconds: when periods begin and end
         self.jobs = {job.name: job for job in config.jobs}
-        self.files: dict[tuple[str, str], JobFiles] = {}
+        self.files: dict[tuple[str, str], JobFiles | BucketFiles] = {}
+        self.bucket = open_bucket(config.output) if config.output.url else None
+        self._part_names: PartNames | None = None
         self.report = RunReport()
         self.spent_before = ledger.spent()  # the ledger's total when this run began
         self.webhook = ""  # the postback/pingback URL each task is posted with, if any
@@ -79,15 +84,29 @@ class RunContext:
         self.posted = anyio.Event()  # replaced by the poller before it idles; set on a post
         self._db = anyio.CapacityLimiter(1)  # one SQLite connection: one thread at a time
 
-    def files_for(self, job: str, period: str) -> JobFiles:
+    def files_for(self, job: str, period: str) -> JobFiles | BucketFiles:
         """The output files of a job's period (call in the ledger's thread: opening them cuts
-        back what a crash left unsettled)."""
+        back what a crash left unsettled). With a bucket, its refusals go there and only its
+        rejected rows to the local folder."""
         found = self.files.get((job, period))
         if found is None:
             folder = output_folder(self.config.output.dir, job, period)
-            found = JobFiles(folder, self.ledger, self.config.output.gzip, self.config.output.dir)
+            if self.bucket is not None:
+                refusals = BucketRefusals(self.bucket, self.ledger, self.part_names, job, period)
+                found = BucketFiles(folder, refusals)
+            else:
+                output = self.config.output
+                found = JobFiles(folder, self.ledger, output.gzipped, output.dir)
             self.files[(job, period)] = found
         return found
+
+    @property
+    def part_names(self) -> PartNames:
+        """Names for this run's parts in the bucket (once the run is recorded)."""
+        if self._part_names is None:
+            assert self.run_id is not None
+            self._part_names = PartNames(self.run_id, self.config.output.gzipped)
+        return self._part_names
 
     def month(self) -> str:
         """The calendar month of the monthly budget, now."""

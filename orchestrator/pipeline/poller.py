@@ -26,8 +26,9 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from orchestrator.config import JobConfig
 from orchestrator.errors import RequestRejected, TransientApiError
+from orchestrator.pipeline.collected import Collected, answer_of
 from orchestrator.pipeline.context import RunContext, Waiting, first_of
-from orchestrator.pipeline.settle import Collected, SinkWriter, answer_of
+from orchestrator.pipeline.settle import SinkWriter
 from orchestrator.wire.client import first_result
 from schemas.decode import TasksReadyResponse
 

@@ -25,7 +25,7 @@ from orchestrator.pipeline.loader import load
 from orchestrator.pipeline.receiver import with_webhook
 from orchestrator.pipeline.reconcile import Reconciler
 from orchestrator.pipeline.schedule import local_time, plan
-from orchestrator.pipeline.sink import JobFiles, refusal_line
+from orchestrator.pipeline.sink import RefusalWriter, refusal_line
 from orchestrator.pipeline.tags import attempt_tag, tagged_body
 from orchestrator.wire.client import AmbiguousPost
 from schemas.field_rules import MAX_TASKS_PER_POST
@@ -190,7 +190,7 @@ async def post_batch(
     run: RunContext,
     reconciler: Reconciler,
     job: JobConfig,
-    files: JobFiles,
+    files: RefusalWriter,
     batch: int,
     claimed: list[Claimed],
 ) -> None:

@@ -25,9 +25,10 @@ from aiohttp import web
 from orchestrator.config import PostbackConfig, listen_address
 from orchestrator.errors import ApiError
 from orchestrator.ledger import DONE, FAILED, POSTING
+from orchestrator.pipeline.collected import collected_of
 from orchestrator.pipeline.context import RunContext
 from orchestrator.pipeline.reconcile import id_list_time
-from orchestrator.pipeline.settle import SinkWriter, collected_of
+from orchestrator.pipeline.settle import SinkWriter
 from orchestrator.pipeline.tags import split_attempt_tag
 
 if TYPE_CHECKING:

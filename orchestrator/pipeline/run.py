@@ -28,6 +28,7 @@ from orchestrator.pipeline.schedule import Plan
 from orchestrator.pipeline.settle import SinkWriter
 from orchestrator.pipeline.sink import claim_folder, output_folder
 from orchestrator.pipeline.waiting import waiting_now
+from orchestrator.storage.parts import claim
 from orchestrator.wire.client import ApiClient
 
 log = logging.getLogger(__name__)
@@ -181,8 +182,9 @@ class Run(RunContext):
             # for its batches name the run that claimed them: the reconciler never takes a
             # POST still in flight here for one a crash cut short
             self.run_id = await self.db(self.ledger.start_run)
+        output = self.config.output
         for name in self.jobs:  # before anything is posted: refuse folders not ours
-            home = (name, self.config_file, self.config.output.dir)
+            home = (name, self.config_file, output.url or output.dir)
             other = await self.db(self.ledger.claim_home, *home) if self.config_file else None
             if other is not None:
                 raise ForeignOutput(
@@ -191,9 +193,11 @@ class Run(RunContext):
                     f" {other} (from the ledger's folder), which writes elsewhere: give each"
                     " config its own [state] path, or its jobs their own names",
                 )
-            await self.db(
-                claim_folder, output_folder(self.config.output.dir, name, ""), self.ledger
-            )
+            await self.db(claim_folder, output_folder(output.dir, name, ""), self.ledger)
+            if self.bucket is not None:
+                orphans = await self.db(claim, self.bucket, name, self.ledger, self.run_id)
+                for key in orphans:
+                    log.warning("orphan_part_removed %s/%s: no run recorded it", output.url, key)
         with anyio.move_on_after(max_runtime_s) as scope:
             async with anyio.create_task_group() as notes:
                 notes.start_soon(self.keep_noting)

@@ -8,79 +8,32 @@ delivery that got its 200) waits for the batch that holds it.
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Container
 from typing import Final
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from orchestrator.errors import Disposition, classify
+from orchestrator.pipeline.bucket_sink import Gathered, record, upload
+from orchestrator.pipeline.collected import Collected
 from orchestrator.pipeline.context import RunContext
 from orchestrator.pipeline.deliveries import deliveries, falling_back
-from orchestrator.pipeline.sink import TASK_GET_HEAD, TASK_HEAD
+from orchestrator.pipeline.sink import JobFiles
 from orchestrator.pipeline.tags import is_rows
 
 log = logging.getLogger(__name__)
 SINK_BATCH: Final = 200  # most tasks settled by one append + fsync + transaction
 
 
-@dataclass(frozen=True, slots=True)
-class Collected:
-    """A task's answer on its way to the sink: its raw bytes and where they go."""
-
-    job: str
-    period: str
-    task_id: str
-    ok: bool  # results.jsonl if true, failed.jsonl if not
-    status_code: int
-    status_message: str
-    raw: bytes
-    tag: str | None = None  # the tag the answer echoes: it must be the row's
-    ours: bool = False  # made here, not an answer (a refused task_get): no tag to check
-
-
-def collected_of(
-    raw: bytes, job: str = "", period: str = "", task_id: str | None = None
-) -> Collected | None:
-    """A task_get/advanced answer (or a postback, the same envelope) as a Collected: None if
-    the task is not finished, or the answer is not about `task_id` (given). A job of ""
-    leaves its job and period for the sink to find in the ledger."""
-    answer = answer_of(raw, job, period, task_id)
-    return answer if isinstance(answer, Collected) else None
-
-
-def answer_of(
-    raw: bytes, job: str = "", period: str = "", task_id: str | None = None
-) -> Collected | bool:
-    """`collected_of`, and when nothing is collected, whether the answer says the task is
-    not finished yet (True: 40601, 40602), which unlike an error (False: a transient code, no
-    task, another task's answer) cannot have taken it off tasks_ready."""
-    tasks = TASK_GET_HEAD.decode(raw).tasks or []
-    if not tasks:
-        return False
-    task_raw = bytes(tasks[0])
-    head = TASK_HEAD.decode(task_raw)
-    if task_id is None:
-        task_id = head.id
-    if not task_id or (head.id and head.id != task_id):
-        return False
-    disposition = classify(head.status_code)
-    if disposition not in (Disposition.SUCCESS, Disposition.TASK_FAILED, Disposition.REJECTED):
-        return disposition is Disposition.PENDING
-    ok = disposition is Disposition.SUCCESS
-    tag = head.data.tag if head.data is not None else None
-    return Collected(job, period, task_id, ok, head.status_code, head.status_message, task_raw, tag)
-
-
-def settle(run: RunContext, batch: list[Collected]) -> tuple[set[str], dict[str, tuple[str, str]]]:
-    """Append and settle one batch, per job, period and file (runs in the ledger's thread).
-    Only tasks still *posted* are written: a task both collectors got (a postback while its
-    task_get was under way) is written once, and one not ours not at all. An answer whose
-    echoed tag is not its row's (another task's result under this id) is refused. A task of
-    job "" goes where the ledger says (one query for the batch). Returns the task ids written
-    and the (job, period) of each id refused."""
-    open_ = run.ledger.posted_rows([c.task_id for c in batch])
+def checked(
+    run: RunContext, batch: list[Collected], gathered: Container[str] = ()
+) -> tuple[list[Collected], dict[str, tuple[str, str]]]:
+    """Of one batch, the answers to write (runs in the ledger's thread): only tasks still
+    *posted*, once each, and not among those `gathered` for a part already. An answer whose
+    echoed tag is not its row's (another task's result under this id) is refused. A task of job
+    "" gets the job and period the ledger says (one query for the batch). Returns the answers to
+    write and the (job, period) of each id refused."""
+    open_ = run.ledger.posted_rows([c.task_id for c in batch if c.task_id not in gathered])
     found: dict[str, Collected] = {}
     refused: dict[str, tuple[str, str]] = {}
     for c in batch:
@@ -97,16 +50,25 @@ def settle(run: RunContext, batch: list[Collected]) -> tuple[set[str], dict[str,
             refused[c.task_id] = (job, period)
             continue
         found[c.task_id] = c if c.job else dataclasses.replace(c, job=job, period=period)
-    batch = list(found.values())
+    return list(found.values()), refused
+
+
+def settle(run: RunContext, batch: list[Collected]) -> tuple[set[str], dict[str, tuple[str, str]]]:
+    """Append and settle one batch in local files, per job, period and file (runs in the
+    ledger's thread): a task both collectors got (a postback while its task_get was under way)
+    is written once, and one not ours not at all. Returns the task ids written and the (job,
+    period) of each id refused."""
+    batch, refused = checked(run, batch)
     places = dict.fromkeys((c.job, c.period) for c in batch)
     for job, period in places:
         files = run.files_for(job, period)
+        assert isinstance(files, JobFiles)
         mine = [c for c in batch if c.job == job and c.period == period]
         files.write_results([(c.task_id, c.raw) for c in mine if c.ok])
         files.write_failures(
             [(c.task_id, c.status_code, c.status_message, c.raw) for c in mine if not c.ok]
         )
-    return set(found), refused
+    return {c.task_id for c in batch}, refused
 
 
 class Ack:
@@ -153,33 +115,91 @@ class SinkWriter:
         return ack.written
 
     async def write(self) -> None:
-        """Settle batches until the stream is closed (`close`) and drained."""
+        """Settle batches until the stream is closed (`close`) and drained: appended to local
+        files, or gathered into a bucket's parts."""
         async with self.receive:
-            async for first in self.receive:
-                entries = [first]
-                while len(entries) < SINK_BATCH:
-                    try:
-                        entries.append(self.receive.receive_nowait())
-                    except (anyio.WouldBlock, anyio.EndOfStream):
-                        break
+            if self.run.bucket is not None:
+                await self._write_parts()
+                return
+            while (entries := await self._entries(None)) is not None:
                 batch = [collected for collected, _ in entries]
                 written, refused = await self.run.db(settle, self.run, batch)
-                ids = [c.task_id for c in batch]
-                self.settling.difference_update(ids)
-                self.run.last_settled = time.monotonic()
-                for listener in self.on_settled:
-                    listener(ids)
-                for task_id, (job, period) in refused.items():
-                    for heard in self.on_refused:
-                        heard(task_id, job, period)
+                self._done([(c.task_id, ack, c.task_id in written) for c, ack in entries])
+                self._heard_refused(refused)  # after: the poller unqueues, then asks again
+
+    async def _entries(self, wait_s: float | None) -> list[Entry] | None:
+        """What is waiting, up to SINK_BATCH, waiting up to `wait_s` (None: for ever) for the
+        first: [] if none came, None once the stream is closed and drained."""
+        with anyio.move_on_after(wait_s):
+            try:
+                entries = [await self.receive.receive()]
+            except anyio.EndOfStream:
+                return None
+            while len(entries) < SINK_BATCH:
+                try:
+                    entries.append(self.receive.receive_nowait())
+                except (anyio.WouldBlock, anyio.EndOfStream):
+                    break
+            return entries
+        return []
+
+    async def _write_parts(self) -> None:
+        """Gather checked answers into parts; write and record them when one is full or its
+        time is up, and at the end."""
+        output = self.run.config.output
+        gathered: Gathered[Ack | None] = Gathered(int(output.part_mb * 1e6), output.part_s)
+        while (entries := await self._entries(gathered.due_in())) is not None:
+            if entries:
+                batch = [collected for collected, _ in entries]
+                found, refused = await self.run.db(checked, self.run, batch, gathered)
+                chosen = {c.task_id: c for c in found}
+                missed = []
                 for collected, ack in entries:
-                    if ack is not None:
-                        ack.written = collected.task_id in written
-                        ack.event.set()
-                        self.delivered += ack.written
+                    if collected.task_id in gathered:
+                        gathered.add(collected, ack)
+                    elif collected.task_id in chosen:
+                        gathered.add(chosen[collected.task_id], ack)
                     else:
-                        self.polled += collected.task_id in written
-                self._warn_once()
+                        missed.append((collected.task_id, ack, False))
+                self._done(missed)
+                self._heard_refused(refused)  # after: the poller unqueues, then asks again
+            if gathered.due_in() == 0:
+                await self._flush(gathered)
+        await self._flush(gathered)
+
+    async def _flush(self, gathered: "Gathered[Ack | None]") -> None:
+        """Upload the open parts, then record them with their tasks."""
+        parts, waiters = gathered.take()
+        if parts:
+            assert self.run.bucket is not None
+            written = await upload(self.run.bucket, self.run.part_names, parts)
+            await self.run.db(record, self.run.ledger, written)
+        self._done(
+            [(tid, ack, n == 0) for tid, acks in waiters.items() for n, ack in enumerate(acks)]
+        )
+
+    def _heard_refused(self, refused: dict[str, tuple[str, str]]) -> None:
+        for task_id, (job, period) in refused.items():
+            for heard in self.on_refused:
+                heard(task_id, job, period)
+
+    def _done(self, outcomes: list[tuple[str, Ack | None, bool]]) -> None:
+        """Tasks are off the sink: (task id, its collector's wait, whether it was written)."""
+        if not outcomes:
+            return
+        ids = [task_id for task_id, _, _ in outcomes]
+        self.settling.difference_update(ids)
+        self.run.last_settled = time.monotonic()
+        for listener in self.on_settled:
+            listener(ids)
+        for _, ack, written in outcomes:
+            if ack is not None:
+                ack.written = written
+                ack.event.set()
+                self.delivered += written
+            else:
+                self.polled += written
+        self._warn_once()
 
     def _warn_once(self) -> None:
         """With postbacks on, say once when the poller collects what deliveries should have."""

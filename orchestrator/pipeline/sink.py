@@ -20,14 +20,13 @@ import gzip
 import json
 import os
 from pathlib import Path
-from typing import Final
+from typing import Final, Protocol
 
 import msgspec
 
 from orchestrator.errors import ForeignOutput, LedgerError, machine_error, on_disk
 from orchestrator.ledger import POSTED, POSTING, Ledger, row_of
-
-RESULTS, FAILED, REJECTED = "results", "failed", "rejected"
+from orchestrator.storage.layout import FAILED, MARKER, PARTITION, REJECTED, RESULTS
 
 
 class Refusal(msgspec.Struct):
@@ -39,6 +38,12 @@ class Refusal(msgspec.Struct):
     status_message: str
     stage: str
     data: msgspec.Raw
+
+
+class RefusalWriter(Protocol):
+    """Where a period's refusals go: its failed.jsonl, or a failed part in a bucket."""
+
+    def write_refusals(self, refused: list[tuple[str, int, str, bytes]]) -> None: ...
 
 
 def refusal_line(task_id: str | None, code: int, message: str, body: bytes) -> bytes:
@@ -80,8 +85,6 @@ TASK_GET_HEAD = msgspec.json.Decoder(TaskGetHead)
 TASK_HEAD = msgspec.json.Decoder(TaskHead)
 
 
-PARTITION: Final = "period="
-MARKER: Final = ".orchestrator-ledger"
 OUTPUT_NAMES: Final = tuple(
     f"{kind}{ext}" for kind in (RESULTS, FAILED) for ext in (".jsonl", ".jsonl.gz")
 )
@@ -187,13 +190,46 @@ def claim_folder(job_dir: Path, ledger: Ledger) -> None:
     raise ForeignOutput(str(job_dir), f"{MARKER} changed while being read; {hint}")
 
 
-class JobFiles:
+class RejectedRows:
+    """A period's rejected.jsonl: the input rows refused before posting, with why. Always in
+    a local folder (with a bucket too): they are found anew at every read of the inputs."""
+
+    def __init__(self, folder: Path) -> None:
+        self.dir = folder
+        make_folder(self.dir)
+        self.rejected_path = self.dir / f"{REJECTED}.jsonl"
+
+    def start_rejected(self) -> None:
+        """Rejected rows are found anew on every read of the inputs: start the file afresh."""
+        with on_disk(self.rejected_path):
+            self.rejected_path.write_bytes(b"")
+
+    def cut_rejected(self, size: int) -> None:
+        """A load goes on after a crash: drop the rejected rows it wrote past its last
+        committed chunk (they are read and written again)."""
+        if self.rejected_path.exists() and self.rejected_path.stat().st_size > size:
+            with on_disk(self.rejected_path), self.rejected_path.open("r+b") as handle:
+                handle.truncate(size)
+
+    def write_rejected_rows(self, rows: list[tuple[int, str, str]]) -> int:
+        """Append (line, reason, raw) records, fsynced; returns the file's size (committed
+        with the load's progress, so it must be on disk first)."""
+        with on_disk(self.rejected_path), self.rejected_path.open("ab") as handle:
+            for line, reason, raw in rows:
+                record = {"line": line, "reason": reason, "input": raw}
+                handle.write(msgspec.json.encode(record) + b"\n")
+            if rows:
+                handle.flush()
+                os.fsync(handle.fileno())
+            return handle.tell()
+
+
+class JobFiles(RejectedRows):
     """The output files of one job in one period; appends are durable before the ledger hears
     of them. The ledger knows each file by its path under `root` ([output] dir)."""
 
     def __init__(self, folder: Path, ledger: Ledger, use_gzip: bool, root: str | Path) -> None:
-        self.dir = folder
-        make_folder(self.dir)
+        super().__init__(folder)
         self.ledger = ledger
         self.gzip = use_gzip
         suffix = ".jsonl.gz" if use_gzip else ".jsonl"
@@ -202,7 +238,6 @@ class JobFiles:
         for kind in self.paths:
             with on_disk(self.paths[kind]):
                 self._cut_back(self.paths[kind], self.keys[kind])
-        self.rejected_path = self.dir / "rejected.jsonl"
 
     def _cut_back(self, path: str, key: str) -> None:
         """Cut what a crash left unsettled; a file this ledger never wrote is not touched: an
@@ -320,27 +355,3 @@ class JobFiles:
         if refused:
             size = self._append(self.paths[FAILED], [line for *_, line in refused])
             self.ledger.settle(self.keys[FAILED], size, [], [], [r[:3] for r in refused])
-
-    def start_rejected(self) -> None:
-        """Rejected rows are found anew on every read of the inputs: start the file afresh."""
-        with on_disk(self.rejected_path):
-            self.rejected_path.write_bytes(b"")
-
-    def cut_rejected(self, size: int) -> None:
-        """A load goes on after a crash: drop the rejected rows it wrote past its last
-        committed chunk (they are read and written again)."""
-        if self.rejected_path.exists() and self.rejected_path.stat().st_size > size:
-            with on_disk(self.rejected_path), self.rejected_path.open("r+b") as handle:
-                handle.truncate(size)
-
-    def write_rejected_rows(self, rows: list[tuple[int, str, str]]) -> int:
-        """Append (line, reason, raw) records, fsynced; returns the file's size (committed
-        with the load's progress, so it must be on disk first)."""
-        with on_disk(self.rejected_path), self.rejected_path.open("ab") as handle:
-            for line, reason, raw in rows:
-                record = {"line": line, "reason": reason, "input": raw}
-                handle.write(msgspec.json.encode(record) + b"\n")
-            if rows:
-                handle.flush()
-                os.fsync(handle.fileno())
-            return handle.tell()

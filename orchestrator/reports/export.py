@@ -23,7 +23,7 @@ from orchestrator.pipeline.labels import labels_by_key
 from orchestrator.reports.export_rows import COLUMNS, Row, rows_of_task
 from orchestrator.reports.outfile import replaced_text, replaced_whole, write_csv_rows
 from orchestrator.reports.parquet_out import CHUNK_ROWS, chunks, write_parquet
-from orchestrator.reports.rankings_table import covers, table_path, table_rows
+from orchestrator.reports.rankings_table import table_rows, usable_table
 from orchestrator.reports.results_files import (
     open_reader,
     read_lines,
@@ -47,9 +47,9 @@ def rows(
     """The rows of each period: from its rankings table while that is fresh (no JSON to
     parse), else from its results files. The ledger is read once for every file's settled
     size."""
-    files = result_files(config, job, period, since)
     ledger = open_reader(config)
     try:
+        files = result_files(config, job, period, since, ledger)
         sizes = settled_sizes(config, files, ledger)
     finally:
         if ledger is not None:
@@ -58,11 +58,11 @@ def rows(
     for key, path in files:
         by_period.setdefault(key, []).append((key, path))
     for key, own in by_period.items():
-        table = table_path(config, job, key)
-        if key and covers(table, sum(sizes[path] for _, path in own)):
+        table = usable_table(config, job, key, sum(sizes[path] for _, path in own))
+        if table is not None:
             yield from table_rows(table, key, types)
             continue
-        for _, line in read_lines(own, sizes):
+        for _, line in read_lines(config, own, sizes):
             yield from rows_of_task(job, line, types, key)
 
 

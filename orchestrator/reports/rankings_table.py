@@ -12,6 +12,10 @@ metadata how many bytes of the period's results files it was made from; `export`
 results recovered, make it stale until the next run writes it again), and read the JSON
 otherwise. Writing needs pyarrow (the `parquet` extra); without it no table is written and
 everything reads the JSON as before.
+
+With a bucket (`[output] url`) the table is written beside the parts, at
+`<prefix>/<job>/period=KEY/rankings.parquet`, and readers fetch it into the same place under
+`[output] dir` (a cache: its footer is checked against the ledger's parts like any table).
 """
 
 import logging
@@ -19,13 +23,14 @@ import time
 from collections.abc import Callable, Iterator
 from importlib.util import find_spec
 from pathlib import Path
-from typing import Final
+from typing import IO, Final
 
 from orchestrator.config import Config, JobConfig
 from orchestrator.errors import NoLedger, OrchestratorError
 from orchestrator.ledger import DONE, FAILED, MISSED, Ledger
 from orchestrator.pipeline.sink import output_folder
 from orchestrator.reports.export_rows import COLUMNS, Row, rows_of_task
+from orchestrator.reports.outfile import replaced_whole
 from orchestrator.reports.parquet_out import CHUNK_ROWS, write_parquet
 from orchestrator.reports.results_files import (
     open_reader,
@@ -33,6 +38,8 @@ from orchestrator.reports.results_files import (
     result_lines,
     settled_sizes,
 )
+from orchestrator.storage import NotFound, open_bucket
+from orchestrator.storage.parts import folder_key
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +62,7 @@ def settled_bytes(config: Config, job: JobConfig, period: str, ledger: Ledger | 
     return sum(settled_sizes(config, result_files(config, job, period=period), ledger).values())
 
 
-def covered_bytes(path: Path) -> int | None:
+def covered_bytes(path: Path | IO[bytes]) -> int | None:
     """The settled bytes a table was made of, from its footer; None if there is no table of
     ours there, or it cannot be read."""
     try:
@@ -74,15 +81,53 @@ def covers(path: Path, settled: int) -> bool:
 
 def fresh_table(config: Config, job: JobConfig, period: str) -> Path | None:
     """The period's table if it covers every settled byte of its results, else None."""
-    path = table_path(config, job, period)
-    if not period or not path.is_file():
+    if not period:
         return None
     ledger = open_reader(config)
     try:
-        return path if covers(path, settled_bytes(config, job, period, ledger)) else None
+        settled = settled_bytes(config, job, period, ledger)
     finally:
         if ledger is not None:
             ledger.close()
+    return usable_table(config, job, period, settled)
+
+
+def table_key(job: JobConfig, period: str) -> str:
+    """Where a period's table is in the bucket."""
+    return f"{folder_key(job.name, period)}{TABLE}"
+
+
+def usable_table(config: Config, job: JobConfig, period: str, settled: int) -> Path | None:
+    """The table to read for a period of `settled` bytes: the local one if it covers them;
+    with a bucket, the bucket's when it does, fetched to the local path first."""
+    path = table_path(config, job, period)
+    if not period:
+        return None
+    if covers(path, settled):
+        return path
+    if config.output.url is None:
+        return None
+    bucket = open_bucket(config.output)
+    key = table_key(job, period)
+    try:
+        with bucket.open(key) as remote:
+            if covered_bytes(remote) != settled:
+                return None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with replaced_whole(str(path)) as local:
+            for chunk in bucket.chunks(key):
+                local.write(chunk)
+    except NotFound:
+        return None
+    return path if covers(path, settled) else None
+
+
+def _bucket_covers(config: Config, job: JobConfig, period: str, settled: int) -> bool:
+    try:
+        with open_bucket(config.output).open(table_key(job, period)) as remote:
+            return covered_bytes(remote) == settled
+    except NotFound:
+        return False
 
 
 def settled_periods(config: Config, job: JobConfig, ledger: Ledger | None) -> list[str]:
@@ -136,13 +181,20 @@ def refresh(
             continue
         for period in settled_periods(config, job, ledger):
             path = table_path(config, job, period)
-            if covers(path, settled_bytes(config, job, period, ledger)):
+            settled = settled_bytes(config, job, period, ledger)
+            if config.output.url is not None:
+                if _bucket_covers(config, job, period, settled):
+                    continue
+            elif covers(path, settled):
                 continue
+            path.parent.mkdir(parents=True, exist_ok=True)
             for leftover in path.parent.glob(f".{TABLE}.*.part"):  # a writer cut off
                 leftover.unlink(missing_ok=True)
             say(f"{job.name} [{period}]: writing its rankings table ({path})")
             started = time.monotonic()
             count = write_table(config, job, period, ledger)
+            if config.output.url is not None:
+                open_bucket(config.output).put_sync(table_key(job, period), str(path))
             took = time.monotonic() - started
             say(f"{job.name} [{period}]: rankings table written, {count} rows in {took:.1f}s")
             written += 1

@@ -1,0 +1,112 @@
+"""A bucket's parts (storage/parts.py, pipeline/bucket_sink.py): which objects are results of
+which period, how answers gather into a part and when it closes, what a run may delete at its
+start (only parts of earlier runs the ledger never recorded), against a real S3-compatible
+server."""
+
+import gzip
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from orchestrator.errors import ForeignOutput
+from orchestrator.ledger import Ledger
+from orchestrator.pipeline.bucket_sink import Gathered
+from orchestrator.pipeline.collected import Collected
+from orchestrator.storage.bucket import Bucket
+from orchestrator.storage.parts import claim, decode, encode, part_key, period_of
+from tests import s3_server
+
+
+def test_a_parts_key_says_its_period_and_only_results_parts_are_results() -> None:
+    day = part_key("rank", "2026-12-01", "results", 12, 3, True)
+    assert day == "rank/period=2026-12-01/results-000012-000003.jsonl.gz"
+    assert period_of(day, "rank") == "2026-12-01"
+    assert period_of(part_key("rank", "", "results", 1, 1, False), "rank") == ""
+    assert period_of("rank/period=2026-12-01/failed-000001-000001.jsonl.gz", "rank") is None
+    assert period_of("rank/period=2026-12-01/rankings.parquet", "rank") is None
+    assert period_of("rank/period=2026-W48/results-000001-000002.jsonl", "rank") == "2026-W48"
+
+
+@given(
+    lines=st.lists(st.binary(min_size=1, max_size=40).map(lambda b: b.replace(b"\n", b"x"))),
+    cut=st.integers(min_value=1, max_value=17),
+    gzipped=st.booleans(),
+)
+def test_a_part_read_in_chunks_of_any_size_gives_back_its_lines(
+    lines: list[bytes], cut: int, gzipped: bool
+) -> None:
+    body = encode(lines, gzipped)
+    chunks = (body[i : i + cut] for i in range(0, len(body), cut))
+    assert list(decode(chunks, gzipped)) == [line for line in lines if line.strip()]
+    if gzipped:
+        assert gzip.decompress(body).count(b"\n") == len(lines)
+
+
+def answer(task_id: str, ok: bool = True, size: int = 10) -> Collected:
+    return Collected("g", "2026-12-01", task_id, ok, 20000 if ok else 40501, "m", b"x" * size)
+
+
+def test_a_part_closes_at_its_size_or_its_age_and_a_duplicate_only_waits() -> None:
+    gathered: Gathered[str] = Gathered(part_bytes=100, part_s=0.2)
+    assert gathered.due_in() is None
+    gathered.add(answer("t1"), "poller")
+    gathered.add(answer("t2", ok=False), "receiver")
+    gathered.add(answer("t1"), "receiver again")  # a postback of a task gathered already
+    assert "t1" in gathered and 0 < (gathered.due_in() or 0) <= 0.2
+    parts, waiters = gathered.take()
+    assert waiters == {"t1": ["poller", "receiver again"], "t2": ["receiver"]}
+    assert sorted((p.kind, len(p.lines)) for p in parts) == [("failed", 1), ("results", 1)]
+    assert [p.done for p in parts if p.kind == "results"] == [["t1"]]
+    assert gathered.due_in() is None and "t1" not in gathered
+    for n in range(9):
+        gathered.add(answer(f"u{n}"), "poller")
+    assert (gathered.due_in() or 0) > 0
+    gathered.add(answer("u9"), "poller")  # 10 answers of 11 bytes: 110 >= 100
+    assert gathered.due_in() == 0.0
+    gathered.take()
+    gathered.add(answer("v"), "poller")
+    deadline = time.monotonic() + 5
+    while gathered.due_in() != 0.0:  # its age passes part_s
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def bucket(s3: s3_server.S3Server, monkeypatch: pytest.MonkeyPatch) -> tuple[Bucket, str]:
+    for name, value in s3.env().items():
+        monkeypatch.setenv(name, value)
+    name = s3.bucket()
+    return Bucket(f"s3://{name}/serp", s3.endpoint), name
+
+
+def test_a_run_deletes_only_the_parts_of_earlier_runs_that_no_one_recorded(
+    tmp_path: Path, bucket: tuple[Bucket, str], s3: s3_server.S3Server
+) -> None:
+    store, name = bucket
+    ledger = Ledger(tmp_path / "state.sqlite")
+    try:
+        assert claim(store, "g", ledger, run_id=3) == []  # the marker is written
+        kept = part_key("g", "2026-12-01", "results", 2, 1, True)
+        store.put_sync(kept, encode([b"{}"], True))
+        ledger.settle(kept, 20, [], [])
+        orphan = part_key("g", "2026-12-01", "results", 2, 2, True)
+        mine = part_key("g", "2026-12-01", "failed", 3, 1, True)  # this run's, in flight
+        other = "g/period=2026-12-01/notes.txt"
+        for key in (orphan, mine, other):
+            store.put_sync(key, b"x")
+        assert claim(store, "g", ledger, run_id=3) == [orphan]
+        left = s3.keys(name, "serp/g/")
+        assert {f"serp/{k}" for k in (kept, mine, other)} <= set(left)
+        assert f"serp/{orphan}" not in left
+        other_ledger = Ledger(tmp_path / "other.sqlite")
+        try:
+            with pytest.raises(ForeignOutput, match="written by another ledger"):
+                claim(store, "g", other_ledger, run_id=1)
+        finally:
+            other_ledger.close()
+        assert f"serp/{kept}" in s3.keys(name, "serp/g/")  # nothing cut for a foreign run
+    finally:
+        ledger.close()
