@@ -12,9 +12,11 @@ import time
 from pathlib import Path
 
 from bench import (
+    bucket,
     decode,
     ledger,
     memory,
+    object_clients,
     overhead,
     postbacks,
     rate,
@@ -43,6 +45,8 @@ QUICK = {
     "postbacks": ["--tasks", "1000", "--settle-tasks", "3000"],
     "startup": ["--repeat", "5"],
     "report_scale": ["--keywords", "10000", "--history", "3", "--size-keywords", "50"],
+    "bucket": ["--tasks", "500", "--repeat", "1"],
+    "object_clients": ["--parts", "8"],
 }
 FULL: dict[str, list[str]] = {name: [] for name in QUICK}
 MODULES = {
@@ -55,6 +59,8 @@ MODULES = {
     "postbacks": postbacks,
     "startup": startup,
     "report_scale": report_scale,
+    "bucket": bucket,
+    "object_clients": object_clients,
 }
 
 

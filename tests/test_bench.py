@@ -67,3 +67,14 @@ def test_postbacks_bench_runs_both_ways(tmp_path: Path) -> None:
     figures = run_bench("bench.postbacks", *args, tmp=tmp_path)
     assert figures["postback_task_get_calls"] == 0 and figures["polling_task_get_calls"] == 60
     assert figures["postback_vs_polling"] > 0 and figures["postback_settled_per_s"] > 0
+
+
+def test_bucket_bench_runs_both_ways(tmp_path: Path) -> None:
+    args = ["--tasks", "40", "--depth", "10", "--repeat", "1"]
+    figures = run_bench("bench.bucket", *args, tmp=tmp_path)
+    assert figures["s3_vs_local"] > 0 and figures["s3_parts"] >= 1
+
+
+def test_object_clients_bench_runs_both_clients(tmp_path: Path) -> None:
+    figures = run_bench("bench.object_clients", "--parts", "2", "--part-mb", "0.5", tmp=tmp_path)
+    assert figures["obstore_put_mb_per_s"] > 0 and figures["s3fs_put_mb_per_s"] > 0

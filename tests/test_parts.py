@@ -56,11 +56,17 @@ def test_a_part_closes_at_its_size_or_its_age_and_a_duplicate_only_waits() -> No
     gathered.add(answer("t2", ok=False), "receiver")
     gathered.add(answer("t1"), "receiver again")  # a postback of a task gathered already
     assert "t1" in gathered and 0 < (gathered.due_in() or 0) <= 0.2
-    parts, waiters = gathered.take()
-    assert waiters == {"t1": ["poller", "receiver again"], "t2": ["receiver"]}
+    parts, ids = gathered.take()
     assert sorted((p.kind, len(p.lines)) for p in parts) == [("failed", 1), ("results", 1)]
     assert [p.done for p in parts if p.kind == "results"] == [["t1"]]
-    assert gathered.due_in() is None and "t1" not in gathered
+    assert gathered.due_in() is None and "t1" in gathered  # being written: still gathered
+    gathered.add(answer("t2", ok=False), "a third delivery, while its part is written")
+    assert gathered.due_in() is None  # not gathered again
+    assert gathered.finish(ids) == {
+        "t1": ["poller", "receiver again"],
+        "t2": ["receiver", "a third delivery, while its part is written"],
+    }
+    assert "t1" not in gathered
     for n in range(9):
         gathered.add(answer(f"u{n}"), "poller")
     assert (gathered.due_in() or 0) > 0

@@ -38,27 +38,31 @@ class BucketFiles(RejectedRows):
 
 class Gathered(Generic[W]):
     """The open parts: answers the sink has checked and not yet written, and per task who
-    waits for its part (the first gathered is the one written; a duplicate only waits)."""
+    waits for its part (the first gathered is the one written; a duplicate only waits). A
+    part taken to be written is `writing` until `finish`: its tasks still count as gathered,
+    so a duplicate arriving meanwhile waits for it instead of being written again."""
 
     def __init__(self, part_bytes: int, part_s: float) -> None:
         self.part_bytes, self.part_s = part_bytes, part_s
         self.parts: dict[tuple[str, str, str], Part] = {}
         self.waiters: dict[str, list[W]] = {}
+        self.writing: dict[str, list[W]] = {}
         self.size = 0
         self.opened = 0.0  # monotonic time of the oldest gathered answer
 
     def __contains__(self, task_id: object) -> bool:
-        return task_id in self.waiters
+        return task_id in self.waiters or task_id in self.writing
 
     def add(self, collected: Collected, waiter: W) -> None:
         """Gather one checked answer (`collected.job` set); a task gathered already only
         waits for its part."""
-        if collected.task_id in self.waiters:
-            self.waiters[collected.task_id].append(waiter)
-            return
+        c = collected
+        for known in (self.waiters, self.writing):
+            if c.task_id in known:
+                known[c.task_id].append(waiter)
+                return
         if not self.waiters:
             self.opened = time.monotonic()
-        c = collected
         kind = RESULTS if c.ok else FAILED
         part = self.parts.setdefault((c.job, c.period, kind), Part(c.job, c.period, kind))
         part.lines.append(c.raw)
@@ -77,23 +81,34 @@ class Gathered(Generic[W]):
             return 0.0
         return max(0.0, self.opened + self.part_s - time.monotonic())
 
-    def take(self) -> tuple[list[Part], dict[str, list[W]]]:
-        parts, waiters = list(self.parts.values()), self.waiters
+    def take(self) -> tuple[list[Part], list[str]]:
+        """The open parts, to be written, and their task ids (for `finish`)."""
+        parts, ids = list(self.parts.values()), list(self.waiters)
+        self.writing.update(self.waiters)
         self.parts, self.waiters, self.size = {}, {}, 0
-        return parts, waiters
+        return parts, ids
+
+    def finish(self, ids: list[str]) -> dict[str, list[W]]:
+        """Who waited for these tasks, once their parts are recorded."""
+        return {task_id: self.writing.pop(task_id) for task_id in ids}
 
 
 async def upload(
     bucket: "Bucket", names: PartNames, parts: list[Part]
 ) -> list[tuple[str, int, Part]]:
-    """Write each part whole; (key, size, part) of each, in order."""
-    written = []
-    for part in parts:
+    """Write each part whole, at once; (key, size, part) of each, in order."""
+    written: list[tuple[str, int, Part]] = [("", 0, part) for part in parts]
+
+    async def one(n: int, part: Part) -> None:
         key = names.key(part)
         body = await anyio.to_thread.run_sync(encode, part.lines, names.gzipped)
         part.lines = []  # the body holds them now
         await bucket.put(key, body)
-        written.append((key, len(body), part))
+        written[n] = (key, len(body), part)
+
+    async with anyio.create_task_group() as tg:
+        for n, part in enumerate(parts):
+            tg.start_soon(one, n, part)
     return written
 
 

@@ -58,6 +58,7 @@ class Poller:
         self.backlog: dict[str, tuple[float, int]] = {}  # id -> (next sweep, answers "queued")
         self.queue: MemoryObjectSendStream[Queued] | None = None  # while collecting
         sink.on_settled.append(self.settled_ids)
+        sink.on_taken.append(self.settled_ids)  # a bucket's part holds it: the sink's now
         sink.on_refused.append(self.refused)  # heard after on_settled: asked for again
 
     async def collect(self) -> None:

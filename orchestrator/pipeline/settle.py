@@ -20,9 +20,17 @@ from orchestrator.pipeline.context import RunContext
 from orchestrator.pipeline.deliveries import deliveries, falling_back
 from orchestrator.pipeline.sink import JobFiles
 from orchestrator.pipeline.tags import is_rows
+from orchestrator.storage.parts import Part
 
 log = logging.getLogger(__name__)
 SINK_BATCH: Final = 200  # most tasks settled by one append + fsync + transaction
+PARTS_WRITING: Final = 2  # a bucket's parts uploaded at once while the next one gathers
+LULL_S: Final = 0.2  # a part is closed early when no answer came for this long
+
+
+def _wait_s(due_in: float | None) -> float | None:
+    """How long the sink waits for answers: until its open part is due, or a lull."""
+    return None if due_in is None else min(due_in, LULL_S)
 
 
 def checked(
@@ -94,6 +102,9 @@ class SinkWriter:
         self.send, self.receive = anyio.create_memory_object_stream[Entry](SINK_BATCH)
         self.on_settled: list[Callable[[list[str]], None]] = []
         self.on_refused: list[Callable[[str, str, str], None]] = []  # task id, job, period
+        # With a bucket: ids gathered into a part, which only the sink can settle now (they
+        # stay in `settling` until it is recorded, so no collector takes them up again)
+        self.on_taken: list[Callable[[list[str]], None]] = []
         self.settling: set[str] = set()  # handed in, not yet on disk: never twice in a batch
         self.delivered = 0  # tasks written from a delivery (the receiver's way in)
         self.polled = 0  # tasks written from a task_get (the poller's)
@@ -144,36 +155,58 @@ class SinkWriter:
         return []
 
     async def _write_parts(self) -> None:
-        """Gather checked answers into parts; write and record them when one is full or its
-        time is up, and at the end."""
+        """Gather checked answers into parts; write and record them when one is full, its
+        time is up, no answer came for LULL_S (the end of a run, a lull), and at the end. Up
+        to PARTS_WRITING are written at once while the next gathers, so an upload does not
+        hold the collectors back."""
         output = self.run.config.output
         gathered: Gathered[Ack | None] = Gathered(int(output.part_mb * 1e6), output.part_s)
-        while (entries := await self._entries(gathered.due_in())) is not None:
-            if entries:
-                batch = [collected for collected, _ in entries]
-                found, refused = await self.run.db(checked, self.run, batch, gathered)
-                chosen = {c.task_id: c for c in found}
-                missed = []
-                for collected, ack in entries:
-                    if collected.task_id in gathered:
-                        gathered.add(collected, ack)
-                    elif collected.task_id in chosen:
-                        gathered.add(chosen[collected.task_id], ack)
-                    else:
-                        missed.append((collected.task_id, ack, False))
-                self._done(missed)
-                self._heard_refused(refused)  # after: the poller unqueues, then asks again
-            if gathered.due_in() == 0:
-                await self._flush(gathered)
-        await self._flush(gathered)
+        slots = anyio.Semaphore(PARTS_WRITING)
+        async with anyio.create_task_group() as writers:
+            while (entries := await self._entries(_wait_s(gathered.due_in()))) is not None:
+                if entries:
+                    await self._gather(gathered, entries)
+                if gathered.due_in() == 0 or (not entries and gathered.due_in() is not None):
+                    await slots.acquire()
+                    writers.start_soon(self._flush, gathered, gathered.take(), slots)
+            if gathered.due_in() is not None:
+                await slots.acquire()
+                writers.start_soon(self._flush, gathered, gathered.take(), slots)
 
-    async def _flush(self, gathered: "Gathered[Ack | None]") -> None:
-        """Upload the open parts, then record them with their tasks."""
-        parts, waiters = gathered.take()
-        if parts:
+    async def _gather(self, gathered: "Gathered[Ack | None]", entries: list[Entry]) -> None:
+        """Check a batch and gather what is to be written; answer the rest at once."""
+        batch = [collected for collected, _ in entries]
+        found, refused = await self.run.db(checked, self.run, batch, gathered)
+        chosen = {c.task_id: c for c in found}
+        missed = []
+        for collected, ack in entries:
+            if collected.task_id in gathered:
+                gathered.add(collected, ack)
+            elif collected.task_id in chosen:
+                gathered.add(chosen[collected.task_id], ack)
+            else:
+                missed.append((collected.task_id, ack, False))
+        self._done(missed)
+        self._heard_refused(refused)  # after: the poller unqueues, then asks again
+        taken = [c.task_id for c in found]
+        for listener in self.on_taken:
+            listener(taken)
+
+    async def _flush(
+        self,
+        gathered: "Gathered[Ack | None]",
+        taken: tuple[list[Part], list[str]],
+        slots: anyio.Semaphore,
+    ) -> None:
+        """Upload the parts taken, then record them with their tasks."""
+        parts, ids = taken
+        try:
             assert self.run.bucket is not None
             written = await upload(self.run.bucket, self.run.part_names, parts)
             await self.run.db(record, self.run.ledger, written)
+        finally:
+            slots.release()
+        waiters = gathered.finish(ids)
         self._done(
             [(tid, ack, n == 0) for tid, acks in waiters.items() for n, ack in enumerate(acks)]
         )

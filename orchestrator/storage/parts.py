@@ -60,8 +60,10 @@ def period_of(key: str, job: str) -> str | None:
 
 
 def encode(lines: list[bytes], gzipped: bool) -> bytes:
+    """A part's body. gzip's fastest level: SERP JSON shrinks 6.6x at 5.8 s of CPU a GB,
+    against 8.5x at 20.8 s at the default level 6 (depth-100 Google answers)."""
     body = b"".join(line + b"\n" for line in lines)
-    return gzip.compress(body, compresslevel=6, mtime=0) if gzipped else body
+    return gzip.compress(body, compresslevel=1, mtime=0) if gzipped else body
 
 
 def decode(chunks: Iterator[bytes], gzipped: bool) -> Iterator[bytes]:
