@@ -297,3 +297,24 @@ def test_postbacks_into_a_bucket_settle_each_task_once_and_in_time(
     assert len(ids) == len(set(ids)) == 200
     assert numbers["webhooks_sent"] == 200 and numbers["webhooks_failed"] == 0
     assert numbers["calls_by_function"].get("task_get", 0) == 0
+
+
+def test_another_tasks_result_is_refused_and_asked_again_when_writing_to_a_bucket(
+    tmp_path: Path, s3: s3_server.S3Server
+) -> None:
+    """Five task_get answers carry the result of the task fetched before (a hostile proxy in
+    front of the simulator): none is gathered into a part, each task is fetched again, and
+    every line in the bucket is its own input's."""
+    from tests.test_e2e_hostile import altered, hostile_proxy
+
+    bucket = s3.bucket()
+    with running_simulator() as api, hostile_proxy(api, "task_get:swap=5") as proxy:
+        config = bucket_config(tmp_path, proxy, s3, bucket, 30)
+        done = cli(s3, config, "run", "--period", DAY)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert altered(proxy) == {"swap": 5} and "foreign_answer" in done.stderr
+        assert stats(api)["tasks_created"] == 30
+    lines = part_lines(s3, bucket, list(recorded(tmp_path / "state" / "ledger.sqlite")))
+    assert len(lines) == 30 and len({line["id"] for line in lines}) == 30
+    for line in lines:
+        assert line["data"]["keyword"] == line["result"][0]["keyword"]

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.ledger import DONE, MISSED, PENDING, POSTED, Ledger, migrations
+from orchestrator.ledger import DONE, MISSED, PENDING, POSTED, Ledger, is_url, migrations
 from orchestrator.ledger.migrations import VERSION
 from tests import pg_server
+from tests.conftest import LedgerAt
 
 # The schema of version 0 (the first release), exactly as it shipped.
 V0_SCHEMA = """
@@ -356,7 +357,7 @@ def test_a_version_3_ledger_keeps_its_twins_and_its_posting_batch_as_a_local_att
 
     ledger = Ledger(path)
     try:
-        assert ledger._db.execute("PRAGMA user_version").fetchone() == (VERSION,) == (5,)
+        assert ledger._db.execute("PRAGMA user_version").fetchone() == (VERSION,) == (6,)
         assert ledger._db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         found = ledger._db.execute("SELECT id, key, state FROM inputs ORDER BY id").fetchall()
         assert found == [(1, "k1", "done"), (2, "k1~2", "posted"), (3, "k2", "posting")]
@@ -384,7 +385,8 @@ def test_a_postgres_ledger_of_version_4_is_brought_up_with_its_rows(
     database = url.rsplit("/", 1)[1]
     pg.psql(  # the schema as version 4 made it
         "ALTER TABLE runs DROP COLUMN delivered; ALTER TABLE runs DROP COLUMN polled;"
-        " DROP TABLE api_lists; UPDATE meta SET value = '4' WHERE name = 'schema_version'",
+        " DROP TABLE api_lists; DROP TABLE rate_slots;"
+        " UPDATE meta SET value = '4' WHERE name = 'schema_version'",
         database,
     )
     reader = Ledger.reader(url, pg_server.PASSWORD)
@@ -416,7 +418,7 @@ def test_a_version_4_ledger_of_the_last_release_opens_and_keeps_working(tmp_path
     db = sqlite3.connect(path)
     db.executescript(
         "ALTER TABLE runs DROP COLUMN delivered; ALTER TABLE runs DROP COLUMN polled;"
-        " DROP TABLE api_lists; PRAGMA user_version = 4;"
+        " DROP TABLE api_lists; DROP TABLE rate_slots; PRAGMA user_version = 4;"
     )
     db.close()
     ledger = Ledger(path)
@@ -431,3 +433,37 @@ def test_a_version_4_ledger_of_the_last_release_opens_and_keeps_working(tmp_path
         assert kept is not None and kept[1] == b"[]"
     finally:
         ledger.close()
+
+
+def test_a_version_5_ledger_of_the_last_release_gets_its_rate_schedule_on_both_engines(
+    where: LedgerAt,
+) -> None:
+    """The schema as the last release made it (version 5: no rate_slots): opened by this
+    version, it keeps its rows and spend, and a schedule of call slots can be reserved in it
+    on a server."""
+    made = where.open()
+    made.add_inputs([("g", "", "k1", "g:k1", 1, b"{}", 0.0006)])
+    _, claimed = made.claim_batch("g", "", 10)
+    made.mark_posted([(claimed[0].tag, "id-1", 0.0006)], "2026-11")
+    made._db.execute("DROP TABLE rate_slots")
+    if is_url(where.location):
+        made._db.execute("UPDATE meta SET value = '5' WHERE name = 'schema_version'")
+    else:
+        made._db.execute("PRAGMA user_version = 5")
+    made.close()
+    ledger = where.open()
+    try:
+        assert ledger.counts("g")[POSTED] == 1 and ledger.spent() == pytest.approx(0.0006)
+        assert ledger._db.execute("SELECT COUNT(*) FROM rate_slots").fetchone() == (0,)
+    finally:
+        ledger.close()
+    if is_url(where.location):
+        from orchestrator.ledger.rate_slots import SharedWindow
+
+        window = SharedWindow(where.location, where.password)
+        try:
+            first, now = window.reserve({"general": 0.5}, 2)
+            again, _ = window.reserve({"general": 0.5}, 1)
+        finally:
+            window.close()
+        assert first >= now and again == pytest.approx(first + 1.0)

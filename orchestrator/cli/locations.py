@@ -10,12 +10,12 @@ from typing import Any, Final
 import anyio
 import msgspec
 
+from orchestrator.cli.window import account_limiter
 from orchestrator.config import Config, JobConfig, credentials, ledger_password
 from orchestrator.errors import LockHeld
 from orchestrator.ledger import Ledger
 from orchestrator.pipeline.inputs import ValidInput, read_inputs
 from orchestrator.wire.client import ApiClient
-from orchestrator.wire.limiter import AccountLimiter, CallLog
 
 KEPT_S: Final = 7 * 86400  # how long a kept list is used before it is asked for again
 UNLISTED: Final = frozenset({"naver"})
@@ -101,17 +101,14 @@ async def _lists(config: Config, source: str, env_file: str | None, engines: lis
                     missing.append((se, kind))
         if missing:
             creds = credentials(config.api, source, env_file=env_file)
-            history = CallLog.beside(config.state.path, config.api.calls_per_minute)
-            try:
-                limiter = AccountLimiter.for_api(config.api, history)
-                async with ApiClient(config.api, creds, limiter) as client:
+            password = ledger_password(config.state, source, env_file=env_file)
+            with account_limiter(config, password) as make_limiter:
+                async with ApiClient(config.api, creds, make_limiter()) as client:
                     for se, kind in missing:
                         items = await client.serp_list(se, kind)
                         found[se, kind] = _index(items)
                         if ledger is not None:
                             ledger.keep_api_list(se, kind, msgspec.json.encode(_compact(items)))
-            finally:
-                history.close()
     finally:
         if ledger is not None:
             ledger.close()

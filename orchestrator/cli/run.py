@@ -6,13 +6,14 @@ import signal
 import sqlite3
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 
 import anyio
 
 from orchestrator.cli.common import ExitCode, add_env_file, ctrl_c_taken, positive_float, say
 from orchestrator.cli.validate import no_valid_rows, validation
+from orchestrator.cli.window import account_limiter
 from orchestrator.config import Config, Credentials, credentials, ledger_password, load_config
 from orchestrator.errors import AccountError, ConfigError, OrchestratorError
 from orchestrator.ledger import Ledger
@@ -23,7 +24,7 @@ from orchestrator.pipeline.run import Run
 from orchestrator.pipeline.schedule import plan
 from orchestrator.reports import rankings_table
 from orchestrator.wire.client import ApiClient
-from orchestrator.wire.limiter import AccountLimiter, CallLog
+from orchestrator.wire.limiter import AccountLimiter
 
 log = logging.getLogger("orchestrator")
 TABLES_EVERY_S = 300.0  # --follow: how often settled periods are given their rankings table
@@ -86,10 +87,10 @@ async def _run_async(
     args: argparse.Namespace,
     progress: Progress,
     run_id: int,
-    history: CallLog,
+    make_limiter: Callable[[], AccountLimiter],
     password: str | None,
 ) -> tuple[ExitCode, str, Run]:
-    limiter = AccountLimiter.for_api(config.api, history)
+    limiter = make_limiter()
     if limiter.inherited:
         log.info(
             "limiter_inherits calls=%d (the previous run's, still in the window)", limiter.inherited
@@ -176,12 +177,14 @@ def command_run(args: argparse.Namespace) -> int:
     fmt: Format = "json" if args.log_format == "json" else "text"
     progress = Progress(sys.stdout, mode, fmt, args.progress_interval)
     run_id = ledger.start_run()
-    # The calls of the last window, this process's and the previous one's (the lock is held).
-    history = CallLog.beside(config.state.path, config.api.calls_per_minute)
+    # The calls of the last window: of every process on the ledger's server, or this one's
+    # and the previous one's in the call log beside a file (whose lock is held).
+    limits = ExitStack()
+    make_limiter = limits.enter_context(account_limiter(config, password))
     code, reason, run = ExitCode.ERROR, "crashed", None
     try:
         code, reason, run = anyio.run(
-            _run_async, config, creds, ledger, args, progress, run_id, history, password
+            _run_async, config, creds, ledger, args, progress, run_id, make_limiter, password
         )
         if code == ExitCode.OK and run.report.budget_stopped:
             code = ExitCode.BUDGET  # so that cron sees it: posting stopped at a cap
@@ -202,7 +205,7 @@ def command_run(args: argparse.Namespace) -> int:
         except OrchestratorError as exc:
             log.warning("run_end_not_recorded reason=%s", exc)
         ledger.close()
-        history.close()
+        limits.close()
     if run is not None and code in (ExitCode.OK, ExitCode.BUDGET):
         rankings_table.refresh_all(config, password, progress.note)
     empty = no_valid_rows(run.report) if run is not None else []

@@ -32,7 +32,7 @@ from typing import Final
 
 from orchestrator.errors import NewerLedger
 
-VERSION: Final = 5
+VERSION: Final = 6
 OPEN_STATES_SQL: Final = "('pending', 'posting', 'posted')"
 
 # Version 1's table, as version 1 made it: later versions change it by steps.
@@ -366,12 +366,25 @@ def _v4_to_v5(db: sqlite3.Connection) -> None:
     db.execute(API_LISTS)
 
 
+# Version 6: the account's rate window as a schedule of call slots every process of a ledger
+# on a server reserves from (ledger/rate_slots.py): the next free slot per kind ('general',
+# 'ready'), in epoch seconds of the server's clock. A file ledger has one run at a time, whose
+# window is kept in its call log (wire/limiter.py); the table is made there too, and unused,
+# so both engines have one schema.
+RATE_SLOTS: Final = "CREATE TABLE rate_slots (kind TEXT PRIMARY KEY, next_at {real} NOT NULL)"
+
+
+def _v5_to_v6(db: sqlite3.Connection) -> None:
+    db.execute(RATE_SLOTS.format(real="REAL"))
+
+
 STEPS: Final[dict[int, Callable[[sqlite3.Connection], None]]] = {
     1: _v0_to_v1,
     2: _v1_to_v2,
     3: _v2_to_v3,
     4: _v3_to_v4,
     5: _v4_to_v5,
+    6: _v5_to_v6,
 }
 
 

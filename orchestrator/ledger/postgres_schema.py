@@ -8,7 +8,7 @@ transaction-level advisory lock, so two workers starting at once make it once.
 
 from typing import Final
 
-from orchestrator.ledger.migrations import V5_STATEMENTS
+from orchestrator.ledger.migrations import RATE_SLOTS, V5_STATEMENTS
 
 # The key of the advisory lock that serialises schema changes ('orch' and 'sche').
 SCHEMA_LOCK: Final = 0x6F726368_73636865
@@ -120,11 +120,15 @@ BEGIN
 END $$;
 CREATE TRIGGER tally_delete AFTER DELETE ON inputs FOR EACH ROW EXECUTE FUNCTION tally_delete();
 """
-SCHEMA: Final = _CORE + PG_API_LISTS.strip() + ";\n"
+PG_RATE_SLOTS: Final = RATE_SLOTS.format(real="DOUBLE PRECISION")
+SCHEMA: Final = _CORE + PG_API_LISTS.strip() + ";\n" + PG_RATE_SLOTS + ";\n"
 
 # The statements that bring a server's ledger from the version before each key to it. Version
 # 4 is the first on a server.
-STEPS: Final[dict[int, tuple[str, ...]]] = {5: (*V5_STATEMENTS, PG_API_LISTS)}
+STEPS: Final[dict[int, tuple[str, ...]]] = {
+    5: (*V5_STATEMENTS, PG_API_LISTS),
+    6: (PG_RATE_SLOTS,),
+}
 
 # Tables whose ids are made by the server: after rows are copied in with their ids, each
 # sequence is moved past the largest (ledger/copy.py).

@@ -15,8 +15,11 @@ idempotent request on a dropped keep-alive connection included (the client's mid
 
 Across processes: the bucket is only this process's. A sliding log of the last window's calls
 is the exact bound, and it starts with the calls the previous process made in the window,
-read from a small file next to the ledger (`CallLog`). Another tool on the same account is out
-of our reach: the API's 40202 then pauses every call (`slow_down`).
+read from a small file next to the ledger (`CallLog`). With the ledger on a server, every
+process of it (another host's, the next cron tick's) takes its calls' slots from one schedule
+there instead (`Schedule`, ledger/rate_slots.py): no bucket, log or file of its own. Another
+tool on the same account is out of our reach: the API's 40202 then pauses every call
+(`slow_down`).
 """
 
 import logging
@@ -28,7 +31,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 import anyio
 from aiolimiter import AsyncLimiter
@@ -135,6 +138,87 @@ class SlidingLog:
         return self.times[len(self.times) - self.cap] + self.window_s - now
 
 
+class SlotSource(Protocol):
+    """Where call slots are reserved for every process of a ledger (ledger/rate_slots.py)."""
+
+    def reserve(self, spacings: dict[str, float], count: int) -> tuple[float, float]: ...
+
+
+# A reserved slot is used within this long of its time, or dropped: calls then bunch by at most
+# this much, which the slots' spacing allows for.
+SLOT_TOLERANCE_S: Final = 0.05
+RESERVE_AHEAD_S: Final = 1.0  # the most slots reserved at once: about this long of the rate
+
+
+def slot_spacing(limit: int, window_s: float) -> float:
+    """Seconds between slots of one kind so that no `window_s` holds more than `limit` calls
+    used up to SLOT_TOLERANCE_S late: a window then reaches slots of `window_s + tolerance`."""
+    return (window_s + SLOT_TOLERANCE_S) / max(1, limit - 1)
+
+
+class Schedule:
+    """This process's share of a schedule of call slots kept on the ledger's server: slots are
+    reserved in small blocks (as many as calls are waiting, up to RESERVE_AHEAD_S of the rate),
+    each used at its time or dropped once past SLOT_TOLERANCE_S."""
+
+    def __init__(
+        self,
+        source: SlotSource,
+        general_s: float,
+        ready_s: float,
+        clock: Callable[[], float],
+    ) -> None:
+        self._source, self._clock = source, clock
+        self._general_s, self._ready_s = general_s, ready_s
+        self._slots: deque[float] = deque()  # general slots reserved, in this clock
+        self._lock = anyio.Lock()
+        self.waiting = 0
+        self.dropped = 0  # slots reserved and not used in time
+        self.until_wall = 0.0  # while a call waits for its slot: until when (epoch seconds)
+
+    async def take(self, tasks_ready: bool) -> float:
+        """Wait for this call's slot; returns how long it waited."""
+        self.waiting += 1
+        started = self._clock()
+        try:
+            async with self._lock:
+                if tasks_ready:  # a slot of both kinds at once, reserved for this call
+                    spacings = {"general": self._general_s, "ready": self._ready_s}
+                    at = (await self._reserve(spacings, 1))[0]
+                else:
+                    at = await self._next_general()
+                wait = at - self._clock()
+                if wait > 0:
+                    self.until_wall = time.time() + wait
+                    await anyio.sleep(wait)
+                    self.until_wall = 0.0
+        finally:
+            self.waiting -= 1
+        return self._clock() - started
+
+    async def _next_general(self) -> float:
+        while True:
+            now = self._clock()
+            while self._slots and self._slots[0] + SLOT_TOLERANCE_S < now:
+                self._slots.popleft()
+                self.dropped += 1
+            if self._slots:
+                return self._slots.popleft()
+            most = max(1, int(RESERVE_AHEAD_S / self._general_s))
+            self._slots.extend(
+                await self._reserve({"general": self._general_s}, min(self.waiting, most))
+            )
+
+    async def _reserve(self, spacings: dict[str, float], count: int) -> list[float]:
+        """Reserve on the server; the slots in this process's clock. The server's `now` is
+        read inside the transaction, so a slot is never early here (at most the round trip
+        late)."""
+        first, server_now = await anyio.to_thread.run_sync(self._source.reserve, spacings, count)
+        base = self._clock() - server_now
+        step = max(spacings.values())
+        return [base + first + n * step for n in range(count)]
+
+
 class AccountLimiter:
     """Admits calls within the account's limits; `slow_down` after a 40202 pauses all calls."""
 
@@ -148,6 +232,7 @@ class AccountLimiter:
         clock: Callable[[], float] = anyio.current_time,
         burst_share: float = DEFAULT_BURST_SHARE,
         history: CallLog | None = None,
+        shared: SlotSource | None = None,
     ) -> None:
         # Calls admitted here reach the server a little unevenly (network, reconnects, a busy
         # event loop): shaping for a window `jitter_s` longer absorbs that bunching. One call
@@ -172,12 +257,27 @@ class AccountLimiter:
                     self._ready_log.times.append(then)
                 self.inherited += 1
         self.admitted = 0  # requests this process let reach the wire
-        self.full_until_wall = 0.0  # while a call waits for room in the window: until when
+        self._full_until_wall = 0.0  # while a call waits for room in the window: until when
         self._window_s = window_s
         self._clock = clock
         self._paused_until = 0.0
         self.paused_until_wall = 0.0  # the same moment in epoch seconds, for the progress line
         self.slowdowns = 0
+        self.schedule: Schedule | None = None
+        if shared is not None:  # the window is the server's: no bucket or log of our own
+            self.schedule = Schedule(
+                shared,
+                slot_spacing(calls_per_window, shaped_window),
+                slot_spacing(tasks_ready_per_window, shaped_window),
+                clock,
+            )
+
+    @property
+    def full_until_wall(self) -> float:
+        """While a call waits for room in the window: until when (epoch seconds)."""
+        if self.schedule is not None:
+            return self.schedule.until_wall
+        return self._full_until_wall
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
@@ -194,6 +294,10 @@ class AccountLimiter:
     async def admit(self, tasks_ready: bool = False, post: bool = False) -> None:
         """Take the tokens of one request (a task_post if `post`), right before it goes on
         the wire."""
+        if self.schedule is not None:
+            await self.schedule.take(tasks_ready)
+            self.admitted += 1
+            return
         if tasks_ready:
             await self._ready.acquire()
         await self._general.acquire()
@@ -204,9 +308,9 @@ class AccountLimiter:
                 wait = max(wait, self._ready_log.wait_s(now))
             if wait <= 0:
                 break
-            self.full_until_wall = time.time() + wait
+            self._full_until_wall = time.time() + wait
             await anyio.sleep(wait)
-        self.full_until_wall = 0.0
+        self._full_until_wall = 0.0
         self._log.times.append(now)
         if tasks_ready:
             self._ready_log.times.append(now)
@@ -224,7 +328,9 @@ class AccountLimiter:
             yield
 
     @classmethod
-    def for_api(cls, api: ApiConfig, history: CallLog | None = None) -> "AccountLimiter":
+    def for_api(
+        cls, api: ApiConfig, history: CallLog | None = None, shared: SlotSource | None = None
+    ) -> "AccountLimiter":
         """The limiter an [api] config section describes."""
         return cls(
             api.calls_per_minute,
@@ -233,6 +339,7 @@ class AccountLimiter:
             api.max_concurrency,
             jitter_s=api.rate_jitter_s,
             history=history,
+            shared=shared,
         )
 
     def slow_down(self, endpoint: str) -> None:

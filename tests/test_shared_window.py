@@ -1,0 +1,150 @@
+"""The account's window on the ledger's server (ledger/rate_slots.py, wire/limiter.py's
+Schedule): several processes reserving call slots at once, on a real PostgreSQL server, never
+crowd a window past the limit; a run killed at its busiest and started again from a new folder
+(a new pod: no call log on its disk) keeps the simulator's strict window with 0 calls refused.
+"""
+
+import itertools
+import threading
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+
+from orchestrator.ledger import Ledger
+from orchestrator.ledger.rate_slots import SharedWindow
+from orchestrator.wire.limiter import SLOT_TOLERANCE_S, AccountLimiter, slot_spacing
+from tests import pg_server
+
+
+def most_in_a_window(times: list[float], window_s: float) -> int:
+    times = sorted(times)
+    most, first = 0, 0
+    for last, at in enumerate(times):
+        while times[first] <= at - window_s:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
+
+
+def test_a_slots_spacing_keeps_any_window_within_the_limit_with_late_use() -> None:
+    limit, window = 50, 2.0
+    spacing = slot_spacing(limit, window)
+    slots = [n * spacing for n in range(500)]
+    late = [at + (SLOT_TOLERANCE_S if n % 2 else 0.0) for n, at in enumerate(slots)]
+    assert most_in_a_window(late, window) <= limit
+    assert most_in_a_window(slots, window) >= limit - 2  # and not much less: the rate is used
+
+
+def test_slots_reserved_by_several_processes_at_once_are_all_a_spacing_apart(
+    pg: pg_server.Server,
+) -> None:
+    url = pg.url()
+    Ledger(url, pg_server.PASSWORD).close()  # the ledger's schema
+    spacing = {"general": 0.01}
+    got: list[float] = []
+    lock = threading.Lock()
+
+    def reserve(worker: int) -> None:
+        window = SharedWindow(url, pg_server.PASSWORD)
+        try:
+            for n in range(40):
+                count = 1 + (n + worker) % 4
+                first, server_now = window.reserve(spacing, count)
+                assert first >= server_now - 1e-6
+                with lock:
+                    got.extend(first + i * 0.01 for i in range(count))
+        finally:
+            window.close()
+
+    threads = [threading.Thread(target=reserve, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    got.sort()
+    assert len(got) == 4 * sum(1 + n % 4 for n in range(40))
+    assert min(b - a for a, b in itertools.pairwise(got)) >= 0.01 - 1e-6
+
+
+async def test_three_limiters_on_one_server_admit_no_more_than_the_limit_in_any_window(
+    pg: pg_server.Server,
+) -> None:
+    """Three processes' limiters (as three workers or a run and a `validate`) admit 150 calls
+    between them under 40 per 2 s: no 2 s holds more than 40 admissions."""
+    url = pg.url()
+    Ledger(url, pg_server.PASSWORD).close()
+    windows = [SharedWindow(url, pg_server.PASSWORD) for _ in range(3)]
+    admitted: list[float] = []
+    try:
+
+        async def worker(window: SharedWindow) -> None:
+            limiter = AccountLimiter(40, 2.0, 20, 30, jitter_s=0.0, shared=window)
+            async with anyio.create_task_group() as calls:
+                for _ in range(50):
+
+                    async def one() -> None:
+                        async with limiter.call():
+                            admitted.append(time.time())
+
+                    calls.start_soon(one)
+
+        with anyio.fail_after(60):
+            async with anyio.create_task_group() as tg:
+                for window in windows:
+                    tg.start_soon(worker, window)
+    finally:
+        for window in windows:
+            window.close()
+    assert len(admitted) == 150
+    assert most_in_a_window(admitted, 2.0) <= 40
+
+
+@pytest.mark.timeout(240)
+def test_a_run_started_again_on_a_new_disk_keeps_the_window_of_the_killed_one(
+    tmp_path: Path, pg: pg_server.Server
+) -> None:
+    """A run on PostgreSQL at a strict limit of 40 calls per 4 s is killed while it calls at
+    that rate; the next starts in another folder at once (a new pod: no call log beside it).
+    The simulator refuses no call, and no window held more than the limit."""
+    import signal
+    import subprocess
+    import sys
+
+    from tests.test_e2e_postgres import PG_ENV, on_postgres
+    from tests.test_e2e_promises import daily_config
+    from tests.test_e2e_run import running_simulator, stats
+
+    flags = ("--calls-per-minute", "40", "--rate-period-s", "4", "--delay-normal-s", "0:1")
+    limits = "[api]\ncalls_per_minute = 40\nrate_period_s = 4\n"
+    url = pg.url()
+    with running_simulator(*flags, "--seed", "6") as api:
+        first, second = tmp_path / "pod1", tmp_path / "pod2"
+        configs = []
+        for pod in (first, second):
+            pod.mkdir()
+            text = daily_config(pod, api, 120).read_text().replace("[api]\n", limits, 1)
+            (pod / "jobs.toml").write_text(text)
+            configs.append(on_postgres(pod / "jobs.toml", url))
+        cmd = [sys.executable, "-m", "orchestrator", "run", "--config"]
+        proc = subprocess.Popen(
+            [*cmd, str(configs[0])],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=PG_ENV,
+        )
+        deadline = time.monotonic() + 120
+        while stats(api)["calls_total"] < 60:  # past its first window: calling at the limit
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        done = subprocess.run(
+            [*cmd, str(configs[1])], capture_output=True, text=True, env=PG_ENV, timeout=200
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        numbers = stats(api)
+    assert not list(second.glob("*.calls"))  # nothing on the new pod's disk told it
+    assert numbers["rate_limited"] == 0 and numbers["window_peak"] <= 40
+    assert numbers["tasks_created"] == 120
