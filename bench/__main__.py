@@ -19,6 +19,7 @@ from bench import (
     object_clients,
     overhead,
     postbacks,
+    postgres,
     rate,
     recovery,
     report_scale,
@@ -47,6 +48,7 @@ QUICK = {
     "report_scale": ["--keywords", "10000", "--history", "3", "--size-keywords", "50"],
     "bucket": ["--tasks", "500", "--repeat", "1"],
     "object_clients": ["--parts", "8"],
+    "postgres": ["--tasks", "1000", "--repeat", "1", "--load-rows", "100000", "--window-s", "8"],
 }
 FULL: dict[str, list[str]] = {name: [] for name in QUICK}
 MODULES = {
@@ -61,6 +63,7 @@ MODULES = {
     "report_scale": report_scale,
     "bucket": bucket,
     "object_clients": object_clients,
+    "postgres": postgres,
 }
 
 

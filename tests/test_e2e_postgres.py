@@ -150,3 +150,25 @@ def test_postbacks_settle_into_a_postgres_ledger_across_a_kill(
     ids = result_ids(tmp_path)
     assert len(ids) == len(set(ids)) == 300
     assert numbers["tasks_created"] == 300 and numbers["duplicate_tags"] == 0
+
+
+def test_a_runs_connection_lets_the_server_notice_a_lost_host_in_about_a_minute(
+    pg: pg_server.Server,
+) -> None:
+    """The run's lock lives with its connection: the server probes it after 30 s idle and
+    drops it a minute after the client stops answering (a vanished node), not two hours."""
+    from orchestrator.ledger import Ledger
+
+    ledger = Ledger(pg.url(), pg_server.PASSWORD)
+    try:
+        shown = {
+            name: ledger._db.execute(f"SHOW {name}").fetchone()[0]
+            for name in ("tcp_keepalives_idle", "tcp_keepalives_count", "tcp_user_timeout")
+        }
+    finally:
+        ledger.close()
+    assert shown == {
+        "tcp_keepalives_idle": "30",
+        "tcp_keepalives_count": "3",
+        "tcp_user_timeout": "60000",  # milliseconds
+    }

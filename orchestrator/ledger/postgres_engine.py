@@ -35,6 +35,14 @@ _UNREACHABLE: Final = (
     "check that the server is up and reachable, and the URL's user and database, and the"
     " password (password_env, PGPASSWORD or ~/.pgpass)"
 )
+# A run's lock lives as long as its connection. A pod killed cleanly closes it at once; a host
+# that vanishes (a lost node) sends nothing more, and the server would hold the lock until its
+# TCP gives up, two hours by default. These make the server probe an idle connection after 30 s
+# and drop it about a minute after the client stopped answering, which frees the lock.
+_NOTICE_A_LOST_HOST: Final = (
+    "SET tcp_keepalives_idle = 30; SET tcp_keepalives_interval = 10;"
+    " SET tcp_keepalives_count = 3; SET tcp_user_timeout = 60000"
+)
 _CHUNK_COLUMNS: Final = "job, period, key, tag, line, body, est_cost, state, updated_at"
 _ChunkRow = tuple[str, str, int, str, float]
 
@@ -62,6 +70,7 @@ class PostgresEngine:
                 if found < VERSION:  # made by an earlier version: upgraded once, then read
                     PostgresEngine(url, password).close()
             else:
+                self._conn.execute(_NOTICE_A_LOST_HOST)
                 self._take_lock()
                 self.migrated_from = self._migrate()
 
