@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.ledger import DONE, POSTED, Ledger
+from orchestrator.wire.limiter import CallLog
 from tests import pg_server
 from tests.test_e2e_postgres import PG_ENV, cli
 from tests.test_e2e_promises import daily_config
@@ -28,13 +29,15 @@ def slow_simulator() -> Iterator[str]:
         yield url
 
 
+@pytest.mark.timeout(300)  # the run on the server first waits out the file's last window (60 s)
 def test_a_ledger_copied_mid_work_is_carried_on_by_the_server_without_posting_again(
     tmp_path: Path, slow_simulator: str, pg: pg_server.Server
 ) -> None:
     """A daily job's run is killed with tasks done, posted and not yet posted; the file is
     copied to the server; the run on the server collects the posted tasks, posts only the
-    rest, and every input is one line. The file is refused from then on, and the copy run
-    again only finishes what was done."""
+    rest, and every input is one line. Its first call waits until the file's last calls have
+    left the account's window. The file is refused from then on, and the copy run again only
+    finishes what was done."""
     config = daily_config(tmp_path, slow_simulator, 300)
     cmd = [sys.executable, "-m", "orchestrator", "run", "--config", str(config)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=PG_ENV)
@@ -55,7 +58,12 @@ def test_a_ledger_copied_mid_work_is_carried_on_by_the_server_without_posting_ag
     assert f'url = "{url}"' in copied.stdout and pg_server.PASSWORD not in copied.stdout
     server = Ledger(url, pg_server.PASSWORD)
     assert server.counts("g") == before and server.spent() == pytest.approx(spent)
+    (held,) = server._db.execute("SELECT min(next_at) FROM rate_slots").fetchone()
     server.close()
+    calls = CallLog.beside(str(tmp_path / "orchestrator-state.sqlite"), 2000)
+    newest = max(at for at, _ in calls.since(0))
+    calls.close()
+    assert held == pytest.approx(newest + 60.5)  # rate_period_s + rate_jitter_s
 
     created = stats(slow_simulator)["tasks_created"]
     stale = cli(config, "run")  # the file, not yet pointed away from: refused, nothing posted
@@ -70,6 +78,7 @@ def test_a_ledger_copied_mid_work_is_carried_on_by_the_server_without_posting_ag
     numbers = stats(slow_simulator)
     assert len(ids) == len(set(ids)) == 300
     assert numbers["tasks_created"] == 300 and numbers["duplicate_tags"] == 0
+    assert numbers["rate_limited"] == 0
     status = json.loads(cli(config, "status", "--json").stdout)
     assert status["jobs"]["g"]["counts"]["done"] == 300
 

@@ -3,13 +3,21 @@ history (ledger/copy.py), and say what to change in the config."""
 
 import argparse
 import os
+import time
 
 import msgspec
 
 from orchestrator.cli.common import ExitCode, add_env_file, say
-from orchestrator.config import StateConfig, check_state_url, ledger_password, load_config
+from orchestrator.config import (
+    Config,
+    StateConfig,
+    check_state_url,
+    ledger_password,
+    load_config,
+)
 from orchestrator.errors import NoLedger
 from orchestrator.ledger import Ledger
+from orchestrator.wire.limiter import CallLog
 
 
 def add_ledger(p: argparse.ArgumentParser) -> None:
@@ -45,6 +53,7 @@ def command_ledger(args: argparse.Namespace) -> int:
         target = Ledger(args.to, password)
         try:
             copied = source.copy_to(target, os.path.dirname(os.path.abspath(args.config)))
+            target.hold_window_until(_window_clear_at(config))
         finally:
             target.close()
     finally:
@@ -54,6 +63,18 @@ def command_ledger(args: argparse.Namespace) -> int:
     say(f"copied {config.state.path} to {args.to}{again}: {counts}; spend ${copied.spent:.4f}")
     say(_next_step(args.to, target_state))
     return ExitCode.OK
+
+
+def _window_clear_at(config: Config) -> float:
+    """When the file's last calls have all left the account's window (0: long ago): the
+    server's schedule starts no earlier, so the first run there cannot crowd them."""
+    window = config.api.rate_period_s + config.api.rate_jitter_s
+    history = CallLog.beside(config.state.path, config.api.calls_per_minute)
+    try:
+        calls = history.since(time.time() - window)
+    finally:
+        history.close()
+    return calls[-1][0] + window if calls else 0.0
 
 
 def _next_step(url: str, state: StateConfig) -> str:

@@ -78,3 +78,13 @@ class LedgerRuns(Store):
                 (job, config, output),
             )
         return None
+
+    def hold_window_until(self, at: float) -> None:
+        """No call slot of the server's schedule before `at` (epoch seconds): the calls of a
+        ledger file moved here are still in the account's window until then."""
+        self._tx(
+            "INSERT INTO rate_slots (kind, next_at) VALUES (?, ?) ON CONFLICT (kind)"
+            " DO UPDATE SET next_at = CASE WHEN excluded.next_at > rate_slots.next_at"
+            " THEN excluded.next_at ELSE rate_slots.next_at END",
+            [("general", at), ("ready", at)],
+        )
