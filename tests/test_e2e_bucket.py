@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests import s3_server
+from tests import pg_server, s3_server
 from tests.test_e2e_run import ENV, running_simulator, stats
 
 DAY = "2026-12-01"
@@ -24,7 +24,13 @@ PART_NAME = r"results-\d{6}-\d{6}\.jsonl\.gz"
 
 
 def bucket_config(
-    tmp: Path, api: str, s3: s3_server.S3Server | None, bucket: str, n: int, extra: str = ""
+    tmp: Path,
+    api: str,
+    s3: s3_server.S3Server | None,
+    bucket: str,
+    n: int,
+    extra: str = "",
+    state: str = 'path = "state/ledger.sqlite"',
 ) -> Path:
     """A daily google/organic job of `n` keywords writing to s3://bucket/serp (to the local
     folder without `s3`)."""
@@ -43,7 +49,7 @@ reconcile_after_s = 1
 reconcile_apart_s = 1
 
 [state]
-path = "state/ledger.sqlite"
+{state}
 
 [output]
 dir = "out"
@@ -318,3 +324,58 @@ def test_another_tasks_result_is_refused_and_asked_again_when_writing_to_a_bucke
     assert len(lines) == 30 and len({line["id"] for line in lines}) == 30
     for line in lines:
         assert line["data"]["keyword"] == line["result"][0]["keyword"]
+
+
+def test_pods_on_new_disks_with_the_ledger_on_postgres_finish_a_day_exactly_once(
+    tmp_path: Path, s3: s3_server.S3Server, pg: pg_server.Server
+) -> None:
+    """The Kubernetes story: nothing on a pod's disk lasts. A run is killed twice as parts
+    appear, each time the next starts in a new folder (an emptyDir), with the ledger on
+    PostgreSQL and the results in the bucket: every input is one line over the parts the
+    ledger recorded, each task paid once, no call refused for the rate."""
+    from tests.test_e2e_postgres import PG_ENV
+
+    bucket = s3.bucket()
+    url = pg.url()
+    state = f'url = "{url}"\npassword_env = "ORCH_TEST_LEDGER_PASSWORD"'
+    env = {**PG_ENV, **s3.env()}
+    flags = ("--seed", "3", "--delay-normal-s", "2:8", "--fault-rate", "0.05")
+    with running_simulator(*flags) as api:
+        pods = [tmp_path / f"pod{n}" for n in range(3)]
+        for pod in pods:
+            pod.mkdir()
+            bucket_config(pod, api, s3, bucket, 200, "part_s = 0.5\n", state)
+        cmd = [sys.executable, "-m", "orchestrator", "run", "--period", DAY, "--config"]
+        for pod, parts in zip(pods[:2], (1, 4), strict=True):
+            proc = subprocess.Popen(
+                [*cmd, str(pod / "jobs.toml")],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=env,
+            )
+            deadline = time.monotonic() + 120
+            while len(server_parts(url)) < parts:
+                assert time.monotonic() < deadline and proc.poll() is None
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=10)
+        done = subprocess.run(
+            [*cmd, str(pods[2] / "jobs.toml")], capture_output=True, text=True, env=env, timeout=200
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        numbers = stats(api)
+    assert numbers["tasks_created"] == 200 and numbers["rate_limited"] == 0
+    lines = part_lines(s3, bucket, list(server_parts(url)))
+    tags = [str(line["data"]["tag"]).split("@")[0] for line in lines]
+    assert len(tags) == 200 and len(set(tags)) == 200
+    assert pg_server.PASSWORD not in done.stdout + done.stderr
+
+
+def server_parts(url: str) -> dict[str, int]:
+    """The parts the ledger on the server recorded."""
+    import psycopg
+
+    with psycopg.connect(url, password=pg_server.PASSWORD) as db:
+        if db.execute("SELECT to_regclass('files')").fetchone() == (None,):
+            return {}  # the first run is making the schema
+        return {str(p): int(n) for p, n in db.execute("SELECT path, size FROM files")}
