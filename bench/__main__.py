@@ -48,7 +48,7 @@ QUICK = {
     "report_scale": ["--keywords", "10000", "--history", "3", "--size-keywords", "50"],
     "bucket": ["--tasks", "500", "--repeat", "1"],
     "object_clients": ["--parts", "8"],
-    "postgres": ["--tasks", "1000", "--repeat", "1", "--load-rows", "100000", "--window-s", "8"],
+    "postgres": "--tasks 1000 --repeat 1 --limit-tasks 500 --load-rows 100000 --window-s 8".split(),
 }
 FULL: dict[str, list[str]] = {name: [] for name in QUICK}
 MODULES = {

@@ -5,6 +5,9 @@ throwaway server on this machine (tests/pg_server.py: Debian's binaries, a free 
                                 --tasks google/organic tasks, the rate limit lifted, instant
                                 tasks (the ledger's cost shows; target <= 1.10), median of
                                 --repeat each, alternating
+    postgres_vs_sqlite_at_limit the same at a limit of 600 calls per 5 s (the simulator's the
+                                same; tasks ready after 0-2 s), --limit-tasks tasks: what a run at
+                                its account's limit meets
     load_rows_per_s_postgres    inputs loaded into the server's ledger as a run loads them (COPY),
                                 one row per (job, period, key) enforced by its unique index;
                                 beside load_rows_per_s_sqlite of the same rows (target >= 100k)
@@ -52,17 +55,20 @@ def on_server(config: Path, url: str) -> None:
     config.write_text(text)
 
 
-def run_s(sim_url: str, tasks: int, url: str | None) -> float:
+def run_s(sim_url: str, tasks: int, url: str | None, limited: bool = False) -> float:
     with tempfile.TemporaryDirectory() as tmp:
-        config = write_config(
-            Path(tmp),
-            sim_url,
-            tasks,
-            calls=UNLIMITED,
-            period_s=60,
-            ready_per_window=UNLIMITED,
-            jitter_s=0,
-        )
+        if limited:
+            config = write_config(Path(tmp), sim_url, tasks, calls=600, period_s=5)
+        else:
+            config = write_config(
+                Path(tmp),
+                sim_url,
+                tasks,
+                calls=UNLIMITED,
+                period_s=60,
+                ready_per_window=UNLIMITED,
+                jitter_s=0,
+            )
         if url is not None:
             on_server(config, url)
         child = run_orchestrator("run", "--config", str(config), env=PASSWORD_ENV)
@@ -150,6 +156,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="bench.postgres", description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=5000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--limit-tasks", type=int, default=1500)
     parser.add_argument("--load-rows", type=int, default=1_000_000)
     parser.add_argument("--window-s", type=float, default=15.0)
     parser.add_argument("--json")
@@ -171,6 +178,17 @@ def main(argv: list[str] | None = None) -> None:
         figures["postgres_vs_sqlite"] = round(
             statistics.median(remote) / statistics.median(local), 3
         )
+        limit = ["--calls-per-minute", "600", "--rate-period-s", "5", "--delay-normal-s", "0:2"]
+        with simulator(*limit) as sim:
+            local, remote = [], []
+            for _ in range(args.repeat):
+                local.append(run_s(sim.url, args.limit_tasks, None, limited=True))
+                remote.append(run_s(sim.url, args.limit_tasks, server.url(), limited=True))
+            refused = get_json(f"{sim.url}/_sim/stats")["rate_limited"]
+        figures["postgres_vs_sqlite_at_limit"] = round(
+            statistics.median(remote) / statistics.median(local), 3
+        )
+        figures["postgres_at_limit_rate_limited"] = refused
         figures["load_rows_per_s_sqlite"] = round(load_rate(args.load_rows, None))
         figures["load_rows_per_s_postgres"] = round(load_rate(args.load_rows, server.url()))
         url = server.url()
