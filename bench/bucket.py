@@ -20,14 +20,14 @@ import tempfile
 from pathlib import Path
 
 from bench.common import (
-    UNLIMITED,
+    UNLIMITED_SIMULATOR,
     ChildRun,
     Figures,
     emit,
     get_json,
     run_orchestrator,
     simulator,
-    write_config,
+    unlimited_config,
 )
 from tests import s3_server
 
@@ -36,16 +36,7 @@ def one_run(
     sim_url: str, tasks: int, depth: int, bucket: str | None, s3: s3_server.S3Server
 ) -> ChildRun:
     with tempfile.TemporaryDirectory() as tmp:
-        config = write_config(
-            Path(tmp),
-            sim_url,
-            tasks,
-            calls=UNLIMITED,
-            period_s=60,
-            ready_per_window=UNLIMITED,
-            depth=depth,
-            jitter_s=0,
-        )
+        config = unlimited_config(Path(tmp), sim_url, tasks, depth=depth)
         if bucket is not None:
             text = config.read_text().replace(
                 'dir = "out"',
@@ -65,12 +56,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json")
     args = parser.parse_args(argv)
-    flags = ["--calls-per-minute", str(UNLIMITED), "--tasks-ready-per-minute", str(UNLIMITED)]
-    flags += ["--max-concurrency", "1000", "--delay-normal-s", "0:0", "--delay-high-s", "0:0"]
     local: list[ChildRun] = []
     remote: list[ChildRun] = []
     parts = 0
-    with s3_server.running() as s3, simulator(*flags) as sim:
+    with s3_server.running() as s3, simulator(*UNLIMITED_SIMULATOR) as sim:
         for _ in range(args.repeat):
             local.append(one_run(sim.url, args.tasks, args.depth, None, s3))
             bucket = s3.bucket()

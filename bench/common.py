@@ -181,6 +181,28 @@ def emit(figures: Figures, json_path: str | None) -> None:
 
 
 UNLIMITED = 100_000_000  # a rate limit no run reaches
+# The simulator with its limits lifted and tasks that complete at once
+UNLIMITED_SIMULATOR = [
+    *("--calls-per-minute", str(UNLIMITED), "--tasks-ready-per-minute", str(UNLIMITED)),
+    *("--max-concurrency", "1000", "--delay-normal-s", "0:0", "--delay-high-s", "0:0"),
+]
+
+
+def unlimited_config(
+    folder: Path, url: str, tasks: int, concurrency: int = 30, depth: int = 10
+) -> Path:
+    """`write_config` with the rate limits lifted on our side too."""
+    return write_config(
+        folder,
+        url,
+        tasks,
+        calls=UNLIMITED,
+        period_s=60,
+        ready_per_window=UNLIMITED,
+        concurrency=concurrency,
+        depth=depth,
+        jitter_s=0,
+    )
 
 
 def unlimited_run(
@@ -189,19 +211,8 @@ def unlimited_run(
     """`orchestrator run` of `tasks` google/organic keywords with the rate limit lifted on both
     sides and tasks that complete at once. Returns the run, the simulator's stats and the
     simulator's CPU seconds during the run; stops the bench if anything was not collected."""
-    flags = ["--calls-per-minute", str(UNLIMITED), "--tasks-ready-per-minute", str(UNLIMITED)]
-    flags += ["--max-concurrency", "1000", "--delay-normal-s", "0:0", "--delay-high-s", "0:0"]
-    with tempfile.TemporaryDirectory() as tmp, simulator(*flags) as sim:
-        config = write_config(
-            Path(tmp),
-            sim.url,
-            tasks,
-            calls=UNLIMITED,
-            period_s=60,
-            ready_per_window=UNLIMITED,
-            concurrency=concurrency,
-            jitter_s=0,
-        )
+    with tempfile.TemporaryDirectory() as tmp, simulator(*UNLIMITED_SIMULATOR) as sim:
+        config = unlimited_config(Path(tmp), sim.url, tasks, concurrency)
         sim_cpu_before = sim.cpu_s()
         child = run_orchestrator("run", "--config", str(config))
         sim_cpu = sim.cpu_s() - sim_cpu_before

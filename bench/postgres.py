@@ -24,24 +24,22 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import anyio
 
 from bench.common import (
-    UNLIMITED,
+    UNLIMITED_SIMULATOR,
     Figures,
     emit,
     get_json,
     run_orchestrator,
     simulator,
+    unlimited_config,
     write_config,
 )
-from orchestrator.config import load_config
+from bench.recovery import load_rate
 from orchestrator.ledger import Ledger
 from orchestrator.ledger.rate_slots import SharedWindow
-from orchestrator.pipeline.run import Run
-from orchestrator.pipeline.schedule import plan
 from orchestrator.wire.limiter import AccountLimiter
 from tests import pg_server
 
@@ -60,41 +58,13 @@ def run_s(sim_url: str, tasks: int, url: str | None, limited: bool = False) -> f
         if limited:
             config = write_config(Path(tmp), sim_url, tasks, calls=600, period_s=5)
         else:
-            config = write_config(
-                Path(tmp),
-                sim_url,
-                tasks,
-                calls=UNLIMITED,
-                period_s=60,
-                ready_per_window=UNLIMITED,
-                jitter_s=0,
-            )
+            config = unlimited_config(Path(tmp), sim_url, tasks)
         if url is not None:
             on_server(config, url)
         child = run_orchestrator("run", "--config", str(config), env=PASSWORD_ENV)
     if child.returncode != 0:
         raise SystemExit(f"postgres: run failed ({child.returncode}): {child.stderr[-2000:]}")
     return child.wall_s
-
-
-def load_rate(rows: int, url: str | None) -> float:
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        config_path = write_config(folder, "http://127.0.0.1:9", rows, calls=2000, period_s=60)
-        if url is not None:
-            on_server(config_path, url)
-        config = load_config(config_path)
-        ledger = Ledger(config.state.location, pg_server.PASSWORD if url else None)
-        client: Any = None  # loading calls no API
-        run = Run(config, ledger, client, plan(config, time.time(), None, str(config_path)))
-        started = time.perf_counter()
-        anyio.run(run.load)
-        seconds = time.perf_counter() - started
-        loaded = ledger.counts("bench")["pending"]
-        ledger.close()
-    if loaded != rows:
-        raise SystemExit(f"postgres: {loaded} of {rows} rows loaded")
-    return rows / seconds
 
 
 def admit_for(url: str, seconds: float, out: "multiprocessing.Queue[list[float]]") -> None:
@@ -161,11 +131,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--window-s", type=float, default=15.0)
     parser.add_argument("--json")
     args = parser.parse_args(argv)
-    flags = ["--calls-per-minute", str(UNLIMITED), "--tasks-ready-per-minute", str(UNLIMITED)]
-    flags += ["--max-concurrency", "1000", "--delay-normal-s", "0:0", "--delay-high-s", "0:0"]
     figures: Figures = {}
     with pg_server.running() as server:
-        with simulator(*flags) as sim:
+        with simulator(*UNLIMITED_SIMULATOR) as sim:
             local, remote = [], []
             for _ in range(args.repeat):
                 local.append(run_s(sim.url, args.tasks, None))
@@ -189,8 +157,10 @@ def main(argv: list[str] | None = None) -> None:
             statistics.median(remote) / statistics.median(local), 3
         )
         figures["postgres_at_limit_rate_limited"] = refused
-        figures["load_rows_per_s_sqlite"] = round(load_rate(args.load_rows, None))
-        figures["load_rows_per_s_postgres"] = round(load_rate(args.load_rows, server.url()))
+        figures["load_rows_per_s_sqlite"] = round(load_rate(args.load_rows))
+        figures["load_rows_per_s_postgres"] = round(
+            load_rate(args.load_rows, server.url(), pg_server.PASSWORD)
+        )
         url = server.url()
         Ledger(url, pg_server.PASSWORD).close()
         one = shared_rate(url, 1, args.window_s)

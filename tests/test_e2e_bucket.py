@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -76,10 +77,16 @@ def cli(
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
 
 
-def start_run(s3: s3_server.S3Server, config: Path) -> "subprocess.Popen[bytes]":
+def kill_once(config: Path, env: dict[str, str], parts: int, count: Callable[[], int]) -> None:
+    """Start a run of DAY and SIGKILL it once `count()` (parts recorded) reaches `parts`."""
     cmd = [sys.executable, "-m", "orchestrator", "run", "--config", str(config), "--period", DAY]
-    env = {**ENV, **s3.env()}
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.monotonic() + 120
+    while count() < parts:
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
 
 
 def recorded(ledger: Path) -> dict[str, int]:
@@ -174,13 +181,7 @@ def test_sigkills_leave_every_input_one_line_over_the_recorded_parts(
     with running_simulator(*flags) as api:
         config = bucket_config(tmp_path, api, s3, bucket, 300, "part_s = 0.5\n")
         for parts in (1, 3, 6):
-            proc = start_run(s3, config)
-            deadline = time.monotonic() + 120
-            while len(recorded(ledger)) < parts:
-                assert time.monotonic() < deadline and proc.poll() is None
-                time.sleep(0.05)
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=10)
+            kill_once(config, {**ENV, **s3.env()}, parts, lambda: len(recorded(ledger)))
         first = sorted(recorded(ledger))[0]
         orphan = f"g/period={DAY}/results-000001-999999.jsonl.gz"
         s3.put(bucket, f"serp/{orphan}", s3.read(bucket, f"serp/{first}"))
@@ -345,20 +346,9 @@ def test_pods_on_new_disks_with_the_ledger_on_postgres_finish_a_day_exactly_once
         for pod in pods:
             pod.mkdir()
             bucket_config(pod, api, s3, bucket, 200, "part_s = 0.5\n", state)
-        cmd = [sys.executable, "-m", "orchestrator", "run", "--period", DAY, "--config"]
         for pod, parts in zip(pods[:2], (1, 4), strict=True):
-            proc = subprocess.Popen(
-                [*cmd, str(pod / "jobs.toml")],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                env=env,
-            )
-            deadline = time.monotonic() + 120
-            while len(server_parts(url)) < parts:
-                assert time.monotonic() < deadline and proc.poll() is None
-                time.sleep(0.05)
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=10)
+            kill_once(pod / "jobs.toml", env, parts, lambda: len(server_parts(url)))
+        cmd = [sys.executable, "-m", "orchestrator", "run", "--period", DAY, "--config"]
         done = subprocess.run(
             [*cmd, str(pods[2] / "jobs.toml")], capture_output=True, text=True, env=env, timeout=200
         )

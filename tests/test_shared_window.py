@@ -12,20 +12,11 @@ from pathlib import Path
 import anyio
 import pytest
 
+from bench.postgres import most_in
 from orchestrator.ledger import Ledger
 from orchestrator.ledger.rate_slots import SharedWindow
 from orchestrator.wire.limiter import SLOT_TOLERANCE_S, AccountLimiter, slot_spacing
 from tests import pg_server
-
-
-def most_in_a_window(times: list[float], window_s: float) -> int:
-    times = sorted(times)
-    most, first = 0, 0
-    for last, at in enumerate(times):
-        while times[first] <= at - window_s:
-            first += 1
-        most = max(most, last - first + 1)
-    return most
 
 
 def test_a_slots_spacing_keeps_any_window_within_the_limit_with_late_use() -> None:
@@ -33,8 +24,8 @@ def test_a_slots_spacing_keeps_any_window_within_the_limit_with_late_use() -> No
     spacing = slot_spacing(limit, window)
     slots = [n * spacing for n in range(500)]
     late = [at + (SLOT_TOLERANCE_S if n % 2 else 0.0) for n, at in enumerate(slots)]
-    assert most_in_a_window(late, window) <= limit
-    assert most_in_a_window(slots, window) >= limit - 2  # and not much less: the rate is used
+    assert most_in(late, window) <= limit
+    assert most_in(slots, window) >= limit - 2  # and not much less: the rate is used
 
 
 def test_slots_reserved_by_several_processes_at_once_are_all_a_spacing_apart(
@@ -98,7 +89,7 @@ async def test_three_limiters_on_one_server_admit_no_more_than_the_limit_in_any_
         for window in windows:
             window.close()
     assert len(admitted) == 150
-    assert most_in_a_window(admitted, 2.0) <= 40
+    assert most_in(admitted, 2.0) <= 40
 
 
 @pytest.mark.timeout(240)
