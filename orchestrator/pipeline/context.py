@@ -19,7 +19,7 @@ from orchestrator.pipeline.bucket_sink import BucketFiles
 from orchestrator.pipeline.outcome import RunReport
 from orchestrator.pipeline.schedule import Plan
 from orchestrator.pipeline.sink import JobFiles, output_folder
-from orchestrator.storage import open_bucket
+from orchestrator.storage.opening import open_bucket
 from orchestrator.storage.parts import BucketRefusals, PartNames
 from orchestrator.wire.client import ApiClient
 

@@ -25,11 +25,9 @@ from orchestrator.reports.outfile import replaced_text, replaced_whole, write_cs
 from orchestrator.reports.parquet_out import CHUNK_ROWS, chunks, write_parquet
 from orchestrator.reports.rankings_table import table_rows, usable_table
 from orchestrator.reports.results_files import (
-    open_reader,
     read_lines,
-    result_files,
     result_lines,
-    settled_sizes,
+    settled_files,
 )
 from schemas.items import Item
 
@@ -47,13 +45,7 @@ def rows(
     """The rows of each period: from its rankings table while that is fresh (no JSON to
     parse), else from its results files. The ledger is read once for every file's settled
     size."""
-    ledger = open_reader(config)
-    try:
-        files = result_files(config, job, period, since, ledger)
-        sizes = settled_sizes(config, files, ledger)
-    finally:
-        if ledger is not None:
-            ledger.close()
+    files, sizes = settled_files(config, job, period, since)
     by_period: dict[str, list[tuple[str, str]]] = {}
     for key, path in files:
         by_period.setdefault(key, []).append((key, path))

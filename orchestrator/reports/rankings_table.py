@@ -38,7 +38,8 @@ from orchestrator.reports.results_files import (
     result_lines,
     settled_sizes,
 )
-from orchestrator.storage import NotFound, open_bucket
+from orchestrator.storage.layout import NotFound
+from orchestrator.storage.opening import open_bucket
 from orchestrator.storage.parts import folder_key
 
 log = logging.getLogger(__name__)

@@ -14,8 +14,8 @@ from orchestrator.config import Config, JobConfig, ledger_password
 from orchestrator.errors import NoLedger
 from orchestrator.ledger import Ledger
 from orchestrator.pipeline.sink import file_key
-from orchestrator.storage import open_bucket
 from orchestrator.storage.layout import PARTITION, RESULTS
+from orchestrator.storage.opening import open_bucket
 from orchestrator.storage.parts import decode, period_of
 
 
@@ -159,11 +159,18 @@ def result_lines(
     config: Config, job: JobConfig, period: str | None = None, since: str | None = None
 ) -> Iterator[tuple[str, bytes]]:
     """(period, line) for the settled lines of a job's results files, streamed."""
+    files, sizes = settled_files(config, job, period, since)
+    yield from read_lines(config, files, sizes)
+
+
+def settled_files(
+    config: Config, job: JobConfig, period: str | None = None, since: str | None = None
+) -> tuple[list[tuple[str, str]], dict[str, int]]:
+    """A job's results files (or parts) and each one's settled size, the ledger opened once."""
     ledger = open_reader(config)
     try:
         files = result_files(config, job, period, since, ledger)
-        sizes = settled_sizes(config, files, ledger)
+        return files, settled_sizes(config, files, ledger)
     finally:
         if ledger is not None:
             ledger.close()
-    yield from read_lines(config, files, sizes)

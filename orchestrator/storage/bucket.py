@@ -23,7 +23,7 @@ from obstore.exceptions import AlreadyExistsError, BaseError
 from obstore.store import from_url
 
 from orchestrator.errors import MachineError
-from orchestrator.storage import Exists, NotFound
+from orchestrator.storage.layout import Exists, NotFound
 
 if TYPE_CHECKING:
     from obstore import GetOptions, ReadableFile

@@ -6,3 +6,11 @@ from typing import Final
 RESULTS, FAILED, REJECTED = "results", "failed", "rejected"
 PARTITION: Final = "period="  # Hive-style: a `period` column to every reader
 MARKER: Final = ".orchestrator-ledger"
+
+
+class NotFound(Exception):
+    """No object at that key."""
+
+
+class Exists(Exception):
+    """A create-only PUT found an object at its key already."""

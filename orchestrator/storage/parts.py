@@ -27,8 +27,7 @@ from typing import TYPE_CHECKING, Final
 
 from orchestrator.errors import ForeignOutput
 from orchestrator.ledger import Ledger
-from orchestrator.storage import Exists
-from orchestrator.storage.layout import FAILED, MARKER, PARTITION, RESULTS
+from orchestrator.storage.layout import FAILED, MARKER, PARTITION, RESULTS, Exists
 
 if TYPE_CHECKING:
     from orchestrator.storage.bucket import Bucket  # obstore: imported only with a bucket
