@@ -124,23 +124,31 @@ def _post(url: str, body: bytes, headers: dict[str, str] | None = None) -> int:
         return int(exc.code)
 
 
+def _posted_task(path: Path) -> tuple[str, str]:
+    """The receiver's secret and a task id, once the ledger records the post."""
+    while True:
+        with sqlite3.connect(path) as ledger:
+            secret = ledger.execute("SELECT value FROM meta WHERE name = 'webhook_secret'")
+            posted = ledger.execute("SELECT task_id FROM inputs WHERE task_id IS NOT NULL")
+            found = (secret.fetchone(), posted.fetchone())
+        ledger.close()
+        if found[0] and found[1]:
+            return found[0][0], found[1][0]
+        time.sleep(0.05)
+
+
 def test_forged_and_repeated_deliveries_write_nothing(tmp_path: Path) -> None:
     """While a run waits for its tasks, deliveries with a wrong secret (403), for an unknown
     task (404), too large or a gzip bomb (413), not gzip or truncated (400) are refused with
     nothing written; a settled task delivered again gets 200 and stays one line."""
     port = free_port()
-    with running_simulator("--delay-normal-s", "10:40", "--seed", "11") as url:
+    with running_simulator("--delay-normal-s", "8:12", "--seed", "11") as url:
         config = postback_config(tmp_path, url, 20, port, extra="max_body_mb = 1")
         cmd = [sys.executable, "-m", "orchestrator", "run", "--config", str(config), "--quiet"]
         proc = subprocess.Popen(cmd, env=ENV, stderr=subprocess.PIPE, text=True)
         try:
-            time.sleep(4)  # posted; the tasks finish 10-40 s later
-            ledger = sqlite3.connect(tmp_path / "orchestrator-state.sqlite")
-            (secret,) = ledger.execute(
-                "SELECT value FROM meta WHERE name = 'webhook_secret'"
-            ).fetchone()
-            (task_id,) = ledger.execute("SELECT task_id FROM inputs LIMIT 1").fetchone()
-            ledger.close()
+            wait_for(url, lambda now: now["tasks_created"] == 20, proc)  # done 8-12 s later
+            secret, task_id = _posted_task(tmp_path / "orchestrator-state.sqlite")
             hook = f"http://127.0.0.1:{port}/dfs/{secret}/postback"
             envelope = {"status_code": 20000, "tasks": [{"id": task_id, "status_code": 20000,
                         "status_message": "Ok.", "result": [{"items": []}]}]}  # fmt: skip

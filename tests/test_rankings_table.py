@@ -173,10 +173,10 @@ def test_a_run_writes_each_settled_periods_table_and_reports_read_the_same_from_
     import sys
 
     from tests.test_e2e_run import ENV, run, running_simulator
-    from tests.test_labels import labelled_config
+    from tests.test_labels import FAST_READY, labelled_config
 
     flags = ("--delay-normal-s", "0:1", "--seed", "9", "--domains", "example.com")
-    with running_simulator(*flags) as url:
+    with running_simulator(*flags, *FAST_READY) as url:
         config_path = labelled_config(tmp_path, url)
         for day in ("2026-11-30", "2026-12-01"):
             done = run(config_path, "--period", day)

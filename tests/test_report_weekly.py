@@ -9,7 +9,7 @@ from pathlib import Path
 
 from orchestrator.reports.weekly import week_calendar
 from tests.test_e2e_run import ENV, run, running_simulator
-from tests.test_labels import labelled_config
+from tests.test_labels import FAST_READY, labelled_config
 from tests.test_report_browser import rendered
 
 
@@ -21,7 +21,7 @@ def test_the_week_calendar_holds_every_iso_week_across_a_year_end() -> None:
 
 def test_a_week_without_collected_days_is_a_gap_in_the_weekly_history(tmp_path: Path) -> None:
     flags = ("--delay-normal-s", "0:1", "--seed", "8", "--domains", "example.com")
-    with running_simulator(*flags) as url:
+    with running_simulator(*flags, *FAST_READY) as url:
         config = labelled_config(tmp_path, url)
         for day in ("2026-11-17", "2026-11-30", "2026-12-01"):  # W47, then W49: W48 missed
             done = run(config, "--period", day)
