@@ -84,6 +84,9 @@ class StateConfig(Base, frozen=True, kw_only=True):
     # Recurring jobs: settled rows of all but the latest N periods of each job are removed at
     # the start of a run (outputs and outstanding tasks are never touched). None keeps all.
     keep_periods: PositiveInt | None = None
+    # With a ledger on a server, several runs share the work; a run that dies (SIGKILL, a lost
+    # host) is taken over by another once its lease, renewed every third of this, runs out.
+    lease_s: Annotated[float, msgspec.Meta(ge=3, le=3600)] = 30.0
 
     @property
     def location(self) -> str:

@@ -157,6 +157,10 @@ class LockHeld(OrchestratorError):
     """Another run holds the lock on the same state file."""
 
 
+class LeaseLost(LockHeld):
+    """This run could not renew its lease in time, and another run took over its work."""
+
+
 class Disposition(enum.Enum):
     """What a status code means for the caller."""
 

@@ -1,6 +1,7 @@
 """The ledger on a PostgreSQL server (`[state] url`), the way users run it: real processes, a
 real server (tests/pg_server.py), the simulator over HTTP. The same promises as on SQLite:
-every input once, paid once, across SIGKILLs; one run at a time; the password nowhere."""
+every input once, paid once, across SIGKILLs; runs that share the work; the password
+nowhere."""
 
 import json
 import signal
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.ledger import Ledger
 from tests import pg_server
 from tests.test_e2e_run import (
     ENV,
@@ -85,27 +87,27 @@ def test_a_run_on_postgres_collects_every_input_once_across_kills(
             assert pg_server.PASSWORD.encode() not in path.read_bytes(), path
 
 
-def test_one_run_at_a_time_on_a_postgres_ledger(
+def test_two_runs_of_one_config_share_the_work_and_a_command_waits_for_them(
     tmp_path: Path, simulator: str, pg: pg_server.Server
 ) -> None:
-    """A second run of the same ledger, while one runs, exits 75 and touches nothing; once
-    the first is gone (killed: its connection closes), the next one runs."""
-    config = on_postgres(write_job_files(tmp_path, simulator, 200), pg.url())
-    cmd = [sys.executable, "-m", "orchestrator", "run", "--config", str(config)]
-    first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=PG_ENV)
-    try:
-        wait_for(simulator, more_than("tasks_created", 0), first)
-        before = stats(simulator)["calls_by_function"].get("task_post", 0)
-        second = cli(config, "run")
-        assert second.returncode == 75, second.stderr
-        assert "another run holds the lock" in second.stderr
-    finally:
-        first.send_signal(signal.SIGKILL)
-        first.wait(timeout=10)
-    assert stats(simulator)["calls_by_function"].get("task_post", 0) >= before
-    finished = cli(config, "run", "--max-runtime", "200")
-    assert finished.returncode == 0, finished.stderr
-    assert len(output_ids(tmp_path)) == len(set(output_ids(tmp_path))) == 200 + 100 + 50
+    """A second run of the same ledger, started while one runs, shares its work: both end
+    done, each input is one line across their files and one task. A command that needs the
+    ledger alone (`ledger copy` into it) meanwhile exits 75 and touches nothing."""
+    server = pg.url()
+    config = on_postgres(write_job_files(tmp_path, simulator, 200), server)
+    first = start_run(config)
+    wait_for(simulator, more_than("tasks_created", 0), first)
+    second = start_run(config)
+    Ledger(tmp_path / "orchestrator-state.sqlite").close()  # a file to copy
+    copy = cli(config, "ledger", "copy", "--to", server)
+    _, first_errors = first.communicate(timeout=200)
+    _, second_errors = second.communicate(timeout=200)
+    assert first.returncode == second.returncode == 0, (first_errors, second_errors)
+    assert copy.returncode == 75 and "holds the lock" in copy.stderr, copy.stderr
+    ids = output_ids(tmp_path)
+    assert len(ids) == len(set(ids)) == 200 + 100 + 50
+    numbers = stats(simulator)
+    assert numbers["tasks_created"] == 350 and numbers["duplicate_tags"] == 0
 
 
 def test_a_ledger_url_with_a_password_or_a_wrong_password_is_one_line(
@@ -157,8 +159,6 @@ def test_a_runs_connection_lets_the_server_notice_a_lost_host_in_about_a_minute(
 ) -> None:
     """The run's lock lives with its connection: the server probes it after 30 s idle and
     drops it a minute after the client stops answering (a vanished node), not two hours."""
-    from orchestrator.ledger import Ledger
-
     ledger = Ledger(pg.url(), pg_server.PASSWORD)
     try:
         shown = {

@@ -56,7 +56,7 @@ def stats(url: str) -> dict[str, Any]:
 def wait_for(
     url: str,
     reached: Callable[[dict[str, Any]], bool],
-    proc: subprocess.Popen[bytes] | None = None,
+    proc: "subprocess.Popen[bytes] | subprocess.Popen[str] | None" = None,
     limit_s: float = 120,
 ) -> None:
     """Poll the simulator's counts until `reached` holds (the run, if given, still up)."""

@@ -58,8 +58,7 @@ def cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_labels_stay_out_of_tasks_go_into_the_export_and_select_in_the_report(
     tmp_path: Path,
 ) -> None:
-    flags = ("--delay-normal-s", "0:1", "--seed", "5", "--domains", "example.com")
-    flags += FAST_READY
+    flags = ("--delay-normal-s", "0:1", "--seed", "5", "--domains", "example.com", *FAST_READY)
     with running_simulator(*flags) as url:
         config = labelled_config(tmp_path, url)
         for day in ("2026-11-27", "2026-11-30", "2026-12-01", "2026-12-03"):  # 12-02 missed

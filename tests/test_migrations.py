@@ -357,7 +357,7 @@ def test_a_version_3_ledger_keeps_its_twins_and_its_posting_batch_as_a_local_att
 
     ledger = Ledger(path)
     try:
-        assert ledger._db.execute("PRAGMA user_version").fetchone() == (VERSION,) == (6,)
+        assert ledger._db.execute("PRAGMA user_version").fetchone() == (VERSION,) == (7,)
         assert ledger._db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         found = ledger._db.execute("SELECT id, key, state FROM inputs ORDER BY id").fetchall()
         assert found == [(1, "k1", "done"), (2, "k1~2", "posted"), (3, "k2", "posting")]
@@ -385,7 +385,9 @@ def test_a_postgres_ledger_of_version_4_is_brought_up_with_its_rows(
     database = url.rsplit("/", 1)[1]
     pg.psql(  # the schema as version 4 made it
         "ALTER TABLE runs DROP COLUMN delivered; ALTER TABLE runs DROP COLUMN polled;"
-        " DROP TABLE api_lists; DROP TABLE rate_slots;"
+        " DROP TABLE api_lists; DROP TABLE rate_slots; ALTER TABLE runs DROP COLUMN lease_until;"
+        " ALTER TABLE runs DROP COLUMN adopted_by;"
+        " ALTER TABLE inputs DROP COLUMN fetcher;"
         " UPDATE meta SET value = '4' WHERE name = 'schema_version'",
         database,
     )
@@ -418,7 +420,9 @@ def test_a_version_4_ledger_of_the_last_release_opens_and_keeps_working(tmp_path
     db = sqlite3.connect(path)
     db.executescript(
         "ALTER TABLE runs DROP COLUMN delivered; ALTER TABLE runs DROP COLUMN polled;"
-        " DROP TABLE api_lists; DROP TABLE rate_slots; PRAGMA user_version = 4;"
+        " DROP TABLE api_lists; DROP TABLE rate_slots; ALTER TABLE runs DROP COLUMN lease_until;"
+        " ALTER TABLE runs DROP COLUMN adopted_by;"
+        " ALTER TABLE inputs DROP COLUMN fetcher; PRAGMA user_version = 4;"
     )
     db.close()
     ledger = Ledger(path)
@@ -445,12 +449,8 @@ def test_a_version_5_ledger_of_the_last_release_gets_its_rate_schedule_on_both_e
     made.add_inputs([("g", "", "k1", "g:k1", 1, b"{}", 0.0006)])
     _, claimed = made.claim_batch("g", "", 10)
     made.mark_posted([(claimed[0].tag, "id-1", 0.0006)], "2026-11")
-    made._db.execute("DROP TABLE rate_slots")
-    if is_url(where.location):
-        made._db.execute("UPDATE meta SET value = '5' WHERE name = 'schema_version'")
-    else:
-        made._db.execute("PRAGMA user_version = 5")
     made.close()
+    as_version(where, 5)
     ledger = where.open()
     try:
         assert ledger.counts("g")[POSTED] == 1 and ledger.spent() == pytest.approx(0.0006)
@@ -467,3 +467,51 @@ def test_a_version_5_ledger_of_the_last_release_gets_its_rate_schedule_on_both_e
         finally:
             window.close()
         assert first >= now and again == pytest.approx(first + 1.0)
+
+
+V7_COLUMNS = (("runs", "lease_until"), ("runs", "adopted_by"), ("inputs", "fetcher"))
+
+
+def as_version(where: LedgerAt, version: int) -> None:
+    """Take a ledger of this version back to the schema `version` (6 or 5) had."""
+    db = Ledger(where.location, where.password)._db
+    try:
+        for table, column in V7_COLUMNS:
+            db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        if version < 6:
+            db.execute("DROP TABLE rate_slots")
+        if is_url(where.location):
+            db.execute(f"UPDATE meta SET value = '{version}' WHERE name = 'schema_version'")
+        else:
+            db.execute(f"PRAGMA user_version = {version}")
+    finally:
+        db.close()
+
+
+def test_a_version_6_ledger_of_the_last_release_has_its_crashed_run_taken_over(
+    where: LedgerAt,
+) -> None:
+    """The schema as the last release made it (version 6: no leases): a run killed with a
+    batch cut short and an answer asked for. This version's first run takes the dead run over
+    on both engines: the batch is its to reconcile, the answer its to fetch again, and it
+    writes, beside a file, in results.jsonl (the files the last release wrote)."""
+    made = where.open()
+    old_run = made.start_run()
+    made.add_inputs([("g", "", f"k{i}", f"g:k{i}", i, b"{}", 0.0006) for i in (1, 2)])
+    _, first = made.claim_batch("g", "", 1, old_run)
+    made.mark_posted([(first[0].tag, "id-1", 0.0006)], "2026-11")
+    made.claim_fetches(["id-1"])
+    made.claim_batch("g", "", 1, old_run)  # cut short by the kill: still posting
+    made.close()
+    as_version(where, 6)
+    ledger = where.open()
+    try:
+        assert ledger.counts("g")[POSTED] == 1 and ledger.spent() == pytest.approx(0.0006)
+        worker = ledger.start_worker(30.0)
+        assert worker.run_id > old_run
+        assert ledger.adopt_dead() == [old_run]
+        [(attempt, tags)] = ledger.open_attempts(live_run=worker.run_id)
+        assert tags == ["g:k2"] and attempt.outcome is None
+        assert ledger.fetching(worker.run_id) == [("id-1", "g", "")]
+    finally:
+        ledger.close()

@@ -31,8 +31,10 @@ def postback_config(tmp: Path, url: str, n: int, port: int, extra: str = "") -> 
 
 
 def result_ids(tmp: Path) -> list[str]:
-    path = tmp / "out" / "g" / "results.jsonl"
-    lines = path.read_text().splitlines() if path.exists() else []
+    """The task ids in job g's results files: every run's (results-<run>.jsonl on a server)."""
+    lines = []
+    for path in sorted((tmp / "out" / "g").glob("results*.jsonl")):
+        lines += path.read_text().splitlines()
     return [json.loads(line)["id"] for line in lines]
 
 

@@ -172,11 +172,11 @@ def command_run(args: argparse.Namespace) -> int:
         check_input(job)
     creds = credentials(config.api, args.config, env_file=args.env_file)
     password = ledger_password(config.state, args.config, env_file=args.env_file)
-    ledger = Ledger(config.state.location, password)
+    ledger = Ledger(config.state.location, password, workers=True)
     mode: Mode = "off" if args.quiet else "live" if sys.stdout.isatty() else "log"
     fmt: Format = "json" if args.log_format == "json" else "text"
     progress = Progress(sys.stdout, mode, fmt, args.progress_interval)
-    run_id = ledger.start_run()
+    run_id = ledger.start_run(config.state.lease_s)
     # The calls of the last window: of every process on the ledger's server, or this one's
     # and the previous one's in the call log beside a file (whose lock is held).
     limits = ExitStack()

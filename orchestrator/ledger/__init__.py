@@ -42,11 +42,11 @@ from orchestrator.ledger.reads import (
     POSTED,
     POSTING,
     STATES,
-    LedgerReads,
 )
 from orchestrator.ledger.runs import LedgerRuns
 from orchestrator.ledger.sqlite_engine import SQLiteEngine
 from orchestrator.ledger.store import Engine
+from orchestrator.ledger.workers import Worker
 
 log = logging.getLogger(__name__)
 
@@ -80,25 +80,31 @@ def is_url(location: str | Path) -> bool:
     return str(location).startswith(("postgresql://", "postgres://"))
 
 
-def open_engine(location: str | Path, password: str | None, readonly: bool) -> Engine:
-    """The engine of a ledger's location: a PostgreSQL URL or a SQLite file's path."""
+def open_engine(
+    location: str | Path, password: str | None, readonly: bool, workers: bool = False
+) -> Engine:
+    """The engine of a ledger's location: a PostgreSQL URL or a SQLite file's path. `workers`:
+    opened for a run, which on a server shares the ledger with other runs (workers.py)."""
     if is_url(location):
         from orchestrator.ledger.postgres_engine import (
             PostgresEngine,  # psycopg: the [postgres] extra
         )
 
-        return PostgresEngine(str(location), password, readonly=readonly)
+        return PostgresEngine(str(location), password, readonly=readonly, workers=workers)
     return SQLiteEngine(str(location), readonly=readonly)
 
 
-class Ledger(LedgerReads, LedgerLoads, LedgerAttempts, LedgerRuns):
+class Ledger(LedgerAttempts, LedgerLoads, LedgerRuns):
     """The state database of one config; opening it for a run takes the run's lock. Reads are
     in reads.py, new rows in loads.py, the record of POST attempts in attempts.py, runs and
-    the jobs' homes in runs.py; the database under them is an `Engine` (engine.py)."""
+    the jobs' homes in runs.py, several runs at once in workers.py; the database under them
+    is an `Engine` (store.py)."""
 
-    def __init__(self, location: str | Path, password: str | None = None) -> None:
+    def __init__(
+        self, location: str | Path, password: str | None = None, workers: bool = False
+    ) -> None:
         self.readonly, self._password = False, password
-        self._db = open_engine(location, password, readonly=False)
+        self._db = open_engine(location, password, readonly=False, workers=workers)
         self.path = self._db.name
         found, now = self._db.migrated_from, VERSION
         if 0 <= found < now:
@@ -255,6 +261,7 @@ class Ledger(LedgerReads, LedgerLoads, LedgerAttempts, LedgerRuns):
         """
         now = time.time()
         with self._db.transaction():
+            self.fence()
             self._db.executemany(
                 "UPDATE inputs SET state = ?, status_code = 20000, updated_at = ?"
                 " WHERE task_id = ? AND state = ?",
@@ -283,14 +290,6 @@ class Ledger(LedgerReads, LedgerLoads, LedgerAttempts, LedgerRuns):
     def own_file(self, path: str) -> None:
         """Record an empty output file as this ledger's, before anything is appended to it."""
         self._tx("INSERT INTO files (path, size) VALUES (?, 0) ON CONFLICT DO NOTHING", [(path,)])
-
-    def mark_fetching(self, task_ids: Sequence[str]) -> None:
-        """Write-ahead for task_get: these tasks' answers are about to be asked for. task_get
-        takes a task off tasks_ready, so a task whose answer a crash lost is then found only
-        here, and fetched by id at the next start. One transaction for many tasks."""
-        now = time.time()
-        sql = f"UPDATE inputs SET fetch_at = ? WHERE task_id = ? AND state = '{POSTED}'"
-        self._tx(sql, ((now, tid) for tid in task_ids))
 
     def prune(self, job: str, before: str | None = None, keep: int | None = None) -> int:
         """Delete the settled rows (done, failed, missed) of the job's periods older than
@@ -321,4 +320,5 @@ __all__ = [
     "LoadRecord",
     "Progress",
     "Restored",
+    "Worker",
 ]

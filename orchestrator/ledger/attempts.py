@@ -7,10 +7,10 @@ from collections.abc import Sequence
 
 from orchestrator.ledger.reads import POSTING
 from orchestrator.ledger.repost import Attempt, Outcome
-from orchestrator.ledger.store import Store
+from orchestrator.ledger.workers import LedgerWorkers
 
 
-class LedgerAttempts(Store):
+class LedgerAttempts(LedgerWorkers):
     """Writes and reads of the attempt record; each write is one short transaction."""
 
     def note_sent(self, batch: int, at: float, server_clock: bool) -> None:
@@ -38,7 +38,9 @@ class LedgerAttempts(Store):
     def open_attempts(self, live_run: int | None) -> list[tuple[Attempt, list[str]]]:
         """The attempts with rows still *posting*, with those rows' tags, but not one that
         `live_run` (this process's run) has in flight: it has no outcome yet and will record
-        one. A batch of another run without an outcome was cut short by a crash."""
+        one. A batch of another run without an outcome was cut short by a crash. With several
+        runs at once, only this run's attempts and those of the runs it adopted (workers.py):
+        a batch of a live run is in its hands."""
         # A posting row without a batch record (none is known to exist) counts as sent when
         # it was last changed, in the local clock.
         sql = (
@@ -46,7 +48,8 @@ class LedgerAttempts(Store):
             " CASE WHEN b.id IS NULL THEN i.updated_at ELSE b.sent_at END,"
             " COALESCE(b.server_clock, 0), b.ended_at, b.outcome, COALESCE(b.absent_checks, 0),"
             " b.absent_at, b.run_id, i.tag FROM inputs i LEFT JOIN batches b ON b.id = i.batch_id"
-            f" WHERE i.state = '{POSTING}' ORDER BY i.batch_id"
+            " LEFT JOIN runs r ON r.id = b.run_id"
+            f" WHERE i.state = '{POSTING}' AND {self.open_attempt_owners()} ORDER BY i.batch_id"
         )
         found: dict[int, tuple[Attempt, list[str]]] = {}
         rows = self._db.execute(sql).fetchall()

@@ -32,7 +32,7 @@ from typing import Final
 
 from orchestrator.errors import NewerLedger
 
-VERSION: Final = 6
+VERSION: Final = 7
 OPEN_STATES_SQL: Final = "('pending', 'posting', 'posted')"
 
 # Version 1's table, as version 1 made it: later versions change it by steps.
@@ -378,6 +378,23 @@ def _v5_to_v6(db: sqlite3.Connection) -> None:
     db.execute(RATE_SLOTS.format(real="REAL"))
 
 
+# Version 7: several runs of one ledger on a server at once (ledger/workers.py). A run holds a
+# lease it renews (`lease_until`, the database's clock); a run found dead is adopted by one live
+# run (`adopted_by`), which settles its open attempts and fetches. `fetcher` is the run that
+# claimed a posted task's answer: only it writes that answer. A file ledger has one run at a
+# time and fills the columns the same way.
+V7_STATEMENTS: Final = (
+    "ALTER TABLE runs ADD COLUMN lease_until {real}",
+    "ALTER TABLE runs ADD COLUMN adopted_by {int}",
+    "ALTER TABLE inputs ADD COLUMN fetcher {int}",
+)
+
+
+def _v6_to_v7(db: sqlite3.Connection) -> None:
+    for statement in V7_STATEMENTS:
+        db.execute(statement.format(real="REAL", int="INTEGER"))
+
+
 STEPS: Final[dict[int, Callable[[sqlite3.Connection], None]]] = {
     1: _v0_to_v1,
     2: _v1_to_v2,
@@ -385,6 +402,7 @@ STEPS: Final[dict[int, Callable[[sqlite3.Connection], None]]] = {
     4: _v3_to_v4,
     5: _v4_to_v5,
     6: _v5_to_v6,
+    7: _v6_to_v7,
 }
 
 

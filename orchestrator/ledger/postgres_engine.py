@@ -1,9 +1,10 @@
 """The ledger on a PostgreSQL server (`[state] url`), through psycopg 3 (the `[postgres]` extra).
 
 Same schema version, same states, same tally and the same SQL as on SQLite (store.py says how
-the SQL is shared). A run holds a session-level advisory lock of the database, so a second run
-of the same ledger is refused (exit 75) as it is on SQLite, and the lock goes with the run's
-connection when its process dies, however it dies.
+the SQL is shared). Runs (`workers=True`) hold a shared session-level advisory lock of the
+database, so several run at once and share the work (workers.py says how); every other command
+that writes holds it alone, and is refused (exit 75) while a run is up, as a second run of a
+file is. A lock goes with its connection when the process dies, however it dies.
 
 The password is never in the URL (config.py refuses one there): it comes from `password`
 (the config's `password_env`), or from libpq's own PGPASSWORD and ~/.pgpass. Messages name the
@@ -52,9 +53,13 @@ class PostgresEngine:
 
     skip_locked = " FOR UPDATE SKIP LOCKED"
     home: str | None = None  # paths are relative to the config's folder: hosts differ
+    now_sql = "EXTRACT(EPOCH FROM clock_timestamp())::DOUBLE PRECISION"
 
-    def __init__(self, url: str, password: str | None, *, readonly: bool = False) -> None:
+    def __init__(
+        self, url: str, password: str | None, *, readonly: bool = False, workers: bool = False
+    ) -> None:
         self.name = url
+        self.shared = workers
         self._password = password
         self._sql: dict[str, str] = {}
         self._conn: psycopg.Connection[Any] | None = None
@@ -81,9 +86,11 @@ class PostgresEngine:
         return self._conn
 
     def _take_lock(self) -> None:
-        row = self.connection.execute("SELECT pg_try_advisory_lock(%s)", (RUN_LOCK,)).fetchone()
+        how = "pg_try_advisory_lock_shared" if self.shared else "pg_try_advisory_lock"
+        row = self.connection.execute(f"SELECT {how}(%s)", (RUN_LOCK,)).fetchone()
         if row is None or not row[0]:
-            raise LockHeld(f"{self.name}: another run holds the lock; this one touches nothing")
+            holder = "a command that needs the ledger alone" if self.shared else "another run"
+            raise LockHeld(f"{self.name}: {holder} holds the lock; this one touches nothing")
 
     def _version(self) -> int:
         """The schema version of the database; -1 when it holds no ledger yet."""
@@ -195,6 +202,13 @@ class PostgresEngine:
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
                 f" COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
             )
+
+    def try_hold(self, key: str) -> bool:
+        row = self.execute("SELECT pg_try_advisory_lock(hashtextextended(?, 0))", (key,))
+        return bool(row.fetchone()[0])
+
+    def let_go(self, key: str) -> None:
+        self.execute("SELECT pg_advisory_unlock(hashtextextended(?, 0))", (key,))
 
     def load_mode(self, on: bool) -> None:
         """The server's memory is the server's to give: nothing to change."""

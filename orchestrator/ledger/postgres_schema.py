@@ -8,7 +8,7 @@ transaction-level advisory lock, so two workers starting at once make it once.
 
 from typing import Final
 
-from orchestrator.ledger.migrations import RATE_SLOTS, V5_STATEMENTS
+from orchestrator.ledger.migrations import RATE_SLOTS, V5_STATEMENTS, V7_STATEMENTS
 
 # The key of the advisory lock that serialises schema changes ('orch' and 'sche').
 SCHEMA_LOCK: Final = 0x6F726368_73636865
@@ -121,13 +121,17 @@ END $$;
 CREATE TRIGGER tally_delete AFTER DELETE ON inputs FOR EACH ROW EXECUTE FUNCTION tally_delete();
 """
 PG_RATE_SLOTS: Final = RATE_SLOTS.format(real="DOUBLE PRECISION")
-SCHEMA: Final = _CORE + PG_API_LISTS.strip() + ";\n" + PG_RATE_SLOTS + ";\n"
+PG_V7: Final = tuple(s.format(real="DOUBLE PRECISION", int="BIGINT") for s in V7_STATEMENTS)
+SCHEMA: Final = (
+    _CORE + PG_API_LISTS.strip() + ";\n" + PG_RATE_SLOTS + ";\n" + ";\n".join(PG_V7) + ";\n"
+)
 
 # The statements that bring a server's ledger from the version before each key to it. Version
 # 4 is the first on a server.
 STEPS: Final[dict[int, tuple[str, ...]]] = {
     5: (*V5_STATEMENTS, PG_API_LISTS),
     6: (PG_RATE_SLOTS,),
+    7: PG_V7,
 }
 
 # Tables whose ids are made by the server: after rows are copied in with their ids, each

@@ -53,13 +53,18 @@ class LedgerReads:
             args += (limit,)
         return [(str(t), str(j), str(p)) for t, j, p in self._db.execute(sql, args)]
 
-    def fetching(self) -> list[tuple[str, str, str]]:
-        """(task_id, job, period) of posted tasks whose task_get may have been answered."""
+    def fetching(self, run_id: int | None = None) -> list[tuple[str, str, str]]:
+        """(task_id, job, period) of posted tasks whose task_get may have been answered: with
+        several runs at once, those `run_id` claimed or adopted (workers.py)."""
         sql = (
             "SELECT task_id, job, period FROM inputs"
             f" WHERE state = '{POSTED}' AND fetch_at IS NOT NULL"
         )
-        return [(str(t), str(j), str(p)) for t, j, p in self._db.execute(sql)]
+        args: tuple[object, ...] = ()
+        if self._db.shared:
+            sql += " AND (fetcher IS NULL OR fetcher = ?)"
+            args = (run_id,)
+        return [(str(t), str(j), str(p)) for t, j, p in self._db.execute(sql, args)]
 
     def outstanding(self) -> int:
         """Inputs not yet done, failed or missed."""

@@ -13,15 +13,6 @@ log = logging.getLogger(__name__)
 class LedgerRuns(Store):
     """Runs and the jobs' homes; each write is one short transaction."""
 
-    def start_run(self) -> int:
-        """Record that a run began; `end_run` records how it ended (a killed run never does)."""
-        with self._db.transaction():
-            row = self._db.execute(
-                "INSERT INTO runs (started_at, pid) VALUES (?, ?) RETURNING id",
-                (time.time(), os.getpid()),
-            ).fetchone()
-        return int(row[0])
-
     def end_run(self, run_id: int, exit_code: int, reason: str) -> None:
         self._tx(
             "UPDATE runs SET ended_at = ?, exit_code = ?, reason = ?, waiting = NULL WHERE id = ?",

@@ -23,6 +23,8 @@ class SQLiteEngine:
     """A SQLite file in WAL mode; a run holds an exclusive lock on `<file>.lock`."""
 
     skip_locked = ""  # one writer at a time: nothing to skip
+    shared = False
+    now_sql = "((julianday('now') - 2440587.5) * 86400.0)"
 
     def __init__(self, path: str, *, readonly: bool = False) -> None:
         self.name = path
@@ -136,6 +138,12 @@ class SQLiteEngine:
 
     def restart_identities(self) -> None:
         """SQLite's row ids follow the largest by themselves."""
+
+    def try_hold(self, key: str) -> bool:
+        return True  # the run's lock holds the whole file
+
+    def let_go(self, key: str) -> None:
+        """Nothing is held but the run's lock."""
 
     def load_mode(self, on: bool) -> None:
         # The identity index takes each chunk's random keys across most of its pages, and

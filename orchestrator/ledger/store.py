@@ -67,6 +67,8 @@ class Engine(Protocol):
     """One connection to the ledger's database, used by one thread at a time."""
 
     skip_locked: str  # appended to a claim's SELECT: rows another worker claims are skipped
+    shared: bool  # other runs may use the ledger at the same time (a server, `workers=True`)
+    now_sql: str  # the database's clock in epoch seconds: leases are judged by one clock
     name: str  # what messages call the ledger: its file, or its URL without a password
     home: str | None  # the folder paths in the ledger are relative to (None: the config's)
     migrated_from: int  # the schema version found on opening (-1: a new ledger)
@@ -100,6 +102,13 @@ class Engine(Protocol):
     def restart_identities(self) -> None:
         """After rows came in with their ids: new ids follow the largest."""
         ...
+
+    def try_hold(self, key: str) -> bool:
+        """Hold `key` for this connection until `let_go` (or its end): False if another
+        process holds it. One run at a time needs none and always gets it."""
+        ...
+
+    def let_go(self, key: str) -> None: ...
 
     def load_mode(self, on: bool) -> None:
         """Give a load's writes more memory while it runs, and take it back after."""

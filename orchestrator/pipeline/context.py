@@ -96,7 +96,8 @@ class RunContext:
                 found = BucketFiles(folder, refusals)
             else:
                 output = self.config.output
-                found = JobFiles(folder, self.ledger, output.gzipped, output.dir)
+                own = self.run_id if self.ledger.shared else None  # several runs: its own
+                found = JobFiles(folder, self.ledger, output.gzipped, output.dir, own)
             self.files[(job, period)] = found
         return found
 

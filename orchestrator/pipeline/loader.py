@@ -8,7 +8,10 @@ by a crash goes on after its last committed line, and a file loaded in full is n
 while it and the job's recipe are unchanged (`source_of`). Rows already in the ledger, or given
 twice, are left out by the period's key set (ledger/loads.py).
 
-One load at a time (`Run.load_lock`): a `--follow` run whose next period begins while the
+With a ledger on a server, one run loads a period at a time (a lock of the server per job and
+period): another run of the config posts what is in meanwhile, then finds the load done.
+
+One load at a time in a run (`Run.load_lock`): a `--follow` run whose next period begins while the
 last one still loads waits for it, and each load carries its period from its start to its last
 chunk, so no row is stored under a period it was not read for.
 """
@@ -46,6 +49,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 WORKER: Final = [sys.executable, "-m", "orchestrator.pipeline.load_worker"]
+HELD_AGAIN_S: Final = 1.0  # a period another run is loading: how often to look again
 READ_AHEAD: Final = 1  # chunks read ahead while the ledger writes one (a few MB each)
 
 
@@ -129,10 +133,18 @@ async def load(run: RunContext) -> None:
         for name, period in periods.items():
             if name in run.loaded_jobs:
                 continue
-            request, jr = await run.db(begin, run, name, period)
-            if request is not None:
-                await from_worker(run, name, request, jr)
-                await run.db(run.ledger.finish_load, name, period)
+            key = f"load:{name}:{period}"
+            while not await run.db(run.ledger.try_hold, key):  # another run loads it
+                await anyio.sleep(HELD_AGAIN_S)
+                run.more_inputs.set()  # what it loaded so far is there to post
+            try:
+                request, jr = await run.db(begin, run, name, period)
+                if request is not None:
+                    await from_worker(run, name, request, jr)
+                    await run.db(run.ledger.finish_load, name, period)
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await run.db(run.ledger.let_go, key)
             if run.plan.key(name) == period:  # not if a new period began meanwhile
                 run.loaded_jobs.add(name)
             run.more_inputs.set()

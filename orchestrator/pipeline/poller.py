@@ -89,10 +89,7 @@ class Poller:
         run, api = self.run, self.run.config.api
         interval = run.poll_interval_s
         last_sweep = time.monotonic()
-        resumed = await run.db(run.ledger.fetching)  # asked for before a crash: ask again now
-        if resumed:
-            log.warning("fetching_again tasks=%d: their answers were lost in a crash", len(resumed))
-        await self.enqueue(queue, {t: (j, p) for t, j, p in resumed}, mark=False)
+        await self.resume()
         while True:
             ready = _ids(await run.client.tasks_ready())
             fresh = [task_id for task_id in ready if task_id not in self.queued]
@@ -127,6 +124,15 @@ class Poller:
                     await self.settled.wait()
             else:
                 await anyio.sleep(interval)
+
+    async def resume(self) -> None:
+        """Fetch again what this run (or a run it adopted) asked for and may have lost."""
+        run = self.run
+        resumed = await run.db(run.ledger.fetching, run.run_id)
+        if resumed:
+            log.warning("fetching_again tasks=%d: their answers were lost in a crash", len(resumed))
+        if self.queue is not None:
+            await self.enqueue(self.queue, {t: (j, p) for t, j, p in resumed}, mark=False)
 
     def note(self, listed: int, ours: int) -> Waiting | None:
         """What the poller waits on, if anything a progress line should say."""
@@ -204,8 +210,10 @@ class Poller:
         # the tasks a pingback has just marked, or tasks_ready may list them, and must find
         # them queued, not fetch them a second time.
         self.queued.update(chosen)
-        if mark:
-            await run.db(run.ledger.mark_fetching, list(chosen))
+        if mark:  # another run may be fetching some of them: those are its to write
+            claimed = set(await run.db(run.ledger.claim_fetches, list(chosen)))
+            self.unqueue([t for t in chosen if t not in claimed])
+            chosen = {t: jp for t, jp in chosen.items() if t in claimed}
         for task_id, (job, period) in chosen.items():
             queue.send_nowait((task_id, run.jobs[job], period))
 

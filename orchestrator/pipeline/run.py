@@ -15,8 +15,9 @@ from typing import Final
 import anyio
 
 from orchestrator.config import Config
-from orchestrator.errors import AccountError, ApiError, ForeignOutput
+from orchestrator.errors import AccountError, ApiError, ForeignOutput, LeaseLost
 from orchestrator.ledger import PENDING, POSTED, POSTING, Ledger
+from orchestrator.ledger.workers import RENEW_PARTS
 from orchestrator.pipeline import loader, producer
 from orchestrator.pipeline.context import RunContext, Waiting
 from orchestrator.pipeline.outcome import RunReport
@@ -26,7 +27,7 @@ from orchestrator.pipeline.receiver import Receiver, catch_up, webhook_url
 from orchestrator.pipeline.reconcile import Reconciler
 from orchestrator.pipeline.schedule import Plan
 from orchestrator.pipeline.settle import SinkWriter
-from orchestrator.pipeline.sink import claim_folder, output_folder
+from orchestrator.pipeline.sink import claim_folder, cut_back_runs, output_folder
 from orchestrator.pipeline.waiting import waiting_now
 from orchestrator.storage.parts import claim
 from orchestrator.wire.client import ApiClient
@@ -49,6 +50,7 @@ class Run(RunContext):
         super().__init__(config, ledger, client, plan, clock)
         self.receiver: Receiver | None = None  # with [postback], while the run collects
         self.sink: SinkWriter | None = None  # while the run collects
+        self.collector: Poller | None = None  # while the run collects
         self.reconciler = Reconciler(self)
         self.config_file = ""  # the config's path, where the CLI knows it: jobs are its own
         self._noted: Waiting | None = None
@@ -120,6 +122,33 @@ class Run(RunContext):
             await self.db(self.note_sync)
             await anyio.sleep(NOTE_EVERY_S)
 
+    async def keep_lease(self) -> None:
+        """Renew this run's lease, and take on the runs found dead meanwhile: their open
+        attempts are reconciled and their claimed answers fetched here (ledger/workers.py)."""
+        while True:
+            await anyio.sleep(self.config.state.lease_s / RENEW_PARTS)
+            if not await self.db(self.ledger.renew):
+                raise LeaseLost(
+                    f"{self.ledger.path}: another run took over this run's work (its lease ran"
+                    " out while it was stalled); it stops here, nothing of it is lost"
+                )
+            await self.adopt()
+
+    async def adopt(self) -> None:
+        """Take on the runs that are dead (all earlier ones, beside a file)."""
+        adopted = await self.db(self.ledger.adopt_dead)
+        if adopted and self.ledger.shared:
+            if self.bucket is None:
+                await self.db(cut_back_runs, self.config.output.dir, self.ledger, adopted)
+            log.warning(
+                "runs_taken_over runs=%s: their leases ran out; this run settles their open"
+                " attempts and fetches what they had asked for",
+                ",".join(map(str, adopted)),
+            )
+            self.reconciler.wake()
+            if self.collector is not None:
+                await self.collector.resume()
+
     async def snapshot(self) -> Snapshot:
         return await self.db(self.snapshot_sync)
 
@@ -147,7 +176,7 @@ class Run(RunContext):
         """The wiring: loading, the producer and the collectors (the poller, and the receiver
         with [postback]) feeding one sink writer, until nothing is left in flight."""
         sink = self.sink = SinkWriter(self)
-        collector = Poller(self, sink)
+        collector = self.collector = Poller(self, sink)
         async with anyio.create_task_group() as writer:
             writer.start_soon(sink.write)
             self.receiver = None
@@ -181,7 +210,7 @@ class Run(RunContext):
         if self.run_id is None:  # the CLI records its run; a run made in code gets one here,
             # for its batches name the run that claimed them: the reconciler never takes a
             # POST still in flight here for one a crash cut short
-            self.run_id = await self.db(self.ledger.start_run)
+            self.run_id = await self.db(self.ledger.start_run, self.config.state.lease_s)
         output = self.config.output
         for name in self.jobs:  # before anything is posted: refuse folders not ours
             home = (name, self.config_file, output.url or output.dir)
@@ -198,9 +227,11 @@ class Run(RunContext):
                 orphans = await self.db(claim, self.bucket, name, self.ledger, self.run_id)
                 for key in orphans:
                     log.warning("orphan_part_removed %s/%s: no run recorded it", output.url, key)
+        await self.adopt()  # before anything is posted or asked for
         with anyio.move_on_after(max_runtime_s) as scope:
             async with anyio.create_task_group() as notes:
                 notes.start_soon(self.keep_noting)
+                notes.start_soon(self.keep_lease)
                 await self.check_account()
                 await self.db(self.close_periods)
                 await self.post_and_collect(follow)

@@ -37,11 +37,12 @@ def checked(
     run: RunContext, batch: list[Collected], gathered: Container[str] = ()
 ) -> tuple[list[Collected], dict[str, tuple[str, str]]]:
     """Of one batch, the answers to write (runs in the ledger's thread): only tasks still
-    *posted*, once each, and not among those `gathered` for a part already. An answer whose
-    echoed tag is not its row's (another task's result under this id) is refused. A task of job
-    "" gets the job and period the ledger says (one query for the batch). Returns the answers to
-    write and the (job, period) of each id refused."""
-    open_ = run.ledger.posted_rows([c.task_id for c in batch if c.task_id not in gathered])
+    *posted* and claimed by this run (ledger/workers.py), once each, and not among those
+    `gathered` for a part already. An answer whose echoed tag is not its row's (another task's
+    result under this id) is refused. A task of job "" gets the job and period the ledger says
+    (one query for the batch). Returns the answers to write and the (job, period) of each id
+    refused."""
+    open_ = run.ledger.claim_answers([c.task_id for c in batch if c.task_id not in gathered])
     found: dict[str, Collected] = {}
     refused: dict[str, tuple[str, str]] = {}
     for c in batch:

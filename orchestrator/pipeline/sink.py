@@ -19,12 +19,13 @@ import contextlib
 import gzip
 import json
 import os
+import re
 from pathlib import Path
 from typing import Final, Protocol
 
 import msgspec
 
-from orchestrator.errors import ForeignOutput, LedgerError, machine_error, on_disk
+from orchestrator.errors import ForeignOutput, LeaseLost, LedgerError, machine_error, on_disk
 from orchestrator.ledger import POSTED, POSTING, Ledger, row_of
 from orchestrator.storage.layout import FAILED, MARKER, PARTITION, REJECTED, RESULTS
 
@@ -85,9 +86,40 @@ TASK_GET_HEAD = msgspec.json.Decoder(TaskGetHead)
 TASK_HEAD = msgspec.json.Decoder(TaskHead)
 
 
-OUTPUT_NAMES: Final = tuple(
-    f"{kind}{ext}" for kind in (RESULTS, FAILED) for ext in (".jsonl", ".jsonl.gz")
-)
+KINDS: Final = (RESULTS, FAILED)
+EXTENSIONS: Final = (".jsonl", ".jsonl.gz")
+# A run's own file (ledger/workers.py): `results.jsonl` beside a ledger file, where one run
+# writes at a time; `results-<run>.jsonl` with several runs of a ledger on a server.
+WORKER_FILE: Final = re.compile(rf"({RESULTS}|{FAILED})(-[1-9][0-9]*)?\.jsonl(\.gz)?")
+
+
+def own_name(kind: str, run_id: int | None, use_gzip: bool) -> str:
+    """The name of the `kind` file a run appends to (`run_id` None: the one file)."""
+    return f"{kind}{'' if run_id is None else f'-{run_id}'}{EXTENSIONS[use_gzip]}"
+
+
+def cut_back_runs(out_dir: str, ledger: Ledger, runs: list[int]) -> None:
+    """The files of runs taken over (dead), cut back to what those runs settled: a line a
+    run wrote but did not settle is fetched and written again by another."""
+    names = {own_name(kind, run, gz) for run in runs for kind in KINDS for gz in (False, True)}
+    for key, size in ledger.recorded_files("").items():
+        path = Path(out_dir) / key
+        if path.name in names and path.exists() and path.stat().st_size > size:
+            with on_disk(path), open(path, "r+b") as handle:
+                handle.truncate(size)
+                os.fsync(handle.fileno())
+
+
+def worker_files(place: Path, kind: str | None = None) -> list[Path]:
+    """The results and failed files of one folder, every worker's (or `kind`'s only)."""
+    if not place.is_dir():
+        return []
+    found = []
+    for child in sorted(place.iterdir()):
+        matched = WORKER_FILE.fullmatch(child.name)
+        if matched and (kind is None or matched.group(1) == kind) and child.is_file():
+            found.append(child)
+    return found
 
 
 def file_key(out_dir: str | Path, path: str | Path) -> str:
@@ -128,7 +160,7 @@ def output_folder(out_dir: str, job: str, period: str) -> Path:
 def output_files(job_dir: Path) -> list[Path]:
     """The results and failed files of a job folder, its period partitions included."""
     places = [job_dir, *sorted(job_dir.glob(f"{PARTITION}*"))]
-    return [place / name for place in places for name in OUTPUT_NAMES if (place / name).is_file()]
+    return [path for place in places for path in worker_files(place)]
 
 
 def read_marker(job_dir: Path) -> dict[str, str] | None:
@@ -228,12 +260,18 @@ class JobFiles(RejectedRows):
     """The output files of one job in one period; appends are durable before the ledger hears
     of them. The ledger knows each file by its path under `root` ([output] dir)."""
 
-    def __init__(self, folder: Path, ledger: Ledger, use_gzip: bool, root: str | Path) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        ledger: Ledger,
+        use_gzip: bool,
+        root: str | Path,
+        run_id: int | None = None,
+    ) -> None:
         super().__init__(folder)
         self.ledger = ledger
         self.gzip = use_gzip
-        suffix = ".jsonl.gz" if use_gzip else ".jsonl"
-        self.paths = {kind: str(self.dir / f"{kind}{suffix}") for kind in (RESULTS, FAILED)}
+        self.paths = {kind: str(self.dir / own_name(kind, run_id, use_gzip)) for kind in KINDS}
         self.keys = {kind: file_key(root, path) for kind, path in self.paths.items()}
         for kind in self.paths:
             with on_disk(self.paths[kind]):
@@ -313,6 +351,11 @@ class JobFiles(RejectedRows):
         Written line by line through the file's buffer, not joined first: a batch can be
         megabytes, and big short-lived buffers fragment the heap of a long run.
         """
+        if not self.ledger.lease_ok():
+            raise LeaseLost(
+                f"{path}: this run's lease on the ledger was not renewed in time: it stops"
+                " writing before another run takes its work over; run again"
+            )
         before = os.path.getsize(path) if os.path.exists(path) else 0
         try:
             return self._append_lines(path, lines)

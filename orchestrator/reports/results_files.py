@@ -13,7 +13,7 @@ from typing import IO, Any
 from orchestrator.config import Config, JobConfig, ledger_password
 from orchestrator.errors import NoLedger
 from orchestrator.ledger import Ledger
-from orchestrator.pipeline.sink import file_key
+from orchestrator.pipeline.sink import file_key, worker_files
 from orchestrator.storage.layout import PARTITION, RESULTS
 from orchestrator.storage.opening import open_bucket
 from orchestrator.storage.parts import decode, period_of
@@ -66,13 +66,7 @@ def _local_files(config: Config, job: JobConfig) -> list[tuple[str, str]]:
             for child in folder.iterdir()
             if child.is_dir() and child.name.startswith(PARTITION)
         )
-    found = []
-    for key, place in places:
-        for suffix in (".jsonl", ".jsonl.gz"):
-            path = place / f"{RESULTS}{suffix}"
-            if path.is_file():
-                found.append((key, str(path)))
-    return found
+    return [(key, str(path)) for key, place in places for path in worker_files(place, RESULTS)]
 
 
 def _recorded_parts(config: Config, job: JobConfig, ledger: Ledger | None) -> dict[str, str]:

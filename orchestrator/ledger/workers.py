@@ -1,0 +1,215 @@
+"""Several runs of one ledger at once (a ledger on a server): each run is a worker with a lease,
+its own output files, and claims on the answers it writes.
+
+- A run holds a lease (`runs.lease_until`, in the database's clock), renewed every third of
+  `lease_s`, and a lock of the server named after it, which the server lets go when the run's
+  connection ends (a kill, a crash). A run is dead once it ended, its lease ran out, or its
+  lock is free; one live run adopts it (`adopted_by`, one transaction, so only one does): it
+  settles the dead run's open POST attempts (reconcile.py asks id_list, as after a crash),
+  fetches again the answers it had claimed, and cuts its files back to what it settled. A run
+  never takes over what a live run has in hand.
+- Each run appends to files of its own (`results-<run>.jsonl`), so two runs never write one
+  file, and only the run that adopted a dead one cuts that one's files.
+- An answer is written only by the run that claimed it (`inputs.fetcher`): the poller claims
+  before task_get, the sink claims before it writes (a delivery), each a conditional update.
+- A run that could not renew its lease in time stops writing (`lease_ok`) before another may
+  adopt it, and a settle of a run already adopted is refused in its transaction (LeaseLost).
+
+A ledger file has one run at a time (its lock): every earlier run is dead, files keep their
+one name (`results.jsonl`), and claims are not needed; the columns are kept all the same, so
+both engines share one schema.
+"""
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from orchestrator.errors import LeaseLost
+from orchestrator.ledger.reads import POSTED, LedgerReads
+from orchestrator.ledger.store import Store
+
+DEFAULT_LEASE_S: Final = 30.0  # [state] lease_s
+RENEW_PARTS: Final = 3  # a lease is renewed this many times in its length
+# A run stops writing once this share of its lease has gone by since its last renewal began:
+# the rest is the margin for a clock that runs fast or a write already under way.
+WRITE_SHARE: Final = 0.75
+
+
+@dataclass(frozen=True, slots=True)
+class Worker:
+    """This process's run: its id, and the length of its lease."""
+
+    run_id: int
+    lease_s: float
+
+
+def run_lock(run_id: int) -> str:
+    """The name of the lock a run holds on the server for as long as it lives."""
+    return f"run:{run_id}"
+
+
+class LedgerWorkers(LedgerReads, Store):
+    """Runs as workers: leases, adoption and the claims on answers."""
+
+    worker: Worker | None = None
+    _renewed_at: float = 0.0  # monotonic: when the last successful renewal began
+
+    def start_worker(self, lease_s: float) -> Worker:
+        """Record a run that began, with its lease (and, on a server, its lock)."""
+        db = self._db
+        begun = time.monotonic()
+        with db.transaction():
+            row = db.execute(
+                f"INSERT INTO runs (started_at, pid, lease_until) VALUES (?, ?, {db.now_sql} + ?)"
+                " RETURNING id",
+                (time.time(), os.getpid(), lease_s),
+            ).fetchone()
+            if db.shared:  # taken before the row is seen: a run is never found without it
+                db.try_hold(run_lock(int(row[0])))
+        self.worker = Worker(int(row[0]), lease_s)
+        self._renewed_at = begun
+        return self.worker
+
+    def start_run(self, lease_s: float = DEFAULT_LEASE_S) -> int:
+        """Record a run that began (`end_run` records how it ended; a killed run never does)."""
+        return self.start_worker(lease_s).run_id
+
+    def renew(self) -> bool:
+        """Move this run's lease on; False if it was adopted meanwhile (it must stop)."""
+        worker = self._worker()
+        begun = time.monotonic()
+        db = self._db
+        changed = self._tx(
+            f"UPDATE runs SET lease_until = {db.now_sql} + ? WHERE id = ? AND adopted_by IS NULL",
+            [(worker.lease_s, worker.run_id)],
+        )
+        if changed:
+            self._renewed_at = begun
+        return bool(changed)
+
+    @property
+    def shared(self) -> bool:
+        """Whether other runs may use this ledger at the same time."""
+        return self._db.shared
+
+    def try_hold(self, key: str) -> bool:
+        """Hold `key` (a job's period being loaded) against the other runs, until `let_go`."""
+        return self._db.try_hold(key)
+
+    def let_go(self, key: str) -> None:
+        self._db.let_go(key)
+
+    def lease_ok(self) -> bool:
+        """Whether this run may still write: its lease is surely not yet out."""
+        if self.worker is None or not self._db.shared:
+            return True
+        return time.monotonic() - self._renewed_at < WRITE_SHARE * self.worker.lease_s
+
+    def adopt_dead(self) -> list[int]:
+        """Take on the runs that are dead and that no one adopted, with the runs they had
+        adopted: their open attempts are this run's to settle, their claimed answers this
+        run's to fetch. Returns the runs adopted now."""
+        me = self._worker().run_id
+        db = self._db
+        gone = ", ".join(str(r) for r in self._gone())  # run ids: numbers of our own
+        if db.shared:
+            dead = f"COALESCE(lease_until, 0) <= {db.now_sql}"
+            dead += f" OR id IN ({gone})" if gone else ""
+        else:
+            dead = "1 = 1"  # the file's lock: every other run has ended, one way or another
+        with db.transaction():
+            rows = db.execute(
+                "UPDATE runs SET adopted_by = ? WHERE id != ? AND adopted_by IS NULL"
+                f" AND (ended_at IS NOT NULL OR {dead}) RETURNING id",
+                (me, me),
+            ).fetchall()
+            adopted = ", ".join(str(int(r[0])) for r in rows)
+            if adopted and db.shared:
+                db.execute(f"UPDATE runs SET adopted_by = ? WHERE adopted_by IN ({adopted})", (me,))
+                db.execute(
+                    f"UPDATE inputs SET fetcher = ? WHERE state = '{POSTED}'"
+                    f" AND fetcher IN ({adopted})",
+                    (me,),
+                )
+        return [int(r[0]) for r in rows]
+
+    def _gone(self) -> list[int]:
+        """Runs whose lease still runs but whose lock is free: their process has ended."""
+        if not self._db.shared:
+            return []
+        me = self._worker().run_id
+        rows = self._db.execute(
+            "SELECT id FROM runs WHERE id != ? AND adopted_by IS NULL AND ended_at IS NULL"
+            f" AND lease_until > {self._db.now_sql}",
+            (me,),
+        ).fetchall()
+        gone = []
+        for (run_id,) in rows:
+            if self._db.try_hold(run_lock(int(run_id))):
+                self._db.let_go(run_lock(int(run_id)))
+                gone.append(int(run_id))
+        return gone
+
+    def claim_fetches(self, task_ids: Sequence[str]) -> list[str]:
+        """Write-ahead for task_get, as a claim: of these posted tasks, those no other live run
+        is fetching are marked as this run's, about to be asked for. Returns those."""
+        db = self._db
+        now = time.time()
+        if not db.shared:
+            sql = f"UPDATE inputs SET fetch_at = ? WHERE task_id = ? AND state = '{POSTED}'"
+            self._tx(sql, ((now, tid) for tid in task_ids))
+            return list(task_ids)
+        me = self._worker().run_id
+        with db.transaction():
+            rows = db.execute(
+                "UPDATE inputs SET fetch_at = ?, fetcher = ?"
+                f" WHERE {db.any_of('task_id')} AND state = '{POSTED}'"
+                " AND (fetcher IS NULL OR fetcher = ?) RETURNING task_id",
+                (now, me, db.list_argument(task_ids), me),
+            ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def claim_answers(self, task_ids: Sequence[str]) -> dict[str, tuple[str, str, str]]:
+        """Of these task ids, the posted tasks this run may write the answer of, claimed:
+        task id -> (job, period, row tag). Another live run's claim is left alone."""
+        db = self._db
+        if not db.shared:
+            return self.posted_rows(task_ids)
+        me = self._worker().run_id
+        with db.transaction():
+            rows = db.execute(
+                "UPDATE inputs SET fetcher = ?, fetch_at = COALESCE(fetch_at, ?)"
+                f" WHERE {db.any_of('task_id')} AND state = '{POSTED}'"
+                " AND (fetcher IS NULL OR fetcher = ?) RETURNING task_id, job, period, tag",
+                (me, time.time(), db.list_argument(task_ids), me),
+            ).fetchall()
+        return {str(t): (str(j), str(p), str(g)) for t, j, p, g in rows}
+
+    def fence(self) -> None:
+        """In a settle's transaction: refuse it if another run adopted this one (its lease
+        ran out while it was stalled), so that nothing of a run taken over is recorded."""
+        if self.worker is None or not self._db.shared:
+            return
+        row = self._db.execute(
+            "SELECT adopted_by FROM runs WHERE id = ?", (self.worker.run_id,)
+        ).fetchone()
+        if row is None or row[0] is not None:
+            raise LeaseLost(
+                f"{self.path}: run {self.worker.run_id} could not renew its lease in time and"
+                " another run took over its work; it stops here, nothing of it is lost"
+            )
+
+    def open_attempt_owners(self) -> str:
+        """SQL over `b` (batches) and `r` (runs) for the attempts this run settles: its own,
+        those of the runs it adopted, and those of no run known."""
+        if not self._db.shared or self.worker is None:
+            return "1 = 1"  # one run at a time, or no run: every attempt
+        me = self.worker.run_id
+        return f"(b.run_id IS NULL OR r.id IS NULL OR b.run_id = {me} OR r.adopted_by = {me})"
+
+    def _worker(self) -> Worker:
+        if self.worker is None:
+            raise LeaseLost(f"{self.path}: no run is recorded for this process")
+        return self.worker
