@@ -24,6 +24,7 @@ from bench import (
     recovery,
     report_scale,
     startup,
+    workers,
 )
 from bench.common import emit
 
@@ -49,6 +50,7 @@ QUICK = {
     "bucket": ["--tasks", "500", "--repeat", "1"],
     "object_clients": ["--parts", "8"],
     "postgres": "--tasks 1000 --repeat 1 --limit-tasks 500 --load-rows 100000 --window-s 8".split(),
+    "workers": ["--tasks", "3000", "--failover-tasks", "1000"],
 }
 FULL: dict[str, list[str]] = {name: [] for name in QUICK}
 MODULES = {
@@ -64,6 +66,7 @@ MODULES = {
     "bucket": bucket,
     "object_clients": object_clients,
     "postgres": postgres,
+    "workers": workers,
 }
 
 

@@ -87,3 +87,9 @@ def test_postgres_bench_runs_on_a_server_and_keeps_the_shared_window(tmp_path: P
     assert figures["postgres_vs_sqlite"] > 0 and figures["load_rows_per_s_postgres"] > 0
     assert 0 < figures["shared_window_peak"] <= 600
     assert figures["postgres_at_limit_rate_limited"] == 0
+
+
+def test_workers_bench_runs_three_workers_and_a_failover(tmp_path: Path) -> None:
+    figures = run_bench("bench.workers", "--tasks", "300", "--failover-tasks", "300", tmp=tmp_path)
+    assert figures["workers3_rate_limited"] == 0
+    assert figures["workers3_vs_bound"] > 0 and 0 < figures["failover_s"] < 60

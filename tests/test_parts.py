@@ -17,7 +17,7 @@ from orchestrator.pipeline.bucket_sink import Gathered
 from orchestrator.pipeline.collected import Collected
 from orchestrator.storage.bucket import Bucket
 from orchestrator.storage.parts import claim, decode, encode, part_key, period_of
-from tests import s3_server
+from tests import pg_server, s3_server
 
 
 def test_a_parts_key_says_its_period_and_only_results_parts_are_results() -> None:
@@ -94,25 +94,52 @@ def test_a_run_deletes_only_the_parts_of_earlier_runs_that_no_one_recorded(
     store, name = bucket
     ledger = Ledger(tmp_path / "state.sqlite")
     try:
-        assert claim(store, "g", ledger, run_id=3) == []  # the marker is written
-        kept = part_key("g", "2026-12-01", "results", 2, 1, True)
+        earlier = ledger.start_run()  # killed: it never ended
+        assert claim(store, "g", ledger) == []  # the marker is written
+        kept = part_key("g", "2026-12-01", "results", earlier, 1, True)
         store.put_sync(kept, encode([b"{}"], True))
         ledger.settle(kept, 20, [], [])
-        orphan = part_key("g", "2026-12-01", "results", 2, 2, True)
-        mine = part_key("g", "2026-12-01", "failed", 3, 1, True)  # this run's, in flight
+        orphan = part_key("g", "2026-12-01", "results", earlier, 2, True)
+        now = ledger.start_run()  # the file's lock: the earlier run is surely gone
+        mine = part_key("g", "2026-12-01", "failed", now, 1, True)  # this run's, in flight
         other = "g/period=2026-12-01/notes.txt"
         for key in (orphan, mine, other):
             store.put_sync(key, b"x")
-        assert claim(store, "g", ledger, run_id=3) == [orphan]
+        assert claim(store, "g", ledger) == [orphan]
         left = s3.keys(name, "serp/g/")
         assert {f"serp/{k}" for k in (kept, mine, other)} <= set(left)
         assert f"serp/{orphan}" not in left
         other_ledger = Ledger(tmp_path / "other.sqlite")
         try:
+            other_ledger.start_run()
             with pytest.raises(ForeignOutput, match="written by another ledger"):
-                claim(store, "g", other_ledger, run_id=1)
+                claim(store, "g", other_ledger)
         finally:
             other_ledger.close()
         assert f"serp/{kept}" in s3.keys(name, "serp/g/")  # nothing cut for a foreign run
     finally:
         ledger.close()
+
+
+def test_a_worker_keeps_the_unrecorded_parts_of_a_live_worker_and_sweeps_a_dead_ones(
+    bucket: tuple[Bucket, str], s3: s3_server.S3Server, pg: pg_server.Server
+) -> None:
+    """Two workers on a server: a part the other one wrote and has not recorded yet is left
+    alone while it lives, and swept once its connection (its lock) is gone."""
+    store, name = bucket
+    url = pg.url()
+    first = Ledger(url, pg_server.PASSWORD, workers=True)
+    second = Ledger(url, pg_server.PASSWORD, workers=True)
+    try:
+        writing = part_key("g", "2026-12-01", "results", first.start_run(), 1, True)
+        second.start_run()
+        assert claim(store, "g", first) == []
+        store.put_sync(writing, b"x")  # the record is yet to come
+        assert claim(store, "g", second) == []
+        assert f"serp/{writing}" in s3.keys(name, "serp/g/")
+        first.close()  # as a kill: the server lets its lock go
+        assert claim(store, "g", second) == [writing]
+        assert f"serp/{writing}" not in s3.keys(name, "serp/g/")
+    finally:
+        first.close()
+        second.close()

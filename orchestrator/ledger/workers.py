@@ -152,6 +152,18 @@ class LedgerWorkers(LedgerReads, Store):
                 gone.append(int(run_id))
         return gone
 
+    def live_runs(self) -> set[int]:
+        """The runs that may still be writing: this one and, on a server, those whose lease
+        runs, whose lock is held, and that no one adopted (what is not theirs may be swept)."""
+        me = self._worker().run_id
+        if not self._db.shared:
+            return {me}
+        rows = self._db.execute(
+            "SELECT id FROM runs WHERE ended_at IS NULL AND adopted_by IS NULL"
+            f" AND lease_until > {self._db.now_sql}"
+        ).fetchall()
+        return ({int(r[0]) for r in rows} - set(self._gone())) | {me}
+
     def claim_fetches(self, task_ids: Sequence[str]) -> list[str]:
         """Write-ahead for task_get, as a claim: of these posted tasks, those no other live run
         is fetching are marked as this run's, about to be asked for. Returns those."""

@@ -56,6 +56,9 @@ class Poller:
         self.again: dict[str, tuple[float, str, str]] = {}  # task id -> (when, job, period)
         self.errors: dict[str, int] = {}  # task id -> task_get errors so far
         self.backlog: dict[str, tuple[float, int]] = {}  # id -> (next sweep, answers "queued")
+        # Listed by tasks_ready but claimed by another live run (a shared ledger): its to fetch,
+        # not claimed again each page; kept while tasks_ready still lists them.
+        self.elsewhere: set[str] = set()
         self.queue: MemoryObjectSendStream[Queued] | None = None  # while collecting
         sink.on_settled.append(self.settled_ids)
         sink.on_taken.append(self.settled_ids)  # a bucket's part holds it: the sink's now
@@ -92,7 +95,8 @@ class Poller:
         await self.resume()
         while True:
             ready = _ids(await run.client.tasks_ready())
-            fresh = [task_id for task_id in ready if task_id not in self.queued]
+            self.elsewhere.intersection_update(ready)
+            fresh = [t for t in ready if t not in self.queued and t not in self.elsewhere]
             ours = await run.db(run.ledger.posted_jobs, fresh) if fresh else {}
             saturated, listed_ours = len(ready) >= READY_LIMIT, len(ours)
             if saturated:
@@ -107,7 +111,7 @@ class Poller:
                     for t, j, p in overdue
                     if t not in self.queued and self.backlog.get(t, (0.0, 0))[0] <= now
                 )
-            await self.enqueue(queue, ours)
+            sent = await self.enqueue(queue, ours)
             run.collect_note = self.note(len(ready), listed_ours)
             if not self.queued:
                 posted = run.posted = anyio.Event()  # before the count: a post during it sets it
@@ -118,7 +122,7 @@ class Poller:
                         return
                     await first_of(posted.wait, run.produced.wait)
                     continue
-            if ours:
+            if sent:
                 while len(self.queued) > api.max_concurrency:
                     self.settled = anyio.Event()
                     await self.settled.wait()
@@ -192,8 +196,9 @@ class Poller:
         queue: MemoryObjectSendStream[Queued],
         ours: dict[str, tuple[str, str]],
         mark: bool = True,
-    ) -> None:
-        """Hand tasks to the workers, marked in the ledger first (write-ahead)."""
+    ) -> int:
+        """Hand tasks to the workers, marked in the ledger first (write-ahead); returns how
+        many were handed over (another run's claims are left to it)."""
         run = self.run
         now = time.monotonic()
         chosen = {
@@ -205,17 +210,20 @@ class Poller:
             and run.resent.get(t, 0.0) <= now  # a delivery asked for again: give it time
         }
         if not chosen:
-            return
+            return 0
         # Taken before the ledger call, which yields: meanwhile the poller's start may read
         # the tasks a pingback has just marked, or tasks_ready may list them, and must find
         # them queued, not fetch them a second time.
         self.queued.update(chosen)
         if mark:  # another run may be fetching some of them: those are its to write
             claimed = set(await run.db(run.ledger.claim_fetches, list(chosen)))
-            self.unqueue([t for t in chosen if t not in claimed])
+            taken = [t for t in chosen if t not in claimed]
+            self.elsewhere.update(taken)
+            self.unqueue(taken)
             chosen = {t: jp for t, jp in chosen.items() if t in claimed}
         for task_id, (job, period) in chosen.items():
             queue.send_nowait((task_id, run.jobs[job], period))
+        return len(chosen)
 
     def unqueue(self, task_ids: list[str]) -> None:
         """These left the workers' hands (settled, by either collector, or not ready)."""

@@ -224,7 +224,7 @@ class Run(RunContext):
                 )
             await self.db(claim_folder, output_folder(output.dir, name, ""), self.ledger)
             if self.bucket is not None:
-                orphans = await self.db(claim, self.bucket, name, self.ledger, self.run_id)
+                orphans = await self.db(claim, self.bucket, name, self.ledger)
                 for key in orphans:
                     log.warning("orphan_part_removed %s/%s: no run recorded it", output.url, key)
         await self.adopt()  # before anything is posted or asked for

@@ -79,10 +79,11 @@ def decode(chunks: Iterator[bytes], gzipped: bool) -> Iterator[bytes]:
         yield rest
 
 
-def claim(bucket: "Bucket", job: str, ledger: Ledger, run_id: int) -> list[str]:
+def claim(bucket: "Bucket", job: str, ledger: Ledger) -> list[str]:
     """Make sure a run may write under `job/`: its marker names this ledger, or there is none
     and no part this ledger did not record (then the marker is written, create-only). Deletes
-    the parts of earlier runs the ledger never recorded; returns their keys. Raises
+    the parts the ledger never recorded of runs no longer live (ledger/workers.py): a live
+    run's part may be between its write and its record. Returns their keys. Raises
     ForeignOutput when the prefix is another ledger's."""
     where = f"{bucket.url}/{job}"
     marker_key = f"{job}/{MARKER}"
@@ -99,7 +100,8 @@ def claim(bucket: "Bucket", job: str, ledger: Ledger, run_id: int) -> list[str]:
                     f"written by another ledger ({owner.get('ledger', '?')}, id"
                     f" {owner.get('ledger_id')}); {_HINT}",
                 )
-            orphans = [key for key in unrecorded if int(PART.search(key).group(2)) != run_id]  # type: ignore[union-attr]
+            live = ledger.live_runs()  # a live run's part may be written and not yet recorded
+            orphans = [key for key in unrecorded if _run_of(key) not in live]
             bucket.delete(orphans)
             return orphans
         if unrecorded:
@@ -112,6 +114,12 @@ def claim(bucket: "Bucket", job: str, ledger: Ledger, run_id: int) -> list[str]:
         except Exists:
             continue  # another run claimed it meanwhile: look again
     raise ForeignOutput(where, f"{MARKER} changed while being read; {_HINT}")
+
+
+def _run_of(key: str) -> int:
+    """The run that wrote a part, from its name."""
+    found = PART.search(key)
+    return -1 if found is None else int(found.group(2))
 
 
 def _owner(marker: bytes, where: str) -> dict[str, str]:

@@ -1,0 +1,125 @@
+"""workers: several runs of one config on a PostgreSQL ledger (ledger/workers.py), against the
+simulator at a limit they share, on a throwaway server on this machine (tests/pg_server.py).
+
+    workers3_vs_bound    wall time of three `orchestrator run` processes of one config, from
+                         the first start to the last exit, over the limit's bound (the least
+                         calls for the tasks at 600 calls per 5 s, as bench.rate counts them);
+                         target <= 1.05, with workers1_vs_bound of one run beside it
+    workers3_rate_limited  calls the simulator refused (target 0)
+    failover_s           from a SIGKILL of one of three workers (once it holds claimed tasks,
+                         tasks taking 2-4 s) to the last of those tasks done by the others,
+                         with the product's lease (30 s; the others notice a free lock every
+                         lease / 3): it stays under lease + reconcile time
+"""
+
+import argparse
+import math
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import ENV, Figures, emit, get_json, simulator, write_config
+from bench.postgres import PASSWORD_ENV, on_server
+from orchestrator.ledger import Ledger
+from tests import pg_server
+
+LIMIT, PERIOD_S, JITTER_S = 600, 5, 0.04
+
+
+def start(config: Path) -> "subprocess.Popen[bytes]":
+    cmd = [sys.executable, "-m", "orchestrator", "run", "--config", str(config)]
+    env = {**ENV, **PASSWORD_ENV}
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+
+
+def finish(procs: list["subprocess.Popen[bytes]"]) -> None:
+    for proc in procs:
+        _, errors = proc.communicate(timeout=1800)
+        if proc.returncode != 0:
+            raise SystemExit(f"workers: a run failed ({proc.returncode}): {errors[-2000:]!r}")
+
+
+def workers_s(server: pg_server.Server, tasks: int, count: int) -> tuple[float, int]:
+    """Wall time of `count` runs of one config at the limit, and the calls refused."""
+    flags = ["--calls-per-minute", str(LIMIT), "--rate-period-s", str(PERIOD_S)]
+    flags += ["--delay-normal-s", "0:0", "--delay-high-s", "0:0", "--seed", "1"]
+    with tempfile.TemporaryDirectory() as tmp, simulator(*flags) as sim:
+        config = write_config(
+            Path(tmp), sim.url, tasks, calls=LIMIT, period_s=PERIOD_S, jitter_s=JITTER_S
+        )
+        on_server(config, server.url())
+        started = time.monotonic()
+        finish([start(config) for _ in range(count)])
+        wall = time.monotonic() - started
+        stats = get_json(f"{sim.url}/_sim/stats")
+    if stats["tasks_collected"] != tasks or stats["duplicate_tags"]:
+        raise SystemExit(f"workers: {stats['tasks_collected']} of {tasks} tasks collected")
+    return wall, int(stats["rate_limited"])
+
+
+def ledger_count(server: pg_server.Server, url: str, sql: str) -> int:
+    return int(server.psql(sql, database=url.rsplit("/", 1)[1]) or 0)
+
+
+def failover_s(server: pg_server.Server, tasks: int) -> float:
+    """Seconds from the SIGKILL of one of three workers to the last task it had claimed done."""
+    flags = ["--calls-per-minute", str(LIMIT), "--rate-period-s", str(PERIOD_S)]
+    flags += ["--delay-normal-s", "2:4", "--seed", "1"]
+    with tempfile.TemporaryDirectory() as tmp, simulator(*flags) as sim:
+        config = write_config(
+            Path(tmp), sim.url, tasks, calls=LIMIT, period_s=PERIOD_S, jitter_s=JITTER_S
+        )
+        url = server.url()
+        Ledger(url, pg_server.PASSWORD).close()  # its tables, before they are asked about
+        on_server(config, url)
+        procs = [start(config) for _ in range(3)]
+        victim = procs[0]
+        held = (
+            "SELECT count(*) FROM inputs i JOIN runs r ON r.id = i.fetcher"
+            f" WHERE r.pid = {victim.pid} AND i.state = 'posted'"
+        )
+        while ledger_count(server, url, held) < 20:
+            if victim.poll() is not None:
+                raise SystemExit("workers: the worker to kill ended first")
+            time.sleep(0.05)
+        run_id = ledger_count(server, url, f"SELECT id FROM runs WHERE pid = {victim.pid}")
+        held_ids = server.psql(
+            f"SELECT task_id FROM inputs WHERE fetcher = {run_id} AND state = 'posted'",
+            database=url.rsplit("/", 1)[1],
+        ).split()
+        victim.send_signal(signal.SIGKILL)
+        victim.communicate(timeout=10)
+        killed = time.monotonic()
+        listed = ", ".join(f"'{t}'" for t in held_ids)
+        left = f"SELECT count(*) FROM inputs WHERE task_id IN ({listed}) AND state = 'posted'"
+        while ledger_count(server, url, left):
+            time.sleep(0.05)
+        took = time.monotonic() - killed
+        finish(procs[1:])
+    return took
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="bench.workers", description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=12_000)
+    parser.add_argument("--failover-tasks", type=int, default=3_000)
+    parser.add_argument("--json")
+    args = parser.parse_args(argv)
+    least_calls = math.ceil(args.tasks / 100) + args.tasks + math.ceil(args.tasks / 1000)
+    bound_s = least_calls / LIMIT * PERIOD_S
+    figures: Figures = {"workers_bound_s": round(bound_s, 2)}
+    with pg_server.running() as server:
+        one, _ = workers_s(server, args.tasks, 1)
+        three, refused = workers_s(server, args.tasks, 3)
+        figures["workers1_vs_bound"] = round(one / bound_s, 4)
+        figures["workers3_vs_bound"] = round(three / bound_s, 4)
+        figures["workers3_rate_limited"] = refused
+        figures["failover_s"] = round(failover_s(server, args.failover_tasks), 2)
+    emit(figures, args.json)
+
+
+if __name__ == "__main__":
+    main()
