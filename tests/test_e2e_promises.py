@@ -11,7 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tests.test_e2e_run import ENV, run, running_simulator, stats
+from tests.test_e2e_run import ENV, run, running_simulator, stats, wait_for
 
 
 def daily_config(tmp: Path, url: str, n: int, extra: str = "", out: str = "out") -> Path:
@@ -219,7 +219,7 @@ def test_a_full_tasks_ready_does_not_stall_our_tasks(tmp_path: Path) -> None:
             )
             request.add_header("Authorization", "Basic c2ltOnNpbQ==")
             urllib.request.urlopen(request, timeout=10).close()
-        time.sleep(2.5)  # all of them done: tasks_ready is full
+        wait_for(url, lambda now: now["tasks_ready"] == 1000)  # all done: tasks_ready is full
         config = daily_config(tmp_path, url, 20)
         cmd = [sys.executable, "-m", "orchestrator", "run", "--config", str(config)]
         cmd += ["--max-runtime", "150", "--log-format", "json", "--progress-interval", "2"]
