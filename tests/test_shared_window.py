@@ -92,6 +92,46 @@ async def test_three_limiters_on_one_server_admit_no_more_than_the_limit_in_any_
     assert most_in(admitted, 2.0) <= 40
 
 
+async def test_tasks_ready_waiting_for_its_turn_holds_back_no_other_call(
+    pg: pg_server.Server,
+) -> None:
+    """Two processes' limiters at 40 calls per 2 s, tasks_ready 3 per 2 s: while six
+    tasks_ready calls wait their turns (a second apart), 30 other calls are all admitted
+    before the last of them, and no window holds more than either limit."""
+    url = pg.url()
+    Ledger(url, pg_server.PASSWORD).close()
+    windows = [SharedWindow(url, pg_server.PASSWORD) for _ in range(2)]
+    admitted: list[tuple[float, bool]] = []
+    try:
+
+        async def calls(window: SharedWindow, others: int) -> None:
+            limiter = AccountLimiter(40, 2.0, 3, 30, jitter_s=0.0, shared=window)
+
+            async def one(ready: bool) -> None:
+                async with limiter.call(tasks_ready=ready):
+                    admitted.append((time.time(), ready))
+
+            async with anyio.create_task_group() as tg:
+                for _ in range(3):
+                    tg.start_soon(one, True)
+                await anyio.sleep(0.05)  # the tasks_ready calls ask first
+                for _ in range(others):
+                    tg.start_soon(one, False)
+
+        with anyio.fail_after(60):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(calls, windows[0], 30)
+                tg.start_soon(calls, windows[1], 0)
+    finally:
+        for window in windows:
+            window.close()
+    ready_at = sorted(at for at, ready in admitted if ready)
+    other_at = sorted(at for at, ready in admitted if not ready)
+    assert len(ready_at) == 6 and len(other_at) == 30
+    assert other_at[-1] < ready_at[-1]
+    assert most_in([at for at, _ in admitted], 2.0) <= 40 and most_in(ready_at, 2.0) <= 3
+
+
 @pytest.mark.timeout(240)
 def test_a_run_started_again_on_a_new_disk_keeps_the_window_of_the_killed_one(
     tmp_path: Path, pg: pg_server.Server

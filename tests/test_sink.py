@@ -1,6 +1,7 @@
 """Results are written exactly once: a line exists exactly when its task is settled."""
 
 import gzip
+import threading
 from pathlib import Path
 
 import pytest
@@ -105,6 +106,36 @@ def test_a_folder_is_claimed_once_and_then_refused_to_any_other_ledger(tmp_path:
         claim_folder(folder, second)
     first.close()
     second.close()
+
+
+def test_runs_claiming_a_new_folder_at_once_never_read_a_marker_half_written(
+    tmp_path: Path,
+) -> None:
+    """Workers of one config started together (one host, a shared ledger) all claim each new
+    job folder at once: each claim succeeds and the marker is whole. Before, one run could
+    read the other's marker between its creation and its write, and stopped (exit 2)."""
+    ledger = Ledger(tmp_path / "a.sqlite")
+    folders = [tmp_path / "out" / f"j{n}" for n in range(60)]
+    start = threading.Barrier(6)
+    problems: list[Exception] = []
+
+    def claim_all() -> None:
+        start.wait()
+        for folder in folders:
+            try:
+                claim_folder(folder, ledger)
+            except ForeignOutput as exc:
+                problems.append(exc)
+
+    threads = [threading.Thread(target=claim_all) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ledger.close()
+    assert problems == []
+    assert all(read_marker(folder) == read_marker(folders[0]) for folder in folders)
+    assert [p.name for p in folders[0].iterdir()] == [MARKER]  # nothing left aside
 
 
 @pytest.mark.parametrize("use_gzip", [False, True])

@@ -43,6 +43,23 @@ class SharedWindow:
         same times: the first at the latest of the kinds' next free slots and the server's
         now. Returns (the first slot, the server's now), in epoch seconds; slot i is at
         first + i * max(spacings). One transaction; the rows are locked in a fixed order."""
+        first, now, _ = self._reserve(spacings, count, None)
+        return first, now
+
+    def reserve_when_due(
+        self, spacings: dict[str, float], rare: str, within_s: float
+    ) -> tuple[float, float, bool]:
+        """One slot of every kind, as `reserve`, but only once the `rare` kind's next free
+        slot is due: within `within_s` of the server's now and of the other kinds' next ones.
+        Reserved earlier, a slot of the rare kind (tasks_ready's, a few a minute) would move
+        the busy kind's schedule (every call's) on to its own time, and the busy kind's slots
+        in between would be lost to every process. Returns (the slot, or when the rare kind
+        is due; the server's now; whether it was reserved)."""
+        return self._reserve(spacings, 1, (rare, within_s))
+
+    def _reserve(
+        self, spacings: dict[str, float], count: int, due: tuple[str, float] | None
+    ) -> tuple[float, float, bool]:
         step = max(spacings.values())
         kinds = sorted(spacings)
         try:
@@ -53,14 +70,20 @@ class SharedWindow:
                     (kinds,),
                 ).fetchall()
                 now = float(rows[0][2])
-                first = max([now, *(float(next_at) for _, next_at, _ in rows)])
+                next_ats = {kind: float(next_at) for kind, next_at, _ in rows}
+                first = max(now, *next_ats.values())
+                if due is not None:
+                    rare, within_s = due
+                    others = [at for kind, at in next_ats.items() if kind != rare]
+                    if next_ats[rare] > max(now, *others) + within_s:
+                        return next_ats[rare], now, False
                 self._conn.cursor().executemany(
                     "UPDATE rate_slots SET next_at = %s WHERE kind = %s",
                     [(first + (count - 1) * step + spacings[kind], kind) for kind in kinds],
                 )
         except psycopg.Error as exc:
             raise MachineError(self.name, _first_line(exc), _HINT) from None
-        return first, now
+        return first, now, True
 
     def close(self) -> None:
         self._conn.close()

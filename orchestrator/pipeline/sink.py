@@ -209,17 +209,35 @@ def claim_folder(job_dir: Path, ledger: Ledger) -> None:
                 f" ({ledger.path}) did not write; {hint}",
             )
         make_folder(job_dir)
-        record = json.dumps({"ledger_id": ledger.id, "ledger": str(Path(ledger.path).resolve())})
-        # another run may have claimed it meanwhile: then look again
-        with on_disk(job_dir / MARKER), contextlib.suppress(FileExistsError):
-            fd = os.open(job_dir / MARKER, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(record + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            fsync_dir(job_dir)
+        if write_marker(job_dir, ledger):
             return
     raise ForeignOutput(str(job_dir), f"{MARKER} changed while being read; {hint}")
+
+
+def write_marker(job_dir: Path, ledger: Ledger) -> bool:
+    """Write the folder's marker whole or not at all: written aside, then linked in under its
+    name, which fails if another run (of this config, starting beside this one) linked its
+    own first. A reader never meets a marker half written. True if this one was linked."""
+    where = ledger.path if shared_ledger(ledger.path) else str(Path(ledger.path).resolve())
+    record = json.dumps({"ledger_id": ledger.id, "ledger": where}) + "\n"
+    aside = job_dir / f"{MARKER}.{os.getpid()}.{os.urandom(4).hex()}"
+    with on_disk(job_dir / MARKER):
+        try:
+            with aside.open("w", encoding="utf-8") as handle:
+                handle.write(record)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.link(aside, job_dir / MARKER)
+        except FileExistsError:
+            return False  # another run claimed it meanwhile: the caller looks again
+        finally:
+            aside.unlink(missing_ok=True)
+        fsync_dir(job_dir)
+    return True
+
+
+def shared_ledger(path: str) -> bool:
+    return "://" in path
 
 
 class RejectedRows:

@@ -143,6 +143,10 @@ class SlotSource(Protocol):
 
     def reserve(self, spacings: dict[str, float], count: int) -> tuple[float, float]: ...
 
+    def reserve_when_due(
+        self, spacings: dict[str, float], rare: str, within_s: float
+    ) -> tuple[float, float, bool]: ...
+
 
 # A reserved slot is used within this long of its time, or dropped: calls then bunch by at most
 # this much, which the slots' spacing allows for.
@@ -181,20 +185,36 @@ class Schedule:
         self.waiting += 1
         started = self._clock()
         try:
-            async with self._lock:
-                if tasks_ready:  # a slot of both kinds at once, reserved for this call
-                    spacings = {"general": self._general_s, "ready": self._ready_s}
-                    at = (await self._reserve(spacings, 1))[0]
-                else:
-                    at = await self._next_general()
-                wait = at - self._clock()
-                if wait > 0:
-                    self.until_wall = time.time() + wait
-                    await anyio.sleep(wait)
-                    self.until_wall = 0.0
+            if tasks_ready:  # a slot of both kinds, reserved once tasks_ready's is due
+                await self._sleep_until(await self._both_when_due())
+            else:
+                async with self._lock:
+                    await self._sleep_until(await self._next_general())
         finally:
             self.waiting -= 1
         return self._clock() - started
+
+    async def _both_when_due(self) -> float:
+        """A slot of both kinds for one tasks_ready call. Waiting for its own kind's turn
+        holds neither the lock nor the other calls of any process: only a slot that is due
+        is reserved (SharedWindow.reserve_when_due), within one general spacing."""
+        spacings = {"general": self._general_s, "ready": self._ready_s}
+        while True:
+            async with self._lock:
+                first, server_now, reserved = await anyio.to_thread.run_sync(
+                    self._source.reserve_when_due, spacings, "ready", self._general_s
+                )
+                at = self._clock() - server_now + first
+            if reserved:
+                return at
+            await anyio.sleep(at - self._clock())  # tasks_ready's own limit: not the window's
+
+    async def _sleep_until(self, at: float) -> None:
+        wait = at - self._clock()
+        if wait > 0:
+            self.until_wall = time.time() + wait
+            await anyio.sleep(wait)
+            self.until_wall = 0.0
 
     async def _next_general(self) -> float:
         while True:
