@@ -21,6 +21,7 @@ from bench import (
     postbacks,
     postgres,
     rate,
+    receivers,
     recovery,
     report_scale,
     startup,
@@ -51,6 +52,7 @@ QUICK = {
     "object_clients": ["--parts", "8"],
     "postgres": "--tasks 1000 --repeat 1 --limit-tasks 500 --load-rows 100000 --window-s 8".split(),
     "workers": ["--tasks", "3000", "--failover-tasks", "1000"],
+    "receivers": ["--tasks", "3000"],
 }
 FULL: dict[str, list[str]] = {name: [] for name in QUICK}
 MODULES = {
@@ -67,6 +69,7 @@ MODULES = {
     "object_clients": object_clients,
     "postgres": postgres,
     "workers": workers,
+    "receivers": receivers,
 }
 
 

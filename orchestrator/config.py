@@ -133,6 +133,9 @@ class PostbackConfig(Base, frozen=True, kw_only=True):
 
     public_url: str
     listen: str = "127.0.0.1:8790"  # host:port
+    # Several runs of one config on one host serve one `listen` (Linux SO_REUSEPORT): the
+    # kernel spreads the connections over them. Off, a second receiver exits on a port in use.
+    reuse_port: bool = False
     # postback: the result comes in the POST; pingback: a GET says it is ready, and it is
     # fetched by id at once (for those who cannot take large POSTs)
     mode: Literal["postback", "pingback"] = "postback"

@@ -96,3 +96,9 @@ def test_workers_bench_runs_three_workers_and_a_failover(tmp_path: Path) -> None
     assert figures["workers3_rate_limited"] == 0
     assert figures["workers3_vs_bound"] > 0
     assert 0 < figures["failover_fetched_s"] <= figures["failover_s"] < 60
+
+
+def test_receivers_bench_settles_with_one_and_with_two_receivers(tmp_path: Path) -> None:
+    figures = run_bench("bench.receivers", "--tasks", "300", tmp=tmp_path)
+    assert figures["receivers1_settled_per_s"] > 0 and figures["receivers2_settled_per_s"] > 0
+    assert figures["receivers2_vs_1"] > 0 and figures["receivers_cores"] >= 1

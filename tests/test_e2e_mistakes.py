@@ -227,3 +227,27 @@ def test_credentials_come_from_an_env_file_only_its_owner_can_read(tmp_path: Pat
         assert stats(url)["tasks_created"] == 2
         missing = subprocess.run(cmd, capture_output=True, text=True, env=env)
         assert missing.returncode == 2 and "DATAFORSEO_LOGIN is not set" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    ("postback", "listen", "words"),
+    [
+        ("", "127.0.0.1:8791", "--listen: the config has no [postback] to serve"),
+        ('[postback]\npublic_url = "http://127.0.0.1:9/dfs"\n', "8791", "is not host:port"),
+    ],
+)
+def test_a_listen_without_a_receiver_or_not_an_address_exits_2(
+    tmp_path: Path, postback: str, listen: str, words: str
+) -> None:
+    """`run --listen` names what is wrong in one line; nothing is posted."""
+    with running_simulator() as url:
+        (tmp_path / "kw.txt").write_text("one\n")
+        config = tmp_path / "jobs.toml"
+        config.write_text(config_text(url, "kw.txt") + postback)
+        cmd = [sys.executable, "-m", "orchestrator", "run", "--config", str(config)]
+        done = subprocess.run(
+            [*cmd, "--listen", listen], capture_output=True, text=True, env=ENV, timeout=60
+        )
+        assert stats(url)["tasks_created"] == 0
+    assert done.returncode == 2 and words in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr

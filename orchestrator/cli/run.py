@@ -10,11 +10,19 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 
 import anyio
+import msgspec
 
 from orchestrator.cli.common import ExitCode, add_env_file, ctrl_c_taken, positive_float, say
 from orchestrator.cli.validate import no_valid_rows, validation
 from orchestrator.cli.window import account_limiter
-from orchestrator.config import Config, Credentials, credentials, ledger_password, load_config
+from orchestrator.config import (
+    Config,
+    Credentials,
+    credentials,
+    ledger_password,
+    listen_address,
+    load_config,
+)
 from orchestrator.errors import AccountError, ConfigError, OrchestratorError
 from orchestrator.ledger import Ledger
 from orchestrator.pipeline.inputs import check_input
@@ -54,6 +62,12 @@ def add_run(p: argparse.ArgumentParser) -> None:
         "--follow",
         action="store_true",
         help="keep running: post each period's batch when it begins, collect in between",
+    )
+    p.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        help="serve [postback] here instead of at its `listen`: several receivers of one "
+        "config on one host, behind one balancer (its address is `public_url`)",
     )
     add_env_file(p)
     p.add_argument("--quiet", action="store_true", help="no progress and no summary")
@@ -159,9 +173,24 @@ def _first_error(group: BaseExceptionGroup[BaseException]) -> Exception | None:
     return None
 
 
+def with_listen(config: Config, listen: str | None, where: str) -> Config:
+    """The config whose receiver serves on `--listen`, when it is given."""
+    if listen is None:
+        return config
+    if config.postback is None:
+        raise ConfigError(where, "--listen", "the config has no [postback] to serve")
+    try:
+        listen_address(listen)
+    except ValueError as exc:
+        raise ConfigError(where, "--listen", str(exc)) from None
+    return msgspec.structs.replace(
+        config, postback=msgspec.structs.replace(config.postback, listen=listen)
+    )
+
+
 def command_run(args: argparse.Namespace) -> int:
     """`orchestrator run`: load, check, then post and collect, recording the run's outcome."""
-    config = load_config(args.config)
+    config = with_listen(load_config(args.config), args.listen, args.config)
     if args.dry_run:
         with ctrl_c_taken():
             return validation(config, args)

@@ -199,6 +199,18 @@ class LedgerWorkers(LedgerReads, Store):
             ).fetchall()
         return {str(t): (str(j), str(p), str(g)) for t, j, p, g in rows}
 
+    def fetching_elsewhere(self, task_id: str) -> bool:
+        """Whether another run has claimed this posted task (it fetches or writes it, or its
+        adopter will): a delivery of it here has nothing to write, and nothing is lost."""
+        if self.worker is None or not self._db.shared:
+            return False
+        row = self._db.execute(
+            f"SELECT 1 FROM inputs WHERE task_id = ? AND state = '{POSTED}'"
+            " AND fetcher IS NOT NULL AND fetcher <> ?",
+            (task_id, self.worker.run_id),
+        ).fetchone()
+        return row is not None
+
     def fence(self) -> None:
         """In a settle's transaction: refuse it if another run adopted this one (its lease
         ran out while it was stalled), so that nothing of a run taken over is recorded."""

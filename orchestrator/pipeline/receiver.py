@@ -24,7 +24,7 @@ from aiohttp import web
 
 from orchestrator.config import PostbackConfig, listen_address
 from orchestrator.errors import ApiError
-from orchestrator.ledger import DONE, FAILED, POSTING
+from orchestrator.ledger import DONE, FAILED, POSTED, POSTING
 from orchestrator.pipeline.collected import collected_of
 from orchestrator.pipeline.context import RunContext
 from orchestrator.pipeline.reconcile import id_list_time
@@ -123,7 +123,7 @@ class Receiver:
     async def start(self) -> None:
         host, port = listen_address(self.postback.listen)
         await self.runner.setup()
-        await web.TCPSite(self.runner, host, port).start()
+        await web.TCPSite(self.runner, host, port, reuse_port=self.postback.reuse_port).start()
         log.info("receiver_listening listen=%s mode=%s", self.postback.listen, self.postback.mode)
 
     async def close(self) -> None:
@@ -182,6 +182,10 @@ class Receiver:
                 state = await self.run.db(self.run.ledger.task_state, collected.task_id)
                 if state in (DONE, FAILED):
                     return web.Response(status=200)  # delivered again: written once already
+                if state == POSTED and await self.run.db(
+                    self.run.ledger.fetching_elsewhere, collected.task_id
+                ):
+                    return web.Response(status=200)  # another worker writes it
                 if not self.early(request.query.get("tag", ""), state):
                     break
                 await anyio.sleep(0.1)
