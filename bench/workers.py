@@ -86,15 +86,19 @@ def failover_s(server: pg_server.Server, tasks: int, reconcile: list[str]) -> tu
         Ledger(url, pg_server.PASSWORD).close()  # its tables, before they are asked about
         on_server(config, url)
         procs = [start(config) for _ in range(3)]
-        victim = procs[0]
         held = (
-            "SELECT count(*) FROM inputs i JOIN runs r ON r.id = i.fetcher"
-            f" WHERE r.pid = {victim.pid} AND i.state = 'posted'"
+            "SELECT r.pid FROM inputs i JOIN runs r ON r.id = i.fetcher"
+            " WHERE i.state = 'posted' AND r.ended_at IS NULL"
+            " GROUP BY r.pid HAVING count(*) >= 20 LIMIT 1"
         )
-        while ledger_count(server, url, held) < 20:
-            if victim.poll() is not None:
-                raise SystemExit("workers: the worker to kill ended first")
+        # the victim: the first worker to hold 20 claimed tasks (one with nothing left to
+        # claim may end first)
+        while not (holder := server.psql(held, database=url.rsplit("/", 1)[1]).strip()):
+            if all(proc.poll() is not None for proc in procs):
+                raise SystemExit("workers: every worker ended before one held claimed tasks")
             time.sleep(0.05)
+        victim = next(proc for proc in procs if proc.pid == int(holder))
+        procs = [victim] + [proc for proc in procs if proc is not victim]
         victim.send_signal(signal.SIGKILL)
         victim.communicate(timeout=10)
         killed = time.monotonic()
