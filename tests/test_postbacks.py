@@ -31,11 +31,12 @@ def postback_config(tmp: Path, url: str, n: int, port: int, extra: str = "") -> 
 
 
 def result_ids(tmp: Path) -> list[str]:
-    """The task ids in job g's results files: every run's (results-<run>.jsonl on a server)."""
+    """The task ids in job g's results files: every run's (results-<run>.jsonl on a server).
+    Whole lines only: read while a run appends, a file may end in a line half written."""
     lines = []
     for path in sorted((tmp / "out" / "g").glob("results*.jsonl")):
-        lines += path.read_text().splitlines()
-    return [json.loads(line)["id"] for line in lines]
+        lines += path.read_text().splitlines(keepends=True)
+    return [json.loads(line)["id"] for line in lines if line.endswith("\n")]
 
 
 def test_postbacks_collect_every_task_without_task_get(tmp_path: Path) -> None:
