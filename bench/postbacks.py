@@ -36,13 +36,11 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _with_postbacks(config: Path) -> None:
+def with_postbacks(config: Path, extra: str = "") -> None:
+    """The config with a receiver on a free loopback port (and `extra` lines of [postback])."""
     port = _free_port()
-    text = config.read_text().replace(
-        "[state]",
-        f'[postback]\nlisten = "127.0.0.1:{port}"\npublic_url = "http://127.0.0.1:{port}"\n\n'
-        "[state]",
-    )
+    receiver = f'listen = "127.0.0.1:{port}"\npublic_url = "http://127.0.0.1:{port}"\n{extra}'
+    text = config.read_text().replace("[state]", f"[postback]\n{receiver}\n[state]", 1)
     config.write_text(text)
 
 
@@ -51,7 +49,7 @@ def _timed(tasks: int, calls: int, period_s: float, postbacks: bool) -> tuple[Ch
     with TemporaryDirectory() as tmp, simulator(*limits, "--delay-normal-s", "0:1") as sim:
         config = write_config(Path(tmp), sim.url, tasks, calls=calls, period_s=period_s)
         if postbacks:
-            _with_postbacks(config)
+            with_postbacks(config)
         done = run_orchestrator("run", "--config", str(config), "--quiet")
         if done.returncode != 0:
             raise RuntimeError(f"run failed: {done.stderr[-2000:]}")

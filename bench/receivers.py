@@ -17,7 +17,6 @@ on a throwaway server on this machine (tests/pg_server.py), the rate limit lifte
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,23 +24,9 @@ import time
 from pathlib import Path
 
 from bench.common import ENV, Figures, emit, get_json, simulator, write_config
+from bench.postbacks import with_postbacks
 from bench.postgres import PASSWORD_ENV, on_server
 from tests import pg_server
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _with_shared_receiver(config: Path) -> None:
-    port = _free_port()
-    receiver = f'listen = "127.0.0.1:{port}"\npublic_url = "http://127.0.0.1:{port}"\n'
-    text = config.read_text().replace(
-        "[state]", f"[postback]\n{receiver}reuse_port = true\n\n[state]", 1
-    )
-    config.write_text(text)
 
 
 def receivers(server: pg_server.Server, tasks: int, count: int) -> tuple[float, float, float]:
@@ -50,7 +35,7 @@ def receivers(server: pg_server.Server, tasks: int, count: int) -> tuple[float, 
     flags = ["--calls-per-minute", "1000000", "--delay-normal-s", "0:1", "--seed", "1"]
     with tempfile.TemporaryDirectory() as tmp, simulator(*flags) as sim:
         config = write_config(Path(tmp), sim.url, tasks, calls=1_000_000, period_s=60.0)
-        _with_shared_receiver(config)
+        with_postbacks(config, "reuse_port = true\n")
         on_server(config, server.url())
         cmd = [sys.executable, "-m", "orchestrator", "run", "--config", str(config), "--quiet"]
         sim_before = sim.cpu_s()

@@ -20,7 +20,15 @@ from tests.test_e2e_run import ENV, running_simulator
 def hostile_proxy(upstream: str, *rules: str) -> Iterator[str]:
     """The proxy in its own process for the block; yields its URL."""
     flags = [arg for rule in rules for arg in ("--rule", rule)]
-    cmd = [sys.executable, "-m", "tests.hostile_proxy", "--upstream", upstream, *flags]
+    with serving("tests.hostile_proxy", "--upstream", upstream, *flags) as url:
+        yield url
+
+
+@contextmanager
+def serving(module: str, *args: str) -> Iterator[str]:
+    """`python -m module args` for the block, a server that prints `listening on URL`;
+    yields the URL."""
+    cmd = [sys.executable, "-m", module, *args]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=ENV)
     try:
         assert proc.stdout is not None

@@ -7,31 +7,23 @@ import json
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from tests import pg_server
+from tests.test_e2e_hostile import serving
 from tests.test_e2e_postgres import PG_ENV, on_postgres
 from tests.test_e2e_promises import daily_config
-from tests.test_e2e_run import ENV, running_simulator, stats
+from tests.test_e2e_run import running_simulator, stats
 from tests.test_postbacks import free_port, result_ids
 
 TASKS = 300
 
 
-@contextmanager
-def balancer(backends: list[str], copies: int) -> Iterator[str]:
+def balancer(backends: list[str], copies: int) -> "AbstractContextManager[str]":
     """The balancer in its own process for the block; yields its URL."""
-    cmd = [sys.executable, "-m", "tests.balancer", "--copies", str(copies)]
-    cmd += [arg for backend in backends for arg in ("--backend", backend)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=ENV)
-    try:
-        assert proc.stdout is not None
-        yield proc.stdout.readline().split("listening on ")[1].strip()
-    finally:
-        proc.kill()
-        proc.communicate(timeout=10)
+    flags = [arg for backend in backends for arg in ("--backend", backend)]
+    return serving("tests.balancer", "--copies", str(copies), *flags)
 
 
 def balanced(url: str) -> dict[str, dict[str, int]]:
