@@ -114,7 +114,11 @@ async def test_tasks_ready_waiting_for_its_turn_holds_back_no_other_call(
             async with anyio.create_task_group() as tg:
                 for _ in range(3):
                     tg.start_soon(one, True)
-                await anyio.sleep(0.05)  # the tasks_ready calls ask first
+                assert limiter.schedule is not None
+                while True:  # the tasks_ready calls ask first (the test's fail_after bounds it)
+                    if limiter.schedule.waiting >= 3:
+                        break
+                    await anyio.sleep(0.005)
                 for _ in range(others):
                     tg.start_soon(one, False)
 

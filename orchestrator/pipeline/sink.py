@@ -26,7 +26,7 @@ from typing import Final, Protocol
 import msgspec
 
 from orchestrator.errors import ForeignOutput, LeaseLost, LedgerError, machine_error, on_disk
-from orchestrator.ledger import POSTED, POSTING, Ledger, row_of
+from orchestrator.ledger import POSTED, POSTING, Ledger, is_url, row_of
 from orchestrator.storage.layout import FAILED, MARKER, PARTITION, REJECTED, RESULTS
 
 
@@ -218,7 +218,7 @@ def write_marker(job_dir: Path, ledger: Ledger) -> bool:
     """Write the folder's marker whole or not at all: written aside, then linked in under its
     name, which fails if another run (of this config, starting beside this one) linked its
     own first. A reader never meets a marker half written. True if this one was linked."""
-    where = ledger.path if shared_ledger(ledger.path) else str(Path(ledger.path).resolve())
+    where = ledger.path if is_url(ledger.path) else str(Path(ledger.path).resolve())
     record = json.dumps({"ledger_id": ledger.id, "ledger": where}) + "\n"
     aside = job_dir / f"{MARKER}.{os.getpid()}.{os.urandom(4).hex()}"
     with on_disk(job_dir / MARKER):
@@ -234,10 +234,6 @@ def write_marker(job_dir: Path, ledger: Ledger) -> bool:
             aside.unlink(missing_ok=True)
         fsync_dir(job_dir)
     return True
-
-
-def shared_ledger(path: str) -> bool:
-    return "://" in path
 
 
 class RejectedRows:

@@ -204,7 +204,7 @@ class Schedule:
                 first, server_now, reserved = await anyio.to_thread.run_sync(
                     self._source.reserve_when_due, spacings, "ready", self._general_s
                 )
-                at = self._clock() - server_now + first
+                at = self._in_this_clock(first, server_now)
             if reserved:
                 return at
             await anyio.sleep(at - self._clock())  # tasks_ready's own limit: not the window's
@@ -225,18 +225,21 @@ class Schedule:
             if self._slots:
                 return self._slots.popleft()
             most = max(1, int(RESERVE_AHEAD_S / self._general_s))
-            self._slots.extend(
-                await self._reserve({"general": self._general_s}, min(self.waiting, most))
-            )
+            self._slots.extend(await self._reserve_general(min(self.waiting, most)))
 
-    async def _reserve(self, spacings: dict[str, float], count: int) -> list[float]:
-        """Reserve on the server; the slots in this process's clock. The server's `now` is
-        read inside the transaction, so a slot is never early here (at most the round trip
-        late)."""
-        first, server_now = await anyio.to_thread.run_sync(self._source.reserve, spacings, count)
-        base = self._clock() - server_now
-        step = max(spacings.values())
-        return [base + first + n * step for n in range(count)]
+    async def _reserve_general(self, count: int) -> list[float]:
+        """Reserve general slots on the server; the slots in this process's clock."""
+        first, server_now = await anyio.to_thread.run_sync(
+            self._source.reserve, {"general": self._general_s}, count
+        )
+        at = self._in_this_clock(first, server_now)
+        return [at + n * self._general_s for n in range(count)]
+
+    def _in_this_clock(self, at: float, server_now: float) -> float:
+        """A moment of the server's clock in this process's. The server's `now` is read
+        inside the reserving transaction, so a slot is never early here (at most the round
+        trip late)."""
+        return self._clock() - server_now + at
 
 
 class AccountLimiter:
