@@ -251,3 +251,31 @@ def test_prune_removes_only_settled_rows_of_old_periods_and_keeps_their_spend(
     assert ledger.posted_jobs(["2026-11-21-1"]) == {"2026-11-21-1": ("j", "2026-11-21")}
     assert ledger.prune("j", keep=1) == 0  # what is left of old periods is outstanding
     assert ledger.counts("j", "2026-11-23")[DONE] == 1
+
+
+def test_a_batch_is_posted_and_settled_by_looking_up_its_own_rows(tmp_path: Path) -> None:
+    """SQLite keeps no statistics: unguided, it drove a batch's UPDATE by walking every row
+    of a state (hundreds of thousands posted at once in a big run) and scanning the batch for
+    each. Each batch statement must look its rows up by tag or task id instead."""
+    ledger = Ledger(tmp_path / "state.sqlite")
+    ledger.add_inputs(rows(10))
+    _, claimed = ledger.claim_batch("j", "", 10)
+    ids = [f"id-{c.tag}" for c in claimed]
+    connection = ledger._db.connection
+    statements: list[str] = []
+    connection.set_trace_callback(statements.append)
+    ledger.mark_posted(
+        [(c.tag, task_id, 0.0006) for c, task_id in zip(claimed, ids, strict=True)], MONTH
+    )
+    ledger.settle("results.jsonl", 10, ids[:5], [])
+    ledger.settle("failed.jsonl", 10, [], [(task_id, 40501, "Invalid") for task_id in ids[5:]])
+    connection.set_trace_callback(None)
+    updates = list(dict.fromkeys(sql for sql in statements if sql.startswith("UPDATE inputs")))
+    assert len(updates) == 3, updates
+    for sql in updates:
+        plan = [row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}")]
+        assert plan[0].startswith("SCAN json_each"), plan
+        assert plan[1].startswith("SEARCH inputs USING INDEX inputs_"), plan
+        assert "inputs_by_state" not in plan[1], plan
+    assert ledger.counts("j")[DONE] == 5 and ledger.counts("j")[FAILED] == 5
+    ledger.close()

@@ -12,7 +12,7 @@ ledger by its URL, which holds none, and any text from the server is scrubbed of
 """
 
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any, Final
 
 import msgspec
@@ -152,9 +152,10 @@ class PostgresEngine:
             raise self._failure(exc) from exc
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self, sent_together: bool = False) -> Iterator[None]:
+        together = self.connection.pipeline() if sent_together else nullcontext()
         try:
-            with self.connection.transaction():
+            with together, self.connection.transaction():
                 yield
         except psycopg.Error as exc:
             raise self._failure(exc) from exc
@@ -162,11 +163,23 @@ class PostgresEngine:
     def any_of(self, column: str) -> str:
         return f"{column} = ANY(?)"
 
-    def list_argument(self, values: Sequence[str]) -> object:
+    def list_argument(self, values: Sequence[str | int]) -> object:
         return list(values)
+
+    def table_of(
+        self, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[object]]
+    ) -> tuple[str, list[object]]:
+        arrays = ", ".join(f"?::{kind}[]" for _, kind in columns)
+        names = ", ".join(name for name, _ in columns)
+        values: list[object] = [list(column) for column in zip(*rows, strict=True)]
+        values = values or [[] for _ in columns]
+        return f"unnest({arrays}) AS j ({names})", values
 
     def unindexed(self, column: str) -> str:
         return column
+
+    def checked_only(self, condition: str) -> str:
+        return condition
 
     def add_input_chunk(self, job: str, period: str, rows: str, now: float) -> int:
         """COPY: the fastest way into PostgreSQL, one round trip for the chunk."""

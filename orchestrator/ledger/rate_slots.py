@@ -62,6 +62,8 @@ class SharedWindow:
     ) -> tuple[float, float, bool]:
         step = max(spacings.values())
         kinds = sorted(spacings)
+        if due is None and len(kinds) == 1:
+            return self._reserve_one(kinds[0], (count - 1) * step + spacings[kinds[0]])
         try:
             with self._conn.transaction():
                 rows = self._conn.execute(
@@ -84,6 +86,22 @@ class SharedWindow:
         except psycopg.Error as exc:
             raise MachineError(self.name, _first_line(exc), _HINT) from None
         return first, now, True
+
+    def _reserve_one(self, kind: str, span: float) -> tuple[float, float, bool]:
+        """`_reserve` of one kind (every call but tasks_ready's) in one statement: one round
+        trip, the row locked only while it runs."""
+        try:
+            row = self._conn.execute(
+                "WITH c AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS now)"
+                " UPDATE rate_slots SET next_at = greatest(next_at, c.now) + %s FROM c"
+                " WHERE kind = %s RETURNING next_at, c.now",
+                (span, kind),
+            ).fetchone()
+        except psycopg.Error as exc:
+            raise MachineError(self.name, _first_line(exc), _HINT) from None
+        if row is None:  # the run made both rows when it opened the window
+            raise MachineError(self.name, f"no rate_slots row of kind {kind!r}", _HINT)
+        return float(row[0]) - span, float(row[1]), True
 
     def close(self) -> None:
         self._conn.close()

@@ -95,7 +95,7 @@ class SQLiteEngine:
             raise ledger_failure(self.name, exc) from exc
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self, sent_together: bool = False) -> Iterator[None]:
         db = self.connection
         try:
             db.execute("BEGIN IMMEDIATE")
@@ -114,11 +114,24 @@ class SQLiteEngine:
         # varying length would fill the statement cache.
         return f"{column} IN (SELECT value FROM json_each(?))"
 
-    def list_argument(self, values: Sequence[str]) -> object:
+    def list_argument(self, values: Sequence[str | int]) -> object:
         return json.dumps(list(values))
+
+    def table_of(
+        self, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[object]]
+    ) -> tuple[str, list[object]]:
+        picked = ", ".join(
+            f"json_extract(value, '$[{at}]') AS {name}" for at, (name, _) in enumerate(columns)
+        )
+        return f"(SELECT {picked} FROM json_each(?)) AS j", [json.dumps(list(map(list, rows)))]
 
     def unindexed(self, column: str) -> str:
         return f"+{column}"
+
+    def checked_only(self, condition: str) -> str:
+        # Without it SQLite (no statistics) would walk every row of the state and scan the
+        # batch for each; `likelihood` keeps the condition's partial indexes usable.
+        return f"likelihood({condition}, 0.99)"
 
     def add_input_chunk(self, job: str, period: str, rows: str, now: float) -> int:
         # One statement, so SQLite inserts the whole chunk with the interpreter's lock released

@@ -77,18 +77,33 @@ class Engine(Protocol):
 
     def executemany(self, sql: str, rows: Iterable[Sequence[object]]) -> int: ...
 
-    def transaction(self) -> Any:
+    def transaction(self, sent_together: bool = False) -> Any:
         """A context manager: one write transaction, taken at once (so two writers queue
-        instead of failing), its failure raised as the error a person can act on."""
+        instead of failing), its failure raised as the error a person can act on.
+        `sent_together`: on a server, statements go out together until a result is read (a
+        statement's rowcount is then not known before the end)."""
         ...
 
     def any_of(self, column: str) -> str:
         """`column` compared with the list given as one argument (`list_argument`)."""
         ...
 
-    def list_argument(self, values: Sequence[str]) -> object: ...
+    def list_argument(self, values: Sequence[str | int]) -> object: ...
+
+    def table_of(
+        self, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[object]]
+    ) -> tuple[str, list[object]]:
+        """`rows` as a FROM item named `j` with these (name, SQL type) columns, and the
+        arguments its placeholders take: a batch changed by one statement, not one a row
+        (on a server, a round trip each)."""
+        ...
 
     def unindexed(self, column: str) -> str: ...
+
+    def checked_only(self, condition: str) -> str:
+        """`condition`, for the planner to check on the rows found, not to search by (true of
+        nearly all of them): the batch of a `table_of` then drives the search."""
+        ...
 
     def add_input_chunk(self, job: str, period: str, rows: str, now: float) -> int:
         """Insert a chunk of new pending inputs given as a JSON array of [key, tag, line,
