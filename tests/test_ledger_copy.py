@@ -119,3 +119,35 @@ def test_a_ledger_of_the_first_release_is_migrated_then_copied(
     reopened = Ledger(url, pg_server.PASSWORD)
     assert reopened.id == identity  # the tags it posted are still its own
     reopened.close()
+
+
+def test_a_line_written_but_not_settled_before_a_crash_is_cut_by_the_copy(
+    tmp_path: Path, pg: pg_server.Server
+) -> None:
+    """A run killed between appending a line and settling it leaves the line after the
+    file's committed size, its task still posted. The next run on the file would cut it; the
+    server's runs write files of their own and would not, so the task, collected again there,
+    was in the results twice. The copy cuts it."""
+    config = daily_config(tmp_path, "http://127.0.0.1:9", 2)
+    ledger = Ledger(tmp_path / "orchestrator-state.sqlite")
+    ledger.add_inputs([("g", "", f"k{i}", f"g:k{i}", i, b"{}", 0.0006) for i in (1, 2)])
+    _, claimed = ledger.claim_batch("g", "", 10)
+    ledger.mark_posted([(c.tag, f"id-{i}", 0.0006) for i, c in enumerate(claimed, 1)], "2026-12")
+    results = tmp_path / "out" / "g" / "results.jsonl"
+    results.parent.mkdir(parents=True)
+    settled = b'{"id": "id-1"}\n'
+    results.write_bytes(settled)
+    ledger.settle("g/results.jsonl", len(settled), ["id-1"], [])
+    with results.open("ab") as crash:  # the crash: appended, never settled
+        crash.write(b'{"id": "id-2"}\n')
+    ledger.close()
+    url = pg.url()
+    copied = cli(
+        config, "ledger", "copy", "--to", url, "--password-env", "ORCH_TEST_LEDGER_PASSWORD"
+    )
+    assert copied.returncode == 0, copied.stderr
+    assert results.read_bytes() == settled
+    server = Ledger(url, pg_server.PASSWORD)
+    assert server.posted_jobs(["id-1", "id-2"]) == {"id-2": ("g", "")}
+    assert server.committed_size("g/results.jsonl") == len(settled)
+    server.close()

@@ -17,6 +17,7 @@ from orchestrator.config import (
 )
 from orchestrator.errors import NoLedger
 from orchestrator.ledger import Ledger
+from orchestrator.pipeline.sink import cut_back_runs
 from orchestrator.wire.limiter import CallLog
 
 
@@ -50,6 +51,9 @@ def command_ledger(args: argparse.Namespace) -> int:
     password = ledger_password(target_state, args.config, env_file=args.env_file)
     source = Ledger(config.state.path)
     try:
+        # A line written but not settled before a crash (its task is still posted): the next
+        # run on the file would cut it; none will now, and the server's runs fetch it again.
+        cut_back_runs(config.output.dir, source, [None])
         target = Ledger(args.to, password)
         try:
             copied = source.copy_to(target, os.path.dirname(os.path.abspath(args.config)))

@@ -20,6 +20,7 @@ import gzip
 import json
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Final, Protocol
 
@@ -98,9 +99,11 @@ def own_name(kind: str, run_id: int | None, use_gzip: bool) -> str:
     return f"{kind}{'' if run_id is None else f'-{run_id}'}{EXTENSIONS[use_gzip]}"
 
 
-def cut_back_runs(out_dir: str, ledger: Ledger, runs: list[int]) -> None:
+def cut_back_runs(out_dir: str, ledger: Ledger, runs: Sequence[int | None]) -> None:
     """The files of runs taken over (dead), cut back to what those runs settled: a line a
-    run wrote but did not settle is fetched and written again by another."""
+    run wrote but did not settle is fetched and written again by another. Run None: the one
+    file the runs of a ledger file write in turn (`results.jsonl`), cut when the ledger moves
+    to a server, whose runs write files of their own and would never cut it."""
     names = {own_name(kind, run, gz) for run in runs for kind in KINDS for gz in (False, True)}
     for key, size in ledger.recorded_files("").items():
         path = Path(out_dir) / key
