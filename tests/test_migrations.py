@@ -10,8 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.ledger import DONE, MISSED, PENDING, POSTED, Ledger, is_url, migrations
+from orchestrator.ledger import (
+    DONE,
+    FAILED,
+    MISSED,
+    PENDING,
+    POSTED,
+    POSTING,
+    Ledger,
+    is_url,
+    migrations,
+)
 from orchestrator.ledger.migrations import VERSION
+from orchestrator.ledger.postgres_schema import PG_ROW_TALLY
 from tests import pg_server
 from tests.conftest import LedgerAt
 
@@ -357,7 +368,7 @@ def test_a_version_3_ledger_keeps_its_twins_and_its_posting_batch_as_a_local_att
 
     ledger = Ledger(path)
     try:
-        assert ledger._db.execute("PRAGMA user_version").fetchone() == (VERSION,) == (7,)
+        assert ledger._db.execute("PRAGMA user_version").fetchone() == (VERSION,) == (8,)
         assert ledger._db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         found = ledger._db.execute("SELECT id, key, state FROM inputs ORDER BY id").fetchall()
         assert found == [(1, "k1", "done"), (2, "k1~2", "posted"), (3, "k2", "posting")]
@@ -384,7 +395,8 @@ def test_a_postgres_ledger_of_version_4_is_brought_up_with_its_rows(
     made.close()
     database = url.rsplit("/", 1)[1]
     pg.psql(  # the schema as version 4 made it
-        "ALTER TABLE runs DROP COLUMN delivered; ALTER TABLE runs DROP COLUMN polled;"
+        ROW_TALLY_BACK
+        + "; ALTER TABLE runs DROP COLUMN delivered; ALTER TABLE runs DROP COLUMN polled;"
         " DROP TABLE api_lists; DROP TABLE rate_slots; ALTER TABLE runs DROP COLUMN lease_until;"
         " ALTER TABLE runs DROP COLUMN adopted_by;"
         " ALTER TABLE inputs DROP COLUMN fetcher;"
@@ -472,12 +484,21 @@ def test_a_version_5_ledger_of_the_last_release_gets_its_rate_schedule_on_both_e
 V7_COLUMNS = (("runs", "lease_until"), ("runs", "adopted_by"), ("inputs", "fetcher"))
 
 
+ROW_TALLY_BACK = (
+    "DROP TRIGGER tally_update ON inputs; DROP FUNCTION tally_changed();"
+    " DROP TRIGGER tally_delete ON inputs; DROP FUNCTION tally_deleted();" + PG_ROW_TALLY
+)
+
+
 def as_version(where: LedgerAt, version: int) -> None:
-    """Take a ledger of this version back to the schema `version` (6 or 5) had."""
+    """Take a ledger of this version back to the schema `version` (7, 6 or 5) had."""
     db = Ledger(where.location, where.password)._db
     try:
-        for table, column in V7_COLUMNS:
-            db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        if is_url(where.location):
+            db.execute(ROW_TALLY_BACK)
+        if version < 7:
+            for table, column in V7_COLUMNS:
+                db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         if version < 6:
             db.execute("DROP TABLE rate_slots")
         if is_url(where.location):
@@ -513,5 +534,35 @@ def test_a_version_6_ledger_of_the_last_release_has_its_crashed_run_taken_over(
         [(attempt, tags)] = ledger.open_attempts(live_run=worker.run_id)
         assert tags == ["g:k2"] and attempt.outcome is None
         assert ledger.fetching(worker.run_id) == [("id-1", "g", "")]
+    finally:
+        ledger.close()
+
+
+def test_a_version_7_ledger_keeps_its_tally_and_counts_every_move_after_the_upgrade(
+    where: LedgerAt,
+) -> None:
+    """Version 8 keeps a server's tally once a statement. A ledger of the last release (its
+    tally kept row by row) mid-life, upgraded: its counts and spend are the same, and every
+    post, settle and prune after it is counted as before, with nothing left over."""
+    made = where.open()
+    made.add_inputs([("g", "", f"k{i}", f"g:k{i}", i, b"{}", 0.0006) for i in range(300)])
+    _, claimed = made.claim_batch("g", "", 200)
+    made.mark_posted([(c.tag, f"id-{c.tag}", 0.0006) for c in claimed[:150]], "2026-11")
+    made.settle("results.jsonl", 10, [f"id-{c.tag}" for c in claimed[:100]], [])
+    before = (made.counts("g"), made.spent())
+    made.close()
+    as_version(where, 7)
+    ledger = where.open()
+    try:
+        assert (ledger.counts("g"), ledger.spent()) == before
+        assert before[0] == {**before[0], PENDING: 100, POSTING: 50, POSTED: 50, DONE: 100}
+        ledger.mark_posted([(c.tag, f"id-{c.tag}", 0.0012) for c in claimed[150:]], "2026-11")
+        ledger.settle("results.jsonl", 20, [f"id-{c.tag}" for c in claimed[100:180]], [])
+        failed = [(f"id-{c.tag}", 40501, "Invalid Field") for c in claimed[180:]]
+        ledger.settle("failed.jsonl", 20, [], failed)
+        ledger.release([c.tag for c in claimed[:5]])  # settled already: nothing moves
+        counts = ledger.counts("g")
+        assert counts == {**counts, PENDING: 100, POSTING: 0, POSTED: 0, DONE: 180, FAILED: 20}
+        assert ledger.spent() == pytest.approx(150 * 0.0006 + 50 * 0.0012)
     finally:
         ledger.close()

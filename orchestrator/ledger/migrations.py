@@ -32,7 +32,7 @@ from typing import Final
 
 from orchestrator.errors import NewerLedger
 
-VERSION: Final = 7
+VERSION: Final = 8
 OPEN_STATES_SQL: Final = "('pending', 'posting', 'posted')"
 
 # Version 1's table, as version 1 made it: later versions change it by steps.
@@ -395,6 +395,11 @@ def _v6_to_v7(db: sqlite3.Connection) -> None:
         db.execute(statement.format(real="REAL", int="INTEGER"))
 
 
+def _v7_to_v8(db: sqlite3.Connection) -> None:
+    """Version 8 keeps a server's tally once a statement (postgres_schema.py); SQLite has
+    triggers of a row only, and a file's tally stays as it is."""
+
+
 STEPS: Final[dict[int, Callable[[sqlite3.Connection], None]]] = {
     1: _v0_to_v1,
     2: _v1_to_v2,
@@ -403,6 +408,7 @@ STEPS: Final[dict[int, Callable[[sqlite3.Connection], None]]] = {
     5: _v4_to_v5,
     6: _v5_to_v6,
     7: _v6_to_v7,
+    8: _v7_to_v8,
 }
 
 

@@ -98,6 +98,9 @@ CREATE TABLE loads (
     PRIMARY KEY (job, period)
 );
 CREATE TABLE job_homes (job TEXT PRIMARY KEY, config TEXT NOT NULL, output TEXT NOT NULL);
+"""
+# The tally as versions 4 to 7 kept it: a trigger a row (version 8 replaces them).
+PG_ROW_TALLY: Final = """
 CREATE FUNCTION tally_update() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE tally SET n = n - 1, cost = cost - COALESCE(OLD.cost, 0)
@@ -122,8 +125,59 @@ CREATE TRIGGER tally_delete AFTER DELETE ON inputs FOR EACH ROW EXECUTE FUNCTION
 """
 PG_RATE_SLOTS: Final = RATE_SLOTS.format(real="DOUBLE PRECISION")
 PG_V7: Final = tuple(s.format(real="DOUBLE PRECISION", int="BIGINT") for s in V7_STATEMENTS)
+# Version 8: the tally is kept once a statement, from the rows it changed (its transition
+# tables), not once a row. A batch's rows all move between the same two tally rows, and
+# PostgreSQL makes a new version of a row at each update: a trigger a row updated the same
+# tally row a hundred times in one transaction, each time walking the versions before it (a
+# post of 5,000 tasks took 0.8 s). Same counts, same rules: a state's row that does not exist
+# is not made by taking rows out of it.
+PG_V8: Final = (
+    "DROP TRIGGER tally_update ON inputs",
+    "DROP FUNCTION tally_update()",
+    "DROP TRIGGER tally_delete ON inputs",
+    "DROP FUNCTION tally_delete()",
+    """
+CREATE FUNCTION tally_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE tally SET n = tally.n - d.n, cost = tally.cost - d.cost
+    FROM (SELECT b.job, b.period, b.state, count(*) AS n, sum(COALESCE(b.cost, 0)) AS cost
+          FROM before_rows b JOIN after_rows a USING (id)
+          WHERE b.state IS DISTINCT FROM a.state OR b.cost IS DISTINCT FROM a.cost
+          GROUP BY b.job, b.period, b.state) AS d
+    WHERE tally.job = d.job AND tally.period = d.period AND tally.state = d.state;
+    INSERT INTO tally (job, period, state, n, cost)
+    SELECT a.job, a.period, a.state, count(*), sum(COALESCE(a.cost, 0))
+    FROM before_rows b JOIN after_rows a USING (id)
+    WHERE b.state IS DISTINCT FROM a.state OR b.cost IS DISTINCT FROM a.cost
+    GROUP BY a.job, a.period, a.state
+    ON CONFLICT (job, period, state)
+    DO UPDATE SET n = tally.n + excluded.n, cost = tally.cost + excluded.cost;
+    RETURN NULL;
+END $$""",
+    "CREATE TRIGGER tally_update AFTER UPDATE ON inputs"
+    " REFERENCING OLD TABLE AS before_rows NEW TABLE AS after_rows"
+    " FOR EACH STATEMENT EXECUTE FUNCTION tally_changed()",
+    """
+CREATE FUNCTION tally_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE tally SET n = tally.n - d.n, pruned = tally.pruned + d.n
+    FROM (SELECT job, period, state, count(*) AS n FROM before_rows
+          GROUP BY job, period, state) AS d
+    WHERE tally.job = d.job AND tally.period = d.period AND tally.state = d.state;
+    RETURN NULL;
+END $$""",
+    "CREATE TRIGGER tally_delete AFTER DELETE ON inputs REFERENCING OLD TABLE AS before_rows"
+    " FOR EACH STATEMENT EXECUTE FUNCTION tally_deleted()",
+)
 SCHEMA: Final = (
-    _CORE + PG_API_LISTS.strip() + ";\n" + PG_RATE_SLOTS + ";\n" + ";\n".join(PG_V7) + ";\n"
+    _CORE
+    + PG_ROW_TALLY
+    + PG_API_LISTS.strip()
+    + ";\n"
+    + PG_RATE_SLOTS
+    + ";\n"
+    + ";\n".join((*PG_V7, *PG_V8))
+    + ";\n"
 )
 
 # The statements that bring a server's ledger from the version before each key to it. Version
@@ -132,6 +186,7 @@ STEPS: Final[dict[int, tuple[str, ...]]] = {
     5: (*V5_STATEMENTS, PG_API_LISTS),
     6: (PG_RATE_SLOTS,),
     7: PG_V7,
+    8: PG_V8,
 }
 
 # Tables whose ids are made by the server: after rows are copied in with their ids, each
