@@ -177,13 +177,11 @@ def test_a_sparkline_breaks_at_a_missing_period_and_a_foreign_link_is_text() -> 
 def test_a_ranking_page_is_dated_from_the_first_period_of_its_latest_run() -> None:
     """Page A, then B twice (a period without the keyword between): B ranks since its first
     period; a keyword that never ranked has no date."""
-    from orchestrator.reports.period_view import PeriodView
     from orchestrator.reports.report import page_since
 
-    views = [PeriodView(p) for p in ("d1", "d2", "d3", "d4")]
-    views[0].urls["k"], views[1].urls["k"], views[3].urls["k"] = "A", "B", "B"
-    assert page_since(views, "k") == "d2"
-    assert page_since(views, "other") is None
+    periods = ["d1", "d2", "d3", "d4"]
+    assert page_since(periods, ["A", "B", None, "B"]) == "d2"
+    assert page_since(periods, [None, None, None, None]) is None
 
 
 def week_over_week(config: Path, daily: dict[str, list[int | None]]) -> None:

@@ -12,7 +12,7 @@ Visibility of a domain in a period: the share of the period's keywords for which
 ranks in the top 10.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Final
@@ -194,10 +194,11 @@ def followed_key(domain: str | None) -> str | None:
     return domain if ":" in domain else bare(domain)
 
 
-def page_since(views: list[PeriodView], key: str) -> str | None:
-    """The earliest period of the latest run of periods in which the keyword's ranking page
-    was the one it ranks with last (periods without it ranking do not break the run)."""
-    pages = [(view.period, view.urls[key]) for view in views if key in view.urls]
+def page_since(periods: Sequence[str], urls: Sequence[str | None]) -> str | None:
+    """Of a keyword's ranking page in each period (None: not ranking), the earliest period of
+    the latest run of periods in which it was the one it ranks with last (periods without it
+    ranking do not break the run)."""
+    pages = [(period, url) for period, url in zip(periods, urls, strict=True) if url is not None]
     if not pages:
         return None
     since, last = pages[-1]
@@ -314,13 +315,20 @@ def compared(
         history.append((key, {d: view.visibility(d) for d in series}, avg))
         views.append(view)
     keywords = keyword_moves(a, b) if tracked else []
-    ranks = [view.ranks for view in views]
-    listed = [(view.period, view.keywords) for view in views]
-    for move in keywords:  # None: not ranking, or (listed in `missing`) no results that period
-        key = move.input_key
-        move.history = [found.get(key) for found in ranks]
-        move.missing = [period for period, known in listed if key not in known]
-        move.url_since = page_since(views, key) if move.url is not None else None
+    keys = [move.input_key for move in keywords]
+    # Period by period, not keyword by keyword: 100,000 keywords over 12 periods are 1.2M
+    # lookups, done here by `map`, `zip` and set differences at C speed.
+    by_key = zip(*(map(view.ranks.get, keys) for view in views), strict=True)
+    urls_by_key = zip(*(map(view.urls.get, keys) for view in views), strict=True)
+    periods = [view.period for view in views]
+    wanted = set(keys)
+    absent = [(view.period, wanted.difference(view.keywords)) for view in views]
+    absent = [(period, gone) for period, gone in absent if gone]
+    for move, ranks, urls in zip(keywords, by_key, urls_by_key, strict=True):  # None: not
+        key = move.input_key  # ranking, or (in `missing`) no results that period
+        move.history = list(ranks)
+        move.missing = [period for period, gone in absent if key in gone]
+        move.url_since = page_since(periods, urls) if move.url is not None else None
     rivals = sorted(b.shared, key=lambda d: (-b.shared[d], d))[:COMPETITORS]
     by_domain = {m.domain: m for m in moves}
     competitors = [by_domain[d] for d in rivals if d in by_domain]
