@@ -474,8 +474,8 @@ def test_a_version_5_ledger_of_the_last_release_gets_its_rate_schedule_on_both_e
 
         window = SharedWindow(where.location, where.password)
         try:
-            first, now = window.reserve({"general": 0.5}, 2)
-            again, _ = window.reserve({"general": 0.5}, 1)
+            first, now = window.reserve("general", 0.5, 2)
+            again, _ = window.reserve("general", 0.5, 1)
         finally:
             window.close()
         assert first >= now and again == pytest.approx(first + 1.0)

@@ -38,58 +38,11 @@ class SharedWindow:
         except psycopg.Error as exc:
             raise MachineError(url, _first_line(exc), _HINT) from None
 
-    def reserve(self, spacings: dict[str, float], count: int) -> tuple[float, float]:
-        """Reserve `count` slots of every kind in `spacings` (kind -> seconds apart), at the
-        same times: the first at the latest of the kinds' next free slots and the server's
-        now. Returns (the first slot, the server's now), in epoch seconds; slot i is at
-        first + i * max(spacings). One transaction; the rows are locked in a fixed order."""
-        first, now, _ = self._reserve(spacings, count, None)
-        return first, now
-
-    def reserve_when_due(
-        self, spacings: dict[str, float], rare: str, within_s: float
-    ) -> tuple[float, float, bool]:
-        """One slot of every kind, as `reserve`, but only once the `rare` kind's next free
-        slot is due: within `within_s` of the server's now and of the other kinds' next ones.
-        Reserved earlier, a slot of the rare kind (tasks_ready's, a few a minute) would move
-        the busy kind's schedule (every call's) on to its own time, and the busy kind's slots
-        in between would be lost to every process. Returns (the slot, or when the rare kind
-        is due; the server's now; whether it was reserved)."""
-        return self._reserve(spacings, 1, (rare, within_s))
-
-    def _reserve(
-        self, spacings: dict[str, float], count: int, due: tuple[str, float] | None
-    ) -> tuple[float, float, bool]:
-        step = max(spacings.values())
-        kinds = sorted(spacings)
-        if due is None and len(kinds) == 1:
-            return self._reserve_one(kinds[0], (count - 1) * step + spacings[kinds[0]])
-        try:
-            with self._conn.transaction():
-                rows = self._conn.execute(
-                    "SELECT kind, next_at, extract(epoch FROM clock_timestamp())::float8"
-                    " FROM rate_slots WHERE kind = ANY(%s) ORDER BY kind FOR UPDATE",
-                    (kinds,),
-                ).fetchall()
-                now = float(rows[0][2])
-                next_ats = {kind: float(next_at) for kind, next_at, _ in rows}
-                first = max(now, *next_ats.values())
-                if due is not None:
-                    rare, within_s = due
-                    others = [at for kind, at in next_ats.items() if kind != rare]
-                    if next_ats[rare] > max(now, *others) + within_s:
-                        return next_ats[rare], now, False
-                self._conn.cursor().executemany(
-                    "UPDATE rate_slots SET next_at = %s WHERE kind = %s",
-                    [(first + (count - 1) * step + spacings[kind], kind) for kind in kinds],
-                )
-        except psycopg.Error as exc:
-            raise MachineError(self.name, _first_line(exc), _HINT) from None
-        return first, now, True
-
-    def _reserve_one(self, kind: str, span: float) -> tuple[float, float, bool]:
-        """`_reserve` of one kind (every call but tasks_ready's) in one statement: one round
-        trip, the row locked only while it runs."""
+    def reserve(self, kind: str, spacing: float, count: int) -> tuple[float, float]:
+        """Reserve `count` slots of `kind`, `spacing` seconds apart, the first at the later of
+        its next free slot and the server's now. Returns (the first slot, the server's now),
+        in epoch seconds. One statement: one round trip, the row locked only while it runs."""
+        span = count * spacing
         try:
             row = self._conn.execute(
                 "WITH c AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS now)"
@@ -101,7 +54,40 @@ class SharedWindow:
             raise MachineError(self.name, _first_line(exc), _HINT) from None
         if row is None:  # the run made both rows when it opened the window
             raise MachineError(self.name, f"no rate_slots row of kind {kind!r}", _HINT)
-        return float(row[0]) - span, float(row[1]), True
+        return float(row[0]) - span, float(row[1])
+
+    def reserve_when_due(
+        self, spacings: dict[str, float], rare: str, within_s: float
+    ) -> tuple[float, float, bool]:
+        """One slot of every kind in `spacings` (kind -> seconds apart) at the same time, the
+        latest of the kinds' next free slots and the server's now, but only once the `rare`
+        kind's next free slot is due: within `within_s` of the server's now and of the other
+        kinds' next ones. Reserved earlier, a slot of the rare kind (tasks_ready's, a few a
+        minute) would move the busy kind's schedule (every call's) on to its own time, and
+        the busy kind's slots in between would be lost to every process. Returns (the slot,
+        or when the rare kind is due; the server's now; whether it was reserved). One
+        transaction; the rows are locked in a fixed order."""
+        kinds = sorted(spacings)
+        try:
+            with self._conn.transaction():
+                rows = self._conn.execute(
+                    "SELECT kind, next_at, extract(epoch FROM clock_timestamp())::float8"
+                    " FROM rate_slots WHERE kind = ANY(%s) ORDER BY kind FOR UPDATE",
+                    (kinds,),
+                ).fetchall()
+                now = float(rows[0][2])
+                next_ats = {kind: float(next_at) for kind, next_at, _ in rows}
+                others = [at for kind, at in next_ats.items() if kind != rare]
+                if next_ats[rare] > max(now, *others) + within_s:
+                    return next_ats[rare], now, False
+                first = max(now, *next_ats.values())
+                self._conn.cursor().executemany(
+                    "UPDATE rate_slots SET next_at = %s WHERE kind = %s",
+                    [(first + spacings[kind], kind) for kind in kinds],
+                )
+        except psycopg.Error as exc:
+            raise MachineError(self.name, _first_line(exc), _HINT) from None
+        return first, now, True
 
     def close(self) -> None:
         self._conn.close()

@@ -170,12 +170,11 @@ class LedgerWorkers(LedgerReads, Store):
         db = self._db
         now = time.time()
         if not db.shared:
-            with db.transaction():
-                db.execute(
-                    f"UPDATE inputs SET fetch_at = ? WHERE {db.any_of('task_id')}"
-                    f" AND {db.unindexed('state')} = '{POSTED}'",
-                    (now, db.list_argument(task_ids)),
-                )
+            sql = (
+                f"UPDATE inputs SET fetch_at = ? WHERE {db.any_of('task_id')}"
+                f" AND {db.unindexed('state')} = '{POSTED}'"
+            )
+            self._tx(sql, [(now, db.list_argument(task_ids))])
             return list(task_ids)
         me = self._worker().run_id
         with db.transaction():

@@ -141,7 +141,7 @@ class SlidingLog:
 class SlotSource(Protocol):
     """Where call slots are reserved for every process of a ledger (ledger/rate_slots.py)."""
 
-    def reserve(self, spacings: dict[str, float], count: int) -> tuple[float, float]: ...
+    def reserve(self, kind: str, spacing: float, count: int) -> tuple[float, float]: ...
 
     def reserve_when_due(
         self, spacings: dict[str, float], rare: str, within_s: float
@@ -230,7 +230,7 @@ class Schedule:
     async def _reserve_general(self, count: int) -> list[float]:
         """Reserve general slots on the server; the slots in this process's clock."""
         first, server_now = await anyio.to_thread.run_sync(
-            self._source.reserve, {"general": self._general_s}, count
+            self._source.reserve, "general", self._general_s, count
         )
         at = self._in_this_clock(first, server_now)
         return [at + n * self._general_s for n in range(count)]
