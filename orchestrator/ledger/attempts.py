@@ -1,13 +1,26 @@
 """The ledger's record of POST attempts (`batches`): when each went on the wire, how it ended,
 and what id_list said since. `repost.py` decides from these facts alone whether an attempt's
 rows may be posted again; `reconcile.py` asks the questions and records the answers here.
+And what a budget judges the next batch by (`spend_facts`).
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from orchestrator.ledger.reads import POSTING
+from orchestrator.ledger.reads import POSTING, SPEND_DIGITS
 from orchestrator.ledger.repost import Attempt, Outcome
 from orchestrator.ledger.workers import LedgerWorkers
+
+
+@dataclass(frozen=True, slots=True)
+class Spend:
+    """What has been charged, and what may yet be, at one instant."""
+
+    total: float  # charged over the ledger's life (pruned rows too)
+    period: float  # charged for the job's period
+    month: float  # charged in the month of the monthly budget
+    held: float  # estimates of the rows still posting in other batches: until id_list
+    # settles them, a budget counts them as spent
 
 
 class LedgerAttempts(LedgerWorkers):
@@ -71,12 +84,17 @@ class LedgerAttempts(LedgerWorkers):
             entry[1].append(str(tag))
         return list(found.values())
 
-    def held_cost(self, except_batch: int) -> float:
-        """What the rows still *posting* may have cost (their estimates), but `except_batch`'s:
-        until id_list settles them, a budget counts them as spent."""
+    def spend_facts(self, job: str, period: str, month: str, except_batch: int) -> Spend:
+        """What a budget judges a claimed batch by, in one statement: one snapshot. Read one
+        at a time, a batch of another worker going from posting to posted between two reads
+        was in neither its estimate nor its cost, and the budget saw room that was not."""
         row = self._db.execute(
-            f"SELECT COALESCE(SUM(est_cost), 0) FROM inputs WHERE state = '{POSTING}'"
-            " AND COALESCE(batch_id, 0) != ?",
-            (except_batch,),
+            "SELECT (SELECT COALESCE(SUM(cost), 0) FROM tally),"
+            " (SELECT COALESCE(SUM(cost), 0) FROM tally WHERE job = ? AND period = ?),"
+            " COALESCE((SELECT cost FROM months WHERE month = ?), 0),"
+            " (SELECT COALESCE(SUM(est_cost), 0) FROM inputs"
+            f"  WHERE state = '{POSTING}' AND COALESCE(batch_id, 0) != ?)",
+            (job, period, month, except_batch),
         ).fetchone()
-        return float(row[0])
+        total, in_period, in_month, held = (float(v) for v in row)
+        return Spend(round(total, SPEND_DIGITS), in_period, in_month, held)

@@ -20,6 +20,7 @@ from orchestrator.config import JobConfig
 from orchestrator.errors import AccountError, RequestRejected, TransientApiError
 from orchestrator.ledger import Claimed
 from orchestrator.ledger.repost import Outcome, sort_answer
+from orchestrator.pipeline import budget
 from orchestrator.pipeline.context import RunContext, Waiting
 from orchestrator.pipeline.loader import load
 from orchestrator.pipeline.receiver import with_webhook
@@ -124,25 +125,6 @@ async def sleep_until(
         await anyio.sleep(min(left, check_s))
 
 
-def _room(run: RunContext, job: JobConfig, period: str, batch: int) -> tuple[float, str] | None:
-    """(USD that may still be spent, the cap that binds) for this job and period, or None when
-    no cap is set; rows held posting by other batches count as spent. Ledger's thread."""
-    budget, ledger = run.config.budget, run.ledger
-    rooms = []
-    if budget.max_cost_usd is not None:
-        rooms.append((budget.max_cost_usd - ledger.spent(), "max_cost_usd"))
-    if budget.max_cost_usd_per_period is not None and period:
-        spent = ledger.job_spent(job.name, period)
-        rooms.append((budget.max_cost_usd_per_period - spent, "max_cost_usd_per_period"))
-    if budget.max_cost_usd_per_month is not None:
-        spent = ledger.month_spent(run.month())
-        rooms.append((budget.max_cost_usd_per_month - spent, "max_cost_usd_per_month"))
-    if not rooms:
-        return None
-    left, cap = min(rooms)
-    return left - ledger.held_cost(batch), cap
-
-
 async def post_job(run: RunContext, job: JobConfig, reconciler: Reconciler) -> None:
     """Post the job's pending inputs of its period in this run's plan."""
     period = run.plan.key(job.name)
@@ -167,22 +149,18 @@ async def post_job(run: RunContext, job: JobConfig, reconciler: Reconciler) -> N
                 return
             await more.wait()  # the inputs are still loading
             continue
-        room = await run.db(_room, run, job, period, batch)
-        if room is not None:
-            left, cap = room
-            affordable = []
-            for item in claimed:
-                if item.est_cost > left + 1e-9:
-                    break
-                left -= item.est_cost
-                affordable.append(item)
-            if len(affordable) < len(claimed):
-                await run.db(run.ledger.release, [c.tag for c in claimed[len(affordable) :]])
+        caps = run.config.budget
+        if budget.capped(caps):
+            spend = await run.db(run.ledger.spend_facts, job.name, period, run.month(), batch)
+            left, cap = budget.room(caps, spend, period)
+            fits = budget.affordable((c.est_cost for c in claimed), left)
+            if fits < len(claimed):
+                await run.db(run.ledger.release, [c.tag for c in claimed[fits:]])
                 run.report.budget_stopped = cap
                 log.warning("budget_reached job=%s cap=%s", job.name, cap)
-            if not affordable:
+            if not fits:
                 return
-            claimed = affordable
+            claimed = claimed[:fits]
         await post_batch(run, reconciler, job, files, batch, claimed)
 
 
