@@ -6,9 +6,13 @@ no call was refused by the account's window."""
 
 import json
 import signal
+import threading
 import time
 from pathlib import Path
 
+import psycopg
+
+from orchestrator.errors import LeaseLost
 from orchestrator.ledger import Ledger
 from tests import pg_server
 from tests.test_e2e_postgres import on_postgres, start_run
@@ -109,3 +113,49 @@ def test_a_task_one_worker_fetches_is_written_by_it_alone_and_known_to_the_other
     finally:
         first.close()
         second.close()
+
+
+def test_a_settle_racing_its_runs_adoption_waits_for_it_and_records_nothing(
+    pg: pg_server.Server,
+) -> None:
+    """A run stalled past its lease settles at the moment another run adopts it: the settle
+    waits for the adoption's transaction and is refused (LeaseLost). Had it read the run's
+    row before the adoption committed and gone on, the adopter could cut the file back to a
+    size read before the settle recorded its line as done: a result lost."""
+    url = pg.url()
+    stalled = Ledger(url, pg_server.PASSWORD, workers=True)
+    adopter = Ledger(url, pg_server.PASSWORD, workers=True)
+    adoption = psycopg.connect(url, password=pg_server.PASSWORD)  # its transaction, held open
+    try:
+        run_id = stalled.start_run()
+        adopter_id = adopter.start_run()
+        stalled.add_inputs([("j", "", "k", "j:k", 0, b"{}", 0.0006)])
+        _, claimed = stalled.claim_batch("j", "", 100, run_id)
+        stalled.mark_posted([(claimed[0].tag, "id-1", 0.0006)], "2026-12")
+        assert stalled.claim_fetches(["id-1"]) == ["id-1"]
+        adoption.execute("UPDATE runs SET adopted_by = %s WHERE id = %s", (adopter_id, run_id))
+
+        refused: list[BaseException] = []
+
+        def settle() -> None:
+            try:
+                stalled.settle("j/results-1.jsonl", 120, ["id-1"], [])
+            except LeaseLost as exc:
+                refused.append(exc)
+
+        settling = threading.Thread(target=settle)
+        settling.start()
+        waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        while settling.is_alive() and ledger_rows(pg, url, waiting) == [["0"]]:
+            settling.join(0.05)  # until the settle waits on the adoption, or is over
+        adoption.commit()
+        settling.join()
+        assert len(refused) == 1, "the settle went on as if its run were not adopted"
+        state = ledger_rows(pg, url, "SELECT state FROM inputs")
+        files = ledger_rows(pg, url, "SELECT count(*) FROM files")
+        assert state == [["posted"]] and files == [["0"]]
+    finally:
+        adoption.close()
+        stalled.close()
+        adopter.close()
+

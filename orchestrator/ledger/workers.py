@@ -216,11 +216,17 @@ class LedgerWorkers(LedgerReads, Store):
 
     def fence(self) -> None:
         """In a settle's transaction: refuse it if another run adopted this one (its lease
-        ran out while it was stalled), so that nothing of a run taken over is recorded."""
+        ran out while it was stalled), so that nothing of a run taken over is recorded.
+
+        The run's row is read FOR SHARE: an adoption under way (its UPDATE of the row not yet
+        committed) makes the settle wait for it and then see it, and a settle under way makes
+        the adoption wait, so the adopter reads the files' sizes this settle committed. A
+        plain read saw no adoption until it committed, and the adopter could cut the file
+        back to a size read before the settle recorded its lines as done."""
         if self.worker is None or not self._db.shared:
             return
         row = self._db.execute(
-            "SELECT adopted_by FROM runs WHERE id = ?", (self.worker.run_id,)
+            "SELECT adopted_by FROM runs WHERE id = ? FOR SHARE", (self.worker.run_id,)
         ).fetchone()
         if row is None or row[0] is not None:
             raise LeaseLost(
