@@ -368,7 +368,7 @@ def test_a_version_3_ledger_keeps_its_twins_and_its_posting_batch_as_a_local_att
 
     ledger = Ledger(path)
     try:
-        assert ledger._db.execute("PRAGMA user_version").fetchone() == (VERSION,) == (8,)
+        assert ledger._db.execute("PRAGMA user_version").fetchone() == (VERSION,) == (9,)
         assert ledger._db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         found = ledger._db.execute("SELECT id, key, state FROM inputs ORDER BY id").fetchall()
         assert found == [(1, "k1", "done"), (2, "k1~2", "posted"), (3, "k2", "posting")]
@@ -398,7 +398,7 @@ def test_a_postgres_ledger_of_version_4_is_brought_up_with_its_rows(
         ROW_TALLY_BACK
         + "; ALTER TABLE runs DROP COLUMN delivered; ALTER TABLE runs DROP COLUMN polled;"
         " DROP TABLE api_lists; DROP TABLE rate_slots; ALTER TABLE runs DROP COLUMN lease_until;"
-        " ALTER TABLE runs DROP COLUMN adopted_by;"
+        " ALTER TABLE runs DROP COLUMN adopted_by; ALTER TABLE runs DROP COLUMN jobs;"
         " ALTER TABLE inputs DROP COLUMN fetcher;"
         " UPDATE meta SET value = '4' WHERE name = 'schema_version'",
         database,
@@ -433,7 +433,7 @@ def test_a_version_4_ledger_of_the_last_release_opens_and_keeps_working(tmp_path
     db.executescript(
         "ALTER TABLE runs DROP COLUMN delivered; ALTER TABLE runs DROP COLUMN polled;"
         " DROP TABLE api_lists; DROP TABLE rate_slots; ALTER TABLE runs DROP COLUMN lease_until;"
-        " ALTER TABLE runs DROP COLUMN adopted_by;"
+        " ALTER TABLE runs DROP COLUMN adopted_by; ALTER TABLE runs DROP COLUMN jobs;"
         " ALTER TABLE inputs DROP COLUMN fetcher; PRAGMA user_version = 4;"
     )
     db.close()
@@ -491,10 +491,11 @@ ROW_TALLY_BACK = (
 
 
 def as_version(where: LedgerAt, version: int) -> None:
-    """Take a ledger of this version back to the schema `version` (7, 6 or 5) had."""
+    """Take a ledger of this version back to the schema `version` (8, 7, 6 or 5) had."""
     db = Ledger(where.location, where.password)._db
     try:
-        if is_url(where.location):
+        db.execute("ALTER TABLE runs DROP COLUMN jobs")  # version 9's
+        if is_url(where.location) and version < 8:
             db.execute(ROW_TALLY_BACK)
         if version < 7:
             for table, column in V7_COLUMNS:
@@ -564,5 +565,30 @@ def test_a_version_7_ledger_keeps_its_tally_and_counts_every_move_after_the_upgr
         counts = ledger.counts("g")
         assert counts == {**counts, PENDING: 100, POSTING: 0, POSTED: 0, DONE: 180, FAILED: 20}
         assert ledger.spent() == pytest.approx(150 * 0.0006 + 50 * 0.0012)
+    finally:
+        ledger.close()
+
+
+def test_a_version_8_ledger_has_its_crashed_run_taken_over_and_runs_record_their_jobs(
+    where: LedgerAt,
+) -> None:
+    """Version 9 records the jobs of each run. A run of the last release killed with an
+    answer claimed recorded none: the first run of this version, whatever its jobs, takes it
+    over as before; its own jobs are recorded, so that only a run of them adopts it."""
+    made = where.open()
+    old_run = made.start_run()
+    made.add_inputs([("g", "", "k1", "g:k1", 1, b"{}", 0.0006)])
+    _, claimed = made.claim_batch("g", "", 1, old_run)
+    made.mark_posted([(claimed[0].tag, "id-1", 0.0006)], "2026-11")
+    made.claim_fetches(["id-1"])
+    made.close()
+    as_version(where, 8)
+    ledger = where.open()
+    try:
+        worker = ledger.start_worker(30.0, ["g", "h"])
+        assert ledger.adopt_dead(["g", "h"]) == [old_run]
+        assert ledger.fetching(worker.run_id) == [("id-1", "g", "")]
+        jobs = ledger._db.execute("SELECT jobs FROM runs WHERE id = ?", (worker.run_id,)).fetchone()
+        assert jobs[0] == '["g","h"]'
     finally:
         ledger.close()

@@ -8,7 +8,7 @@ import pytest
 
 from orchestrator.errors import ForeignOutput
 from orchestrator.ledger import DONE, FAILED, POSTED, Ledger
-from orchestrator.pipeline.sink import JobFiles, claim_folder, read_marker
+from orchestrator.pipeline.sink import JobFiles, claim_folder, cut_back_runs, read_marker
 from orchestrator.storage.layout import MARKER
 
 
@@ -164,4 +164,21 @@ def test_lines_another_writer_appended_are_refused_not_cut(tmp_path: Path, use_g
     with pytest.raises(ForeignOutput, match="another writer appended to it"):
         JobFiles(out / "j", ledger, use_gzip, out)
     assert path.read_bytes() == appended
+    ledger.close()
+
+
+def test_a_run_cuts_back_the_files_of_a_dead_run_under_its_own_jobs_only(tmp_path: Path) -> None:
+    """Two configs share a ledger: the files of a dead run are cut to what it settled by a
+    run of their job, which knows where they are; another config's run leaves them alone."""
+    ledger = Ledger(tmp_path / "s.sqlite")
+    out = tmp_path / "out"
+    for job in ("a", "b"):
+        (out / job).mkdir(parents=True)
+        (out / job / "results-7.jsonl").write_bytes(b'{"id":"settled"}\n{"id":"not"}\n')
+        ledger.settle(f"{job}/results-7.jsonl", 17, [], [])
+    cut_back_runs(str(out), ledger, [7], ["a"])
+    assert (out / "a" / "results-7.jsonl").read_bytes() == b'{"id":"settled"}\n'
+    assert (out / "b" / "results-7.jsonl").stat().st_size == 30
+    cut_back_runs(str(out), ledger, [7], ["b"])
+    assert (out / "b" / "results-7.jsonl").read_bytes() == b'{"id":"settled"}\n'
     ledger.close()

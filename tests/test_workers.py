@@ -14,6 +14,7 @@ import psycopg
 
 from orchestrator.errors import LeaseLost
 from orchestrator.ledger import Ledger
+from orchestrator.ledger.workers import ORPHAN_LEASES, adoptable
 from tests import pg_server
 from tests.test_e2e_postgres import on_postgres, start_run
 from tests.test_e2e_run import running_simulator, stats, wait_for, write_job_files
@@ -159,3 +160,54 @@ def test_a_settle_racing_its_runs_adoption_waits_for_it_and_records_nothing(
         stalled.close()
         adopter.close()
 
+
+def claimed_task(ledger: Ledger, job: str, task_id: str) -> None:
+    """One input of `job` posted as `task_id`, its answer claimed by this ledger's run."""
+    ledger.add_inputs([(job, "", task_id, f"{job}:{task_id}", 0, b"{}", 0.0006)])
+    _, claimed = ledger.claim_batch(job, "", 100)
+    ledger.mark_posted([(claimed[0].tag, task_id, 0.0006)], "2026-12")
+    assert ledger.claim_fetches([task_id]) == [task_id]
+
+
+def test_a_dead_run_is_taken_over_by_a_run_of_its_own_jobs_not_by_another_configs(
+    pg: pg_server.Server,
+) -> None:
+    """Two configs (jobs `a` and `b`) share a ledger. A run of `a` dies with an answer
+    claimed: the live run of `b` leaves it alone (it could never fetch that answer, and
+    while it lived no one else could), and the next run of `a` takes it over. A run of `a`
+    that no run of `a` takes over in ORPHAN_LEASES leases is adopted by `b` all the same
+    (its attempts are the account's to settle), and its claim is let go for `a`."""
+    url = pg.url()
+    open_ = [Ledger(url, pg_server.PASSWORD, workers=True) for _ in range(5)]
+    dead, other, orphaned, heir, late = open_
+    try:
+        dead_id = dead.start_run(30.0, ["a"])
+        claimed_task(dead, "a", "id-1")
+        dead.close()  # its connection gone, its lock is free: the run is dead
+        other.start_run(0.2, ["b"])
+        assert other.adopt_dead(["b"]) == []
+        heir_id = heir.start_run(30.0, ["a"])
+        assert heir.adopt_dead(["a"]) == [dead_id]
+        assert heir.fetching(heir_id) == [("id-1", "a", "")]
+
+        orphaned_id = orphaned.start_run(0.2, ["a"])
+        claimed_task(orphaned, "a", "id-2")
+        orphaned.close()
+        deadline = time.monotonic() + 30
+        while not (taken := other.adopt_dead(["b"])) and time.monotonic() < deadline:
+            time.sleep(0.05)  # until the server's clock is ORPHAN_LEASES leases past its end
+        assert taken == [orphaned_id]
+        late.start_run(30.0, ["a"])
+        assert late.claim_fetches(["id-2"]) == ["id-2"]  # let go by `b`, taken by `a`
+    finally:
+        for ledger in open_:
+            ledger.close()
+
+
+def test_adoption_is_a_function_of_the_jobs_and_of_how_long_a_run_is_dead() -> None:
+    mine = frozenset({"a", "b"})
+    assert adoptable(None, mine, 0.0, 30.0)  # a run of an earlier version: jobs unknown
+    assert adoptable(frozenset(), mine, 0.0, 30.0)
+    assert adoptable(frozenset({"a"}), mine, 0.0, 30.0)
+    assert not adoptable(frozenset({"a", "c"}), mine, ORPHAN_LEASES * 30.0 - 1, 30.0)
+    assert adoptable(frozenset({"c"}), mine, ORPHAN_LEASES * 30.0, 30.0)

@@ -205,7 +205,7 @@ def command_run(args: argparse.Namespace) -> int:
     mode: Mode = "off" if args.quiet else "live" if sys.stdout.isatty() else "log"
     fmt: Format = "json" if args.log_format == "json" else "text"
     progress = Progress(sys.stdout, mode, fmt, args.progress_interval)
-    run_id = ledger.start_run(config.state.lease_s)
+    run_id = ledger.start_run(config.state.lease_s, [job.name for job in config.jobs])
     # The calls of the last window: of every process on the ledger's server, or this one's
     # and the previous one's in the call log beside a file (whose lock is held).
     limits = ExitStack()

@@ -32,7 +32,7 @@ from typing import Final
 
 from orchestrator.errors import NewerLedger
 
-VERSION: Final = 8
+VERSION: Final = 9
 OPEN_STATES_SQL: Final = "('pending', 'posting', 'posted')"
 
 # Version 1's table, as version 1 made it: later versions change it by steps.
@@ -400,6 +400,17 @@ def _v7_to_v8(db: sqlite3.Connection) -> None:
     triggers of a row only, and a file's tally stays as it is."""
 
 
+# Version 9: the jobs a run works on (a JSON list), so that a dead run is adopted by a run of
+# its own config, the one that can fetch its answers and cut its files (ledger/workers.py).
+# Runs of earlier versions have none recorded, and any run may adopt them, as before.
+V9_STATEMENTS: Final = ("ALTER TABLE runs ADD COLUMN jobs TEXT",)
+
+
+def _v8_to_v9(db: sqlite3.Connection) -> None:
+    for statement in V9_STATEMENTS:
+        db.execute(statement)
+
+
 STEPS: Final[dict[int, Callable[[sqlite3.Connection], None]]] = {
     1: _v0_to_v1,
     2: _v1_to_v2,
@@ -409,6 +420,7 @@ STEPS: Final[dict[int, Callable[[sqlite3.Connection], None]]] = {
     6: _v5_to_v6,
     7: _v6_to_v7,
     8: _v7_to_v8,
+    9: _v8_to_v9,
 }
 
 

@@ -8,7 +8,7 @@ transaction-level advisory lock, so two workers starting at once make it once.
 
 from typing import Final
 
-from orchestrator.ledger.migrations import RATE_SLOTS, V5_STATEMENTS, V7_STATEMENTS
+from orchestrator.ledger.migrations import RATE_SLOTS, V5_STATEMENTS, V7_STATEMENTS, V9_STATEMENTS
 
 # The key of the advisory lock that serialises schema changes ('orch' and 'sche').
 SCHEMA_LOCK: Final = 0x6F726368_73636865
@@ -176,7 +176,7 @@ SCHEMA: Final = (
     + ";\n"
     + PG_RATE_SLOTS
     + ";\n"
-    + ";\n".join((*PG_V7, *PG_V8))
+    + ";\n".join((*PG_V7, *PG_V8, *V9_STATEMENTS))
     + ";\n"
 )
 
@@ -187,6 +187,7 @@ STEPS: Final[dict[int, tuple[str, ...]]] = {
     6: (PG_RATE_SLOTS,),
     7: PG_V7,
     8: PG_V8,
+    9: V9_STATEMENTS,
 }
 
 # Tables whose ids are made by the server: after rows are copied in with their ids, each

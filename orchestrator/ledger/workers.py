@@ -8,6 +8,11 @@ its own output files, and claims on the answers it writes.
   settles the dead run's open POST attempts (reconcile.py asks id_list, as after a crash),
   fetches again the answers it had claimed, and cuts its files back to what it settled. A run
   never takes over what a live run has in hand.
+- Several configs (each its own jobs) may share a ledger. A run records its jobs, and a dead
+  run is adopted by a run of its jobs (`adoptable`): only such a run can fetch its answers
+  and cut its files. A dead run that no run of its jobs took over in ORPHAN_LEASES leases
+  (its config has no run up) is adopted by any, for its attempts are the account's to
+  settle; the claims of jobs not the adopter's are let go, for their config's next run.
 - Each run appends to files of its own (`results-<run>.jsonl`), so two runs never write one
   file, and only the run that adopted a dead one cuts that one's files.
 - An answer is written only by the run that claimed it (`inputs.fetcher`): the poller claims
@@ -22,9 +27,11 @@ both engines share one schema.
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
+
+import msgspec
 
 from orchestrator.errors import LeaseLost
 from orchestrator.ledger.reads import POSTED, LedgerReads
@@ -35,6 +42,8 @@ RENEW_PARTS: Final = 3  # a lease is renewed this many times in its length
 # A run stops writing once this share of its lease has gone by since its last renewal began:
 # the rest is the margin for a clock that runs fast or a write already under way.
 WRITE_SHARE: Final = 0.75
+# A dead run of other jobs is adopted by any run once it has been dead this many leases.
+ORPHAN_LEASES: Final = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +52,16 @@ class Worker:
 
     run_id: int
     lease_s: float
+
+
+def adoptable(
+    their_jobs: frozenset[str] | None, my_jobs: frozenset[str], dead_for_s: float, lease_s: float
+) -> bool:
+    """Whether this run adopts a dead run: one of its own jobs, or of jobs not recorded (a
+    run of a ledger before version 9), or one no run of its jobs took over in time."""
+    if their_jobs is None or their_jobs <= my_jobs:
+        return True
+    return dead_for_s >= ORPHAN_LEASES * lease_s
 
 
 def run_lock(run_id: int) -> str:
@@ -56,15 +75,15 @@ class LedgerWorkers(LedgerReads, Store):
     worker: Worker | None = None
     _renewed_at: float = 0.0  # monotonic: when the last successful renewal began
 
-    def start_worker(self, lease_s: float) -> Worker:
-        """Record a run that began, with its lease (and, on a server, its lock)."""
+    def start_worker(self, lease_s: float, jobs: Iterable[str] = ()) -> Worker:
+        """Record a run that began, with its jobs and its lease (and, on a server, its lock)."""
         db = self._db
         begun = time.monotonic()
         with db.transaction():
             row = db.execute(
-                f"INSERT INTO runs (started_at, pid, lease_until) VALUES (?, ?, {db.now_sql} + ?)"
-                " RETURNING id",
-                (time.time(), os.getpid(), lease_s),
+                "INSERT INTO runs (started_at, pid, lease_until, jobs)"
+                f" VALUES (?, ?, {db.now_sql} + ?, ?) RETURNING id",
+                (time.time(), os.getpid(), lease_s, msgspec.json.encode(sorted(jobs)).decode()),
             ).fetchone()
             if db.shared:  # taken before the row is seen: a run is never found without it
                 db.try_hold(run_lock(int(row[0])))
@@ -72,9 +91,9 @@ class LedgerWorkers(LedgerReads, Store):
         self._renewed_at = begun
         return self.worker
 
-    def start_run(self, lease_s: float = DEFAULT_LEASE_S) -> int:
+    def start_run(self, lease_s: float = DEFAULT_LEASE_S, jobs: Iterable[str] = ()) -> int:
         """Record a run that began (`end_run` records how it ended; a killed run never does)."""
-        return self.start_worker(lease_s).run_id
+        return self.start_worker(lease_s, jobs).run_id
 
     def renew(self) -> bool:
         """Move this run's lease on; False if it was adopted meanwhile (it must stop)."""
@@ -107,33 +126,55 @@ class LedgerWorkers(LedgerReads, Store):
             return True
         return time.monotonic() - self._renewed_at < WRITE_SHARE * self.worker.lease_s
 
-    def adopt_dead(self) -> list[int]:
+    def adopt_dead(self, jobs: Iterable[str] = ()) -> list[int]:
         """Take on the runs that are dead and that no one adopted, with the runs they had
-        adopted: their open attempts are this run's to settle, their claimed answers this
-        run's to fetch. Returns the runs adopted now."""
+        adopted: their open attempts are this run's to settle, their claimed answers of
+        `jobs` (this run's) this run's to fetch. Returns the runs adopted now."""
         me = self._worker().run_id
         db = self._db
+        if not db.shared:  # the file's lock: every other run has ended, one way or another
+            return self._adopt_all_ended(me)
         gone = ", ".join(str(r) for r in self._gone())  # run ids: numbers of our own
-        if db.shared:
-            dead = f"COALESCE(lease_until, 0) <= {db.now_sql}"
-            dead += f" OR id IN ({gone})" if gone else ""
-        else:
-            dead = "1 = 1"  # the file's lock: every other run has ended, one way or another
+        dead = f"COALESCE(lease_until, 0) <= {db.now_sql}" + (f" OR id IN ({gone})" if gone else "")
+        mine = frozenset(jobs)
         with db.transaction():
+            # FOR UPDATE: a run adopting at the same time waits, then finds these adopted
             rows = db.execute(
-                "UPDATE runs SET adopted_by = ? WHERE id != ? AND adopted_by IS NULL"
-                f" AND (ended_at IS NOT NULL OR {dead}) RETURNING id",
-                (me, me),
+                f"SELECT id, jobs, {db.now_sql} - COALESCE(lease_until, 0) FROM runs"
+                f" WHERE id != ? AND adopted_by IS NULL AND (ended_at IS NOT NULL OR {dead})"
+                " FOR UPDATE",
+                (me,),
             ).fetchall()
-            adopted = ", ".join(str(int(r[0])) for r in rows)
-            if adopted and db.shared:
+            lease_s = self._worker().lease_s
+            chosen = [
+                int(run_id)
+                for run_id, their, dead_for_s in rows
+                if adoptable(_jobs(their), mine, max(0.0, float(dead_for_s)), lease_s)
+            ]
+            if chosen:
+                adopted = ", ".join(map(str, chosen))
+                db.execute(f"UPDATE runs SET adopted_by = ? WHERE id IN ({adopted})", (me,))
                 db.execute(f"UPDATE runs SET adopted_by = ? WHERE adopted_by IN ({adopted})", (me,))
                 db.execute(
-                    f"UPDATE inputs SET fetcher = ? WHERE state = '{POSTED}'"
-                    f" AND fetcher IN ({adopted})",
-                    (me,),
+                    f"UPDATE inputs SET fetcher = CASE WHEN {db.any_of('job')} THEN ? END"
+                    f" WHERE state = '{POSTED}' AND fetcher IN ({adopted})",
+                    (db.list_argument(sorted(mine)), me),
                 )
+        return chosen
+
+    def _adopt_all_ended(self, me: int) -> list[int]:
+        with self._db.transaction():
+            rows = self._db.execute(
+                "UPDATE runs SET adopted_by = ? WHERE id != ? AND adopted_by IS NULL RETURNING id",
+                (me, me),
+            ).fetchall()
         return [int(r[0]) for r in rows]
+
+    def taken_over(self) -> list[int]:
+        """Every run another took over: none of them writes or settles again."""
+        return [
+            int(r[0]) for r in self._db.execute("SELECT id FROM runs WHERE adopted_by IS NOT NULL")
+        ]
 
     def _gone(self) -> list[int]:
         """Runs whose lease still runs but whose lock is free: their process has ended."""
@@ -246,3 +287,8 @@ class LedgerWorkers(LedgerReads, Store):
         if self.worker is None:
             raise LeaseLost(f"{self.path}: no run is recorded for this process")
         return self.worker
+
+
+def _jobs(recorded: str | None) -> frozenset[str] | None:
+    """A run's jobs as recorded (a JSON list); None for a run that recorded none."""
+    return None if recorded is None else frozenset(msgspec.json.decode(recorded, type=list[str]))

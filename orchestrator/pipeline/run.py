@@ -134,12 +134,18 @@ class Run(RunContext):
                 )
             await self.adopt()
 
-    async def adopt(self) -> None:
-        """Take on the runs that are dead (all earlier ones, beside a file)."""
-        adopted = await self.db(self.ledger.adopt_dead)
-        if adopted and self.ledger.shared:
-            if self.bucket is None:
-                await self.db(cut_back_runs, self.config.output.dir, self.ledger, adopted)
+    async def adopt(self, starting: bool = False) -> None:
+        """Take on the runs that are dead (all earlier ones, beside a file). Starting, the
+        files of this config's jobs are cut back for every run taken over, by this run or
+        another: a run of another config that took over one of ours could not cut them."""
+        jobs = list(self.jobs)
+        adopted = await self.db(self.ledger.adopt_dead, jobs)
+        if not self.ledger.shared:
+            return
+        if self.bucket is None and (adopted or starting):
+            runs = await self.db(self.ledger.taken_over) if starting else adopted
+            await self.db(cut_back_runs, self.config.output.dir, self.ledger, runs, jobs)
+        if adopted:
             log.warning(
                 "runs_taken_over runs=%s: their leases ran out; this run settles their open"
                 " attempts and fetches what they had asked for",
@@ -210,7 +216,8 @@ class Run(RunContext):
         if self.run_id is None:  # the CLI records its run; a run made in code gets one here,
             # for its batches name the run that claimed them: the reconciler never takes a
             # POST still in flight here for one a crash cut short
-            self.run_id = await self.db(self.ledger.start_run, self.config.state.lease_s)
+            lease_s = self.config.state.lease_s
+            self.run_id = await self.db(self.ledger.start_run, lease_s, list(self.jobs))
         output = self.config.output
         for name in self.jobs:  # before anything is posted: refuse folders not ours
             home = (name, self.config_file, output.url or output.dir)
@@ -227,7 +234,7 @@ class Run(RunContext):
                 orphans = await self.db(claim, self.bucket, name, self.ledger)
                 for key in orphans:
                     log.warning("orphan_part_removed %s/%s: no run recorded it", output.url, key)
-        await self.adopt()  # before anything is posted or asked for
+        await self.adopt(starting=True)  # before anything is posted or asked for
         with anyio.move_on_after(max_runtime_s) as scope:
             async with anyio.create_task_group() as notes:
                 notes.start_soon(self.keep_noting)

@@ -20,7 +20,7 @@ import gzip
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Final, Protocol
 
@@ -99,13 +99,18 @@ def own_name(kind: str, run_id: int | None, use_gzip: bool) -> str:
     return f"{kind}{'' if run_id is None else f'-{run_id}'}{EXTENSIONS[use_gzip]}"
 
 
-def cut_back_runs(out_dir: str, ledger: Ledger, runs: Sequence[int | None]) -> None:
+def cut_back_runs(
+    out_dir: str, ledger: Ledger, runs: Sequence[int | None], jobs: Collection[str] | None = None
+) -> None:
     """The files of runs taken over (dead), cut back to what those runs settled: a line a
     run wrote but did not settle is fetched and written again by another. Run None: the one
     file the runs of a ledger file write in turn (`results.jsonl`), cut when the ledger moves
-    to a server, whose runs write files of their own and would never cut it."""
+    to a server, whose runs write files of their own and would never cut it. With `jobs`,
+    only those jobs' files: another config's are under its own [output] dir."""
     names = {own_name(kind, run, gz) for run in runs for kind in KINDS for gz in (False, True)}
     for key, size in ledger.recorded_files("").items():
+        if jobs is not None and key.split("/", 1)[0] not in jobs:
+            continue
         path = Path(out_dir) / key
         if path.name in names and path.exists() and path.stat().st_size > size:
             with on_disk(path), open(path, "r+b") as handle:
