@@ -57,12 +57,16 @@ def new_run(config_path: Path) -> Run:
     return Run(config, ledger, None, plan(config, time.time(), None, str(config_path)))  # type: ignore[arg-type]
 
 
-def load(config_path: Path) -> Run:
-    """One load through the worker process, as `orchestrator run` loads; the ledger closed."""
+def load(config_path: Path, in_process: bool = False) -> Run:
+    """One load through the worker process, as `orchestrator run` loads a file over
+    IN_PROCESS_BYTES (`in_process`: as it loads a smaller one); the ledger closed."""
     run = new_run(config_path)
+    threshold = loader.IN_PROCESS_BYTES
+    loader.IN_PROCESS_BYTES = 1 << 40 if in_process else 0  # type: ignore[misc]
     try:
         anyio.run(run.load)
     finally:
+        loader.IN_PROCESS_BYTES = threshold  # type: ignore[misc]
         run.ledger.close()
     return run
 
@@ -92,6 +96,38 @@ def test_an_input_given_twice_is_one_row(tmp_path: Path) -> None:
     assert (report.valid, report.rejected) == (5, 1)  # every valid row counts, repeats too
     rejected = (tmp_path / "out" / "g" / "rejected.jsonl").read_text().splitlines()
     assert len(rejected) == 1 and '"line":6' in rejected[0]
+
+
+def test_a_small_file_read_in_the_runs_process_loads_as_the_worker_loads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file up to IN_PROCESS_BYTES is read in the run's process: no worker is started (one
+    that would die is never run), and its rows, rejected lines and counts are the worker's,
+    on the first load and on the next of the same file grown (read on from its last line,
+    the keys it holds left out)."""
+    dies = [sys.executable, "-c", "import sys; sys.exit(1)"]
+    found = {}
+    for mode in ("worker", "here"):
+        folder = tmp_path / mode
+        folder.mkdir()
+        (folder / "kw.txt").write_text(f"pizza\nSushi\npizza\n{LONG}\nramen\n")
+        config = write_config(folder)
+        with monkeypatch.context() as patched:
+            if mode == "here":
+                patched.setattr(loader, "WORKER", dies)
+            first = load(config, in_process=mode == "here")
+            with (folder / "kw.txt").open("a") as handle:
+                handle.write(f"ramen\nudon\n{LONG}\n")
+            again = load(config, in_process=mode == "here")
+        with table(config) as db:
+            rows = db.execute(
+                "SELECT key, tag, line, body, est_cost, state FROM inputs ORDER BY key"
+            ).fetchall()
+        reports = [(r.report.jobs["g"].valid, r.report.jobs["g"].rejected) for r in (first, again)]
+        found[mode] = (rows, (folder / "out" / "g" / "rejected.jsonl").read_text(), reports)
+    assert found["here"] == found["worker"]
+    rows, rejected, reports = found["here"]
+    assert len(rows) == 4 and rejected.count("\n") == 2 and reports == [(4, 1), (6, 2)]
 
 
 def test_a_changed_file_adds_only_its_new_inputs(tmp_path: Path) -> None:
