@@ -130,7 +130,8 @@ class LedgerWorkers(LedgerReads, Store):
         """Take on the runs that are dead and that no one adopted, with the runs they had
         adopted: their open attempts are this run's to settle, their claimed answers of
         `jobs` (this run's) this run's to fetch. Returns the runs adopted now."""
-        me = self._worker().run_id
+        worker = self._worker()
+        me = worker.run_id
         db = self._db
         if not db.shared:  # the file's lock: every other run has ended, one way or another
             return self._adopt_all_ended(me)
@@ -145,11 +146,10 @@ class LedgerWorkers(LedgerReads, Store):
                 " FOR UPDATE",
                 (me,),
             ).fetchall()
-            lease_s = self._worker().lease_s
             chosen = [
                 int(run_id)
                 for run_id, their, dead_for_s in rows
-                if adoptable(_jobs(their), mine, max(0.0, float(dead_for_s)), lease_s)
+                if adoptable(_jobs(their), mine, max(0.0, float(dead_for_s)), worker.lease_s)
             ]
             if chosen:
                 adopted = ", ".join(map(str, chosen))
