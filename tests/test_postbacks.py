@@ -30,6 +30,12 @@ def postback_config(tmp: Path, url: str, n: int, port: int, extra: str = "") -> 
     return daily_config(tmp, url, n, extra=f"[postback]\n{receiver}\n{extra}\n")
 
 
+def release_webhooks(url: str) -> None:
+    """Send every delivery the simulator holds (`--hold-webhooks`)."""
+    request = urllib.request.Request(f"{url}/_sim/webhooks", data=b'{"held": false}')
+    urllib.request.urlopen(request, timeout=10).close()
+
+
 def result_ids(tmp: Path) -> list[str]:
     """The task ids in job g's results files: every run's (results-<run>.jsonl on a server).
     Whole lines only: read while a run appends, a file may end in a line half written."""
@@ -52,6 +58,31 @@ def test_postbacks_collect_every_task_without_task_get(tmp_path: Path) -> None:
     assert numbers["calls_by_function"].get("task_get", 0) == 0
     assert numbers["webhooks_sent"] == 300 and numbers["duplicate_tags"] == 0
     assert numbers["rate_limited"] == 0 and numbers["calls_by_function"]["task_post"] == 3
+
+
+def test_a_run_ends_at_its_last_settle_not_at_the_pollers_next_look(tmp_path: Path) -> None:
+    """The poller looks at tasks_ready once an interval (3 s by default; here 60 s, one call a
+    minute). Once all is posted and the last delivery settled, the run ends then: it calls
+    tasks_ready no more (before, it slept out the interval and called once more)."""
+    with running_simulator("--delay-normal-s", "0:1", "--hold-webhooks") as url:
+        config = postback_config(tmp_path, url, 50, free_port())
+        text = config.read_text().replace("[output]", "tasks_ready_per_minute = 1\n[output]")
+        config.write_text(text)
+        cmd = [sys.executable, "-m", "orchestrator", "run", "--config", str(config)]
+        with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV) as proc:
+            wait_for(
+                url,
+                lambda n: n["webhooks_held"] == 50 and "tasks_ready" in n["calls_by_function"],
+                proc,
+            )
+            looks = stats(url)["calls_by_function"]["tasks_ready"]
+            release_webhooks(url)
+            _, errors = proc.communicate(timeout=240)
+            assert proc.returncode == 0, errors
+        numbers = stats(url)
+    ids = result_ids(tmp_path)
+    assert len(ids) == len(set(ids)) == numbers["webhooks_sent"] == 50
+    assert numbers["calls_by_function"]["tasks_ready"] == looks
 
 
 def test_failed_deliveries_are_collected_through_tasks_ready(tmp_path: Path) -> None:

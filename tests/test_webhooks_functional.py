@@ -232,3 +232,42 @@ async def test_a_slow_receiver_fails_the_delivery(http: aiohttp.ClientSession) -
             assert failure.http_code == 0 and failure.message == "TimeoutError"
     finally:
         await runner.cleanup()
+
+
+async def _stats(sim_url: str) -> dict[str, Any]:
+    async with aiohttp.ClientSession() as plain, plain.get(f"{sim_url}/_sim/stats") as resp:
+        found: dict[str, Any] = await resp.json()
+    return found
+
+
+async def test_held_deliveries_wait_until_released_and_then_all_arrive(
+    http: aiohttp.ClientSession, receiver: tuple[Receiver, str]
+) -> None:
+    """A benchmark times receivers, not the simulator: with deliveries held, finished tasks'
+    webhooks (their bodies made) wait until `/_sim/webhooks {"held": false}` sends them all."""
+    recv, base = receiver
+    async with serve(fast_config(hold_webhooks=True)) as sim:
+        posted = [
+            {**GOOD, "tag": "p", "postback_url": f"{base}/post/$id", "postback_data": "advanced"},
+            {**GOOD, "tag": "g", "pingback_url": f"{base}/ping?id=$id"},
+        ]
+        async with http.post(f"{sim.url}/v3/serp/google/organic/task_post", json=posted) as resp:
+            ids = [t["id"] for t in (await resp.json())["tasks"]]
+        with anyio.fail_after(5):
+            while (await _stats(sim.url))["webhooks_held"] < 2:  # noqa: ASYNC110 - bounded
+                await anyio.sleep(0.02)
+        assert recv.calls == []
+        assert await _ready_tags(http, sim.url) == ["g"]  # the postback is held, not failed
+        async with http.post(f"{sim.url}/_sim/webhooks", json={"held": "no"}) as resp:
+            assert resp.status == 400
+        async with http.post(f"{sim.url}/_sim/webhooks", json={"held": False}) as resp:
+            assert resp.status == 200
+        with anyio.fail_after(5):
+            while len(recv.calls) < 2:  # noqa: ASYNC110 - bounded, see above
+                await anyio.sleep(0.02)
+        paths = sorted(path for _, path, _ in recv.calls)
+        assert paths == [f"/ping?id={ids[1]}", f"/post/{ids[0]}"]
+        body = next(body for _, path, body in recv.calls if path.startswith("/post"))
+        assert schemas.decode_task_get(body, "google", "organic").tasks[0].id == ids[0]
+        stats = await _stats(sim.url)
+        assert stats["webhooks_held"] == 0 and stats["webhooks_sent"] == 2

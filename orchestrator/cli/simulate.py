@@ -179,6 +179,11 @@ def add_simulate(p: argparse.ArgumentParser) -> None:
         help="share of pingback/postback deliveries that fail as if the receiver were down",
     )
     p.add_argument(
+        "--hold-webhooks",
+        action="store_true",
+        help='keep deliveries until POST /_sim/webhooks {"held": false} (benchmarks)',
+    )
+    p.add_argument(
         "--webhook-timeout-s",
         type=float,
         default=d.webhook_timeout_real_s,
@@ -233,6 +238,7 @@ def simulator_config(args: argparse.Namespace) -> SimulatorConfig:
         empty_tasks_ready_null=args.empty_tasks_ready_null,
         allow_external_webhooks=args.allow_external_webhooks,
         webhook_fail_rate=args.webhook_fail_rate,
+        hold_webhooks=args.hold_webhooks,
         webhook_timeout_real_s=args.webhook_timeout_s,
         webhook_retries=max(0, args.webhook_retries),
         webhook_retry_after_s=args.webhook_retry_after_s,

@@ -80,6 +80,15 @@ class LedgerReads:
         ).fetchone()
         return int(row[0])
 
+    def anything_in_flight(self, jobs: Sequence[str]) -> bool:
+        """Whether `in_flight` is above 0: one step of the state index, however many are."""
+        row = self._db.execute(
+            f"SELECT 1 FROM inputs WHERE state IN ('{POSTING}', '{POSTED}')"
+            f" AND {self._db.any_of('job')} LIMIT 1",
+            (self._db.list_argument(jobs),),
+        ).fetchone()
+        return row is not None
+
     def row_state(self, job: str, period: str, key: str) -> str | None:
         """The state of one input's row (the identity index finds it), or None."""
         row = self._db.execute(

@@ -39,6 +39,7 @@ PROBE_AFTER_S: Final = 30.0  # with tasks_ready full, a task this old is asked f
 PROBE_AGAIN_S: Final = 30.0  # ... and asked again this long after an answer "not ready yet"
 AGAIN_FIRST_S: Final = 2.0  # a task_get that answered an error is asked again after
 AGAIN_MOST_S: Final = 60.0  # this long, doubling each time up to this
+REST_CHECK_S: Final = 0.1  # once all is posted, how often the run asks if it is done
 # An overdue task answered "still in the API's queue" is not swept again for 2 x overdue_s,
 # then 4 x, and so on: tasks_ready lists it once it is done, so through a backlog of the API
 # (up to 3 x overdue_s) it costs one task_get before the one that collects it, not one a sweep.
@@ -71,7 +72,10 @@ class Poller:
                 workers.start_soon(self.fetch_worker, fetch_receive.clone())
             fetch_receive.close()
             self.queue = fetch_send
-            await self.poll(fetch_send)
+            async with anyio.create_task_group() as polling:
+                polling.start_soon(self.end_when_done, polling.cancel_scope)
+                await self.poll(fetch_send)
+                polling.cancel_scope.cancel()
             self.queue = None
             fetch_send.close()  # the workers finish what is queued, then end
 
@@ -115,7 +119,7 @@ class Poller:
             run.collect_note = self.note(len(ready), listed_ours)
             if not self.queued:
                 posted = run.posted = anyio.Event()  # before the count: a post during it sets it
-                if await run.db(run.ledger.in_flight, list(run.jobs)) == 0:
+                if not await run.db(run.ledger.anything_in_flight, list(run.jobs)):
                     # Once the producer is done, what is still pending (over budget, or of a
                     # period that is over) cannot move this run.
                     if run.produced.is_set():
@@ -128,6 +132,20 @@ class Poller:
                     await self.settled.wait()
             else:
                 await anyio.sleep(interval)
+
+    async def end_when_done(self, poll: anyio.CancelScope) -> None:
+        """End the poll as soon as the run has nothing left to collect: the producer is done
+        and nothing is in flight, settled by this run's sink or by other workers'. Without
+        this the run ended only at the poll's next look, up to an interval after its last
+        settle (3 s by default) plus the wait for a tasks_ready slot (longer with workers
+        sharing the window). Nothing in flight means nothing the poll does can matter."""
+        run = self.run
+        await run.produced.wait()
+        while True:
+            await anyio.sleep(REST_CHECK_S)
+            if not self.queued and not await run.db(run.ledger.anything_in_flight, list(run.jobs)):
+                poll.cancel()
+                return
 
     async def resume(self) -> None:
         """Fetch again what this run (or a run it adopted) asked for and may have lost."""

@@ -56,6 +56,9 @@ class Simulator:
         self.concurrency_limited = 0
         self.unauthorized = 0
         self.faults_injected: Counter[str] = Counter()
+        # While held (`hold_webhooks`), finished tasks' deliveries wait here, their bodies
+        # made: a benchmark releases them at once to time the receivers, not this simulator.
+        self.held: list[tuple[SimTask, bytes | None]] | None = [] if config.hold_webhooks else None
         self._credentials = f"{config.login}:{config.password}".encode()
         self._wake = anyio.Event()
         self._task_group: anyio.abc.TaskGroup | None = None
@@ -84,13 +87,29 @@ class Simulator:
     def advance(self) -> None:
         """Complete what is due and start the webhooks it needs."""
         for task in self.store.advance():
-            if self._task_group is not None:
+            if self.held is not None and (task.postback_url or task.pingback_url):
+                self.held.append(
+                    (task, self.webhooks.postback(task) if task.postback_url else None)
+                )
+            elif self._task_group is not None:
                 self._task_group.start_soon(self._deliver, task)
 
-    async def _deliver(self, task: SimTask, retries: int | None = None) -> None:
+    def hold_webhooks(self, held: bool) -> None:
+        """Hold deliveries from now on, or send those held (all at once) and hold no more."""
+        if held:
+            self.held = [] if self.held is None else self.held
+            return
+        waiting, self.held = self.held or [], None
+        for task, body in waiting:
+            if self._task_group is not None:
+                self._task_group.start_soon(self._deliver, task, None, body)
+
+    async def _deliver(
+        self, task: SimTask, retries: int | None = None, body: bytes | None = None
+    ) -> None:
         """One delivery, and the retries `webhook_retries` asks for (none by default)."""
         left = self.config.webhook_retries if retries is None else retries
-        failure = await self.webhooks.deliver(task)
+        failure = await self.webhooks.deliver(task, body)
         if failure is None:
             self.store.delivered(task)
             return
@@ -138,5 +157,6 @@ class Simulator:
             "concurrency_peak": self.gate.peak,
             "webhooks_sent": self.webhooks.sent,
             "webhooks_failed": self.webhooks.failed,
+            "webhooks_held": len(self.held or ()),
             "sim_time": self.clock.now(),
         }

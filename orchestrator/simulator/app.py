@@ -157,6 +157,19 @@ async def sim_faults(request: web.Request) -> web.Response:
     return web.json_response({**rates, "next": script})
 
 
+async def sim_webhooks(request: web.Request) -> web.Response:
+    """Hold deliveries (`{"held": true}`) or send every held one at once (`{"held": false}`)."""
+    sim: Simulator = request.app[routes.SIMULATOR_KEY]
+    try:
+        held = (await request.json())["held"]
+        if not isinstance(held, bool):
+            raise TypeError("held is true or false")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise web.HTTPBadRequest(text=f'expected {{"held": true|false}}: {exc}') from exc
+    sim.hold_webhooks(held)
+    return web.json_response({"held": held})
+
+
 def postback_body(sim: Simulator, task: SimTask) -> bytes:
     """What a postback of a finished task carries: its task_get answer."""
     return routes.task_get_body(sim, task, task.outcome, "postback")
@@ -190,6 +203,7 @@ def build_app(sim: Simulator) -> web.Application:
     r.add_get("/_sim/timeline", sim_timeline, name="sim_timeline")
     r.add_post("/_sim/advance", sim_advance, name="sim_advance")
     r.add_post("/_sim/faults", sim_faults, name="sim_faults")
+    r.add_post("/_sim/webhooks", sim_webhooks, name="sim_webhooks")
     return app
 
 

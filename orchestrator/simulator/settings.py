@@ -85,6 +85,8 @@ class SimulatorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     # tasks_ready, as after any failed delivery). UNCERTAIN whether the API retries a failed
     # delivery itself (reference section 9): this simulator does not, it only lists the task.
     webhook_fail_rate: float = 0.0
+    # Deliveries wait, their bodies made, until `POST /_sim/webhooks {"held": false}`.
+    hold_webhooks: bool = False
     # Share of completed tasks whose SERP is later re-parsed and listed by tasks_fixed.
     share_fixed: float = 0.0
     # The user's own domains (`--domains`), put among each market's results so that a report

@@ -2,7 +2,8 @@
 
 `$id` becomes the task id and `$tag` the urlencoded tag. A delivery that times out (10 s) or
 answers outside 2xx fails, and the task is then listed in tasks_ready. Only loopback targets
-are contacted unless `allow_external_webhooks` is set.
+are contacted unless `allow_external_webhooks` is set. At most SENDING deliveries are under
+way at once (the client's pool); the timeout counts from a delivery's start, not its wait.
 """
 
 import gzip
@@ -10,14 +11,17 @@ import ipaddress
 import logging
 import random
 from collections.abc import Callable
+from typing import Final
 from urllib.parse import quote, urlsplit
 
 import aiohttp
+import anyio
 from yarl import URL
 
 from orchestrator.simulator.state import Failure, SimTask
 
 log = logging.getLogger(__name__)
+SENDING: Final = 100  # aiohttp's default connection pool
 
 
 def substitute(url: str, task: SimTask) -> str:
@@ -53,6 +57,7 @@ class WebhookSender:
         self._allow_external = allow_external
         self._postback_body = postback_body
         self._session: aiohttp.ClientSession | None = None
+        self._sending = anyio.Semaphore(SENDING)
         self.sent = 0
         self.failed = 0
 
@@ -63,9 +68,13 @@ class WebhookSender:
         if self._session is not None:
             await self._session.close()
 
-    async def deliver(self, task: SimTask) -> Failure | None:
-        """Send the task's webhook (a postback, else a pingback); None if it was accepted with
-        a 2xx, else what failed."""
+    def postback(self, task: SimTask) -> bytes:
+        """The gzip body a postback of this task carries."""
+        return gzip.compress(self._postback_body(task))
+
+    async def deliver(self, task: SimTask, body: bytes | None = None) -> Failure | None:
+        """Send the task's webhook (a postback, else a pingback), with its `body` if made
+        already (`postback`); None if it was accepted with a 2xx, else what failed."""
         if task.postback_url:
             url, method, function = substitute(task.postback_url, task), "POST", "postback_url"
         elif task.pingback_url:
@@ -75,11 +84,14 @@ class WebhookSender:
         if self.fail_rate and self._rng.random() < self.fail_rate:
             self.failed += 1
             return Failure(function, url, method, 0, "Connection refused (simulated)")
-        body, headers = None, {}
+        headers = {}
         if method == "POST":
-            body = gzip.compress(self._postback_body(task))
+            body = self.postback(task) if body is None else body
             headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
-        code, message = await self._send(method, url, body, headers)
+        async with self._sending:
+            code, message = await self._send(
+                method, url, body if method == "POST" else None, headers
+            )
         if 200 <= code < 300:
             self.sent += 1
             return None
