@@ -218,13 +218,12 @@ class LedgerWorkers(LedgerReads, Store):
             self._tx(sql, [(now, db.list_argument(task_ids))])
             return list(task_ids)
         me = self._worker().run_id
-        with db.transaction():
-            rows = db.execute(
-                "UPDATE inputs SET fetch_at = ?, fetcher = ?"
-                f" WHERE {db.any_of('task_id')} AND state = '{POSTED}'"
-                " AND (fetcher IS NULL OR fetcher = ?) RETURNING task_id",
-                (now, me, db.list_argument(task_ids), me),
-            ).fetchall()
+        rows = db.execute(  # one statement, atomic on its own (autocommit)
+            "UPDATE inputs SET fetch_at = ?, fetcher = ?"
+            f" WHERE {db.any_of('task_id')} AND state = '{POSTED}'"
+            " AND (fetcher IS NULL OR fetcher = ?) RETURNING task_id",
+            (now, me, db.list_argument(task_ids), me),
+        ).fetchall()
         return [str(r[0]) for r in rows]
 
     def claim_answers(self, task_ids: Sequence[str]) -> dict[str, tuple[str, str, str]]:
@@ -234,13 +233,13 @@ class LedgerWorkers(LedgerReads, Store):
         if not db.shared:
             return self.posted_rows(task_ids)
         me = self._worker().run_id
-        with db.transaction():
-            rows = db.execute(
-                "UPDATE inputs SET fetcher = ?, fetch_at = COALESCE(fetch_at, ?)"
-                f" WHERE {db.any_of('task_id')} AND state = '{POSTED}'"
-                " AND (fetcher IS NULL OR fetcher = ?) RETURNING task_id, job, period, tag",
-                (me, time.time(), db.list_argument(task_ids), me),
-            ).fetchall()
+        # One statement, atomic on its own: no BEGIN and COMMIT round trips around it
+        rows = db.execute(
+            "UPDATE inputs SET fetcher = ?, fetch_at = COALESCE(fetch_at, ?)"
+            f" WHERE {db.any_of('task_id')} AND state = '{POSTED}'"
+            " AND (fetcher IS NULL OR fetcher = ?) RETURNING task_id, job, period, tag",
+            (me, time.time(), db.list_argument(task_ids), me),
+        ).fetchall()
         return {str(t): (str(j), str(p), str(g)) for t, j, p, g in rows}
 
     def fetching_elsewhere(self, task_id: str) -> bool:
