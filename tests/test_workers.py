@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from orchestrator.errors import LeaseLost
 from orchestrator.ledger import Ledger
@@ -160,6 +161,38 @@ def test_a_settle_racing_its_runs_adoption_waits_for_it_and_records_nothing(
         assert state == [["posted"]] and files == [["0"]]
     finally:
         adoption.close()
+        stalled.close()
+        adopter.close()
+
+
+def test_a_run_adopted_while_posting_records_neither_its_tasks_nor_a_release(
+    pg: pg_server.Server,
+) -> None:
+    """A run stalled between its task_post and recording the answer wakes up adopted: the
+    adopter settles that attempt from id_list's evidence, and may have posted its rows again
+    under their tags. The stalled run's late record of its created tasks, or its release of
+    rows it thinks were not created, is refused (LeaseLost): had it gone on, it would write
+    its task id over the adopter's attempt, or put the rows back to be paid for a third time.
+    The adopter records the same tasks, and their cost is counted once."""
+    url = pg.url()
+    stalled = Ledger(url, pg_server.PASSWORD, workers=True)
+    adopter = Ledger(url, pg_server.PASSWORD, workers=True)
+    try:
+        run_id = stalled.start_run()
+        adopter_id = adopter.start_run()
+        stalled.add_inputs([("j", "", "k", "j:k", 0, b"{}", 0.0006)])
+        _, claimed = stalled.claim_batch("j", "", 100, run_id)
+        tag = claimed[0].tag
+        ledger_rows(pg, url, f"UPDATE runs SET adopted_by = {adopter_id} WHERE id = {run_id}")
+        with pytest.raises(LeaseLost):
+            stalled.mark_posted([(tag, "id-late", 0.0006)], "2026-12")
+        with pytest.raises(LeaseLost):
+            stalled.release([tag])
+        assert ledger_rows(pg, url, "SELECT state, task_id FROM inputs") == [["posting", ""]]
+        assert adopter.mark_posted([(tag, "id-1", 0.0006)], "2026-12") == 1
+        assert ledger_rows(pg, url, "SELECT state, task_id FROM inputs") == [["posted", "id-1"]]
+        assert ledger_rows(pg, url, "SELECT cost FROM months") == [["0.0006"]]
+    finally:
         stalled.close()
         adopter.close()
 

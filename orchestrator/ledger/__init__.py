@@ -222,13 +222,16 @@ class Ledger(LedgerAttempts, LedgerLoads, LedgerRuns):
     def mark_posted(self, created: Sequence[tuple[str, str, float]], month: str) -> int:
         """(tag, task_id, cost) of tasks the API created: posting -> posted; their cost is
         added to the spend of `month` (the monthly budget's calendar) in the same transaction.
-        One statement for the batch: on a server, one round trip, not two a task."""
+        One statement for the batch: on a server, one round trip, not two a task. Refused
+        (LeaseLost) for a run already adopted: its adopter settles those attempts from
+        id_list's evidence, and may have posted the rows again under their tags."""
         now = time.time()
         table, args = self._db.table_of(
             (("tag", "text"), ("task_id", "text"), ("cost", "float8")), created
         )
         posting = self._db.checked_only(f"inputs.state = '{POSTING}'")
         with self._db.transaction():
+            self.fence()
             costs = self._db.execute(
                 f"UPDATE inputs SET state = '{POSTED}', task_id = j.task_id, cost = j.cost,"
                 f" posted_at = ?, updated_at = ? FROM {table}"
@@ -244,10 +247,14 @@ class Ledger(LedgerAttempts, LedgerLoads, LedgerRuns):
             return len(costs)
 
     def release(self, tags: Iterable[str]) -> int:
-        """posting -> pending for tasks known not to be created (the API refused the call)."""
+        """posting -> pending for tasks known not to be created (the API refused the call).
+        Refused (LeaseLost) for a run already adopted, as `mark_posted`: a late release
+        would put back rows its adopter has posted again, to be paid for twice."""
         now = time.time()
         sql = f"UPDATE inputs SET state = ?, batch_id = NULL, updated_at = ? WHERE {POSTING_TAG}"
-        return self._tx(sql, ((PENDING, now, tag) for tag in tags))
+        with self._db.transaction():
+            self.fence()
+            return self._db.executemany(sql, ((PENDING, now, tag) for tag in tags))
 
     def settle(
         self,
