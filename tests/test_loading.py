@@ -87,6 +87,33 @@ def keys(config_path: Path) -> tuple[int, int]:
     return int(rows), int(distinct)
 
 
+@pytest.mark.parametrize("way", ["worker", "in_process", "in_this_thread"])
+def test_every_way_of_loading_knows_a_row_keyed_before_keywords_were_normalised(
+    tmp_path: Path, way: str
+) -> None:
+    """A ledger loaded with normalise_keywords = false (as every earlier version keyed) holds
+    `Running Shoes` as written. Loaded again with normalising on, with a variant added, the
+    row counts under the key its keyword has now: no second row, nothing posted twice,
+    whichever way the file is read (a worker process, the run's process, the sync load)."""
+    (tmp_path / "kw.txt").write_text("Running Shoes\n")
+    config = write_config(tmp_path)
+    text = config.read_text()
+    config.write_text(
+        text.replace('input = "kw.txt"', 'input = "kw.txt"\nnormalise_keywords = false')
+    )
+    load(config)
+    assert keys(config) == (1, 1)
+    config.write_text(text)
+    (tmp_path / "kw.txt").write_text("Running Shoes\nrunning  shoes\n")
+    if way == "in_this_thread":
+        run = new_run(config)
+        run.load_inputs()
+        run.ledger.close()
+    else:
+        load(config, in_process=way == "in_process")
+    assert keys(config) == (1, 1)
+
+
 def test_an_input_given_twice_is_one_row(tmp_path: Path) -> None:
     (tmp_path / "kw.txt").write_text(f"pizza\nsushi\npizza\n  sushi \nramen\n{LONG}\n")
     config = write_config(tmp_path)

@@ -122,7 +122,7 @@ def load_inputs(run: RunContext, jobs: Iterable[str] | None = None) -> None:
         request, jr = begin(run, name, run.plan.key(name))
         if request is not None:
             job, period = request.job, request.period
-            known = run.ledger.keys_of(name, period) if request.ledger else ()
+            known = known_keys(request)  # with the keys of rows keyed before normalising
             for chunk in read_chunks(job, request.prices, period, request.after_line, known):
                 store(run, name, jr, chunk)
             run.ledger.finish_load(name, period)
