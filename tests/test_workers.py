@@ -197,6 +197,33 @@ def test_a_run_adopted_while_posting_records_neither_its_tasks_nor_a_release(
         adopter.close()
 
 
+def test_a_run_adopted_before_it_posts_claims_nothing_and_sends_nothing(
+    pg: pg_server.Server,
+) -> None:
+    """A run that wakes up adopted may not claim a new batch, nor record a claimed one as
+    sent (the record that lets its POST go on the wire): both raise LeaseLost, so it pays
+    for nothing more, and the batch it claimed stays unsent for its adopter to release."""
+    url = pg.url()
+    stalled = Ledger(url, pg_server.PASSWORD, workers=True)
+    adopter = Ledger(url, pg_server.PASSWORD, workers=True)
+    try:
+        run_id = stalled.start_run()
+        adopter_id = adopter.start_run()
+        stalled.add_inputs([("j", "", k, f"j:{k}", n, b"{}", 0.0006) for n, k in enumerate("ab")])
+        batch, _ = stalled.claim_batch("j", "", 1, run_id)
+        ledger_rows(pg, url, f"UPDATE runs SET adopted_by = {adopter_id} WHERE id = {run_id}")
+        with pytest.raises(LeaseLost):
+            stalled.note_sent(batch, time.time(), False)
+        with pytest.raises(LeaseLost):
+            stalled.claim_batch("j", "", 1, run_id)
+        sent = ledger_rows(pg, url, "SELECT count(*) FROM batches WHERE sent_at IS NOT NULL")
+        states = ledger_rows(pg, url, "SELECT state FROM inputs ORDER BY line")
+        assert sent == [["0"]] and states == [["posting"], ["pending"]]
+    finally:
+        stalled.close()
+        adopter.close()
+
+
 def claimed_task(ledger: Ledger, job: str, task_id: str) -> None:
     """One input of `job` posted as `task_id`, its answer claimed by this ledger's run."""
     ledger.add_inputs([(job, "", task_id, f"{job}:{task_id}", 0, b"{}", 0.0006)])

@@ -186,8 +186,10 @@ class Ledger(LedgerAttempts, LedgerLoads, LedgerRuns):
         self, job: str, period: str, limit: int, run_id: int | None = None
     ) -> tuple[int, list[Claimed]]:
         """Move up to `limit` pending inputs of one job and period to posting under a new
-        batch id (write-ahead), recorded as an attempt of `run_id` not yet sent."""
+        batch id (write-ahead), recorded as an attempt of `run_id` not yet sent. A run
+        already adopted claims nothing (LeaseLost): its adopter has its work."""
         with self._db.transaction():
+            self.fence()
             rows = self._db.execute(
                 "SELECT id, tag, body, est_cost FROM inputs"
                 f" WHERE state = '{PENDING}' AND job = ? AND period = ? ORDER BY line LIMIT ?"

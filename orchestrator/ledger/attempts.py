@@ -28,11 +28,15 @@ class LedgerAttempts(LedgerWorkers):
 
     def note_sent(self, batch: int, at: float, server_clock: bool) -> None:
         """The batch's POST is going on the wire now (`at`, in the server's clock if known).
-        Committed before the request leaves: a batch without it was never sent."""
-        self._tx(
-            "UPDATE batches SET sent_at = ?, server_clock = ? WHERE id = ?",
-            [(at, int(server_clock), batch)],
-        )
+        Committed before the request leaves: a batch without it was never sent. Refused
+        (LeaseLost) for a run already adopted: the POST is then not sent, and the adopter
+        releases the batch at once."""
+        with self._db.transaction():
+            self.fence()
+            self._db.execute(
+                "UPDATE batches SET sent_at = ?, server_clock = ? WHERE id = ?",
+                (at, int(server_clock), batch),
+            )
 
     def note_outcome(self, batch: int, outcome: Outcome, ended: float, error: str = "") -> None:
         """How the batch's attempt ended (`ended` in the clock its send was recorded in)."""
