@@ -8,6 +8,9 @@ import json
 import signal
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -165,6 +168,35 @@ def test_a_settle_racing_its_runs_adoption_waits_for_it_and_records_nothing(
         adopter.close()
 
 
+@dataclass(frozen=True)
+class AdoptedRun:
+    url: str
+    stalled: Ledger
+    adopter: Ledger
+    run_id: int
+    batch: int  # the batch it claimed before it stalled
+    tag: str  # of that batch's one input
+
+
+@contextmanager
+def adopted_after_claiming(pg: pg_server.Server, keys: str) -> Iterator[AdoptedRun]:
+    """A run that claimed a batch of one input of `keys` (one per letter) and stalled, then
+    was adopted by a second run of the same ledger."""
+    url = pg.url()
+    stalled = Ledger(url, pg_server.PASSWORD, workers=True)
+    adopter = Ledger(url, pg_server.PASSWORD, workers=True)
+    try:
+        run_id = stalled.start_run()
+        adopter_id = adopter.start_run()
+        stalled.add_inputs([("j", "", k, f"j:{k}", n, b"{}", 0.0006) for n, k in enumerate(keys)])
+        batch, claimed = stalled.claim_batch("j", "", 1, run_id)
+        ledger_rows(pg, url, f"UPDATE runs SET adopted_by = {adopter_id} WHERE id = {run_id}")
+        yield AdoptedRun(url, stalled, adopter, run_id, batch, claimed[0].tag)
+    finally:
+        stalled.close()
+        adopter.close()
+
+
 def test_a_run_adopted_while_posting_records_neither_its_tasks_nor_a_release(
     pg: pg_server.Server,
 ) -> None:
@@ -174,27 +206,16 @@ def test_a_run_adopted_while_posting_records_neither_its_tasks_nor_a_release(
     rows it thinks were not created, is refused (LeaseLost): had it gone on, it would write
     its task id over the adopter's attempt, or put the rows back to be paid for a third time.
     The adopter records the same tasks, and their cost is counted once."""
-    url = pg.url()
-    stalled = Ledger(url, pg_server.PASSWORD, workers=True)
-    adopter = Ledger(url, pg_server.PASSWORD, workers=True)
-    try:
-        run_id = stalled.start_run()
-        adopter_id = adopter.start_run()
-        stalled.add_inputs([("j", "", "k", "j:k", 0, b"{}", 0.0006)])
-        _, claimed = stalled.claim_batch("j", "", 100, run_id)
-        tag = claimed[0].tag
-        ledger_rows(pg, url, f"UPDATE runs SET adopted_by = {adopter_id} WHERE id = {run_id}")
+    with adopted_after_claiming(pg, "k") as run:
         with pytest.raises(LeaseLost):
-            stalled.mark_posted([(tag, "id-late", 0.0006)], "2026-12")
+            run.stalled.mark_posted([(run.tag, "id-late", 0.0006)], "2026-12")
         with pytest.raises(LeaseLost):
-            stalled.release([tag])
-        assert ledger_rows(pg, url, "SELECT state, task_id FROM inputs") == [["posting", ""]]
-        assert adopter.mark_posted([(tag, "id-1", 0.0006)], "2026-12") == 1
-        assert ledger_rows(pg, url, "SELECT state, task_id FROM inputs") == [["posted", "id-1"]]
-        assert ledger_rows(pg, url, "SELECT cost FROM months") == [["0.0006"]]
-    finally:
-        stalled.close()
-        adopter.close()
+            run.stalled.release([run.tag])
+        rows = "SELECT state, task_id FROM inputs"
+        assert ledger_rows(pg, run.url, rows) == [["posting", ""]]
+        assert run.adopter.mark_posted([(run.tag, "id-1", 0.0006)], "2026-12") == 1
+        assert ledger_rows(pg, run.url, rows) == [["posted", "id-1"]]
+        assert ledger_rows(pg, run.url, "SELECT cost FROM months") == [["0.0006"]]
 
 
 def test_a_run_adopted_before_it_posts_claims_nothing_and_sends_nothing(
@@ -203,25 +224,15 @@ def test_a_run_adopted_before_it_posts_claims_nothing_and_sends_nothing(
     """A run that wakes up adopted may not claim a new batch, nor record a claimed one as
     sent (the record that lets its POST go on the wire): both raise LeaseLost, so it pays
     for nothing more, and the batch it claimed stays unsent for its adopter to release."""
-    url = pg.url()
-    stalled = Ledger(url, pg_server.PASSWORD, workers=True)
-    adopter = Ledger(url, pg_server.PASSWORD, workers=True)
-    try:
-        run_id = stalled.start_run()
-        adopter_id = adopter.start_run()
-        stalled.add_inputs([("j", "", k, f"j:{k}", n, b"{}", 0.0006) for n, k in enumerate("ab")])
-        batch, _ = stalled.claim_batch("j", "", 1, run_id)
-        ledger_rows(pg, url, f"UPDATE runs SET adopted_by = {adopter_id} WHERE id = {run_id}")
+    with adopted_after_claiming(pg, "ab") as run:
         with pytest.raises(LeaseLost):
-            stalled.note_sent(batch, time.time(), False)
+            run.stalled.note_sent(run.batch, time.time(), False)
         with pytest.raises(LeaseLost):
-            stalled.claim_batch("j", "", 1, run_id)
-        sent = ledger_rows(pg, url, "SELECT count(*) FROM batches WHERE sent_at IS NOT NULL")
-        states = ledger_rows(pg, url, "SELECT state FROM inputs ORDER BY line")
-        assert sent == [["0"]] and states == [["posting"], ["pending"]]
-    finally:
-        stalled.close()
-        adopter.close()
+            run.stalled.claim_batch("j", "", 1, run.run_id)
+        sent = "SELECT count(*) FROM batches WHERE sent_at IS NOT NULL"
+        states = "SELECT state FROM inputs ORDER BY line"
+        assert ledger_rows(pg, run.url, sent) == [["0"]]
+        assert ledger_rows(pg, run.url, states) == [["posting"], ["pending"]]
 
 
 def claimed_task(ledger: Ledger, job: str, task_id: str) -> None:

@@ -73,21 +73,19 @@ class LedgerReads:
 
     def in_flight(self, jobs: Sequence[str]) -> int:
         """Inputs of `jobs` posted (or maybe posted) whose results are not yet settled."""
-        row = self._db.execute(
-            f"SELECT COUNT(*) FROM inputs WHERE state IN ('{POSTING}', '{POSTED}')"
-            f" AND {self._db.any_of('job')}",
-            (self._db.list_argument(jobs),),
-        ).fetchone()
-        return int(row[0])
+        return int(self._in_flight_rows("COUNT(*)", "", jobs)[0])
 
     def anything_in_flight(self, jobs: Sequence[str]) -> bool:
         """Whether `in_flight` is above 0: one step of the state index, however many are."""
-        row = self._db.execute(
-            f"SELECT 1 FROM inputs WHERE state IN ('{POSTING}', '{POSTED}')"
-            f" AND {self._db.any_of('job')} LIMIT 1",
+        return self._in_flight_rows("1", " LIMIT 1", jobs) is not None
+
+    def _in_flight_rows(self, picked: str, tail: str, jobs: Sequence[str]) -> Any:
+        """`picked` over the inputs of `jobs` posting or posted: the first row, or None."""
+        return self._db.execute(
+            f"SELECT {picked} FROM inputs WHERE state IN ('{POSTING}', '{POSTED}')"
+            f" AND {self._db.any_of('job')}{tail}",
             (self._db.list_argument(jobs),),
         ).fetchone()
-        return row is not None
 
     def row_state(self, job: str, period: str, key: str) -> str | None:
         """The state of one input's row (the identity index finds it), or None."""
