@@ -188,8 +188,7 @@ class Ledger(LedgerAttempts, LedgerLoads, LedgerRuns):
         """Move up to `limit` pending inputs of one job and period to posting under a new
         batch id (write-ahead), recorded as an attempt of `run_id` not yet sent. A run
         already adopted claims nothing (LeaseLost): its adopter has its work."""
-        with self._db.transaction():
-            self.fence()
+        with self.fenced():
             rows = self._db.execute(
                 "SELECT id, tag, body, est_cost FROM inputs"
                 f" WHERE state = '{PENDING}' AND job = ? AND period = ? ORDER BY line LIMIT ?"
@@ -232,8 +231,7 @@ class Ledger(LedgerAttempts, LedgerLoads, LedgerRuns):
             (("tag", "text"), ("task_id", "text"), ("cost", "float8")), created
         )
         posting = self._db.checked_only(f"inputs.state = '{POSTING}'")
-        with self._db.transaction():
-            self.fence()
+        with self.fenced():
             costs = self._db.execute(
                 f"UPDATE inputs SET state = '{POSTED}', task_id = j.task_id, cost = j.cost,"
                 f" posted_at = ?, updated_at = ? FROM {table}"
@@ -254,8 +252,7 @@ class Ledger(LedgerAttempts, LedgerLoads, LedgerRuns):
         would put back rows its adopter has posted again, to be paid for twice."""
         now = time.time()
         sql = f"UPDATE inputs SET state = ?, batch_id = NULL, updated_at = ? WHERE {POSTING_TAG}"
-        with self._db.transaction():
-            self.fence()
+        with self.fenced():
             return self._db.executemany(sql, ((PENDING, now, tag) for tag in tags))
 
     def settle(
@@ -275,8 +272,7 @@ class Ledger(LedgerAttempts, LedgerLoads, LedgerRuns):
         """
         now = time.time()
         posted = self._db.checked_only(f"inputs.state = '{POSTED}'")
-        with self._db.transaction(sent_together=True):
-            self.fence()
+        with self.fenced(sent_together=True):
             if done:
                 table, args = self._db.table_of((("task_id", "text"),), [(t,) for t in done])
                 self._db.execute(

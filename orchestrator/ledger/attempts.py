@@ -31,8 +31,7 @@ class LedgerAttempts(LedgerWorkers):
         Committed before the request leaves: a batch without it was never sent. Refused
         (LeaseLost) for a run already adopted: the POST is then not sent, and the adopter
         releases the batch at once."""
-        with self._db.transaction():
-            self.fence()
+        with self.fenced():
             self._db.execute(
                 "UPDATE batches SET sent_at = ?, server_clock = ? WHERE id = ?",
                 (at, int(server_clock), batch),

@@ -73,19 +73,18 @@ class LedgerReads:
 
     def in_flight(self, jobs: Sequence[str]) -> int:
         """Inputs of `jobs` posted (or maybe posted) whose results are not yet settled."""
-        return int(self._in_flight_rows("COUNT(*)", "", jobs)[0])
+        rows, args = self._in_flight_of(jobs)
+        return int(self._db.execute(f"SELECT COUNT(*) {rows}", args).fetchone()[0])
 
     def anything_in_flight(self, jobs: Sequence[str]) -> bool:
         """Whether `in_flight` is above 0: one step of the state index, however many are."""
-        return self._in_flight_rows("1", " LIMIT 1", jobs) is not None
+        rows, args = self._in_flight_of(jobs)
+        return self._db.execute(f"SELECT 1 {rows} LIMIT 1", args).fetchone() is not None
 
-    def _in_flight_rows(self, picked: str, tail: str, jobs: Sequence[str]) -> Any:
-        """`picked` over the inputs of `jobs` posting or posted: the first row, or None."""
-        return self._db.execute(
-            f"SELECT {picked} FROM inputs WHERE state IN ('{POSTING}', '{POSTED}')"
-            f" AND {self._db.any_of('job')}{tail}",
-            (self._db.list_argument(jobs),),
-        ).fetchone()
+    def _in_flight_of(self, jobs: Sequence[str]) -> tuple[str, tuple[object]]:
+        """FROM and WHERE of the inputs of `jobs` posting or posted, and its argument."""
+        where = f"state IN ('{POSTING}', '{POSTED}') AND {self._db.any_of('job')}"
+        return f"FROM inputs WHERE {where}", (self._db.list_argument(jobs),)
 
     def row_state(self, job: str, period: str, key: str) -> str | None:
         """The state of one input's row (the identity index finds it), or None."""

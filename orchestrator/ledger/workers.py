@@ -27,7 +27,8 @@ both engines share one schema.
 
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Final
 
@@ -254,8 +255,16 @@ class LedgerWorkers(LedgerReads, Store):
         ).fetchone()
         return row is not None
 
-    def fence(self) -> None:
-        """In a settle's transaction: refuse it if another run adopted this one (its lease
+    @contextmanager
+    def fenced(self, sent_together: bool = False) -> Iterator[None]:
+        """A transaction of this run's writes that can cost money or place a result (claim,
+        send, created, released, settled): refused (LeaseLost) once another run adopted it."""
+        with self._db.transaction(sent_together):
+            self._fence()
+            yield
+
+    def _fence(self) -> None:
+        """In a write's transaction: refuse it if another run adopted this one (its lease
         ran out while it was stalled), so that nothing of a run taken over is recorded.
 
         The run's row is read FOR SHARE: an adoption under way (its UPDATE of the row not yet
