@@ -17,10 +17,12 @@ from typing import Any
 
 import pytest
 
-from tests import pg_server, s3_server
+from orchestrator.reports import period_table
+from tests import counting_proxy, pg_server, s3_server
 from tests.test_e2e_run import ENV, running_simulator, stats
 
 DAY = "2026-12-01"
+DAYS = ("2026-11-30", DAY)
 PART_NAME = r"results-\d{6}-\d{6}\.jsonl\.gz"
 
 
@@ -369,3 +371,51 @@ def server_parts(url: str) -> dict[str, int]:
         if db.execute("SELECT to_regclass('files')").fetchone() == (None,):
             return {}  # the first run is making the schema
         return {str(p): int(n) for p, n in db.execute("SELECT path, size FROM files")}
+
+
+def test_a_report_on_a_new_disk_downloads_only_the_columns_it_reads(
+    tmp_path: Path, s3: s3_server.S3Server
+) -> None:
+    """A report from a pod whose disk is new reads the bucket's rankings table, but downloads
+    only the columns it reads (keys, types, ranks, domains, URLs), not the titles and
+    descriptions that are most of the table's bytes; it says what the report of the whole
+    table said. `export`, which writes every column, then fetches the whole table."""
+    bucket = s3.bucket()
+    with running_simulator("--seed", "4", "--domains", "example.com") as api:
+        config = bucket_config(tmp_path, api, s3, bucket, 40)
+        config.write_text(
+            config.read_text().replace("[jobs.defaults]", "[jobs.defaults]\ndepth = 100")
+        )
+        for day in DAYS:
+            assert cli(s3, config, "run", "--period", day).returncode == 0
+    report_args = ("report", "--job", "g", "--domain", "example.com", "--format", "json")
+    export_args = ("export", "--job", "g", "--format", "jsonl", "--out", "-")
+    whole = cli(s3, config, *report_args)
+    exported = cli(s3, config, *export_args)
+    assert whole.returncode == 0 and exported.returncode == 0, whole.stderr + exported.stderr
+    folders = [tmp_path / "out" / "g" / f"period={day}" for day in DAYS]
+    assert all((folder / "rankings.parquet").is_file() for folder in folders)  # the runs' own
+    import shutil
+
+    shutil.rmtree(tmp_path / "out")  # a new pod
+    tables = [f"serp/g/period={day}/rankings.parquet" for day in DAYS]
+    table_bytes = sum(s3.keys(bucket, "serp/")[key] for key in tables)
+    direct = config.read_text()
+    with counting_proxy.counting(s3.endpoint) as proxy:
+        config.write_text(direct.replace(s3.endpoint, proxy.endpoint))
+        fetched = cli(s3, config, *report_args)
+        downloaded = sum(proxy.served[f"/{bucket}/{key}"] for key in tables)
+    config.write_text(direct)
+    assert fetched.returncode == 0, fetched.stderr
+    assert json.loads(fetched.stdout) == json.loads(whole.stdout)
+    assert 0 < downloaded < table_bytes / 2, (downloaded, table_bytes)
+    import pyarrow.parquet as pq
+
+    for folder in folders:
+        cached = pq.read_schema(folder / ".rankings.columns.parquet").names
+        assert set(cached) == set(period_table.columns_read("example.com"))
+        assert not (folder / "rankings.parquet").exists()
+    again = cli(s3, config, *export_args)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == exported.stdout
+    assert all((folder / "rankings.parquet").is_file() for folder in folders)

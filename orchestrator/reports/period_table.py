@@ -51,6 +51,16 @@ _FOLLOWED: Final = """
 SELECT k, min(rank), arg_min(url, rank) FROM r
 WHERE rank IS NOT NULL AND (name = $followed OR business) GROUP BY k
 """
+_COLUMNS: Final = (
+    "input_key",
+    "keyword",
+    "image_url",
+    "type",
+    "rank_group",
+    "rank_absolute",
+    "url",
+    "domain",
+)
 _BUSINESS_COLUMNS: Final = {"place_id": "place_id", "cid": "cid", "business": "title"}
 
 
@@ -65,10 +75,18 @@ def read_view(
     """One period's keywords and ranks, from its table when it is fresh, else its JSON.
     `charted`: a period of the history only, whose visibility is wanted for these names (a
     table's view then leaves out the SERP features and the other domains)."""
-    table = fresh_table(config, job, period) if find_spec("duckdb") is not None else None
+    if find_spec("duckdb") is None:
+        return read_period(config, job, period, domain, keys)
+    table = fresh_table(config, job, period, columns_read(domain))
     if table is None:
         return read_period(config, job, period, domain, keys)
     return view_from_table(table, period, domain, keys, charted)
+
+
+def columns_read(followed: str | None) -> tuple[str, ...]:
+    """The table's columns a view reads (from a bucket, the only ones fetched)."""
+    business = _BUSINESS_COLUMNS.get((followed or "").partition(":")[0])
+    return _COLUMNS + ((business,) if business is not None else ())
 
 
 def _literal(text: str) -> str:

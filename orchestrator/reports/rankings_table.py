@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from importlib.util import find_spec
 from pathlib import Path
-from typing import IO, Final
+from typing import IO, TYPE_CHECKING, Final
 
 from orchestrator.config import Config, JobConfig
 from orchestrator.errors import NoLedger, OrchestratorError
@@ -38,13 +38,18 @@ from orchestrator.reports.results_files import (
     result_lines,
     settled_sizes,
 )
+from orchestrator.reports.table_columns import fetch_columns
 from orchestrator.storage.layout import NotFound
 from orchestrator.storage.opening import open_bucket
 from orchestrator.storage.parts import folder_key
 
+if TYPE_CHECKING:  # the bucket module imports obstore: a folder's config never loads it
+    from orchestrator.storage.bucket import Bucket
+
 log = logging.getLogger(__name__)
 
 TABLE: Final = "rankings.parquet"
+COLUMNS_CACHE: Final = ".rankings.columns.parquet"  # some columns of a bucket's table, fetched
 COVERS: Final = b"orchestrator.results_bytes"  # metadata: settled bytes the table was made of
 TABLE_COLUMNS: Final = tuple(c for c in COLUMNS if c != "period")
 _ROW_ORDER: Final = ("job", "period", *TABLE_COLUMNS[1:])  # the keys of rows_of_task's rows
@@ -80,8 +85,11 @@ def covers(path: Path, settled: int) -> bool:
     return path.is_file() and covered_bytes(path) == settled
 
 
-def fresh_table(config: Config, job: JobConfig, period: str) -> Path | None:
-    """The period's table if it covers every settled byte of its results, else None."""
+def fresh_table(
+    config: Config, job: JobConfig, period: str, columns: tuple[str, ...] | None = None
+) -> Path | None:
+    """The period's table if it covers every settled byte of its results, else None;
+    `columns`: only these are read (from a bucket, only they are fetched)."""
     if not period:
         return None
     ledger = open_reader(config)
@@ -90,7 +98,7 @@ def fresh_table(config: Config, job: JobConfig, period: str) -> Path | None:
     finally:
         if ledger is not None:
             ledger.close()
-    return usable_table(config, job, period, settled)
+    return usable_table(config, job, period, settled, columns)
 
 
 def table_key(job: JobConfig, period: str) -> str:
@@ -98,9 +106,17 @@ def table_key(job: JobConfig, period: str) -> str:
     return f"{folder_key(job.name, period)}{TABLE}"
 
 
-def usable_table(config: Config, job: JobConfig, period: str, settled: int) -> Path | None:
+def usable_table(
+    config: Config,
+    job: JobConfig,
+    period: str,
+    settled: int,
+    columns: tuple[str, ...] | None = None,
+) -> Path | None:
     """The table to read for a period of `settled` bytes: the local one if it covers them;
-    with a bucket, the bucket's when it does, fetched to the local path first."""
+    with a bucket, the bucket's when it does, fetched to the local path first. `columns`:
+    the caller reads only these, so only they are fetched, to a file of their own
+    (COLUMNS_CACHE, which no reader's glob of `rankings.parquet` finds)."""
     path = table_path(config, job, period)
     if not period:
         return None
@@ -108,19 +124,60 @@ def usable_table(config: Config, job: JobConfig, period: str, settled: int) -> P
         return path
     if config.output.url is None:
         return None
-    bucket = open_bucket(config.output)
-    key = table_key(job, period)
+    if columns is None:
+        return _fetched(
+            config, job, period, settled, path, lambda b, k: _download(b, k, path, settled)
+        )
+    cache = path.with_name(COLUMNS_CACHE)
+    if covers(cache, settled) and _has_columns(cache, columns):
+        return cache
+    for leftover in path.parent.glob(f".{COLUMNS_CACHE}.*"):  # a fetch cut off
+        leftover.unlink(missing_ok=True)
+    expected = (COVERS, str(settled).encode())
+    return _fetched(
+        config,
+        job,
+        period,
+        settled,
+        cache,
+        lambda b, k: fetch_columns(b, k, columns, cache, expected),
+    )
+
+
+def _fetched(
+    config: Config,
+    job: JobConfig,
+    period: str,
+    settled: int,
+    path: Path,
+    fetch: Callable[["Bucket", str], bool],
+) -> Path | None:
+    """`path`, made by `fetch` from the bucket's table of the period, if it covers `settled`
+    bytes; None if it does not, or there is no table."""
     try:
-        with bucket.open(key) as remote:
-            if covered_bytes(remote) != settled:
-                return None
         path.parent.mkdir(parents=True, exist_ok=True)
-        with replaced_whole(str(path)) as local:
-            for chunk in bucket.chunks(key):
-                local.write(chunk)
+        if not fetch(open_bucket(config.output), table_key(job, period)):
+            return None
     except NotFound:
         return None
     return path if covers(path, settled) else None
+
+
+def _download(bucket: "Bucket", key: str, path: Path, settled: int) -> bool:
+    """The whole table, if its footer says it covers `settled` bytes."""
+    with bucket.open(key) as remote:
+        if covered_bytes(remote) != settled:
+            return False
+    with replaced_whole(str(path)) as local:
+        for chunk in bucket.chunks(key):
+            local.write(chunk)
+    return True
+
+
+def _has_columns(path: Path, columns: tuple[str, ...]) -> bool:
+    import pyarrow.parquet as pq  # type: ignore[import-not-found,unused-ignore]
+
+    return set(columns) <= set(pq.read_schema(path).names)
 
 
 def _bucket_covers(config: Config, job: JobConfig, period: str, settled: int) -> bool:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 SCHEMES: Final = ("s3", "gs", "az")
 _SECRETS: Final = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AZURE_STORAGE_ACCOUNT_KEY")
 RETRY_S: Final = 30.0
+RANGE_GAP: Final = 64 * 1024  # a gap worth a second request rather than its bytes
 _RETRY: Final = {"max_retries": 5, "retry_timeout": timedelta(seconds=RETRY_S)}
 _HINT: Final = (
     "check the bucket's URL, its endpoint_url and the credentials in the environment"
@@ -150,6 +151,24 @@ class Bucket:
         the column chunks it needs, by range); NotFound if there is no such object."""
         with self._calling(key):
             return io.BufferedReader(_Ranged(obstore.open_reader(self._store, key)), 1 << 20)
+
+    def version(self, key: str) -> tuple[int, str | None]:
+        """An object's size and ETag (a HEAD), which change when it is written over."""
+        with self._calling(key):
+            meta = obstore.head(self._store, key)
+        return int(meta["size"]), meta["e_tag"]
+
+    def ranges(self, key: str, spans: list[tuple[int, int]]) -> list[bytes]:
+        """The bytes of each [start, end) span of an object, fetched ten at a time; spans
+        less than RANGE_GAP apart are one request."""
+        if not spans:
+            return []
+        starts, ends = [s for s, _ in spans], [e for _, e in spans]
+        with self._calling(key):
+            found = obstore.get_ranges(
+                self._store, key, starts=starts, ends=ends, coalesce=RANGE_GAP
+            )
+        return [bytes(piece) for piece in found]
 
     def sizes(self, prefix: str) -> dict[str, int]:
         """Every object under `prefix` (a folder: 'g/'), with its size."""
