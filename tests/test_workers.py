@@ -19,6 +19,7 @@ import pytest
 from orchestrator.errors import LeaseLost
 from orchestrator.ledger import Ledger
 from orchestrator.ledger.workers import ORPHAN_LEASES, adoptable
+from orchestrator.pipeline.sink import cut_back_runs, own_name
 from tests import pg_server
 from tests.test_e2e_postgres import on_postgres, start_run
 from tests.test_e2e_run import running_simulator, stats, wait_for, write_job_files
@@ -275,6 +276,36 @@ def test_a_dead_run_is_taken_over_by_a_run_of_its_own_jobs_not_by_another_config
         assert late.claim_fetches(["id-2"]) == ["id-2"]  # let go by `b`, taken by `a`
     finally:
         for ledger in open_:
+            ledger.close()
+
+
+def test_a_run_that_dies_after_adopting_hands_its_adopted_runs_files_on_to_be_cut(
+    tmp_path: Path, pg: pg_server.Server
+) -> None:
+    """Run A dies with a line written but not settled. B adopts it and dies before it cuts
+    A's file; C adopts B. C is handed A too, and cuts A's file back to what A settled, as a
+    run does with what it adopts: else the unsettled line stayed until a run's next start."""
+    url = pg.url()
+    first, second, third = (Ledger(url, pg_server.PASSWORD, workers=True) for _ in range(3))
+    try:
+        first_id = first.start_run(30.0, ["j"])
+        claimed_task(first, "j", "id-1")
+        settled = b'{"id": "j:id-1"}\n'
+        path = tmp_path / "j" / own_name("results", first_id, False)
+        path.parent.mkdir()
+        path.write_bytes(settled + b'{"id": "j:id-2"}\n')  # the second line: not settled
+        first.settle(f"j/{path.name}", len(settled), ["id-1"], [])
+        first.close()
+        second_id = second.start_run(30.0, ["j"])
+        assert second.adopt_dead(["j"]) == [first_id]
+        second.close()  # dead before it cut first's file
+        third.start_run(30.0, ["j"])
+        taken = third.adopt_dead(["j"])
+        assert taken == [second_id, first_id]
+        cut_back_runs(str(tmp_path), third, taken, ["j"])
+        assert path.read_bytes() == settled
+    finally:
+        for ledger in (first, second, third):
             ledger.close()
 
 

@@ -130,7 +130,9 @@ class LedgerWorkers(LedgerReads, Store):
     def adopt_dead(self, jobs: Iterable[str] = ()) -> list[int]:
         """Take on the runs that are dead and that no one adopted, with the runs they had
         adopted: their open attempts are this run's to settle, their claimed answers of
-        `jobs` (this run's) this run's to fetch. Returns the runs adopted now."""
+        `jobs` (this run's) this run's to fetch. Returns the runs taken on now, those
+        they had adopted included: a run that died after adopting, before it cut the files
+        of the runs it adopted, leaves them to be cut by its own adopter."""
         worker = self._worker()
         me = worker.run_id
         db = self._db
@@ -155,7 +157,11 @@ class LedgerWorkers(LedgerReads, Store):
             if chosen:
                 adopted = ", ".join(map(str, chosen))
                 db.execute(f"UPDATE runs SET adopted_by = ? WHERE id IN ({adopted})", (me,))
-                db.execute(f"UPDATE runs SET adopted_by = ? WHERE adopted_by IN ({adopted})", (me,))
+                chained = db.execute(
+                    f"UPDATE runs SET adopted_by = ? WHERE adopted_by IN ({adopted}) RETURNING id",
+                    (me,),
+                ).fetchall()
+                chosen += sorted(int(row[0]) for row in chained)
                 db.execute(
                     f"UPDATE inputs SET fetcher = CASE WHEN {db.any_of('job')} THEN ? END"
                     f" WHERE state = '{POSTED}' AND fetcher IN ({adopted})",
