@@ -13,7 +13,7 @@ import pytest
 from orchestrator.ledger import Ledger
 from orchestrator.simulator.app import RunningSimulator, serve
 from orchestrator.simulator.settings import DelayRange, SimulatorConfig
-from tests import pg_server, s3_server
+from tests import az_server, pg_server, s3_server
 
 FIXTURES = Path(__file__).parent / "fixtures"
 AUTH = {"Authorization": "Basic " + base64.b64encode(b"sim:sim").decode()}
@@ -59,6 +59,26 @@ def s3() -> Iterator[s3_server.S3Server]:
     use."""
     with s3_server.running() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def az() -> Iterator[az_server.AzServer]:
+    """An Azure Blob Storage server (Azurite) for this test process, started on first use."""
+    if az_server.binary() is None:
+        pytest.fail("Azurite is missing: npm install --prefix /opt/azurite azurite (.ci/run does)")
+    with az_server.running() as server:
+        yield server
+
+
+ObjectServer = s3_server.S3Server | az_server.AzServer
+
+
+@pytest.fixture(params=["s3", "az"])
+def store(request: pytest.FixtureRequest) -> ObjectServer:
+    """An object store of each kind the tests have a server of: the tests that take it run
+    on both (`gs://` has none here: obstore needs a full GCS emulator, fake-gcs-server)."""
+    server: ObjectServer = request.getfixturevalue(request.param)
+    return server
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,10 @@ class S3Server:
             "AWS_REGION": REGION,
         }
 
+    def output(self, bucket: str) -> str:
+        """The `[output]` lines of a config writing under `serp/` in the bucket."""
+        return f'url = "s3://{bucket}/serp"\nendpoint_url = "{self.endpoint}"'
+
     def bucket(self) -> str:
         name = f"orch-{os.getpid()}-{next(_numbers)}"
         request = urllib.request.Request(f"{self.endpoint}/{name}", method="PUT")

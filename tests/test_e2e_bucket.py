@@ -4,6 +4,7 @@ tests/s3_server.py). Exactly once across SIGKILLs: every input is one line over 
 ledger recorded, a part no run recorded is never read and is removed, and nothing is paid
 twice. Credentials come from the environment and appear in no output."""
 
+import dataclasses
 import gzip
 import json
 import signal
@@ -19,6 +20,7 @@ import pytest
 
 from orchestrator.reports import period_table
 from tests import counting_proxy, pg_server, s3_server
+from tests.conftest import ObjectServer
 from tests.test_e2e_run import ENV, running_simulator, stats
 
 DAY = "2026-12-01"
@@ -29,16 +31,16 @@ PART_NAME = r"results-\d{6}-\d{6}\.jsonl\.gz"
 def bucket_config(
     tmp: Path,
     api: str,
-    s3: s3_server.S3Server | None,
+    server: ObjectServer | None,
     bucket: str,
     n: int,
     extra: str = "",
     state: str = 'path = "state/ledger.sqlite"',
 ) -> Path:
-    """A daily google/organic job of `n` keywords writing to s3://bucket/serp (to the local
-    folder without `s3`)."""
+    """A daily google/organic job of `n` keywords writing to the server's bucket, under
+    `serp/` (to the local folder without a server)."""
     (tmp / "kw.txt").write_text("".join(f"keyword {i}\n" for i in range(n)))
-    where = f'url = "s3://{bucket}/serp"\nendpoint_url = "{s3.endpoint}"' if s3 else ""
+    where = server.output(bucket) if server else ""
     config = tmp / "jobs.toml"
     config.write_text(f"""
 [api]
@@ -72,10 +74,10 @@ language_code = "en"
 
 
 def cli(
-    s3: s3_server.S3Server, config: Path, *args: str, timeout: float = 240
+    server: ObjectServer, config: Path, *args: str, timeout: float = 240
 ) -> subprocess.CompletedProcess[str]:
     cmd = [sys.executable, "-m", "orchestrator", *args, "--config", str(config)]
-    env = {**ENV, **s3.env()}
+    env = {**ENV, **server.env()}
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
 
 
@@ -104,42 +106,42 @@ def recorded(ledger: Path) -> dict[str, int]:
         db.close()
 
 
-def part_lines(s3: s3_server.S3Server, bucket: str, keys: list[str]) -> list[Any]:
+def part_lines(server: ObjectServer, bucket: str, keys: list[str]) -> list[Any]:
     lines = []
     for key in keys:
-        body = gzip.decompress(s3.read(bucket, f"serp/{key}"))
+        body = gzip.decompress(server.read(bucket, f"serp/{key}"))
         lines += [json.loads(line) for line in body.splitlines() if line.strip()]
     return lines
 
 
 def test_a_run_writes_recorded_parts_and_a_table_to_the_bucket_and_reads_them_back(
-    tmp_path: Path, s3: s3_server.S3Server
+    tmp_path: Path, store: ObjectServer
 ) -> None:
     """One day's run: its results are gzip parts under the period's partition, each recorded
     with its size; nothing of them is on the local disk; the table is beside them. `export`
     and `report` read the bucket, and say what a run to a local folder of the same answers
     says; with the local folder gone (a new pod), they still do, from the bucket."""
-    bucket = s3.bucket()
+    bucket = store.bucket()
     local = tmp_path / "local"
     local.mkdir()
     flags = ("--seed", "4", "--domains", "example.com")
     with running_simulator(*flags) as api:
-        config = bucket_config(tmp_path, api, s3, bucket, 40)
+        config = bucket_config(tmp_path, api, store, bucket, 40)
         on_disk = bucket_config(local, api, None, bucket, 40)
         for day in ("2026-11-30", DAY):
-            done = cli(s3, config, "run", "--period", day)
+            done = cli(store, config, "run", "--period", day)
             assert done.returncode == 0, done.stderr
             assert f"g [{day}]: rankings table written, " in done.stdout
-            assert cli(s3, on_disk, "run", "--period", day).returncode == 0
+            assert cli(store, on_disk, "run", "--period", day).returncode == 0
         assert stats(api)["tasks_created"] == 160
 
-    objects = s3.keys(bucket, "serp/")
+    objects = store.keys(bucket, "serp/")
     parts = recorded(tmp_path / "state" / "ledger.sqlite")
     assert len(parts) >= 2 and all(key.startswith("g/period=2026-1") for key in parts)
     assert {f"serp/{key}": size for key, size in parts.items()}.items() <= objects.items()
     assert f"serp/g/period={DAY}/rankings.parquet" in objects
     assert "serp/g/.orchestrator-ledger" in objects
-    lines = part_lines(s3, bucket, [key for key in parts if DAY in key])
+    lines = part_lines(store, bucket, [key for key in parts if DAY in key])
     assert sorted(str(line["data"]["keyword"]) for line in lines) == sorted(
         f"keyword {i}" for i in range(40)
     )
@@ -147,14 +149,14 @@ def test_a_run_writes_recorded_parts_and_a_table_to_the_bucket_and_reads_them_ba
 
     def read_back(folder: Path) -> tuple[list[tuple[str, ...]], object]:
         config = folder / "jobs.toml"
-        export = cli(s3, config, "export", "--job", "g", "--format", "jsonl", "--out", "-")
+        export = cli(store, config, "export", "--job", "g", "--format", "jsonl", "--out", "-")
         assert export.returncode == 0, export.stderr
         rows = [json.loads(line) for line in export.stdout.splitlines()]
         shown = sorted(
             tuple(str(r[c]) for c in ("input_key", "type", "rank_absolute", "url")) for r in rows
         )
         report = cli(
-            s3, config, "report", "--job", "g", "--domain", "example.com", "--format", "json"
+            store, config, "report", "--job", "g", "--domain", "example.com", "--format", "json"
         )
         assert report.returncode == 0, report.stderr
         return shown, json.loads(report.stdout)["keywords"]
@@ -171,32 +173,32 @@ def test_a_run_writes_recorded_parts_and_a_table_to_the_bucket_and_reads_them_ba
 
 
 def test_sigkills_leave_every_input_one_line_over_the_recorded_parts(
-    tmp_path: Path, s3: s3_server.S3Server
+    tmp_path: Path, store: ObjectServer
 ) -> None:
     """Killed three times as parts appear, then finished: every input is exactly one line
     over the parts the ledger recorded, each task was paid once, and a part no run recorded
     (a crash between upload and record, made here by copying a part under a dead run's name)
     is never read and is removed by the next run."""
-    bucket = s3.bucket()
+    bucket = store.bucket()
     ledger = tmp_path / "state" / "ledger.sqlite"
     flags = ("--seed", "8", "--delay-normal-s", "3:12", "--fault-rate", "0.05")
     with running_simulator(*flags) as api:
-        config = bucket_config(tmp_path, api, s3, bucket, 300, "part_s = 0.5\n")
+        config = bucket_config(tmp_path, api, store, bucket, 300, "part_s = 0.5\n")
         for parts in (1, 3, 6):
-            kill_once(config, {**ENV, **s3.env()}, parts, lambda: len(recorded(ledger)))
+            kill_once(config, {**ENV, **store.env()}, parts, lambda: len(recorded(ledger)))
         first = sorted(recorded(ledger))[0]
         orphan = f"g/period={DAY}/results-000001-999999.jsonl.gz"
-        s3.put(bucket, f"serp/{orphan}", s3.read(bucket, f"serp/{first}"))
-        done = cli(s3, config, "run", "--period", DAY, timeout=300)
+        store.put(bucket, f"serp/{orphan}", store.read(bucket, f"serp/{first}"))
+        done = cli(store, config, "run", "--period", DAY, timeout=300)
         assert done.returncode == 0, done.stderr[-3000:]
         assert stats(api)["tasks_created"] == 300  # nothing paid twice
     recorded_parts = recorded(ledger)
-    assert orphan not in recorded_parts and f"serp/{orphan}" not in s3.keys(bucket, "serp/")
+    assert orphan not in recorded_parts and f"serp/{orphan}" not in store.keys(bucket, "serp/")
     assert "orphan_part_removed" in done.stderr
-    lines = part_lines(s3, bucket, list(recorded_parts))
+    lines = part_lines(store, bucket, list(recorded_parts))
     tags = [str(line["data"]["tag"]).split("@")[0] for line in lines]
     assert len(tags) == 300 and len(set(tags)) == 300
-    export = cli(s3, config, "export", "--job", "g", "--format", "jsonl", "--out", "-")
+    export = cli(store, config, "export", "--job", "g", "--format", "jsonl", "--out", "-")
     assert export.returncode == 0, export.stderr
     exported = [json.loads(line) for line in export.stdout.splitlines()]
     collected = {
@@ -374,24 +376,24 @@ def server_parts(url: str) -> dict[str, int]:
 
 
 def test_a_report_on_a_new_disk_downloads_only_the_columns_it_reads(
-    tmp_path: Path, s3: s3_server.S3Server
+    tmp_path: Path, store: ObjectServer
 ) -> None:
     """A report from a pod whose disk is new reads the bucket's rankings table, but downloads
     only the columns it reads (keys, types, ranks, domains, URLs), not the titles and
     descriptions that are most of the table's bytes; it says what the report of the whole
     table said. `export`, which writes every column, then fetches the whole table."""
-    bucket = s3.bucket()
+    bucket = store.bucket()
     with running_simulator("--seed", "4", "--domains", "example.com") as api:
-        config = bucket_config(tmp_path, api, s3, bucket, 40)
+        config = bucket_config(tmp_path, api, store, bucket, 40)
         config.write_text(
             config.read_text().replace("[jobs.defaults]", "[jobs.defaults]\ndepth = 100")
         )
         for day in DAYS:
-            assert cli(s3, config, "run", "--period", day).returncode == 0
+            assert cli(store, config, "run", "--period", day).returncode == 0
     report_args = ("report", "--job", "g", "--domain", "example.com", "--format", "json")
     export_args = ("export", "--job", "g", "--format", "jsonl", "--out", "-")
-    whole = cli(s3, config, *report_args)
-    exported = cli(s3, config, *export_args)
+    whole = cli(store, config, *report_args)
+    exported = cli(store, config, *export_args)
     assert whole.returncode == 0 and exported.returncode == 0, whole.stderr + exported.stderr
     folders = [tmp_path / "out" / "g" / f"period={day}" for day in DAYS]
     assert all((folder / "rankings.parquet").is_file() for folder in folders)  # the runs' own
@@ -399,12 +401,15 @@ def test_a_report_on_a_new_disk_downloads_only_the_columns_it_reads(
 
     shutil.rmtree(tmp_path / "out")  # a new pod
     tables = [f"serp/g/period={day}/rankings.parquet" for day in DAYS]
-    table_bytes = sum(s3.keys(bucket, "serp/")[key] for key in tables)
+    table_bytes = sum(store.keys(bucket, "serp/")[key] for key in tables)
     direct = config.read_text()
-    with counting_proxy.counting(s3.endpoint) as proxy:
-        config.write_text(direct.replace(s3.endpoint, proxy.endpoint))
-        fetched = cli(s3, config, *report_args)
-        downloaded = sum(proxy.served[f"/{bucket}/{key}"] for key in tables)
+    with counting_proxy.counting(store.endpoint) as proxy:
+        via = dataclasses.replace(store, endpoint=proxy.endpoint)
+        config.write_text(direct.replace(store.output(bucket), via.output(bucket)))
+        fetched = cli(via, config, *report_args)
+        downloaded = sum(
+            n for path, n in proxy.served.items() for key in tables if path.endswith(f"/{key}")
+        )
     config.write_text(direct)
     assert fetched.returncode == 0, fetched.stderr
     assert json.loads(fetched.stdout) == json.loads(whole.stdout)
@@ -415,7 +420,7 @@ def test_a_report_on_a_new_disk_downloads_only_the_columns_it_reads(
         cached = pq.read_schema(folder / ".rankings.columns.parquet").names
         assert set(cached) == set(period_table.columns_read("example.com"))
         assert not (folder / "rankings.parquet").exists()
-    again = cli(s3, config, *export_args)
+    again = cli(store, config, *export_args)
     assert again.returncode == 0, again.stderr
     assert again.stdout == exported.stdout
     assert all((folder / "rankings.parquet").is_file() for folder in folders)

@@ -1,5 +1,5 @@
 """Some columns of a Parquet table in a bucket, fetched by byte range (reports/table_columns.py),
-against a real S3-compatible server: the columns come back as they were, row group by row
+against real S3 and Azure servers: the columns come back as they were, row group by row
 group; an object that is not the table asked for gives nothing."""
 
 from pathlib import Path
@@ -11,6 +11,7 @@ import pytest
 from orchestrator.reports.table_columns import fetch_columns
 from orchestrator.storage.bucket import Bucket
 from tests import s3_server
+from tests.conftest import ObjectServer
 
 COVERS = (b"covers", b"1234")
 WANTED = ("key", "rank", "url")
@@ -37,10 +38,13 @@ def put_table(folder: Path, bucket: Bucket, key: str, data: pa.Table) -> None:
 
 
 @pytest.fixture
-def bucket(s3: s3_server.S3Server, monkeypatch: pytest.MonkeyPatch) -> Bucket:
-    for name, value in s3.env().items():
+def bucket(store: ObjectServer, monkeypatch: pytest.MonkeyPatch) -> Bucket:
+    """A bucket on S3 (moto) and one on Azure (Azurite), reached as the product reaches them."""
+    for name, value in store.env().items():
         monkeypatch.setenv(name, value)
-    return Bucket(f"s3://{s3.bucket()}/serp", s3.endpoint)
+    if isinstance(store, s3_server.S3Server):
+        return Bucket(f"s3://{store.bucket()}/serp", store.endpoint)
+    return Bucket(f"az://{store.bucket()}/serp")
 
 
 def test_the_columns_fetched_are_the_tables_columns_row_for_row(
