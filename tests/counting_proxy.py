@@ -1,6 +1,7 @@
-"""An HTTP proxy in front of the S3-compatible server that counts the body bytes it serves per
-object key: what a product process downloaded from the bucket, as a cloud bill would count
-it. It runs in a thread of the test process; the product reaches it as `endpoint_url`.
+"""An HTTP proxy in front of an object store's server that counts the body bytes it serves per
+object key (what a product process downloaded, as a cloud bill would count it) and keeps the
+requests it forwarded (which prefixes were listed). It runs in a thread of the test process;
+the product reaches it as `endpoint_url`.
 """
 
 import http.client
@@ -21,6 +22,7 @@ class CountingProxy(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Forward)
         self.upstream = urlsplit(upstream).netloc
         self.served: Counter[str] = Counter()  # body bytes answered, by path (unquoted)
+        self.asked: list[tuple[str, str, str]] = []  # (method, path, query) of each request
         self.lock = threading.Lock()
 
     @property
@@ -45,8 +47,10 @@ class _Forward(BaseHTTPRequestHandler):
             data = answer.read()
         finally:
             upstream.close()
+        asked = urlsplit(self.path)
         with self.server.lock:
-            self.server.served[unquote(urlsplit(self.path).path)] += len(data)
+            self.server.served[unquote(asked.path)] += len(data)
+            self.server.asked.append((self.command, unquote(asked.path), unquote(asked.query)))
         self.send_response(answer.status)
         for name, value in answer.getheaders():
             if name.lower() not in _HOP_BY_HOP:

@@ -23,7 +23,9 @@ from orchestrator.ledger import (
 )
 from orchestrator.ledger.migrations import VERSION
 from orchestrator.ledger.postgres_schema import PG_ROW_TALLY
-from tests import pg_server
+from orchestrator.storage.bucket import Bucket
+from orchestrator.storage.parts import claim, part_key
+from tests import pg_server, s3_server
 from tests.conftest import LedgerAt
 
 # The schema of version 0 (the first release), exactly as it shipped.
@@ -368,7 +370,7 @@ def test_a_version_3_ledger_keeps_its_twins_and_its_posting_batch_as_a_local_att
 
     ledger = Ledger(path)
     try:
-        assert ledger._db.execute("PRAGMA user_version").fetchone() == (VERSION,) == (9,)
+        assert ledger._db.execute("PRAGMA user_version").fetchone() == (VERSION,) == (10,)
         assert ledger._db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         found = ledger._db.execute("SELECT id, key, state FROM inputs ORDER BY id").fetchall()
         assert found == [(1, "k1", "done"), (2, "k1~2", "posted"), (3, "k2", "posting")]
@@ -399,7 +401,7 @@ def test_a_postgres_ledger_of_version_4_is_brought_up_with_its_rows(
         + "; ALTER TABLE runs DROP COLUMN delivered; ALTER TABLE runs DROP COLUMN polled;"
         " DROP TABLE api_lists; DROP TABLE rate_slots; ALTER TABLE runs DROP COLUMN lease_until;"
         " ALTER TABLE runs DROP COLUMN adopted_by; ALTER TABLE runs DROP COLUMN jobs;"
-        " ALTER TABLE inputs DROP COLUMN fetcher;"
+        " ALTER TABLE inputs DROP COLUMN fetcher; DROP TABLE bucket_folders;"
         " UPDATE meta SET value = '4' WHERE name = 'schema_version'",
         database,
     )
@@ -434,7 +436,8 @@ def test_a_version_4_ledger_of_the_last_release_opens_and_keeps_working(tmp_path
         "ALTER TABLE runs DROP COLUMN delivered; ALTER TABLE runs DROP COLUMN polled;"
         " DROP TABLE api_lists; DROP TABLE rate_slots; ALTER TABLE runs DROP COLUMN lease_until;"
         " ALTER TABLE runs DROP COLUMN adopted_by; ALTER TABLE runs DROP COLUMN jobs;"
-        " ALTER TABLE inputs DROP COLUMN fetcher; PRAGMA user_version = 4;"
+        " ALTER TABLE inputs DROP COLUMN fetcher; DROP TABLE bucket_folders;"
+        " PRAGMA user_version = 4;"
     )
     db.close()
     ledger = Ledger(path)
@@ -491,10 +494,12 @@ ROW_TALLY_BACK = (
 
 
 def as_version(where: LedgerAt, version: int) -> None:
-    """Take a ledger of this version back to the schema `version` (8, 7, 6 or 5) had."""
+    """Take a ledger of this version back to the schema `version` (9, 8, 7, 6 or 5) had."""
     db = Ledger(where.location, where.password)._db
     try:
-        db.execute("ALTER TABLE runs DROP COLUMN jobs")  # version 9's
+        db.execute("DROP TABLE bucket_folders")  # version 10's
+        if version < 9:
+            db.execute("ALTER TABLE runs DROP COLUMN jobs")
         if is_url(where.location) and version < 8:
             db.execute(ROW_TALLY_BACK)
         if version < 7:
@@ -590,5 +595,34 @@ def test_a_version_8_ledger_has_its_crashed_run_taken_over_and_runs_record_their
         assert ledger.fetching(worker.run_id) == [("id-1", "g", "")]
         jobs = ledger._db.execute("SELECT jobs FROM runs WHERE id = ?", (worker.run_id,)).fetchone()
         assert jobs[0] == '["g","h"]'
+    finally:
+        ledger.close()
+
+
+def test_a_version_9_ledger_sweeps_each_jobs_whole_prefix_once_then_only_what_runs_note(
+    where: LedgerAt, s3: s3_server.S3Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Version 10 notes the partitions each run writes parts in, and a start lists only
+    those. A ledger of the last release noted none: a part its killed run wrote and never
+    recorded, in any partition, is found by its first start after the upgrade, which lists
+    the job's whole prefix once, as every start did before; then nothing is left to list."""
+    for name, value in s3.env().items():
+        monkeypatch.setenv(name, value)
+    store = Bucket(f"s3://{s3.bucket()}/serp", s3.endpoint)
+    made = where.open()
+    killed = made.start_run()
+    made.add_inputs([("g", "2025-03-01", "k1", "g:k1", 1, b"{}", 0.0006)])
+    assert claim(store, "g", made) == []  # the marker of the last release's first run
+    orphan = part_key("g", "2025-03-01", "results", killed, 1, True)
+    store.put_sync(orphan, b"x")  # killed before its record
+    made.close()
+    as_version(where, 9)
+    ledger = where.open()
+    try:
+        assert ledger.bucket_folders("g") == [("*", 0)]
+        assert ledger.bucket_folders("h") == []  # a job it never held has nothing of it
+        ledger.start_run()
+        assert claim(store, "g", ledger) == [orphan]
+        assert ledger.bucket_folders("g") == []
     finally:
         ledger.close()

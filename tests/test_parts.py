@@ -17,7 +17,7 @@ from orchestrator.pipeline.bucket_sink import Gathered
 from orchestrator.pipeline.collected import Collected
 from orchestrator.storage.bucket import Bucket
 from orchestrator.storage.parts import claim, decode, encode, part_key, period_of
-from tests import pg_server, s3_server
+from tests import counting_proxy, pg_server, s3_server
 
 
 def test_a_parts_key_says_its_period_and_only_results_parts_are_results() -> None:
@@ -95,6 +95,7 @@ def test_a_run_deletes_only_the_parts_of_earlier_runs_that_no_one_recorded(
     ledger = Ledger(tmp_path / "state.sqlite")
     try:
         earlier = ledger.start_run()  # killed: it never ended
+        ledger.note_bucket_folders([("g", "2026-12-01")])  # before its parts, as a run does
         assert claim(store, "g", ledger) == []  # the marker is written
         kept = part_key("g", "2026-12-01", "results", earlier, 1, True)
         store.put_sync(kept, encode([b"{}"], True))
@@ -134,6 +135,7 @@ def test_a_worker_keeps_the_unrecorded_parts_of_a_live_worker_and_sweeps_a_dead_
         writing = part_key("g", "2026-12-01", "results", first.start_run(), 1, True)
         second.start_run()
         assert claim(store, "g", first) == []
+        first.note_bucket_folders([("g", "2026-12-01")])
         store.put_sync(writing, b"x")  # the record is yet to come
         assert claim(store, "g", second) == []
         assert f"serp/{writing}" in s3.keys(name, "serp/g/")
@@ -143,3 +145,87 @@ def test_a_worker_keeps_the_unrecorded_parts_of_a_live_worker_and_sweeps_a_dead_
     finally:
         first.close()
         second.close()
+
+
+def listed(proxy: counting_proxy.CountingProxy) -> list[str]:
+    """The prefixes the bucket was listed under (ListObjectsV2), in order."""
+    prefixes = []
+    for method, _, query in proxy.asked:
+        fields = dict(field.partition("=")[::2] for field in query.split("&"))
+        if method == "GET" and fields.get("list-type") == "2":
+            prefixes.append(fields.get("prefix", ""))
+    return prefixes
+
+
+def test_a_start_lists_only_the_partitions_dead_runs_wrote_in_not_the_jobs_history(
+    tmp_path: Path, s3: s3_server.S3Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job with a year of recorded parts: a run killed while writing one day's parts leaves
+    an orphan there. The next start lists that day's partition alone, removes the orphan, and
+    forgets the day; the start after it lists nothing. (Before, every start listed every
+    object of the job: its cost grew with the history.)"""
+    for name, value in s3.env().items():
+        monkeypatch.setenv(name, value)
+    bucket_name = s3.bucket()
+    ledger = Ledger(tmp_path / "state.sqlite")
+    try:
+        with counting_proxy.counting(s3.endpoint) as proxy:
+            store = Bucket(f"s3://{bucket_name}/serp", proxy.endpoint)
+            old_run = ledger.start_run()
+            assert claim(store, "g", ledger) == []  # the marker
+            days = [f"2025-{month:02d}-{day:02d}" for month in range(1, 13) for day in (1, 15)]
+            ledger.note_bucket_folders([("g", day) for day in days])
+            for day in days:
+                key = part_key("g", day, "results", old_run, 1, True)
+                store.put_sync(key, b"x")
+                ledger.settle(key, 1, [], [])
+            ledger.end_run(old_run, 0, "done")
+            ledger.start_run()
+            proxy.asked.clear()
+            assert claim(store, "g", ledger) == []  # the ended run's days: all recorded
+            assert listed(proxy) == [f"serp/g/period={day}/" for day in days]
+            killed = ledger.start_run()
+            ledger.note_bucket_folders([("g", "2026-12-01")])
+            orphan = part_key("g", "2026-12-01", "results", killed, 1, True)
+            store.put_sync(orphan, b"x")  # and killed before its record
+            ledger.start_run()  # the next run: the file's lock says the killed one is gone
+            proxy.asked.clear()
+            assert claim(store, "g", ledger) == [orphan]
+            assert listed(proxy) == ["serp/g/period=2026-12-01/"]
+            proxy.asked.clear()
+            assert claim(store, "g", ledger) == []
+            assert listed(proxy) == []
+        assert ledger.bucket_folders("g") == []
+    finally:
+        ledger.close()
+
+
+def test_a_run_taken_over_while_it_lives_is_swept_again_until_its_process_is_gone(
+    bucket: tuple[Bucket, str], s3: s3_server.S3Server, pg: pg_server.Server
+) -> None:
+    """A worker stalled past its lease is taken over while its process still lives. A start
+    sweeps the partition it noted but keeps it noted, for a part of it may land late; once
+    its process is gone (its lock free), the next start removes that late part and forgets
+    the partition."""
+    store, name = bucket
+    url = pg.url()
+    stalled = Ledger(url, pg_server.PASSWORD, workers=True)
+    other = Ledger(url, pg_server.PASSWORD, workers=True)
+    try:
+        stalled_id = stalled.start_run()
+        stalled.note_bucket_folders([("g", "2026-12-01")])
+        other_id = other.start_run()
+        assert claim(store, "g", other) == []  # the marker
+        adopted = f"UPDATE runs SET adopted_by = {other_id} WHERE id = {stalled_id}"
+        pg.psql(adopted, database=url.rsplit("/", 1)[1])  # taken over, as adopt_dead does
+        assert claim(store, "g", other) == []
+        assert other.bucket_folders("g") == [("2026-12-01", stalled_id)]  # it still lives
+        late = part_key("g", "2026-12-01", "results", stalled_id, 1, True)
+        store.put_sync(late, b"x")  # its upload lands after the sweep
+        stalled.close()  # its process is gone: the server lets its lock go
+        assert claim(store, "g", other) == [late]
+        assert f"serp/{late}" not in s3.keys(name, "serp/g/")
+        assert other.bucket_folders("g") == []
+    finally:
+        stalled.close()
+        other.close()

@@ -25,6 +25,7 @@ from typing import Final
 
 from orchestrator.errors import LedgerError, MovedLedger, NoLedger
 from orchestrator.ledger.attempts import LedgerAttempts
+from orchestrator.ledger.bucket_folders import LedgerBucketFolders
 from orchestrator.ledger.copy import Copied, copy_ledger
 from orchestrator.ledger.loads import (
     InputRow,
@@ -94,7 +95,7 @@ def open_engine(
     return SQLiteEngine(str(location), readonly=readonly)
 
 
-class Ledger(LedgerAttempts, LedgerLoads, LedgerRuns):
+class Ledger(LedgerAttempts, LedgerBucketFolders, LedgerLoads, LedgerRuns):
     """The state database of one config; opening it for a run takes the run's lock. Reads are
     in reads.py, new rows in loads.py, the record of POST attempts in attempts.py, runs and
     the jobs' homes in runs.py, several runs at once in workers.py; the database under them

@@ -18,7 +18,17 @@ from orchestrator.errors import LedgerError
 from orchestrator.ledger.store import Engine
 
 # Parents before children is not needed (no foreign keys); the order is the order of a report.
-TABLES: Final = ("meta", "inputs", "batches", "runs", "tally", "months", "files", "loads")
+TABLES: Final = (
+    "meta",
+    "inputs",
+    "batches",
+    "runs",
+    "tally",
+    "months",
+    "files",
+    "loads",
+    "bucket_folders",
+)
 HOMES: Final = "job_homes"
 # Meta rows each engine keeps for itself: the schema's version, and a file's forwarding note.
 OWN_META: Final = ("schema_version", "moved_to")

@@ -32,7 +32,7 @@ from typing import Final
 
 from orchestrator.errors import NewerLedger
 
-VERSION: Final = 9
+VERSION: Final = 10
 OPEN_STATES_SQL: Final = "('pending', 'posting', 'posted')"
 
 # Version 1's table, as version 1 made it: later versions change it by steps.
@@ -411,6 +411,24 @@ def _v8_to_v9(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
+# Version 10: the partitions of a bucket each run wrote parts in, noted before its first part
+# there, so that a start lists only those of runs no longer live (ledger/bucket_folders.py),
+# not the job's whole history. Each job of an earlier ledger gets a row asking for one listing
+# of its whole prefix ('*', run 0), as every start made before.
+BUCKET_FOLDERS: Final = (
+    "CREATE TABLE bucket_folders (job TEXT NOT NULL, period TEXT NOT NULL, run_id {int} NOT NULL,"
+    " PRIMARY KEY (job, period, run_id))"
+)
+V10_LEGACY: Final = (
+    "INSERT INTO bucket_folders (job, period, run_id) SELECT DISTINCT job, '*', 0 FROM tally"
+)
+
+
+def _v9_to_v10(db: sqlite3.Connection) -> None:
+    db.execute(BUCKET_FOLDERS.format(int="INTEGER"))
+    db.execute(V10_LEGACY)
+
+
 STEPS: Final[dict[int, Callable[[sqlite3.Connection], None]]] = {
     1: _v0_to_v1,
     2: _v1_to_v2,
@@ -421,6 +439,7 @@ STEPS: Final[dict[int, Callable[[sqlite3.Connection], None]]] = {
     7: _v6_to_v7,
     8: _v7_to_v8,
     9: _v8_to_v9,
+    10: _v9_to_v10,
 }
 
 

@@ -8,7 +8,14 @@ transaction-level advisory lock, so two workers starting at once make it once.
 
 from typing import Final
 
-from orchestrator.ledger.migrations import RATE_SLOTS, V5_STATEMENTS, V7_STATEMENTS, V9_STATEMENTS
+from orchestrator.ledger.migrations import (
+    BUCKET_FOLDERS,
+    RATE_SLOTS,
+    V5_STATEMENTS,
+    V7_STATEMENTS,
+    V9_STATEMENTS,
+    V10_LEGACY,
+)
 
 # The key of the advisory lock that serialises schema changes ('orch' and 'sche').
 SCHEMA_LOCK: Final = 0x6F726368_73636865
@@ -125,6 +132,7 @@ CREATE TRIGGER tally_delete AFTER DELETE ON inputs FOR EACH ROW EXECUTE FUNCTION
 """
 PG_RATE_SLOTS: Final = RATE_SLOTS.format(real="DOUBLE PRECISION")
 PG_V7: Final = tuple(s.format(real="DOUBLE PRECISION", int="BIGINT") for s in V7_STATEMENTS)
+PG_BUCKET_FOLDERS: Final = BUCKET_FOLDERS.format(int="BIGINT")
 # Version 8: the tally is kept once a statement, from the rows it changed (its transition
 # tables), not once a row. A batch's rows all move between the same two tally rows, and
 # PostgreSQL makes a new version of a row at each update: a trigger a row updated the same
@@ -176,7 +184,7 @@ SCHEMA: Final = (
     + ";\n"
     + PG_RATE_SLOTS
     + ";\n"
-    + ";\n".join((*PG_V7, *PG_V8, *V9_STATEMENTS))
+    + ";\n".join((*PG_V7, *PG_V8, *V9_STATEMENTS, PG_BUCKET_FOLDERS))
     + ";\n"
 )
 
@@ -188,6 +196,7 @@ STEPS: Final[dict[int, tuple[str, ...]]] = {
     7: PG_V7,
     8: PG_V8,
     9: V9_STATEMENTS,
+    10: (PG_BUCKET_FOLDERS, V10_LEGACY),
 }
 
 # Tables whose ids are made by the server: after rows are copied in with their ids, each

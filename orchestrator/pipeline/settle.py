@@ -201,9 +201,13 @@ class SinkWriter:
     ) -> None:
         """Upload the parts taken, then record them with their tasks."""
         parts, ids = taken
+        names = self.run.part_names
         try:
             assert self.run.bucket is not None
-            written = await upload(self.run.bucket, self.run.part_names, parts)
+            if folders := names.new_folders(parts):  # recorded before any part is written
+                await self.run.db(self.run.ledger.note_bucket_folders, folders)
+                names.noted |= folders
+            written = await upload(self.run.bucket, names, parts)
             await self.run.db(record, self.run.ledger, written)
         finally:
             slots.release()

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Final
 
 from orchestrator.errors import ForeignOutput
 from orchestrator.ledger import Ledger
+from orchestrator.ledger.bucket_folders import EVERYWHERE
 from orchestrator.storage.layout import FAILED, MARKER, PARTITION, RESULTS, Exists
 
 if TYPE_CHECKING:
@@ -89,9 +90,6 @@ def claim(bucket: "Bucket", job: str, ledger: Ledger) -> list[str]:
     marker_key = f"{job}/{MARKER}"
     for _ in range(2):
         marker = bucket.get(marker_key)
-        objects = bucket.sizes(f"{job}/")
-        recorded = ledger.recorded_files(f"{job}/")
-        unrecorded = [key for key in objects if PART.search(key) and key not in recorded]
         if marker is not None:
             owner = _owner(marker, where)
             if owner.get("ledger_id") != ledger.id:
@@ -100,10 +98,10 @@ def claim(bucket: "Bucket", job: str, ledger: Ledger) -> list[str]:
                     f"written by another ledger ({owner.get('ledger', '?')}, id"
                     f" {owner.get('ledger_id')}); {_HINT}",
                 )
-            live = ledger.live_runs()  # a live run's part may be written and not yet recorded
-            orphans = [key for key in unrecorded if _run_of(key) not in live]
-            bucket.delete(orphans)
-            return orphans
+            return _sweep(bucket, job, ledger)
+        objects = bucket.sizes(f"{job}/")
+        recorded = ledger.recorded_files(f"{job}/")
+        unrecorded = [key for key in objects if PART.search(key) and key not in recorded]
         if unrecorded:
             names = ", ".join(sorted(unrecorded)[:3])
             raise ForeignOutput(where, f"holds parts this ledger did not write ({names}); {_HINT}")
@@ -114,6 +112,32 @@ def claim(bucket: "Bucket", job: str, ledger: Ledger) -> list[str]:
         except Exists:
             continue  # another run claimed it meanwhile: look again
     raise ForeignOutput(where, f"{MARKER} changed while being read; {_HINT}")
+
+
+def _sweep(bucket: "Bucket", job: str, ledger: Ledger) -> list[str]:
+    """Delete the parts no run recorded of the runs no longer live, listing only the
+    partitions those runs noted (ledger/bucket_folders.py; all of the job's for a ledger of
+    an earlier version). Returns their keys."""
+    live = ledger.live_runs()  # a live run's part may be written and not yet recorded
+    noted = [
+        (period, run_id) for period, run_id in ledger.bucket_folders(job) if run_id not in live
+    ]
+    periods = {period for period, _ in noted}
+    if EVERYWHERE in periods or "" in periods:  # a one-shot job's folder is the job's own
+        prefixes = [f"{job}/"]
+    else:
+        prefixes = sorted(folder_key(job, period) for period in periods)
+    orphans = []
+    for prefix in prefixes:
+        recorded = ledger.recorded_files(prefix)
+        orphans += [
+            key
+            for key in bucket.sizes(prefix)
+            if PART.search(key) and key not in recorded and _run_of(key) not in live
+        ]
+    bucket.delete(orphans)
+    ledger.forget_bucket_folders(job, noted)
+    return orphans
 
 
 def _run_of(key: str) -> int:
@@ -146,11 +170,18 @@ class Part:
 
 
 class PartNames:
-    """Keys for one run's parts: its run id, and a count of the parts it wrote."""
+    """Keys for one run's parts: its run id, a count of the parts it wrote, and the
+    partitions the ledger knows it writes in (`new_folders`)."""
 
     def __init__(self, run_id: int, gzipped: bool) -> None:
         self.run_id, self.gzipped = run_id, gzipped
         self._seq = count(1)
+        self.noted: set[tuple[str, str]] = set()
+
+    def new_folders(self, parts: list["Part"]) -> set[tuple[str, str]]:
+        """The (job, period) of these parts the ledger is not yet told of: it must record
+        them before any is written (ledger/bucket_folders.py), then they go in `noted`."""
+        return {(part.job, part.period) for part in parts} - self.noted
 
     def key(self, part: Part) -> str:
         return part_key(
@@ -169,6 +200,9 @@ class BucketRefusals:
     def write_refusals(self, refused: list[tuple[str, int, str, bytes]]) -> None:
         if refused:
             part = Part(self.job, self.period, FAILED, [r[3] for r in refused])
+            folders = self.names.new_folders([part])
+            self.ledger.note_bucket_folders(folders)
+            self.names.noted |= folders
             key = self.names.key(part)
             body = encode(part.lines, self.names.gzipped)
             self.bucket.put_sync(key, body)
