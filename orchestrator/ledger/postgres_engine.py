@@ -32,6 +32,7 @@ from orchestrator.ledger.store import Rows, opening
 
 # The key of the advisory lock a run holds ('orch' and 'run ').
 RUN_LOCK: Final = 0x6F726368_72756E20
+_REFUSED: Final = "orchestrator: a required row is missing"  # raised by `require`'s block
 _UNREACHABLE: Final = (
     "check that the server is up and reachable, and the URL's user and database, and the"
     " password (password_env, PGPASSWORD or ~/.pgpass)"
@@ -63,6 +64,7 @@ class PostgresEngine:
         self._password = password
         self._sql: dict[str, str] = {}
         self._conn: psycopg.Connection[Any] | None = None
+        self._refusal: OrchestratorError | None = None  # what `require` raises, if it fails
         self.migrated_from = VERSION
         with opening(self):
             self._conn = psycopg.connect(url, password=password, autocommit=True)
@@ -159,6 +161,16 @@ class PostgresEngine:
                 yield
         except psycopg.Error as exc:
             raise self._failure(exc) from exc
+        finally:
+            self._refusal = None
+
+    def require(self, query: str, refusal: OrchestratorError) -> None:
+        # A block the server runs in turn with the statements sent with it: it raises, and so
+        # ends the transaction, when the query finds nothing
+        self._refusal = refusal
+        self.execute(
+            f"DO $$BEGIN IF NOT EXISTS ({query}) THEN RAISE EXCEPTION '{_REFUSED}'; END IF; END$$"
+        )
 
     def any_of(self, column: str) -> str:
         return f"{column} = ANY(?)"
@@ -176,7 +188,10 @@ class PostgresEngine:
         return f"unnest({arrays}) AS j ({names})", values
 
     def unindexed(self, column: str) -> str:
-        return column
+        # A text column as an expression no index matches. Early in a ledger's life (no
+        # statistics yet) the planner takes a few rows for each state, and walked every
+        # posted row through the state's index for each settle of 20 answers.
+        return f"({column} || '')"
 
     def checked_only(self, condition: str) -> str:
         return condition
@@ -234,6 +249,8 @@ class PostgresEngine:
     def _failure(self, exc: psycopg.Error) -> OrchestratorError:
         """What the server said, on one line without the password: the machine's failure (exit
         74) when it cannot be reached, is out of disk or refuses this user; else the ledger's."""
+        if isinstance(exc, pg_errors.RaiseException) and _REFUSED in str(exc) and self._refusal:
+            return self._refusal  # what `require` found missing
         text = " ".join(str(exc).split()) or type(exc).__name__
         if self._password:
             text = text.replace(self._password, "***")

@@ -152,6 +152,10 @@ class SQLiteEngine:
     def restart_identities(self) -> None:
         """SQLite's row ids follow the largest by themselves."""
 
+    def require(self, query: str, refusal: OrchestratorError) -> None:
+        if self.execute(query).fetchone() is None:
+            raise refusal
+
     def try_hold(self, key: str) -> bool:
         return True  # the run's lock holds the whole file
 

@@ -84,6 +84,12 @@ class Engine(Protocol):
         statement's rowcount is then not known before the end)."""
         ...
 
+    def require(self, query: str, refusal: OrchestratorError) -> None:
+        """In a transaction: it goes on only if `query` (a SELECT, its values written in it)
+        finds a row; else it is rolled back and `refusal` raised. On a server, without a
+        round trip of its own: the refusal comes with the next result read, or the commit."""
+        ...
+
     def any_of(self, column: str) -> str:
         """`column` compared with the list given as one argument (`list_argument`)."""
         ...
@@ -98,7 +104,10 @@ class Engine(Protocol):
         (on a server, a round trip each)."""
         ...
 
-    def unindexed(self, column: str) -> str: ...
+    def unindexed(self, column: str) -> str:
+        """A text column, for the planner to compare on the rows found, never to search by:
+        a batch of task ids then drives the search through their index."""
+        ...
 
     def checked_only(self, condition: str) -> str:
         """`condition`, for the planner to check on the rows found, not to search by (true of

@@ -243,7 +243,7 @@ class LedgerWorkers(LedgerReads, Store):
         # One statement, atomic on its own: no BEGIN and COMMIT round trips around it
         rows = db.execute(
             "UPDATE inputs SET fetcher = ?, fetch_at = COALESCE(fetch_at, ?)"
-            f" WHERE {db.any_of('task_id')} AND state = '{POSTED}'"
+            f" WHERE {db.any_of('task_id')} AND {db.unindexed('state')} = '{POSTED}'"
             " AND (fetcher IS NULL OR fetcher = ?) RETURNING task_id, job, period, tag",
             (me, time.time(), db.list_argument(task_ids), me),
         ).fetchall()
@@ -280,14 +280,14 @@ class LedgerWorkers(LedgerReads, Store):
         back to a size read before the settle recorded its lines as done."""
         if self.worker is None or not self._db.shared:
             return
-        row = self._db.execute(
-            "SELECT adopted_by FROM runs WHERE id = ? FOR SHARE", (self.worker.run_id,)
-        ).fetchone()
-        if row is None or row[0] is not None:
-            raise LeaseLost(
-                f"{self.path}: run {self.worker.run_id} could not renew its lease in time and"
-                " another run took over its work; it stops here, nothing of it is lost"
-            )
+        run_id = int(self.worker.run_id)
+        self._db.require(  # sent with the write's statements: no round trip of its own
+            f"SELECT 1 FROM runs WHERE id = {run_id} AND adopted_by IS NULL FOR SHARE",
+            LeaseLost(
+                f"{self.path}: run {run_id} could not renew its lease in time and another run"
+                " took over its work; it stops here, nothing of it is lost"
+            ),
+        )
 
     def open_attempt_owners(self) -> str:
         """SQL over `b` (batches) and `r` (runs) for the attempts this run settles: its own,
