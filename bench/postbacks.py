@@ -14,7 +14,6 @@ postback_settled_per_s  postbacks settled per second of the orchestrator's CPU, 
 """
 
 import argparse
-import socket
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
@@ -28,17 +27,12 @@ from bench.common import (
     simulator,
     write_config,
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.local_servers import free_port
 
 
 def with_postbacks(config: Path, extra: str = "") -> None:
     """The config with a receiver on a free loopback port (and `extra` lines of [postback])."""
-    port = _free_port()
+    port = free_port()
     receiver = f'listen = "127.0.0.1:{port}"\npublic_url = "http://127.0.0.1:{port}"\n{extra}'
     text = config.read_text().replace("[state]", f"[postback]\n{receiver}\n[state]", 1)
     config.write_text(text)

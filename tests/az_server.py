@@ -28,6 +28,8 @@ from typing import Any
 import obstore
 from obstore.store import AzureStore
 
+from tests.local_servers import free_port, stop
+
 ACCOUNT = "devstoreaccount1"
 ACCOUNT_KEY = (
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
@@ -40,12 +42,6 @@ _numbers = count(1)
 
 def binary() -> str | None:
     return shutil.which("azurite-blob") or (str(INSTALLED) if INSTALLED.exists() else None)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -115,7 +111,7 @@ def running() -> Iterator[AzServer]:
         raise RuntimeError(
             "Azurite is missing: npm install --prefix /opt/azurite azurite (.ci/run does)"
         )
-    port = _free_port()
+    port = free_port()
     # in its own folder: Azurite writes its debug and extent files in its working directory
     with tempfile.TemporaryDirectory() as folder:
         args = ["--blobHost", "127.0.0.1", "--blobPort", str(port), "--inMemoryPersistence"]
@@ -135,9 +131,4 @@ def running() -> Iterator[AzServer]:
                     time.sleep(0.1)
             yield AzServer(f"http://127.0.0.1:{port}", process)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)

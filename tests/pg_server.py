@@ -10,7 +10,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -18,6 +17,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
+
+from tests.local_servers import free_port
 
 USER = "orch"
 PASSWORD = "s3cret-never-logged"  # the tests assert it appears in no output
@@ -32,12 +33,6 @@ def binaries() -> Path | None:
 
 def _major(path: str) -> int:
     return int(path.split("/")[4])
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -72,7 +67,7 @@ def running() -> Iterator[Server]:
     if run_as is not None:
         entry = pwd.getpwnam(run_as)
         os.chown(home, entry.pw_uid, entry.pw_gid)
-    data, port = os.path.join(home, "data"), _free_port()
+    data, port = os.path.join(home, "data"), free_port()
     initdb = [str(bin_dir / "initdb"), "-D", data, "-U", "postgres", "--auth-local=trust"]
     initdb += ["--auth-host=scram-sha-256", "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"]
     subprocess.run(

@@ -7,7 +7,6 @@ the environment); `SECRET` is asserted to appear in no output.
 """
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,16 +17,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import count
 
+from tests.local_servers import free_port, stop
+
 KEY_ID = "orchestrator-test-key"
 SECRET = "s3-secret-never-logged"
 REGION = "us-east-1"
 _numbers = count(1)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -104,7 +99,7 @@ def _signature_free_auth() -> str:
 @contextmanager
 def running() -> Iterator[S3Server]:
     """Start a server for the duration of the block."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "true"}
     process = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
@@ -125,9 +120,4 @@ def running() -> Iterator[S3Server]:
                 time.sleep(0.1)
         yield S3Server(endpoint, process)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)

@@ -289,7 +289,7 @@ def test_postbacks_into_a_bucket_settle_each_task_once_and_in_time(
     """Deliveries are answered once their part is recorded: with the default part_s (2 s),
     well within the simulator's 10 s, as the API's. Every delivery got its 200 (none failed,
     none left for task_get), and every task is one line over the recorded parts."""
-    from tests.test_postbacks import free_port
+    from tests.local_servers import free_port
 
     bucket = s3.bucket()
     ledger = tmp_path / "state" / "ledger.sqlite"

@@ -14,6 +14,7 @@ import pytest
 
 from orchestrator.ledger import Ledger
 from tests import pg_server
+from tests.local_servers import free_port
 from tests.test_e2e_run import (
     ENV,
     more_than,
@@ -23,7 +24,7 @@ from tests.test_e2e_run import (
     wait_for,
     write_job_files,
 )
-from tests.test_postbacks import free_port, postback_config, result_ids
+from tests.test_postbacks import postback_config, result_ids
 
 PG_ENV = {**ENV, "ORCH_TEST_LEDGER_PASSWORD": pg_server.PASSWORD}
 

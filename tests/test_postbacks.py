@@ -5,7 +5,6 @@ the poller collects from tasks_ready; forged deliveries write nothing. Real proc
 import gzip
 import json
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -14,14 +13,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from tests.local_servers import free_port
 from tests.test_e2e_promises import daily_config
 from tests.test_e2e_run import ENV, more_than, run, running_simulator, stats, wait_for
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def postback_config(tmp: Path, url: str, n: int, port: int, extra: str = "") -> Path:

@@ -11,11 +11,12 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 from tests import pg_server
+from tests.local_servers import free_port
 from tests.test_e2e_hostile import serving
 from tests.test_e2e_postgres import PG_ENV, on_postgres
 from tests.test_e2e_promises import daily_config
 from tests.test_e2e_run import running_simulator, stats
-from tests.test_postbacks import free_port, result_ids
+from tests.test_postbacks import result_ids
 
 TASKS = 300
 
