@@ -26,7 +26,8 @@ from orchestrator.errors import (
     NoLedger,
     OrchestratorError,
 )
-from orchestrator.ledger.migrations import VERSION, new_ledger_id, refuse_newer
+from orchestrator.ledger.first_versions import new_ledger_id
+from orchestrator.ledger.migrations import VERSION, refuse_newer
 from orchestrator.ledger.postgres_schema import IDENTITY_TABLES, SCHEMA, SCHEMA_LOCK, STEPS
 from orchestrator.ledger.store import Rows, opening
 
