@@ -15,7 +15,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,7 +27,7 @@ from typing import Any
 import obstore
 from obstore.store import AzureStore
 
-from tests.local_servers import free_port, stop
+from tests.local_servers import free_port, stop, wait_until_up
 
 ACCOUNT = "devstoreaccount1"
 ACCOUNT_KEY = (
@@ -120,15 +119,10 @@ def running() -> Iterator[AzServer]:
             [found, *args, *flags], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=folder
         )
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError("Azurite did not start") from None
-                    time.sleep(0.1)
+            address = ("127.0.0.1", port)
+            wait_until_up(
+                process, lambda: socket.create_connection(address, timeout=1).close(), "Azurite"
+            )
             yield AzServer(f"http://127.0.0.1:{port}", process)
         finally:
             stop(process)

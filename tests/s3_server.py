@@ -9,7 +9,6 @@ the environment); `SECRET` is asserted to appear in no output.
 import os
 import subprocess
 import sys
-import time
 import urllib.request
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import count
 
-from tests.local_servers import free_port, stop
+from tests.local_servers import free_port, stop, wait_until_up
 
 KEY_ID = "orchestrator-test-key"
 SECRET = "s3-secret-never-logged"
@@ -109,15 +108,11 @@ def running() -> Iterator[S3Server]:
     )
     endpoint = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=5):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("moto's S3 server did not start") from None
-                time.sleep(0.1)
+        wait_until_up(
+            process,
+            lambda: urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=5).close(),
+            "moto's S3 server",
+        )
         yield S3Server(endpoint, process)
     finally:
         stop(process)
