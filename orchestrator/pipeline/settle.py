@@ -204,9 +204,7 @@ class SinkWriter:
         names = self.run.part_names
         try:
             assert self.run.bucket is not None
-            if folders := names.new_folders(parts):  # recorded before any part is written
-                await self.run.db(self.run.ledger.note_bucket_folders, folders)
-                names.noted |= folders
+            await self.run.db(names.note_folders, self.run.ledger, parts)
             written = await upload(self.run.bucket, names, parts)
             await self.run.db(record, self.run.ledger, written)
         finally:

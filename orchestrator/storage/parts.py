@@ -171,17 +171,20 @@ class Part:
 
 class PartNames:
     """Keys for one run's parts: its run id, a count of the parts it wrote, and the
-    partitions the ledger knows it writes in (`new_folders`)."""
+    partitions the ledger knows it writes in (`note_folders`)."""
 
     def __init__(self, run_id: int, gzipped: bool) -> None:
         self.run_id, self.gzipped = run_id, gzipped
         self._seq = count(1)
-        self.noted: set[tuple[str, str]] = set()
+        self._noted: set[tuple[str, str]] = set()
 
-    def new_folders(self, parts: list["Part"]) -> set[tuple[str, str]]:
-        """The (job, period) of these parts the ledger is not yet told of: it must record
-        them before any is written (ledger/bucket_folders.py), then they go in `noted`."""
-        return {(part.job, part.period) for part in parts} - self.noted
+    def note_folders(self, ledger: Ledger, parts: list["Part"]) -> None:
+        """Tell the ledger the partitions of these parts it does not know this run writes in
+        (ledger/bucket_folders.py): before any of them is written. In the ledger's thread."""
+        folders = {(part.job, part.period) for part in parts} - self._noted
+        if folders:
+            ledger.note_bucket_folders(folders)
+            self._noted |= folders
 
     def key(self, part: Part) -> str:
         return part_key(
@@ -200,9 +203,7 @@ class BucketRefusals:
     def write_refusals(self, refused: list[tuple[str, int, str, bytes]]) -> None:
         if refused:
             part = Part(self.job, self.period, FAILED, [r[3] for r in refused])
-            folders = self.names.new_folders([part])
-            self.ledger.note_bucket_folders(folders)
-            self.names.noted |= folders
+            self.names.note_folders(self.ledger, [part])
             key = self.names.key(part)
             body = encode(part.lines, self.names.gzipped)
             self.bucket.put_sync(key, body)
