@@ -142,6 +142,61 @@ async def test_tasks_ready_waiting_for_its_turn_holds_back_no_other_call(
     assert most_in([at for at, _ in admitted], 2.0) <= 40 and most_in(ready_at, 2.0) <= 3
 
 
+class CountingWindow(SharedWindow):
+    """The server's window, counting the reservations made and the slots they took."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url, pg_server.PASSWORD)
+        self.reserved: list[int] = []
+
+    def reserve(self, kind: str, spacing: float, count: int) -> tuple[float, float]:
+        self.reserved.append(count)
+        return super().reserve(kind, spacing, count)
+
+
+async def test_at_an_accounts_limit_each_call_reserves_its_own_slot_and_no_more(
+    pg: pg_server.Server,
+) -> None:
+    """At 2000 calls a minute (slots 30 ms apart), calls one after another reserve one slot
+    each: none is taken from the other processes of the account and dropped."""
+    url = pg.url()
+    Ledger(url, pg_server.PASSWORD).close()
+    window = CountingWindow(url)
+    try:
+        limiter = AccountLimiter(2000, 60.0, 1000, 30, jitter_s=0.0, shared=window)
+        for _ in range(5):
+            async with limiter.call():
+                pass
+    finally:
+        window.close()
+    assert window.reserved == [1] * 5
+    assert limiter.schedule is not None and limiter.schedule.dropped == 0
+
+
+async def test_with_the_limit_lifted_one_round_trip_reserves_many_calls_slots(
+    pg: pg_server.Server,
+) -> None:
+    """At a million calls a minute, 600 calls made one after another (never more than one
+    waiting) reserve their slots in a few round trips to the server, not one each, and every
+    call gets a slot of the schedule, each a spacing after the one before in this clock."""
+    url = pg.url()
+    Ledger(url, pg_server.PASSWORD).close()
+    window = CountingWindow(url)
+    admitted: list[float] = []
+    try:
+        limiter = AccountLimiter(1_000_000, 60.0, 1_000_000, 30, jitter_s=0.0, shared=window)
+        for _ in range(600):
+            async with limiter.call():
+                admitted.append(time.time())
+    finally:
+        window.close()
+    assert len(admitted) == 600 == limiter.admitted
+    assert len(window.reserved) <= 60, window.reserved
+    assert limiter.schedule is not None
+    # a slot used is gone: the calls took 600 slots, the rest of the blocks were dropped
+    assert sum(window.reserved) >= 600 + limiter.schedule.dropped - max(window.reserved)
+
+
 @pytest.mark.timeout(240)
 def test_a_run_started_again_on_a_new_disk_keeps_the_window_of_the_killed_one(
     tmp_path: Path, pg: pg_server.Server

@@ -152,6 +152,11 @@ class SlotSource(Protocol):
 # this much, which the slots' spacing allows for.
 SLOT_TOLERANCE_S: Final = 0.05
 RESERVE_AHEAD_S: Final = 1.0  # the most slots reserved at once: about this long of the rate
+# Slots reserved beyond the calls waiting: this long of the schedule. Less than one slot at an
+# account's limits (2000 calls a minute: 30 ms apart), where each call's reservation is its
+# own; with a limit lifted far above them, one round trip to the server reserves many calls'
+# slots, and what goes unused is at most this long of the schedule.
+RESERVE_SPAN_S: Final = 0.005
 
 
 def slot_spacing(limit: int, window_s: float) -> float:
@@ -162,8 +167,9 @@ def slot_spacing(limit: int, window_s: float) -> float:
 
 class Schedule:
     """This process's share of a schedule of call slots kept on the ledger's server: slots are
-    reserved in small blocks (as many as calls are waiting, up to RESERVE_AHEAD_S of the rate),
-    each used at its time or dropped once past SLOT_TOLERANCE_S."""
+    reserved in small blocks (as many as calls are waiting or RESERVE_SPAN_S of the schedule,
+    up to RESERVE_AHEAD_S of it), each used at its time or dropped once past SLOT_TOLERANCE_S.
+    A block is `spacing` apart from its first slot, so it is kept as its next slot and count."""
 
     def __init__(
         self,
@@ -174,7 +180,9 @@ class Schedule:
     ) -> None:
         self._source, self._clock = source, clock
         self._general_s, self._ready_s = general_s, ready_s
-        self._slots: deque[float] = deque()  # general slots reserved, in this clock
+        # The block of general slots last reserved, in this clock: `_block_size` of them,
+        # `general_s` apart from `_block_first`; the first `_block_taken` are used or dropped
+        self._block_first, self._block_size, self._block_taken = 0.0, 0, 0
         self._lock = anyio.Lock()
         self.waiting = 0
         self.dropped = 0  # slots reserved and not used in time
@@ -218,22 +226,25 @@ class Schedule:
 
     async def _next_general(self) -> float:
         while True:
-            now = self._clock()
-            while self._slots and self._slots[0] + SLOT_TOLERANCE_S < now:
-                self._slots.popleft()
-                self.dropped += 1
-            if self._slots:
-                return self._slots.popleft()
+            oldest = self._clock() - SLOT_TOLERANCE_S  # a slot before this is dropped
+            past = math.floor((oldest - self._block_first) / self._general_s) + 1
+            missed = min(self._block_size, max(self._block_taken, past)) - self._block_taken
+            self._block_taken += missed
+            self.dropped += missed
+            if self._block_taken < self._block_size:
+                self._block_taken += 1
+                return self._block_first + (self._block_taken - 1) * self._general_s
             most = max(1, int(RESERVE_AHEAD_S / self._general_s))
-            self._slots.extend(await self._reserve_general(min(self.waiting, most)))
+            spanned = int(RESERVE_SPAN_S / self._general_s)
+            await self._reserve_general(min(max(self.waiting, spanned), most))
 
-    async def _reserve_general(self, count: int) -> list[float]:
-        """Reserve general slots on the server; the slots in this process's clock."""
+    async def _reserve_general(self, count: int) -> None:
+        """Reserve a block of `count` general slots on the server."""
         first, server_now = await anyio.to_thread.run_sync(
             self._source.reserve, "general", self._general_s, count
         )
-        at = self._in_this_clock(first, server_now)
-        return [at + n * self._general_s for n in range(count)]
+        self._block_first = self._in_this_clock(first, server_now)
+        self._block_size, self._block_taken = count, 0
 
     def _in_this_clock(self, at: float, server_now: float) -> float:
         """A moment of the server's clock in this process's. The server's `now` is read
