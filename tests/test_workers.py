@@ -50,8 +50,8 @@ def test_three_workers_share_the_limit_and_take_over_a_killed_ones_tasks(
     """With the product's lease (30 s): three workers, one killed once it holds tasks. The
     two others adopt its run (its lock is free once its connection is gone), fetch what it
     had posted, and end; every input is one line across their files, 350 tasks posted for
-    350 inputs, posted or collected by more than one of them, 0 calls refused, and no window
-    of the simulator ever held more than the limit."""
+    350 inputs, 0 calls refused, and no window of the simulator ever held more than the
+    limit."""
     with running_simulator(*LIMIT_FLAGS) as simulator:
         url = pg.url()
         config = write_job_files(tmp_path, simulator, 200)
@@ -88,10 +88,12 @@ def test_three_workers_share_the_limit_and_take_over_a_killed_ones_tasks(
         for path in (tmp_path / "out").glob("*/results-*.jsonl")
         if path.stat().st_size
     }
-    # The work was shared: posting (a batch at a time) or writing. Which worker fetches is
-    # not shared out: the first to read tasks_ready claims every task it lists.
+    # The adopter wrote results, and every task ends done (below), the victim's claimed ones
+    # included. The work is shared by construction (the victim was picked as a run holding
+    # claimed tasks); who posts is a race (one worker posted all four batches once in 12
+    # runs), as is who fetches (the first to read tasks_ready claims every task it lists).
     posters = {row[0] for row in ledger_rows(pg, url, "SELECT DISTINCT run_id FROM batches")}
-    assert adopter in writers and len(writers | posters) >= 2, (writers, posters)
+    assert adopter in writers, (writers, posters)
     lines = worker_lines(tmp_path / "out")
     assert len(lines) == 200 + 100 + 50 and set(lines.values()) == {1}
     assert numbers["tasks_created"] == 350 and numbers["duplicate_tags"] == 0
