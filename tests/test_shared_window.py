@@ -177,8 +177,8 @@ async def test_with_the_limit_lifted_one_round_trip_reserves_many_calls_slots(
     pg: pg_server.Server,
 ) -> None:
     """At a million calls a minute, 600 calls made one after another (never more than one
-    waiting) reserve their slots in a few round trips to the server, not one each, and every
-    call gets a slot of the schedule, each a spacing after the one before in this clock."""
+    waiting) reserve their slots in a few round trips to the server, not one each; the blocks
+    reserved hold the 600 slots used and those dropped."""
     url = pg.url()
     Ledger(url, pg_server.PASSWORD).close()
     window = CountingWindow(url)
@@ -195,6 +195,39 @@ async def test_with_the_limit_lifted_one_round_trip_reserves_many_calls_slots(
     assert limiter.schedule is not None
     # a slot used is gone: the calls took 600 slots, the rest of the blocks were dropped
     assert sum(window.reserved) >= 600 + limiter.schedule.dropped - max(window.reserved)
+
+
+async def test_slots_of_a_block_past_their_tolerance_are_dropped_and_never_used_late(
+    pg: pg_server.Server,
+) -> None:
+    """A block reserved at a million calls a minute, its first slot used: once this process's
+    clock is the tolerance and 10.5 spacings past the block's start, the next call drops the
+    ten slots before that moment and takes the eleventh, with no round trip; once the whole
+    block is past, the next call drops what is left and reserves a new block."""
+    url = pg.url()
+    Ledger(url, pg_server.PASSWORD).close()
+    window = CountingWindow(url)
+    now = [1000.0]
+    try:
+        limiter = AccountLimiter(
+            1_000_000, 60.0, 1_000_000, 30, jitter_s=0.0, clock=lambda: now[0], shared=window
+        )
+        schedule = limiter.schedule
+        assert schedule is not None
+        async with limiter.call():
+            pass
+        [block] = window.reserved
+        assert block > 12
+        now[0] += SLOT_TOLERANCE_S + 10.5 * slot_spacing(1_000_000, 60.0)
+        async with limiter.call():
+            pass
+        assert (window.reserved, schedule.dropped) == ([block], 10)
+        now[0] += 1.0
+        async with limiter.call():
+            pass
+        assert (window.reserved, schedule.dropped) == ([block, block], block - 2)
+    finally:
+        window.close()
 
 
 @pytest.mark.timeout(240)

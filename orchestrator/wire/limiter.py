@@ -153,9 +153,9 @@ class SlotSource(Protocol):
 SLOT_TOLERANCE_S: Final = 0.05
 RESERVE_AHEAD_S: Final = 1.0  # the most slots reserved at once: about this long of the rate
 # Slots reserved beyond the calls waiting: this long of the schedule. Less than one slot at an
-# account's limits (2000 calls a minute: 30 ms apart), where each call's reservation is its
-# own; with a limit lifted far above them, one round trip to the server reserves many calls'
-# slots, and what goes unused is at most this long of the schedule.
+# account's limits (2000 calls a minute: 30 ms apart), where a block is just the calls waiting;
+# with a limit lifted far above them, one round trip to the server reserves many calls' slots,
+# and what goes unused is at most this long of the schedule.
 RESERVE_SPAN_S: Final = 0.005
 
 
@@ -169,7 +169,8 @@ class Schedule:
     """This process's share of a schedule of call slots kept on the ledger's server: slots are
     reserved in small blocks (as many as calls are waiting or RESERVE_SPAN_S of the schedule,
     up to RESERVE_AHEAD_S of it), each used at its time or dropped once past SLOT_TOLERANCE_S.
-    A block is `spacing` apart from its first slot, so it is kept as its next slot and count."""
+    A block's slots are `general_s` apart, so it is kept as its first slot, its size and how
+    many of it are used or dropped."""
 
     def __init__(
         self,
@@ -227,7 +228,7 @@ class Schedule:
     async def _next_general(self) -> float:
         while True:
             oldest = self._clock() - SLOT_TOLERANCE_S  # a slot before this is dropped
-            past = math.floor((oldest - self._block_first) / self._general_s) + 1
+            past = math.ceil((oldest - self._block_first) / self._general_s)  # slots before
             missed = min(self._block_size, max(self._block_taken, past)) - self._block_taken
             self._block_taken += missed
             self.dropped += missed
