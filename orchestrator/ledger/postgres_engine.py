@@ -264,7 +264,17 @@ class PostgresEngine:
         return LedgerError(f"{self.name}: {text}")
 
     def close(self) -> None:
-        """Close the connection: the server releases the run's lock with it."""
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        """Release this session's locks (the run's among them), then close the connection.
+        The server frees a closed session's locks only once its process has ended, after
+        `close` returned: a command started at once could find the lock still held (exit 75).
+        A session already lost has no locks left to release."""
+        if self._conn is None:
+            return
+        conn, self._conn = self._conn, None
+        try:
+            if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+                conn.execute("SELECT pg_advisory_unlock_all()")
+        except psycopg.Error:
+            pass  # the connection broke: the server ends the session, and its locks with it
+        finally:
+            conn.close()
